@@ -1,0 +1,590 @@
+//! The [`Peer`]: one ZooKeeper server's protocol state, driven by its host.
+//!
+//! ```text
+//!   host                                   Peer<M>
+//!   ────                                   ───────
+//!   Input::Start ───────────────────────▶  LOOKING: FastLeaderElection (election.rs)
+//!   Input::Receive{from, msg} ──────────▶  LEADING: discovery, sync, broadcast (zab/leader*.rs)
+//!   Input::Tick   (at next_deadline()) ─▶  FOLLOWING/OBSERVING: the learner (zab/learner.rs)
+//!   Input::Persisted{id} ───────────────▶  releases what waited for durability
+//!   Input::ClientWrite / ClientSync ────▶  proposed (leader) or forwarded (learner)
+//!                          ◀─────────────  Output::Send / Persist / Reply / SyncDone /
+//!                                          RequestFailed / Disconnect / Trace
+//! ```
+//!
+//! **Driving contract.**
+//! 1. Build with [`Peer::new`] (empty disk) or [`Peer::recover`] (after a crash: the durable
+//!    state the host kept), then step it with [`Input::Start`].
+//! 2. Call [`Peer::step`] with the current time for every input. It appends outputs to `out`;
+//!    execute them in order.
+//! 3. Whenever `now >= next_deadline()`, step with [`Input::Tick`]. Ticks early are harmless.
+//! 4. Execute each `Output::Persist { id, op }` in issue order and, once it is durable, step
+//!    with `Input::Persisted { id }` (one call may acknowledge every id up to `id`). The peer
+//!    sends nothing that depends on unpersisted data: ACK after the proposal is logged,
+//!    ACKEPOCH after acceptedEpoch is written, the NEWLEADER ACK after the synced transactions
+//!    and currentEpoch are durable.
+//! 5. A crash is not an input: drop the peer, keep only what was persisted, call `recover`.
+//! 6. Messages between two peers must arrive in the order sent (ZAB assumes FIFO links); they
+//!    may be lost. When a connection to a peer breaks, step with `Input::PeerDisconnected`.
+//!
+//! The peer never reads a clock, does IO or draws randomness, and uses only ordered containers,
+//! so the same inputs always give the same outputs.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use crate::config::PeerConfig;
+use crate::durable::{DurableState, LogEntry, PersistOp};
+use crate::election::Election;
+use crate::machine::{StateMachine, TxnContext};
+use crate::message::{Message, PeerState, SessionTouch, Vote};
+use crate::time::Instant;
+use crate::trace::{GiveUpReason, ResetReason, TraceEvent, ZabPhase};
+use crate::zab::{leader::Leader, learner::Learner};
+use crate::zxid::{Epoch, Sid, Zxid};
+
+pub use crate::durable::RequestTag;
+
+/// A message between peers of a given state machine.
+pub type PeerMessage<M> = Message<<M as StateMachine>::Txn, <M as StateMachine>::Snapshot>;
+/// A persist request of a given state machine.
+pub type PeerPersistOp<M> = PersistOp<<M as StateMachine>::Txn, <M as StateMachine>::Snapshot>;
+/// The durable state of a given state machine.
+pub type PeerDurable<M> = DurableState<<M as StateMachine>::Txn, <M as StateMachine>::Snapshot>;
+
+/// Everything that can happen to a peer.
+#[derive(Clone, Debug)]
+pub enum Input<M: StateMachine> {
+    /// The server process started: enter LOOKING.
+    Start,
+    /// Time passed; timers due at or before `now` fire.
+    Tick,
+    /// A message from another server.
+    Receive { from: Sid, msg: PeerMessage<M> },
+    /// Every persist request up to and including `id` is durable.
+    Persisted { id: u64 },
+    /// The connection to `peer` broke (the host saw a reset or EOF).
+    PeerDisconnected { peer: Sid },
+    /// A client of this server asks for a write.
+    ClientWrite { tag: RequestTag, txn: M::Txn },
+    /// A client of this server asks for `sync`: answered once everything the leader proposed
+    /// before it is applied here.
+    ClientSync { tag: RequestTag },
+    /// A client session connected to this server is alive (sent to the leader with the next PING).
+    SessionTouch { session_id: i64, timeout_ms: i32 },
+}
+
+/// Everything a peer asks its host to do, in order.
+#[derive(Clone, Debug)]
+pub enum Output<M: StateMachine> {
+    Send { to: Sid, msg: PeerMessage<M> },
+    Persist { id: u64, op: PeerPersistOp<M> },
+    /// A client write sent here was committed and applied; `outcome` is its result.
+    Reply { tag: RequestTag, zxid: Zxid, outcome: M::Outcome },
+    /// A client `sync` sent here completed; this server has applied everything up to `zxid`.
+    SyncDone { tag: RequestTag, zxid: Zxid },
+    /// A client request sent here cannot complete (no leader, or the leader changed).
+    RequestFailed { tag: RequestTag },
+    /// Close the connection to `peer` (ZooKeeper closes the learner's socket).
+    Disconnect { peer: Sid },
+    Trace(TraceEvent),
+}
+
+/// The role-specific part of the state.
+#[derive(Clone, Debug)]
+pub(crate) enum Role<M: StateMachine> {
+    Looking,
+    Leader(alloc::boxed::Box<Leader<M>>),
+    Learner(alloc::boxed::Box<Learner<M>>),
+}
+
+/// Something that may happen only once a persist request is durable.
+#[derive(Clone, Debug)]
+pub(crate) enum AfterPersist {
+    Send { to: Sid, msg_ack: Zxid },
+    AckEpoch { to: Sid, last_logged_zxid: Zxid, current_epoch: Option<Epoch> },
+    LeaderSelfAck { zxid: Zxid },
+    LeaderEpochWritten,
+    LeaderCurrentEpochWritten,
+    LearnerNewLeaderAck { to: Sid, zxid: Zxid },
+}
+
+/// One ZooKeeper server's protocol state. See the module documentation for how to drive it.
+#[derive(Clone, Debug)]
+pub struct Peer<M: StateMachine> {
+    pub(crate) config: PeerConfig,
+    pub(crate) now: Instant,
+    pub(crate) started: bool,
+    pub(crate) state: PeerState,
+    pub(crate) phase: ZabPhase,
+    pub(crate) accepted_epoch: Epoch,
+    pub(crate) current_epoch: Epoch,
+    /// In-memory mirror of the snapshot on disk.
+    pub(crate) snapshot: Option<(Zxid, M::Snapshot)>,
+    /// In-memory mirror of the transaction log after the snapshot (appends issued, in order).
+    pub(crate) log: Vec<LogEntry<M::Txn>>,
+    pub(crate) logged_since_snapshot: u64,
+    pub(crate) machine: M,
+    /// ZooKeeper's `lastProcessedZxid`: the last transaction applied to the state machine.
+    pub(crate) last_processed: Zxid,
+    /// The last `commit_log_count` applied transactions (ZooKeeper's `committedLog`).
+    pub(crate) committed_log: VecDeque<LogEntry<M::Txn>>,
+    pub(crate) election: Election,
+    /// The vote this server reports while not LOOKING, and the round it was decided in.
+    pub(crate) current_vote: Vote,
+    pub(crate) role: Role<M>,
+    /// Bumped on every role change so that stale after-persist actions are dropped.
+    pub(crate) generation: u64,
+    pub(crate) next_persist_id: u64,
+    pub(crate) persisted_id: u64,
+    pub(crate) after_persist: VecDeque<(u64, u64, AfterPersist)>,
+    /// Client requests of this server waiting to complete.
+    pub(crate) pending_requests: BTreeMap<RequestTag, ()>,
+    /// Sessions touched since the last PING reply (follower).
+    pub(crate) touches: Vec<SessionTouch>,
+    pub(crate) outbox: Vec<Output<M>>,
+}
+
+impl<M: StateMachine> Peer<M> {
+    /// A server with an empty disk.
+    pub fn new(config: PeerConfig) -> Peer<M> {
+        Peer::recover(config, DurableState::default())
+    }
+
+    /// A server restarting with what it had persisted: load the snapshot, replay the whole
+    /// log (logged but uncommitted transactions included, as ZooKeeper does; a TRUNC from the
+    /// next leader removes those that did not commit).
+    pub fn recover(config: PeerConfig, durable: PeerDurable<M>) -> Peer<M> {
+        let (machine, base) = match &durable.snapshot {
+            Some((z, s)) => (M::restore(s), *z),
+            None => (M::empty(), Zxid::ZERO),
+        };
+        let myid = config.myid;
+        let mut peer = Peer {
+            election: Election::new(myid),
+            config,
+            now: Instant::ZERO,
+            started: false,
+            state: PeerState::Looking,
+            phase: ZabPhase::Election,
+            accepted_epoch: durable.accepted_epoch,
+            current_epoch: durable.current_epoch,
+            snapshot: durable.snapshot,
+            log: Vec::new(),
+            logged_since_snapshot: 0,
+            machine,
+            last_processed: base,
+            committed_log: VecDeque::new(),
+            current_vote: Vote { vote_id: 0, vote_zxid: Zxid::ZERO, peer_epoch: 0 },
+            role: Role::Looking,
+            generation: 0,
+            next_persist_id: 0,
+            persisted_id: 0,
+            after_persist: VecDeque::new(),
+            pending_requests: BTreeMap::new(),
+            touches: Vec::new(),
+            outbox: Vec::new(),
+        };
+        peer.logged_since_snapshot = durable.log.len() as u64;
+        peer.log = durable.log;
+        peer.fast_forward();
+        let digest = peer.machine.digest();
+        peer.trace(TraceEvent::StateReset {
+            zxid: peer.last_processed,
+            digest,
+            reason: ResetReason::Recovered,
+        });
+        peer
+    }
+
+    /// Feeds one input at time `now`; outputs are appended to `out`.
+    pub fn step(&mut self, now: Instant, input: Input<M>, out: &mut Vec<Output<M>>) {
+        core::mem::swap(&mut self.outbox, out);
+        if now > self.now {
+            self.now = now;
+        }
+        match input {
+            Input::Start => self.start(),
+            Input::Tick => self.on_tick(),
+            Input::Receive { from, msg } => self.on_message(from, msg),
+            Input::Persisted { id } => self.on_persisted(id),
+            Input::PeerDisconnected { peer } => self.on_disconnected(peer),
+            Input::ClientWrite { tag, txn } => self.on_client_write(tag, txn),
+            Input::ClientSync { tag } => self.on_client_sync(tag),
+            Input::SessionTouch { session_id, timeout_ms } => {
+                self.on_session_touch(session_id, timeout_ms)
+            }
+        }
+        core::mem::swap(&mut self.outbox, out);
+    }
+
+    /// When the peer next wants an `Input::Tick`.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if !self.started {
+            return None;
+        }
+        match &self.role {
+            Role::Looking => Some(self.election.deadline()),
+            Role::Leader(l) => Some(l.next_wake),
+            Role::Learner(l) => Some(l.deadline),
+        }
+    }
+
+    // ----- accessors for hosts, the UI and tests -------------------------------------------
+
+    pub fn id(&self) -> Sid {
+        self.config.myid
+    }
+    pub fn config(&self) -> &PeerConfig {
+        &self.config
+    }
+    pub fn state(&self) -> PeerState {
+        self.state
+    }
+    pub fn phase(&self) -> ZabPhase {
+        self.phase
+    }
+    pub fn accepted_epoch(&self) -> Epoch {
+        self.accepted_epoch
+    }
+    pub fn current_epoch(&self) -> Epoch {
+        self.current_epoch
+    }
+    pub fn machine(&self) -> &M {
+        &self.machine
+    }
+    /// Leader-local bookkeeping in the state machine (session expiry) may need mutation by
+    /// the host only through inputs; this is read-only on purpose.
+    pub fn last_processed_zxid(&self) -> Zxid {
+        self.last_processed
+    }
+    /// ZooKeeper's `lastLoggedZxid`: the last transaction in the log (or snapshot).
+    pub fn last_logged_zxid(&self) -> Zxid {
+        self.log
+            .last()
+            .map(|e| e.zxid)
+            .or(self.snapshot.as_ref().map(|(z, _)| *z))
+            .unwrap_or(Zxid::ZERO)
+    }
+    pub fn log(&self) -> &[LogEntry<M::Txn>] {
+        &self.log
+    }
+    pub fn snapshot_zxid(&self) -> Option<Zxid> {
+        self.snapshot.as_ref().map(|(z, _)| *z)
+    }
+    pub fn committed_log(&self) -> &VecDeque<LogEntry<M::Txn>> {
+        &self.committed_log
+    }
+    pub fn election(&self) -> &Election {
+        &self.election
+    }
+    /// The vote this server reports (its proposal while LOOKING, the elected leader otherwise).
+    pub fn vote(&self) -> Vote {
+        if self.state == PeerState::Looking {
+            self.election.proposal
+        } else {
+            self.current_vote
+        }
+    }
+    /// The leader this server follows or is, once elected.
+    pub fn leader_id(&self) -> Option<Sid> {
+        match &self.role {
+            Role::Looking => None,
+            Role::Leader(_) => Some(self.config.myid),
+            Role::Learner(l) => Some(l.leader),
+        }
+    }
+    /// The leader's view (None unless LEADING).
+    pub fn leader(&self) -> Option<&Leader<M>> {
+        match &self.role {
+            Role::Leader(l) => Some(l),
+            _ => None,
+        }
+    }
+    /// The learner's view (None unless FOLLOWING or OBSERVING).
+    pub fn learner(&self) -> Option<&Learner<M>> {
+        match &self.role {
+            Role::Learner(l) => Some(l),
+            _ => None,
+        }
+    }
+    /// True when this server may serve client reads and accept writes (broadcast phase).
+    pub fn is_serving(&self) -> bool {
+        self.phase == ZabPhase::Broadcast
+    }
+
+    // ----- shared plumbing -------------------------------------------------------------------
+
+    pub(crate) fn trace(&mut self, event: TraceEvent) {
+        self.outbox.push(Output::Trace(event));
+    }
+
+    pub(crate) fn send(&mut self, to: Sid, msg: PeerMessage<M>) {
+        self.outbox.push(Output::Send { to, msg });
+    }
+
+    /// Issues a persist request and returns its id.
+    pub(crate) fn persist(&mut self, op: PeerPersistOp<M>) -> u64 {
+        self.next_persist_id += 1;
+        let id = self.next_persist_id;
+        self.outbox.push(Output::Persist { id, op });
+        id
+    }
+
+    /// Runs `action` once everything persisted so far is durable.
+    pub(crate) fn after_persisted(&mut self, action: AfterPersist) {
+        let id = self.next_persist_id;
+        if id <= self.persisted_id {
+            self.run_after_persist(action);
+        } else {
+            self.after_persist.push_back((id, self.generation, action));
+        }
+    }
+
+    fn on_persisted(&mut self, id: u64) {
+        if id > self.persisted_id {
+            self.persisted_id = id;
+        }
+        while let Some((wait, generation, _)) = self.after_persist.front() {
+            if *wait > self.persisted_id {
+                break;
+            }
+            let stale = *generation != self.generation;
+            let (_, _, action) = self.after_persist.pop_front().expect("front exists");
+            if !stale {
+                self.run_after_persist(action);
+            }
+        }
+    }
+
+    fn run_after_persist(&mut self, action: AfterPersist) {
+        match action {
+            AfterPersist::Send { to, msg_ack } => self.send(to, Message::Ack { zxid: msg_ack }),
+            AfterPersist::AckEpoch { to, last_logged_zxid, current_epoch } => {
+                self.send(to, Message::AckEpoch { last_logged_zxid, current_epoch })
+            }
+            AfterPersist::LeaderSelfAck { zxid } => self.leader_self_ack(zxid),
+            AfterPersist::LeaderEpochWritten => self.leader_epoch_written(),
+            AfterPersist::LeaderCurrentEpochWritten => self.leader_current_epoch_written(),
+            AfterPersist::LearnerNewLeaderAck { to, zxid } => self.learner_newleader_acked(to, zxid),
+        }
+    }
+
+    /// Appends a transaction to the log (memory mirror + persist request) and takes a snapshot
+    /// every `snap_count` transactions.
+    pub(crate) fn log_append(&mut self, entry: LogEntry<M::Txn>) {
+        self.log.push(entry.clone());
+        self.persist(PersistOp::Append(entry));
+        self.logged_since_snapshot += 1;
+    }
+
+    /// Takes a snapshot of the applied state if `snap_count` transactions were logged since the
+    /// last one. Only the applied prefix is snapshotted; the log keeps what follows it.
+    pub(crate) fn maybe_snapshot(&mut self) {
+        let every = self.config.snap_count;
+        if every == 0 || self.logged_since_snapshot < every || self.phase != ZabPhase::Broadcast {
+            return;
+        }
+        let zxid = self.last_processed;
+        let snapshot = self.machine.snapshot();
+        self.log.retain(|e| e.zxid > zxid);
+        self.logged_since_snapshot = self.log.len() as u64;
+        self.snapshot = Some((zxid, snapshot.clone()));
+        self.persist(PersistOp::Snapshot { zxid, snapshot });
+    }
+
+    /// Applies one transaction to the state machine, records it in the committed log, replies
+    /// to this server's client if it came from one, and traces the delivery.
+    pub(crate) fn apply_entry(&mut self, entry: &LogEntry<M::Txn>) {
+        let ctx = TxnContext {
+            zxid: entry.zxid,
+            time_ms: entry.time_ms,
+            origin: entry.origin.map(|(s, _)| s),
+        };
+        let outcome = self.machine.apply(&ctx, &entry.txn);
+        self.last_processed = entry.zxid;
+        if self.committed_log.len() >= self.config.commit_log_count.max(1) {
+            self.committed_log.pop_front();
+        }
+        self.committed_log.push_back(entry.clone());
+        if let Some((sid, tag)) = entry.origin {
+            if sid == self.config.myid && self.pending_requests.remove(&tag).is_some() {
+                self.outbox.push(Output::Reply { tag, zxid: entry.zxid, outcome });
+            }
+        }
+        let digest = self.machine.digest();
+        self.trace(TraceEvent::Delivered { zxid: entry.zxid, digest });
+        self.maybe_snapshot();
+    }
+
+    /// ZooKeeper's `fastForwardDataBase`: applies every logged transaction not applied yet, so
+    /// the in-memory state equals what a restart would load from disk.
+    pub(crate) fn fast_forward(&mut self) {
+        let start = self.log.partition_point(|e| e.zxid <= self.last_processed);
+        if start >= self.log.len() {
+            return;
+        }
+        for i in start..self.log.len() {
+            let entry = self.log[i].clone();
+            let ctx = TxnContext {
+                zxid: entry.zxid,
+                time_ms: entry.time_ms,
+                origin: entry.origin.map(|(s, _)| s),
+            };
+            self.machine.apply(&ctx, &entry.txn);
+            self.last_processed = entry.zxid;
+            if self.committed_log.len() >= self.config.commit_log_count.max(1) {
+                self.committed_log.pop_front();
+            }
+            self.committed_log.push_back(entry);
+        }
+    }
+
+    /// Rebuilds the state machine from the snapshot and the log up to `upto`.
+    pub(crate) fn reload(&mut self, upto: Zxid) {
+        let (machine, base) = match &self.snapshot {
+            Some((z, s)) => (M::restore(s), *z),
+            None => (M::empty(), Zxid::ZERO),
+        };
+        self.machine = machine;
+        self.last_processed = base;
+        self.committed_log.clear();
+        let end = self.log.partition_point(|e| e.zxid <= upto);
+        self.log.truncate(end);
+        self.fast_forward();
+    }
+
+    /// Moves to a new server state, tracing the change.
+    pub(crate) fn set_state(&mut self, to: PeerState) {
+        if self.state != to {
+            let from = self.state;
+            self.state = to;
+            self.trace(TraceEvent::StateChanged { from, to });
+        }
+    }
+
+    pub(crate) fn set_phase(&mut self, phase: ZabPhase) {
+        if self.phase != phase {
+            self.phase = phase;
+            self.trace(TraceEvent::PhaseChanged { phase });
+        }
+    }
+
+    /// Leaves the current role (timeout, lost connection, protocol violation) and starts a new
+    /// election round, as QuorumPeer's main loop does after any exception.
+    pub(crate) fn give_up(&mut self, reason: GiveUpReason) {
+        self.trace(TraceEvent::GaveUp { reason });
+        let peers: Vec<Sid> = match &self.role {
+            Role::Leader(l) => l.learners.keys().copied().collect(),
+            Role::Learner(l) => alloc::vec![l.leader],
+            Role::Looking => Vec::new(),
+        };
+        for peer in peers {
+            self.outbox.push(Output::Disconnect { peer });
+        }
+        self.start_looking();
+    }
+
+    /// Fails every client request waiting on this server (its leader connection is gone).
+    pub(crate) fn fail_pending_requests(&mut self) {
+        let tags: Vec<RequestTag> = self.pending_requests.keys().copied().collect();
+        self.pending_requests.clear();
+        for tag in tags {
+            self.outbox.push(Output::RequestFailed { tag });
+        }
+    }
+
+    fn start(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.start_looking();
+    }
+
+    fn on_tick(&mut self) {
+        if !self.started {
+            return;
+        }
+        match &self.role {
+            Role::Looking => self.election_tick(),
+            Role::Leader(_) => self.leader_tick(),
+            Role::Learner(_) => self.learner_tick(),
+        }
+    }
+
+    fn on_message(&mut self, from: Sid, msg: PeerMessage<M>) {
+        if !self.started || !self.config.ensemble.is_member(from) || from == self.config.myid {
+            return;
+        }
+        match msg {
+            Message::Notification(n) => self.on_notification(from, n),
+            other => match &self.role {
+                Role::Leader(_) => self.leader_on_message(from, other),
+                Role::Learner(_) => self.learner_on_message(from, other),
+                // ZooKeeper's messageIllegal: a LOOKING server has no quorum connection.
+                Role::Looking => {}
+            },
+        }
+    }
+
+    fn on_disconnected(&mut self, peer: Sid) {
+        match &self.role {
+            Role::Leader(_) => self.leader_drop_learner(peer),
+            Role::Learner(l) if l.leader == peer => self.give_up(GiveUpReason::LeaderDisconnected),
+            _ => {}
+        }
+    }
+
+    fn on_client_write(&mut self, tag: RequestTag, txn: M::Txn) {
+        let serving = self.is_serving();
+        match &self.role {
+            Role::Leader(_) if serving => {
+                self.pending_requests.insert(tag, ());
+                let origin = Some((self.config.myid, tag));
+                self.leader_propose(origin, txn);
+            }
+            Role::Learner(l) if serving => {
+                let leader = l.leader;
+                self.pending_requests.insert(tag, ());
+                self.send(leader, Message::Request { tag, body: crate::message::Forwarded::Write(txn) });
+            }
+            _ => {
+                self.trace(TraceEvent::RequestRefused);
+                self.outbox.push(Output::RequestFailed { tag });
+            }
+        }
+    }
+
+    fn on_client_sync(&mut self, tag: RequestTag) {
+        let serving = self.is_serving();
+        match &self.role {
+            Role::Leader(_) if serving => {
+                self.pending_requests.insert(tag, ());
+                self.leader_sync(self.config.myid, tag);
+            }
+            Role::Learner(l) if serving => {
+                let leader = l.leader;
+                self.pending_requests.insert(tag, ());
+                self.send(leader, Message::Request { tag, body: crate::message::Forwarded::Sync });
+            }
+            _ => {
+                self.trace(TraceEvent::RequestRefused);
+                self.outbox.push(Output::RequestFailed { tag });
+            }
+        }
+    }
+
+    fn on_session_touch(&mut self, session_id: i64, timeout_ms: i32) {
+        match &self.role {
+            Role::Leader(_) => self.machine.touch_session(session_id, timeout_ms, self.now),
+            _ => {
+                if let Some(t) = self.touches.iter_mut().find(|t| t.session_id == session_id) {
+                    t.timeout_ms = timeout_ms;
+                } else {
+                    self.touches.push(SessionTouch { session_id, timeout_ms });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Events a peer reports about itself (`Output::Trace`). The simulator adds the network's own
+//! events (send, deliver, drop, timer, persist, client reply) around them; the UI draws them,
+//! lessons assert on them, invariants check them, and the native node streams the same types.
+
+use crate::message::{Notification, PeerState, Vote};
+use crate::zxid::{Epoch, Sid, Zxid};
+
+/// ZooKeeper's `ZabState`: the phase a server is in.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ZabPhase {
+    Election,
+    Discovery,
+    Synchronization,
+    Broadcast,
+}
+
+impl ZabPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            ZabPhase::Election => "ELECTION",
+            ZabPhase::Discovery => "DISCOVERY",
+            ZabPhase::Synchronization => "SYNC",
+            ZabPhase::Broadcast => "BROADCAST",
+        }
+    }
+}
+
+/// How a LOOKING peer treated one notification (the vote box's "why").
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum VoteDecision {
+    /// The sender's round was higher: the vote box was cleared, the round adopted, and our
+    /// proposal became the newer of the sender's vote and our own initial vote.
+    NewRound { adopted: bool },
+    /// The sender's round was lower: ignored (the sender was answered with our vote).
+    StaleRound,
+    /// Same round, the sender's vote is newer by (peer_epoch, zxid, sid): adopted.
+    Adopted,
+    /// Same round, our proposal is at least as new: kept.
+    Kept,
+    /// From a FOLLOWING/LEADING server: recorded (in recvset if same round, and outofelection).
+    Established,
+    /// Not counted (an observer's, a non-member's, or a vote for a non-voter).
+    Ignored,
+}
+
+/// Which DIFF/TRUNC/SNAP the leader chose for a learner, and why (reference §3.5).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum SyncMode {
+    Diff,
+    Trunc,
+    Snap,
+}
+
+impl SyncMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncMode::Diff => "DIFF",
+            SyncMode::Trunc => "TRUNC",
+            SyncMode::Snap => "SNAP",
+        }
+    }
+}
+
+/// Something a peer did, for the trace.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum TraceEvent {
+    StateChanged { from: PeerState, to: PeerState },
+    PhaseChanged { phase: ZabPhase },
+    /// A new election round started (LOOKING with this logicclock and initial vote).
+    ElectionRound { logicclock: u64, vote: Vote },
+    /// A notification was processed by FastLeaderElection.
+    VoteReceived { from: Sid, notification: Notification, decision: VoteDecision, proposal: Vote },
+    /// A quorum agrees with our proposal; waiting `finalizeWait` for a better vote.
+    Finalizing { vote: Vote },
+    ElectionDone { leader: Sid, logicclock: u64, state: PeerState },
+    /// The leader fixed the new epoch (a quorum of FOLLOWERINFO) and wrote acceptedEpoch.
+    EpochProposed { epoch: Epoch },
+    /// The leader chose how to synchronize a learner.
+    SyncChosen {
+        learner: Sid,
+        mode: SyncMode,
+        peer_last_zxid: Zxid,
+        min_committed: Zxid,
+        max_committed: Zxid,
+        /// DIFF/TRUNC target (the zxid the packet carries).
+        target: Zxid,
+    },
+    /// A quorum acknowledged NEWLEADER: this leader is established for `epoch`.
+    LeaderEstablished { epoch: Epoch },
+    /// A learner accepted NEWLEADER and wrote currentEpoch.
+    NewEpochAccepted { epoch: Epoch },
+    Proposed { zxid: Zxid },
+    /// Leader: a quorum acknowledged `zxid`.
+    Committed { zxid: Zxid },
+    /// A committed transaction was applied to the state machine; `digest` is the state after it.
+    Delivered { zxid: Zxid, digest: u64 },
+    /// The state machine was reset (snapshot installed, log truncated and reloaded, recovery):
+    /// delivery numbering restarts from `zxid`, whose state has this digest.
+    StateReset { zxid: Zxid, digest: u64, reason: ResetReason },
+    /// A timer or a lost connection sent this peer back to LOOKING.
+    GaveUp { reason: GiveUpReason },
+    /// A client request could not be served here.
+    RequestRefused,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ResetReason {
+    Recovered,
+    /// Entering LOOKING: logged but unapplied transactions were applied (ZooKeeper's
+    /// `fastForwardDataBase`), so the state equals what a restart would load.
+    FastForward,
+    Truncated,
+    SnapshotInstalled,
+    Wiped,
+}
+
+/// Why a server left its role and went back to LOOKING.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum GiveUpReason {
+    /// A learner heard nothing from its leader for syncLimit (initLimit while syncing) ticks.
+    LeaderSilent,
+    /// The leader's connection went away.
+    LeaderDisconnected,
+    /// The leader did not gather a quorum of FOLLOWERINFO/ACKEPOCH/NEWLEADER ACK in initLimit.
+    NoQuorumInDiscovery,
+    /// The leader's synced followers are no longer a quorum.
+    LostQuorum,
+    /// A packet broke the protocol (a gap, an epoch going backwards, a packet in the wrong phase).
+    ProtocolViolation,
+    /// The zxid counter would roll over.
+    CounterRollover,
+    /// The learner's log could not be truncated to the leader's TRUNC target.
+    CannotTruncate,
+}
