@@ -253,8 +253,13 @@ impl<M: StateMachine> Peer<M> {
     pub fn machine(&self) -> &M {
         &self.machine
     }
-    /// Leader-local bookkeeping in the state machine (session expiry) may need mutation by
-    /// the host only through inputs; this is read-only on purpose.
+    /// For the host-local, non-replicated parts of the state machine only (registering
+    /// watches on reads, draining watch events). Changing replicated state through this
+    /// breaks agreement between replicas.
+    pub fn machine_mut(&mut self) -> &mut M {
+        &mut self.machine
+    }
+    /// ZooKeeper's `lastProcessedZxid`: the last transaction applied here.
     pub fn last_processed_zxid(&self) -> Zxid {
         self.last_processed
     }
