@@ -20,8 +20,10 @@ pub mod machine;
 pub mod message;
 pub mod peer;
 pub mod rng;
+pub mod sim;
 pub mod time;
 pub mod trace;
+pub mod tree;
 pub mod zab;
 pub mod zxid;
 

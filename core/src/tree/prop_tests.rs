@@ -1,0 +1,1 @@
+//! Property test: replicas with the same history agree (digest and snapshot bytes).
