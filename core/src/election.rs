@@ -88,6 +88,12 @@ impl<M: StateMachine> Peer<M> {
         self.fail_pending_requests();
         self.touches.clear();
         let before = self.last_processed;
+        if self.last_processed > self.last_logged_zxid() {
+            // A sync ended before NEWLEADER: what it applied in memory was never logged.
+            // Go back to what the disk holds, as a restart would.
+            let logged = self.last_logged_zxid();
+            self.reload(logged);
+        }
         self.fast_forward();
         if self.last_processed != before {
             let digest = self.machine.digest();

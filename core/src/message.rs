@@ -59,7 +59,7 @@ impl Vote {
 }
 
 /// A FastLeaderElection notification (wire version 2 without the config text).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Notification {
     /// The sender's state.

@@ -27,7 +27,7 @@ impl ZabPhase {
 }
 
 /// How a LOOKING peer treated one notification (the vote box's "why").
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum VoteDecision {
     /// The sender's round was higher: the vote box was cleared, the round adopted, and our
@@ -46,7 +46,7 @@ pub enum VoteDecision {
 }
 
 /// Which DIFF/TRUNC/SNAP the leader chose for a learner, and why (reference §3.5).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SyncMode {
     Diff,
@@ -65,7 +65,7 @@ impl SyncMode {
 }
 
 /// Something a peer did, for the trace.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum TraceEvent {
     StateChanged { from: PeerState, to: PeerState },
@@ -107,7 +107,7 @@ pub enum TraceEvent {
     RequestRefused,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ResetReason {
     Recovered,
@@ -120,7 +120,7 @@ pub enum ResetReason {
 }
 
 /// Why a server left its role and went back to LOOKING.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum GiveUpReason {
     /// A learner heard nothing from its leader for syncLimit (initLimit while syncing) ticks.

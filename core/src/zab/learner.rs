@@ -230,13 +230,17 @@ impl<M: StateMachine> Peer<M> {
         self.start_syncing(SyncMode::Snap);
     }
 
-    /// Within an epoch proposals must be contiguous; a jump to a higher epoch is allowed.
+    /// Within an epoch proposals must be contiguous. ZooKeeper allows any jump to a higher
+    /// epoch with a warning; here the only such jump is to the new leader's first proposal
+    /// (`newEpoch:1`), because the leader sends everything else in order — anything else means
+    /// a packet was lost and the connection cannot be trusted.
     fn check_contiguous(&mut self, zxid: Zxid) -> bool {
-        let last = self.learner_ref().last_queued;
+        let l = self.learner_ref();
+        let (last, new_epoch) = (l.last_queued, l.new_epoch);
         let ok = if zxid.epoch() == last.epoch() {
             zxid.counter() == last.counter().wrapping_add(1)
         } else {
-            zxid.epoch() > last.epoch()
+            zxid.epoch() > last.epoch() && zxid.epoch() <= new_epoch && zxid.counter() == 1
         };
         if ok {
             self.learner_mut().last_queued = zxid;

@@ -1,0 +1,680 @@
+//! [`Cluster`]: the simulated ensemble and its event loop.
+
+use alloc::borrow::Cow;
+use alloc::collections::{BTreeMap, BinaryHeap, VecDeque};
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+
+use crate::config::{Ensemble, PeerConfig};
+use crate::durable::RequestTag;
+use crate::machine::StateMachine;
+use crate::message::{Message, PeerState};
+use crate::peer::{Input, Output, Peer, PeerDurable, PeerMessage, PeerPersistOp};
+use crate::rng::Rng;
+use crate::sim::invariants::{Checker, Violation};
+use crate::sim::network::{Link, LinkState};
+use crate::sim::scenario::{Action, SimConfig};
+use crate::sim::trace::{SimEvent, SimTrace, TraceRecord};
+use crate::time::Instant;
+use crate::trace::{TraceEvent, ZabPhase};
+use crate::zxid::{Sid, Zxid};
+
+/// One simulated server: its process (if running) and its disk.
+#[derive(Clone, Debug)]
+pub struct SimNode<M: StateMachine> {
+    pub peer: Option<Peer<M>>,
+    /// What survives a crash.
+    pub durable: PeerDurable<M>,
+    /// Persist requests issued and not yet durable.
+    pending_persist: VecDeque<(u64, PeerPersistOp<M>)>,
+    /// Bumped by every crash; messages and timers of an older incarnation are void.
+    pub incarnation: u64,
+    timer_at: Option<Instant>,
+    last_persist_done: Instant,
+    pub started: bool,
+}
+
+/// A client request's fate.
+#[derive(Clone, PartialEq, Debug)]
+pub enum ClientResult<O> {
+    Pending,
+    Replied { zxid: Zxid, outcome: O },
+    Synced { zxid: Zxid },
+    Failed,
+}
+
+/// A message on its way.
+pub struct InFlight<'a, M: StateMachine> {
+    pub from: Sid,
+    pub to: Sid,
+    pub msg_id: u64,
+    pub sent: Instant,
+    pub arrives: Instant,
+    pub msg: &'a PeerMessage<M>,
+}
+
+#[derive(Clone, Debug)]
+enum Event<M: StateMachine> {
+    Deliver {
+        from: Sid,
+        to: Sid,
+        from_inc: u64,
+        to_inc: u64,
+        msg_id: u64,
+        sent: Instant,
+        msg: PeerMessage<M>,
+    },
+    Disconnect { from: Sid, to: Sid, to_inc: u64 },
+    Timer { node: Sid, inc: u64 },
+    PersistDone { node: Sid, inc: u64, id: u64 },
+    Action(Action<M::Txn>),
+}
+
+/// A simulated ZooKeeper ensemble. See the module documentation of [`crate::sim`].
+#[derive(Clone, Debug)]
+pub struct Cluster<M: StateMachine> {
+    config: SimConfig,
+    ensemble: Ensemble,
+    now: Instant,
+    rng: Rng,
+    nodes: BTreeMap<Sid, SimNode<M>>,
+    links: BTreeMap<(Sid, Sid), Link>,
+    /// Quorum connections (learner ↔ leader, over TCP) that broke; closed until the learner
+    /// connects again with FOLLOWERINFO/OBSERVERINFO. Keyed by (lower sid, higher sid).
+    broken: alloc::collections::BTreeSet<(Sid, Sid)>,
+    queue: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    slots: Vec<Option<Event<M>>>,
+    free: Vec<usize>,
+    seq: u64,
+    next_msg_id: u64,
+    next_tag: RequestTag,
+    trace: SimTrace,
+    outputs: Vec<Output<M>>,
+    requests: BTreeMap<RequestTag, (Sid, Option<M::Txn>, ClientResult<M::Outcome>)>,
+    checker: Option<Checker<M>>,
+    violation: Option<Violation>,
+    deliveries: u64,
+}
+
+impl<M: StateMachine + Clone> Cluster<M> {
+    /// A cluster with every record kept and the invariants checked.
+    pub fn new(config: SimConfig, seed: u64) -> Cluster<M> {
+        Cluster::build(config, seed, true, true)
+    }
+
+    /// A cluster for benchmarking: records are hashed but not kept; invariants optional.
+    pub fn for_benchmark(config: SimConfig, seed: u64, check: bool) -> Cluster<M> {
+        Cluster::build(config, seed, false, check)
+    }
+
+    fn build(config: SimConfig, seed: u64, keep: bool, check: bool) -> Cluster<M> {
+        let ensemble = Ensemble::new(config.participants, config.observers);
+        let mut nodes = BTreeMap::new();
+        for sid in ensemble.all() {
+            nodes.insert(
+                sid,
+                SimNode {
+                    peer: None,
+                    durable: PeerDurable::<M>::default(),
+                    pending_persist: VecDeque::new(),
+                    incarnation: 0,
+                    timer_at: None,
+                    last_persist_done: Instant::ZERO,
+                    started: false,
+                },
+            );
+        }
+        let mut cluster = Cluster {
+            ensemble,
+            now: Instant::ZERO,
+            rng: Rng::new(seed),
+            nodes,
+            links: BTreeMap::new(),
+            broken: alloc::collections::BTreeSet::new(),
+            queue: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            seq: 0,
+            next_msg_id: 0,
+            next_tag: 0,
+            trace: SimTrace::new(keep),
+            outputs: Vec::new(),
+            requests: BTreeMap::new(),
+            checker: if check { Some(Checker::new()) } else { None },
+            violation: None,
+            deliveries: 0,
+            config,
+        };
+        if cluster.config.start_all {
+            for sid in cluster.ensemble.all() {
+                cluster.start_node(sid);
+            }
+        }
+        cluster
+    }
+
+    /// Lets the invariant checker ask whether a state contains an acknowledged write (the
+    /// "no acknowledged write is lost" check at every new leader and at the end of a run).
+    pub fn set_write_check(&mut self, contains: fn(&M, &M::Txn) -> bool) {
+        if let Some(c) = &mut self.checker {
+            c.contains = Some(contains);
+        }
+    }
+
+    // ----- observation -------------------------------------------------------------------
+
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+    pub fn ensemble(&self) -> &Ensemble {
+        &self.ensemble
+    }
+    pub fn nodes(&self) -> &BTreeMap<Sid, SimNode<M>> {
+        &self.nodes
+    }
+    pub fn peer(&self, sid: Sid) -> Option<&Peer<M>> {
+        self.nodes.get(&sid).and_then(|n| n.peer.as_ref())
+    }
+    pub fn peer_mut(&mut self, sid: Sid) -> Option<&mut Peer<M>> {
+        self.nodes.get_mut(&sid).and_then(|n| n.peer.as_mut())
+    }
+    pub fn trace(&self) -> &SimTrace {
+        &self.trace
+    }
+    /// The first invariant violation, if any (the run keeps going; callers usually stop).
+    pub fn violation(&self) -> Option<&Violation> {
+        self.violation.as_ref()
+    }
+    /// Messages delivered so far.
+    pub fn deliveries(&self) -> u64 {
+        self.deliveries
+    }
+    pub fn link(&self, from: Sid, to: Sid) -> LinkState {
+        self.links.get(&(from, to)).map(|l| l.state).unwrap_or_default()
+    }
+    /// When the next event happens, if any.
+    pub fn next_event_time(&self) -> Option<Instant> {
+        self.queue.peek().map(|Reverse((t, _, _))| *t)
+    }
+    pub fn request(&self, tag: RequestTag) -> Option<&ClientResult<M::Outcome>> {
+        self.requests.get(&tag).map(|(_, _, r)| r)
+    }
+    /// Every client request so far: tag → (server, write, result).
+    pub fn requests(&self) -> impl Iterator<Item = (RequestTag, Sid, Option<&M::Txn>, &ClientResult<M::Outcome>)> {
+        self.requests.iter().map(|(t, (s, txn, r))| (*t, *s, txn.as_ref(), r))
+    }
+
+    /// Messages in flight, in delivery order.
+    pub fn in_flight(&self) -> Vec<InFlight<'_, M>> {
+        let mut v: Vec<(Instant, u64, InFlight<'_, M>)> = Vec::new();
+        for Reverse((t, seq, slot)) in self.queue.iter() {
+            if let Some(Event::Deliver { from, to, msg_id, sent, msg, .. }) = &self.slots[*slot] {
+                v.push((
+                    *t,
+                    *seq,
+                    InFlight { from: *from, to: *to, msg_id: *msg_id, sent: *sent, arrives: *t, msg },
+                ));
+            }
+        }
+        v.sort_by_key(|(t, s, _)| (*t, *s));
+        v.into_iter().map(|(_, _, f)| f).collect()
+    }
+
+    /// The established leader in broadcast, if exactly one server is.
+    pub fn leader(&self) -> Option<Sid> {
+        let mut leaders = self.nodes.iter().filter_map(|(sid, n)| {
+            let p = n.peer.as_ref()?;
+            (p.state() == PeerState::Leading && p.phase() == ZabPhase::Broadcast).then_some(*sid)
+        });
+        let first = leaders.next()?;
+        leaders.next().is_none().then_some(first)
+    }
+
+    /// True when one leader is in broadcast and every running server follows or observes it
+    /// in broadcast.
+    pub fn is_stable(&self) -> bool {
+        let Some(leader) = self.leader() else { return false };
+        self.nodes.values().filter_map(|n| n.peer.as_ref()).all(|p| {
+            p.phase() == ZabPhase::Broadcast && p.leader_id() == Some(leader)
+        })
+    }
+
+    // ----- driving -----------------------------------------------------------------------
+
+    /// Schedules an action at a virtual time (now, if `at` is in the past).
+    pub fn schedule(&mut self, at: Instant, action: Action<M::Txn>) {
+        let at = at.max(self.now);
+        self.push_event(at, Event::Action(action));
+    }
+
+    /// Performs an action now. Writes and syncs return the request's tag.
+    pub fn act(&mut self, action: Action<M::Txn>) -> Option<RequestTag> {
+        self.do_action(action)
+    }
+
+    /// Processes the next event. Returns false when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse((time, _, slot))) = self.queue.pop() else { return false };
+        let event = self.slots[slot].take().expect("queued slot holds an event");
+        self.free.push(slot);
+        if time > self.now {
+            self.now = time;
+        }
+        self.handle(event);
+        true
+    }
+
+    /// Runs every event up to and including time `until`, then sets the clock to `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        while matches!(self.next_event_time(), Some(t) if t <= until) {
+            self.step();
+        }
+        if until > self.now {
+            self.now = until;
+        }
+    }
+
+    /// Runs until `done` holds (checked after every event) or time `limit`; true if it held.
+    pub fn run_until_pred(&mut self, limit: Instant, mut done: impl FnMut(&Self) -> bool) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            match self.next_event_time() {
+                Some(t) if t <= limit => {
+                    self.step();
+                }
+                _ => {
+                    self.now = self.now.max(limit);
+                    return done(self);
+                }
+            }
+        }
+    }
+
+    /// Runs for `ms` more milliseconds of virtual time.
+    pub fn run_for(&mut self, ms: u64) {
+        let until = self.now + ms;
+        self.run_until(until);
+    }
+
+    // ----- internals ---------------------------------------------------------------------
+
+    fn push_event(&mut self, at: Instant, event: Event<M>) {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s] = Some(event);
+                s
+            }
+            None => {
+                self.slots.push(Some(event));
+                self.slots.len() - 1
+            }
+        };
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq, slot)));
+    }
+
+    fn record(&mut self, node: Sid, event: SimEvent) {
+        let record = TraceRecord { time: self.now, node, event };
+        if let Some(checker) = &mut self.checker {
+            if self.violation.is_none() {
+                if let Err(v) = checker.observe(&record) {
+                    self.violation = Some(v);
+                }
+            }
+        }
+        self.trace.push(record);
+    }
+
+    fn handle(&mut self, event: Event<M>) {
+        match event {
+            Event::Deliver { from, to, from_inc, to_inc, msg_id, sent: _, msg } => {
+                let alive = |n: Option<&SimNode<M>>, inc| {
+                    matches!(n, Some(n) if n.incarnation == inc && n.peer.is_some())
+                };
+                if !alive(self.nodes.get(&to), to_inc) || !alive(self.nodes.get(&from), from_inc) {
+                    let kind = Cow::Borrowed(msg.kind());
+                    let reason = Cow::Borrowed("crash");
+                    self.record(to, SimEvent::Drop { from, to, msg_id, kind, reason });
+                    return;
+                }
+                self.deliveries += 1;
+                self.record(to, SimEvent::Deliver { from, msg_id, kind: Cow::Borrowed(msg.kind()) });
+                self.step_peer(to, Input::Receive { from, msg });
+            }
+            Event::Disconnect { from, to, to_inc } => {
+                if matches!(self.nodes.get(&to), Some(n) if n.incarnation == to_inc && n.peer.is_some())
+                {
+                    self.record(to, SimEvent::Disconnected { peer: from });
+                    self.step_peer(to, Input::PeerDisconnected { peer: from });
+                }
+            }
+            Event::Timer { node, inc } => {
+                let Some(n) = self.nodes.get_mut(&node) else { return };
+                if n.incarnation != inc {
+                    return;
+                }
+                if n.timer_at == Some(self.now) {
+                    n.timer_at = None;
+                }
+                let due = matches!(n.peer.as_ref().and_then(|p| p.next_deadline()), Some(d) if d <= self.now);
+                if due {
+                    self.record(node, SimEvent::Timer);
+                    self.step_peer(node, Input::Tick);
+                } else {
+                    self.arm_timer(node);
+                }
+            }
+            Event::PersistDone { node, inc, id } => {
+                let Some(n) = self.nodes.get_mut(&node) else { return };
+                if n.incarnation != inc {
+                    return;
+                }
+                while matches!(n.pending_persist.front(), Some((pid, _)) if *pid <= id) {
+                    let (_, op) = n.pending_persist.pop_front().expect("front exists");
+                    n.durable.apply(&op);
+                }
+                self.record(node, SimEvent::Persisted { id });
+                self.step_peer(node, Input::Persisted { id });
+            }
+            Event::Action(action) => {
+                self.do_action(action);
+            }
+        }
+    }
+
+    fn step_peer(&mut self, sid: Sid, input: Input<M>) {
+        let mut outputs = core::mem::take(&mut self.outputs);
+        {
+            let Some(peer) = self.nodes.get_mut(&sid).and_then(|n| n.peer.as_mut()) else {
+                self.outputs = outputs;
+                return;
+            };
+            peer.step(self.now, input, &mut outputs);
+        }
+        for output in outputs.drain(..) {
+            self.execute(sid, output);
+        }
+        self.outputs = outputs;
+        self.arm_timer(sid);
+    }
+
+    fn arm_timer(&mut self, sid: Sid) {
+        let Some(n) = self.nodes.get_mut(&sid) else { return };
+        let Some(deadline) = n.peer.as_ref().and_then(|p| p.next_deadline()) else { return };
+        let deadline = deadline.max(self.now);
+        if n.timer_at.is_none_or(|t| deadline < t) {
+            n.timer_at = Some(deadline);
+            let inc = n.incarnation;
+            self.push_event(deadline, Event::Timer { node: sid, inc });
+        }
+    }
+
+    fn execute(&mut self, sid: Sid, output: Output<M>) {
+        match output {
+            Output::Send { to, msg } => self.send(sid, to, msg),
+            Output::Persist { id, op } => {
+                let (lo, hi) = self.config.disk_latency_ms;
+                let latency = self.rng.range(lo, hi);
+                let n = self.nodes.get_mut(&sid).expect("node exists");
+                let done = (self.now + latency).max(n.last_persist_done);
+                n.last_persist_done = done;
+                let inc = n.incarnation;
+                let kind = Cow::Borrowed(op.kind());
+                n.pending_persist.push_back((id, op));
+                self.record(sid, SimEvent::Persist { id, op: kind });
+                self.push_event(done, Event::PersistDone { node: sid, inc, id });
+            }
+            Output::Reply { tag, zxid, outcome } => {
+                if let Some((_, txn, result)) = self.requests.get_mut(&tag) {
+                    *result = ClientResult::Replied { zxid, outcome };
+                    if let (Some(checker), Some(txn)) = (&mut self.checker, txn.as_ref()) {
+                        checker.acked.push((zxid, txn.clone()));
+                    }
+                }
+                self.record(sid, SimEvent::ClientReply { tag, zxid });
+            }
+            Output::SyncDone { tag, zxid } => {
+                if let Some((_, _, result)) = self.requests.get_mut(&tag) {
+                    *result = ClientResult::Synced { zxid };
+                }
+                self.record(sid, SimEvent::ClientSyncDone { tag, zxid });
+            }
+            Output::RequestFailed { tag } => {
+                if let Some((_, _, result)) = self.requests.get_mut(&tag) {
+                    *result = ClientResult::Failed;
+                }
+                self.record(sid, SimEvent::ClientFailed { tag });
+            }
+            Output::Disconnect { peer } => {
+                let link = self.links.entry((sid, peer)).or_default();
+                if link.state.cut {
+                    return;
+                }
+                let (lo, hi) = self.config.latency_ms;
+                let latency = self.rng.range(lo, hi) + link.state.extra_ms;
+                let arrives = (self.now + latency).max(link.last_arrival);
+                link.last_arrival = arrives;
+                let Some(to_inc) = self.nodes.get(&peer).map(|n| n.incarnation) else { return };
+                self.push_event(arrives, Event::Disconnect { from: sid, to: peer, to_inc });
+            }
+            Output::Trace(event) => {
+                if let (TraceEvent::LeaderEstablished { .. }, Some(checker)) = (&event, &mut self.checker) {
+                    if self.violation.is_none() {
+                        if let Some(peer) = self.nodes.get(&sid).and_then(|n| n.peer.as_ref()) {
+                            if let Err(v) = checker.check_leader_has_acked_writes(self.now, sid, peer) {
+                                self.violation = Some(v);
+                            }
+                        }
+                    }
+                }
+                self.record(sid, SimEvent::Peer(event));
+            }
+        }
+    }
+
+    fn send(&mut self, from: Sid, to: Sid, msg: PeerMessage<M>) {
+        self.next_msg_id += 1;
+        let msg_id = self.next_msg_id;
+        let kind = Cow::Borrowed(msg.kind());
+        let (lo, hi) = self.config.latency_ms;
+        let jitter = self.rng.range(lo, hi);
+        // Quorum traffic runs over one TCP connection per learner: a lost packet means the
+        // connection broke, and nothing more passes until the learner reconnects.
+        let quorum = !msg.is_election();
+        let pair = (from.min(to), from.max(to));
+        if matches!(msg, Message::FollowerInfo { .. } | Message::ObserverInfo { .. }) {
+            self.broken.remove(&pair);
+        }
+        let link = self.links.entry((from, to)).or_default();
+        let dropped = if link.state.cut {
+            Some("cut")
+        } else if link.state.drop_next {
+            link.state.drop_next = false;
+            Some("dropped")
+        } else if link.state.drop_per_million > 0 && self.rng.chance(link.state.drop_per_million) {
+            Some("dropped")
+        } else if quorum && self.broken.contains(&pair) {
+            Some("connection closed")
+        } else {
+            None
+        };
+        if let Some(reason) = dropped {
+            let reason = Cow::Borrowed(reason);
+            self.record(from, SimEvent::Drop { from, to, msg_id, kind, reason });
+            if quorum && self.broken.insert(pair) {
+                self.execute_disconnect_notice(to, from);
+                self.execute_disconnect_notice(from, to);
+            }
+            return;
+        }
+        let link = self.links.get_mut(&(from, to)).expect("inserted above");
+        let arrives = (self.now + jitter + link.state.extra_ms).max(link.last_arrival);
+        link.last_arrival = arrives;
+        let from_inc = self.nodes.get(&from).map(|n| n.incarnation).unwrap_or(0);
+        let to_inc = self.nodes.get(&to).map(|n| n.incarnation).unwrap_or(0);
+        self.record(from, SimEvent::Send { to, msg_id, kind, arrives });
+        let sent = self.now;
+        self.push_event(arrives, Event::Deliver { from, to, from_inc, to_inc, msg_id, sent, msg });
+    }
+
+    fn peer_config(&self, sid: Sid) -> PeerConfig {
+        let mut c = PeerConfig::new(sid, self.ensemble.clone());
+        c.timing = self.config.timing;
+        c.commit_log_count = self.config.commit_log_count;
+        c.snap_count = self.config.snap_count;
+        c
+    }
+
+    fn start_node(&mut self, sid: Sid) {
+        let config = self.peer_config(sid);
+        let Some(n) = self.nodes.get_mut(&sid) else { return };
+        if n.peer.is_some() {
+            return;
+        }
+        let restarted = n.started;
+        n.started = true;
+        n.peer = Some(Peer::recover(config, n.durable.clone()));
+        self.record(sid, if restarted { SimEvent::Restarted } else { SimEvent::Started });
+        self.step_peer(sid, Input::Start);
+    }
+
+    fn crash(&mut self, sid: Sid) {
+        let Some(n) = self.nodes.get_mut(&sid) else { return };
+        if n.peer.take().is_none() {
+            return;
+        }
+        n.incarnation += 1;
+        n.pending_persist.clear();
+        n.timer_at = None;
+        n.last_persist_done = self.now;
+        self.record(sid, SimEvent::Crashed);
+        self.broken.retain(|(a, b)| *a != sid && *b != sid);
+        // The operating system closes a killed process's sockets: its peers see a reset.
+        let others: Vec<Sid> = self.nodes.keys().copied().filter(|s| *s != sid).collect();
+        for peer in others {
+            self.execute_disconnect_notice(sid, peer);
+        }
+        let tags: Vec<RequestTag> = self
+            .requests
+            .iter()
+            .filter(|(_, (s, _, r))| *s == sid && *r == ClientResult::Pending)
+            .map(|(t, _)| *t)
+            .collect();
+        for tag in tags {
+            if let Some((_, _, r)) = self.requests.get_mut(&tag) {
+                *r = ClientResult::Failed;
+            }
+            self.record(sid, SimEvent::ClientFailed { tag });
+        }
+    }
+
+    fn execute_disconnect_notice(&mut self, from: Sid, to: Sid) {
+        let link = self.links.entry((from, to)).or_default();
+        if link.state.cut {
+            return;
+        }
+        let (lo, hi) = self.config.latency_ms;
+        let arrives = (self.now + self.rng.range(lo, hi)).max(link.last_arrival);
+        let Some(to_inc) = self.nodes.get(&to).map(|n| n.incarnation) else { return };
+        self.push_event(arrives, Event::Disconnect { from, to, to_inc });
+    }
+
+    fn set_link(&mut self, from: Sid, to: Sid, f: impl Fn(&mut LinkState)) {
+        if from == to || !self.nodes.contains_key(&from) || !self.nodes.contains_key(&to) {
+            return;
+        }
+        let link = self.links.entry((from, to)).or_default();
+        f(&mut link.state);
+        let s = link.state;
+        self.record(
+            from,
+            SimEvent::LinkChanged { to, cut: s.cut, extra_ms: s.extra_ms, drop_per_million: s.drop_per_million },
+        );
+    }
+
+    fn do_action(&mut self, action: Action<M::Txn>) -> Option<RequestTag> {
+        match action {
+            Action::Start(sid) | Action::Restart(sid) => self.start_node(sid),
+            Action::Crash(sid) => self.crash(sid),
+            Action::WipeDisk(sid) => {
+                self.crash(sid);
+                if let Some(n) = self.nodes.get_mut(&sid) {
+                    n.durable = PeerDurable::<M>::default();
+                    self.record(sid, SimEvent::Wiped);
+                }
+            }
+            Action::Cut { from, to, both } => {
+                self.set_link(from, to, |l| l.cut = true);
+                if both {
+                    self.set_link(to, from, |l| l.cut = true);
+                }
+            }
+            Action::Heal { from, to, both } => {
+                self.set_link(from, to, |l| *l = LinkState::default());
+                if both {
+                    self.set_link(to, from, |l| *l = LinkState::default());
+                }
+            }
+            Action::HealAll => {
+                let keys: Vec<(Sid, Sid)> =
+                    self.links.iter().filter(|(_, l)| l.state != LinkState::default()).map(|(k, _)| *k).collect();
+                for (from, to) in keys {
+                    self.set_link(from, to, |l| *l = LinkState::default());
+                }
+            }
+            Action::Isolate(sid) => {
+                let others: Vec<Sid> = self.nodes.keys().copied().filter(|s| *s != sid).collect();
+                for other in others {
+                    self.set_link(sid, other, |l| l.cut = true);
+                    self.set_link(other, sid, |l| l.cut = true);
+                }
+            }
+            Action::DropNext { from, to } => self.set_link(from, to, |l| l.drop_next = true),
+            Action::SetLink { from, to, extra_ms, drop_per_million } => self.set_link(from, to, |l| {
+                l.extra_ms = extra_ms;
+                l.drop_per_million = drop_per_million;
+            }),
+            Action::Write { server, txn } => return Some(self.client_request(server, Some(txn))),
+            Action::Sync { server } => return Some(self.client_request(server, None)),
+        }
+        None
+    }
+
+    fn client_request(&mut self, server: Sid, txn: Option<M::Txn>) -> RequestTag {
+        self.next_tag += 1;
+        let tag = self.next_tag;
+        let write = txn.is_some();
+        self.requests.insert(tag, (server, txn.clone(), ClientResult::Pending));
+        self.record(server, SimEvent::ClientRequest { tag, write });
+        let running = self.peer(server).is_some();
+        if !running {
+            if let Some((_, _, r)) = self.requests.get_mut(&tag) {
+                *r = ClientResult::Failed;
+            }
+            self.record(server, SimEvent::ClientFailed { tag });
+            return tag;
+        }
+        match txn {
+            Some(txn) => self.step_peer(server, Input::ClientWrite { tag, txn }),
+            None => self.step_peer(server, Input::ClientSync { tag }),
+        }
+        tag
+    }
+
+    /// Checks the end-of-run properties: every running server holds every acknowledged write,
+    /// and every running server that applied the same last zxid has the same digest.
+    pub fn check_final_state(&mut self) -> Result<(), Violation> {
+        if let Some(v) = &self.violation {
+            return Err(v.clone());
+        }
+        let Some(checker) = &self.checker else { return Ok(()) };
+        let peers: Vec<(Sid, &Peer<M>)> =
+            self.nodes.iter().filter_map(|(s, n)| n.peer.as_ref().map(|p| (*s, p))).collect();
+        checker.check_final(self.now, &peers)
+    }
+}

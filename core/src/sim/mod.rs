@@ -1,0 +1,24 @@
+//! The cluster simulator: N peers, a seeded virtual clock, per-link FIFO channels with latency
+//! and jitter, faults, client writes, a trace of everything, and the invariants of ZooKeeper's
+//! TLA+ specifications checked as the run goes.
+//!
+//! A run is a pure function of (configuration, seed, actions): the event queue is ordered by
+//! (time, sequence number), randomness comes from one [`crate::rng::Rng`], and only ordered
+//! containers are used. Running the same seed twice gives the same [`SimTrace::hash`].
+//!
+//! Faults follow the vocabulary of turmoil/madsim and TigerBeetle's VOPR: crash (the peer and
+//! everything not yet persisted are gone; what was durable stays), restart
+//! (`Peer::recover` from the durable state), wipe disk, drop one message, cut a link one way
+//! or both, heal, delay and drop rates per link.
+
+mod cluster;
+pub mod invariants;
+mod network;
+mod scenario;
+pub mod sweep;
+mod trace;
+
+pub use cluster::{ClientResult, Cluster, InFlight, SimNode};
+pub use network::LinkState;
+pub use scenario::{Action, Scenario, ScheduledAction, SimConfig};
+pub use trace::{SimEvent, SimTrace, TraceRecord};

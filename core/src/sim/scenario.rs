@@ -1,0 +1,93 @@
+//! What a simulated run is made of: the cluster's shape and timing ([`SimConfig`]) and a
+//! script of [`Action`]s at virtual times. Lessons, shareable URLs and the sweep all describe a
+//! run this way.
+
+use alloc::vec::Vec;
+
+use crate::config::Timing;
+use crate::time::Instant;
+use crate::zxid::Sid;
+
+/// The shape of a simulated ensemble.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+pub struct SimConfig {
+    /// Voting servers, ids `1..=participants`.
+    pub participants: u64,
+    /// Observers, ids after the participants.
+    pub observers: u64,
+    pub timing: Timing,
+    pub commit_log_count: usize,
+    pub snap_count: u64,
+    /// One-way network latency range in ms (uniform jitter within it).
+    pub latency_ms: (u64, u64),
+    /// Time to make a persist request durable, in ms.
+    pub disk_latency_ms: (u64, u64),
+    /// Start every server at time 0 (otherwise use `Action::Start`).
+    pub start_all: bool,
+}
+
+impl Default for SimConfig {
+    /// Three participants with ZooKeeper's sample timing scaled down 10× (tickTime 200 ms) so
+    /// timeouts take a second of virtual time, not ten.
+    fn default() -> SimConfig {
+        SimConfig {
+            participants: 3,
+            observers: 0,
+            timing: Timing { tick_time_ms: 200, init_limit: 10, sync_limit: 5, ..Timing::default() },
+            commit_log_count: 500,
+            snap_count: 1000,
+            latency_ms: (1, 3),
+            disk_latency_ms: (1, 2),
+            start_all: true,
+        }
+    }
+}
+
+/// Something done to the cluster: a fault, a repair, or a client request.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Action<T> {
+    /// Start a server that has not been started yet.
+    Start(Sid),
+    /// Kill the process: volatile state and unpersisted writes are lost.
+    Crash(Sid),
+    /// Start a crashed server again from its disk.
+    Restart(Sid),
+    /// Erase a server's disk (it must be crashed, or it is crashed first).
+    WipeDisk(Sid),
+    /// Stop delivering messages from `from` to `to` (and back, if `both`).
+    Cut { from: Sid, to: Sid, both: bool },
+    /// Deliver again from `from` to `to` (and back, if `both`).
+    Heal { from: Sid, to: Sid, both: bool },
+    /// Every link up, no drops, no extra delay.
+    HealAll,
+    /// Isolate a server from all others (both ways).
+    Isolate(Sid),
+    /// Drop the next message sent from `from` to `to`.
+    DropNext { from: Sid, to: Sid },
+    /// Add `extra_ms` latency to the link and drop messages with probability `drop_per_million`.
+    SetLink { from: Sid, to: Sid, extra_ms: u64, drop_per_million: u32 },
+    /// A client connected to `server` asks for a write.
+    Write { server: Sid, txn: T },
+    /// A client connected to `server` asks for `sync`.
+    Sync { server: Sid },
+}
+
+/// An action at a virtual time.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ScheduledAction<T> {
+    pub at: Instant,
+    pub action: Action<T>,
+}
+
+/// A whole run: configuration, seed and script.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Scenario<T> {
+    pub config: SimConfig,
+    pub seed: u64,
+    pub actions: Vec<ScheduledAction<T>>,
+}
