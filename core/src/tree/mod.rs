@@ -36,7 +36,11 @@ pub mod stat;
 pub mod watch;
 
 #[cfg(test)]
+mod apply_tests;
+#[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod watch_tests;
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
