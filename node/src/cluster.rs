@@ -1,0 +1,184 @@
+//! `zablab cluster`: a pseudo-cluster of N servers on 127.0.0.1 as child processes of this
+//! binary (client ports base..base+N, quorum ports base+707+i, election ports base+1707+i, so
+//! 2181 gives ZooKeeper's customary 2888+i / 3888+i). `zablab status`: each server's mode,
+//! epoch, last zxid and connection count, from `srvr` and `mntr`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use crate::{four_letter_word, srvr_mode};
+
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    pub size: u64,
+    pub observers: u64,
+    pub dir: Option<PathBuf>,
+    pub base_port: u16,
+    pub tick_time_ms: u64,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions { size: 3, observers: 0, dir: None, base_port: 2181, tick_time_ms: 2000 }
+    }
+}
+
+/// One server of the pseudo-cluster.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub sid: u64,
+    pub config: PathBuf,
+    pub client_addr: String,
+}
+
+/// Writes `dir/N/zoo.cfg` and `dir/N/data/myid` for every server.
+pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Planned>> {
+    let total = o.size + o.observers;
+    let port = |off: u64, i: u64| -> std::io::Result<u16> {
+        u16::try_from(o.base_port as u64 + off + i)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "--base-port too high"))
+    };
+    let mut servers = String::new();
+    for i in 0..total {
+        let kind = if i < o.size { "participant" } else { "observer" };
+        servers.push_str(&format!(
+            "server.{}=127.0.0.1:{}:{}:{kind};127.0.0.1:{}\n",
+            i + 1,
+            port(707, i)?,
+            port(1707, i)?,
+            port(0, i)?
+        ));
+    }
+    let mut planned = Vec::new();
+    for i in 0..total {
+        let sid = i + 1;
+        let sdir = dir.join(sid.to_string());
+        let data = sdir.join("data");
+        std::fs::create_dir_all(&data)?;
+        std::fs::write(data.join("myid"), sid.to_string())?;
+        let cfg = format!(
+            "# written by `zablab cluster`\ntickTime={}\ninitLimit=10\nsyncLimit=5\ndataDir={}\n\
+             clientPort={}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n{servers}",
+            o.tick_time_ms,
+            data.display(),
+            port(0, i)?
+        );
+        let path = sdir.join("zoo.cfg");
+        std::fs::write(&path, cfg)?;
+        planned.push(Planned { sid, config: path, client_addr: format!("127.0.0.1:{}", port(0, i)?) });
+    }
+    Ok(planned)
+}
+
+/// Starts `zablab server cfg` with its output in `log`.
+pub fn spawn_server(exe: &Path, cfg: &Path, log: &Path) -> std::io::Result<Child> {
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let err = out.try_clone()?;
+    Command::new(exe)
+        .arg("server")
+        .arg(cfg)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+}
+
+/// The `Mode:` of each server, or None when it does not answer or is not serving.
+pub async fn modes(addrs: &[String]) -> Vec<Option<String>> {
+    let mut v = Vec::new();
+    for a in addrs {
+        let ans = four_letter_word(a, "srvr", Duration::from_millis(500)).await.ok();
+        v.push(ans.as_deref().and_then(srvr_mode).map(str::to_string));
+    }
+    v
+}
+
+pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
+    let (dir, temporary) = match &o.dir {
+        Some(d) => (d.clone(), false),
+        None => (std::env::temp_dir().join(format!("zablab-cluster-{}", std::process::id())), true),
+    };
+    let planned = write_configs(&dir, &o).map_err(|e| format!("cannot write configs in {}: {e}", dir.display()))?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
+    let mut children = Vec::new();
+    for p in &planned {
+        let log = dir.join(p.sid.to_string()).join("server.log");
+        let child = spawn_server(&exe, &p.config, &log).map_err(|e| format!("cannot start server {}: {e}", p.sid))?;
+        children.push((p.clone(), child));
+    }
+    println!("cluster of {} in {} (logs: N/server.log)", planned.len(), dir.display());
+    let addrs: Vec<String> = planned.iter().map(|p| p.client_addr.clone()).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut last = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        last = modes(&addrs).await;
+        let leaders = last.iter().filter(|m| m.as_deref() == Some("leader")).count();
+        if leaders == 1 && last.iter().all(|m| m.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for ((p, child), mode) in children.iter().zip(last.iter()) {
+        println!(
+            "server {}: pid {}, client {}, {}",
+            p.sid,
+            child.id().map(|i| i.to_string()).unwrap_or_else(|| "?".into()),
+            p.client_addr,
+            mode.as_deref().unwrap_or("not serving yet")
+        );
+    }
+    println!("ready; Ctrl-C or SIGTERM stops all servers");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    println!("stopping");
+    for (_, child) in children.iter_mut() {
+        let _ = child.start_kill();
+    }
+    for (_, child) in children.iter_mut() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    }
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+pub async fn run_status(hosts: &[String]) -> i32 {
+    let mut code = 0;
+    for h in hosts {
+        let srvr = four_letter_word(h, "srvr", Duration::from_secs(2)).await;
+        let line = match srvr {
+            Err(e) => {
+                code = 1;
+                format!("{h}\tdown ({e})")
+            }
+            Ok(a) => match srvr_mode(&a) {
+                None => format!("{h}\t{}", a.trim()),
+                Some(mode) => {
+                    let get = |text: &str, key: &str| {
+                        text.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string())
+                    };
+                    let zxid = get(&a, "Zxid: ").unwrap_or_default();
+                    let conns = get(&a, "Connections: ").unwrap_or_default();
+                    let mntr = four_letter_word(h, "mntr", Duration::from_secs(2)).await.unwrap_or_default();
+                    let epoch = get(&mntr, "zk_current_epoch\t").unwrap_or_else(|| {
+                        u64::from_str_radix(zxid.trim_start_matches("0x"), 16)
+                            .map(|z| (z >> 32).to_string())
+                            .unwrap_or_default()
+                    });
+                    format!("{h}\tmode={mode}\tepoch={epoch}\tzxid={zxid}\tconnections={conns}")
+                }
+            },
+        };
+        println!("{line}");
+    }
+    code
+}

@@ -1,0 +1,404 @@
+//! `zoo.cfg` as Apache ZooKeeper reads it, plus `dataDir/myid`. Unknown keys give a warning;
+//! an invalid value or a missing myid is a [`ConfigError`] naming the key (exit code 2).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use zablab_core::config::{Ensemble, LearnerType, PeerConfig, Timing};
+use zablab_core::zxid::Sid;
+
+/// One `server.N=host:quorumPort:electionPort[:participant|:observer][;clientHost:clientPort]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerEntry {
+    pub sid: Sid,
+    pub host: String,
+    pub quorum_port: u16,
+    pub election_port: u16,
+    pub learner_type: LearnerType,
+    pub client: Option<(String, u16)>,
+}
+
+impl ServerEntry {
+    pub fn quorum_addr(&self) -> String {
+        format!("{}:{}", self.host, self.quorum_port)
+    }
+    pub fn election_addr(&self) -> String {
+        format!("{}:{}", self.host, self.election_port)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub tick_time_ms: u64,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub data_dir: PathBuf,
+    pub data_log_dir: PathBuf,
+    pub client_port: u16,
+    pub client_port_address: String,
+    pub max_client_cnxns: u32,
+    pub min_session_timeout_ms: u64,
+    pub max_session_timeout_ms: u64,
+    pub snap_count: u64,
+    pub snap_retain_count: u32,
+    pub purge_interval_hours: u32,
+    /// The enabled four-letter words (`srvr` is always in).
+    pub four_letter_words: Vec<String>,
+    pub jute_max_buffer: usize,
+    pub myid: Sid,
+    /// Empty in standalone mode (no `server.N` lines).
+    pub servers: BTreeMap<Sid, ServerEntry>,
+    /// Warnings found while parsing (unknown keys), printed by the caller.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(key: &str, message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError { key: key.to_string(), message: message.into() })
+}
+
+fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+    v.parse::<T>().or_else(|_| err(key, format!("`{v}` is not a valid number")))
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(key: &str, v: &str) -> Result<T, ConfigError> {
+    let n: T = num(key, v)?;
+    if n <= T::default() {
+        return err(key, format!("`{v}` must be greater than 0"));
+    }
+    Ok(n)
+}
+
+const KNOWN_WORDS: &[&str] = &[
+    "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srvr", "srst", "stat",
+    "wchc", "wchp", "wchs", "mntr", "isro", "hash",
+];
+
+/// Keys ZooKeeper accepts that ZabLab reads but does not act on; no warning for these.
+const ACCEPTED_UNUSED: &[&str] = &[
+    "admin.enableServer", "admin.serverPort", "standaloneEnabled", "reconfigEnabled",
+    "electionAlg", "quorumListenOnAllIPs", "syncEnabled", "peerType", "globalOutstandingLimit",
+    "preAllocSize", "metricsProvider.className", "leaderServes", "forceSync",
+];
+
+fn parse_server(key: &str, sid: Sid, v: &str) -> Result<ServerEntry, ConfigError> {
+    let (main, client) = match v.split_once(';') {
+        Some((m, c)) => (m.trim(), Some(c.trim())),
+        None => (v.trim(), None),
+    };
+    let parts: Vec<&str> = main.split(':').collect();
+    if parts.len() < 3 || parts.len() > 4 {
+        return err(key, format!("`{v}` is not host:quorumPort:electionPort[:participant|:observer]"));
+    }
+    if parts[0].is_empty() {
+        return err(key, "empty host");
+    }
+    let quorum_port = positive::<u16>(key, parts[1])?;
+    let election_port = positive::<u16>(key, parts[2])?;
+    let learner_type = match parts.get(3).copied() {
+        None | Some("participant") => LearnerType::Participant,
+        Some("observer") => LearnerType::Observer,
+        Some(other) => return err(key, format!("unknown server type `{other}`")),
+    };
+    let client = match client {
+        None | Some("") => None,
+        Some(c) => {
+            let (h, p) = match c.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p),
+                None => ("0.0.0.0".to_string(), c),
+            };
+            Some((h, positive::<u16>(key, p)?))
+        }
+    };
+    Ok(ServerEntry { sid, host: parts[0].to_string(), quorum_port, election_port, learner_type, client })
+}
+
+impl NodeConfig {
+    /// Reads `path` and `dataDir/myid`.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .or_else(|e| err("zoo.cfg", format!("cannot read {}: {e}", path.display())))?;
+        let mut cfg = NodeConfig::parse(&text)?;
+        let myid_path = cfg.data_dir.join("myid");
+        match std::fs::read_to_string(&myid_path) {
+            Ok(s) => cfg.myid = positive::<u64>("myid", s.trim())?,
+            Err(e) if cfg.servers.is_empty() => {
+                let _ = e; // standalone: myid is optional
+            }
+            Err(e) => return err("myid", format!("cannot read {}: {e}", myid_path.display())),
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses the text of a zoo.cfg (myid stays 1 until [`NodeConfig::load`] reads it).
+    pub fn parse(text: &str) -> Result<NodeConfig, ConfigError> {
+        let mut kv: Vec<(String, String)> = Vec::new();
+        for (lineno, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                return err(&format!("line {}", lineno + 1), format!("`{line}` is not key=value"));
+            };
+            kv.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        let mut cfg = NodeConfig {
+            tick_time_ms: 3000,
+            init_limit: 10,
+            sync_limit: 5,
+            data_dir: PathBuf::new(),
+            data_log_dir: PathBuf::new(),
+            client_port: 0,
+            client_port_address: "0.0.0.0".to_string(),
+            max_client_cnxns: 60,
+            min_session_timeout_ms: 0,
+            max_session_timeout_ms: 0,
+            snap_count: 100_000,
+            snap_retain_count: 3,
+            purge_interval_hours: 0,
+            four_letter_words: vec!["srvr".to_string()],
+            jute_max_buffer: 0xfffff,
+            myid: 1,
+            servers: BTreeMap::new(),
+            warnings: Vec::new(),
+        };
+        let (mut data_log_dir, mut client_port, mut init_set, mut sync_set) = (None, None, false, false);
+        for (k, v) in &kv {
+            let k = k.as_str();
+            match k {
+                "tickTime" => cfg.tick_time_ms = positive(k, v)?,
+                "initLimit" => {
+                    cfg.init_limit = positive(k, v)?;
+                    init_set = true;
+                }
+                "syncLimit" => {
+                    cfg.sync_limit = positive(k, v)?;
+                    sync_set = true;
+                }
+                "dataDir" => {
+                    if v.is_empty() {
+                        return err(k, "empty path");
+                    }
+                    cfg.data_dir = PathBuf::from(v)
+                }
+                "dataLogDir" => {
+                    if v.is_empty() {
+                        return err(k, "empty path");
+                    }
+                    data_log_dir = Some(PathBuf::from(v))
+                }
+                "clientPort" => client_port = Some(positive::<u16>(k, v)?),
+                "clientPortAddress" => {
+                    if v.is_empty() {
+                        return err(k, "empty address");
+                    }
+                    cfg.client_port_address = v.clone()
+                }
+                "maxClientCnxns" => cfg.max_client_cnxns = num(k, v)?,
+                "minSessionTimeout" => cfg.min_session_timeout_ms = num(k, v)?,
+                "maxSessionTimeout" => cfg.max_session_timeout_ms = num(k, v)?,
+                "snapCount" => cfg.snap_count = positive(k, v)?,
+                "autopurge.snapRetainCount" => {
+                    // ZooKeeper raises anything below 3 to 3.
+                    cfg.snap_retain_count = num::<u32>(k, v)?.max(3)
+                }
+                "autopurge.purgeInterval" => cfg.purge_interval_hours = num(k, v)?,
+                "4lw.commands.whitelist" => {
+                    let mut words = vec!["srvr".to_string()];
+                    for w in v.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                        if w == "*" {
+                            words = KNOWN_WORDS.iter().map(|s| s.to_string()).collect();
+                            break;
+                        }
+                        if !KNOWN_WORDS.contains(&w) {
+                            return err(k, format!("unknown four-letter word `{w}`"));
+                        }
+                        if !words.iter().any(|x| x == w) {
+                            words.push(w.to_string());
+                        }
+                    }
+                    cfg.four_letter_words = words;
+                }
+                "jute.maxbuffer" => {
+                    let n = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+                        Some(hex) => usize::from_str_radix(hex, 16)
+                            .or_else(|_| err(k, format!("`{v}` is not a valid number")))?,
+                        None => num::<usize>(k, v)?,
+                    };
+                    if n == 0 || n > i32::MAX as usize {
+                        return err(k, format!("`{v}` out of range"));
+                    }
+                    cfg.jute_max_buffer = n;
+                }
+                _ if k.starts_with("server.") => {
+                    let sid = positive::<u64>(k, &k["server.".len()..])?;
+                    let entry = parse_server(k, sid, v)?;
+                    if cfg.servers.insert(sid, entry).is_some() {
+                        return err(k, "server id given twice");
+                    }
+                }
+                _ if ACCEPTED_UNUSED.contains(&k) => {}
+                _ => cfg.warnings.push(format!("unknown configuration key `{k}` ignored")),
+            }
+        }
+        if cfg.data_dir.as_os_str().is_empty() {
+            return err("dataDir", "missing (required)");
+        }
+        cfg.data_log_dir = data_log_dir.unwrap_or_else(|| cfg.data_dir.clone());
+        if !cfg.servers.is_empty() && (!init_set || !sync_set) {
+            let key = if init_set { "syncLimit" } else { "initLimit" };
+            return err(key, "missing (required in quorum mode)");
+        }
+        cfg.client_port = client_port.unwrap_or(0);
+        if cfg.min_session_timeout_ms == 0 {
+            cfg.min_session_timeout_ms = 2 * cfg.tick_time_ms;
+        }
+        if cfg.max_session_timeout_ms == 0 {
+            cfg.max_session_timeout_ms = 20 * cfg.tick_time_ms;
+        }
+        Ok(cfg)
+    }
+
+    /// Checks that need myid: this server is in the list, and a client port is known.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        if !self.servers.is_empty() {
+            let Some(me) = self.servers.get(&self.myid) else {
+                return err("myid", format!("{} is not among the server.N entries", self.myid));
+            };
+            if self.client_port == 0 {
+                if let Some((host, port)) = &me.client {
+                    self.client_port = *port;
+                    self.client_port_address = host.clone();
+                }
+            }
+            if !self.servers.values().any(|s| s.learner_type == LearnerType::Participant) {
+                return err("server.N", "no participant");
+            }
+        }
+        if self.client_port == 0 {
+            return err("clientPort", "missing");
+        }
+        Ok(())
+    }
+
+    pub fn is_standalone(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    pub fn me(&self) -> Option<&ServerEntry> {
+        self.servers.get(&self.myid)
+    }
+
+    /// The core's view of this configuration.
+    pub fn peer_config(&self) -> PeerConfig {
+        let ensemble = if self.servers.is_empty() {
+            Ensemble::new(0, 0).with_member(self.myid, LearnerType::Participant)
+        } else {
+            let mut e = Ensemble::default();
+            for s in self.servers.values() {
+                e = e.with_member(s.sid, s.learner_type);
+            }
+            e
+        };
+        let mut pc = PeerConfig::new(self.myid, ensemble);
+        pc.timing = Timing {
+            tick_time_ms: self.tick_time_ms,
+            init_limit: self.init_limit,
+            sync_limit: self.sync_limit,
+            ..Timing::default()
+        };
+        pc.snap_count = self.snap_count;
+        pc
+    }
+
+    /// ZooKeeper's `QuorumVerifier.toString()` (reference §2.8): sent in notifications and
+    /// NEWLEADER, printed by `conf`.
+    pub fn membership_text(&self) -> String {
+        let mut s = String::new();
+        for e in self.servers.values() {
+            let t = match e.learner_type {
+                LearnerType::Participant => "participant",
+                LearnerType::Observer => "observer",
+            };
+            s.push_str(&format!("server.{}={}:{}:{}:{}", e.sid, e.host, e.quorum_port, e.election_port, t));
+            if let Some((h, p)) = &e.client {
+                s.push_str(&format!(";{h}:{p}"));
+            }
+            s.push('\n');
+        }
+        s.push_str("version=0");
+        s
+    }
+}
+
+trait WithMember {
+    fn with_member(self, sid: Sid, t: LearnerType) -> Self;
+}
+
+impl WithMember for Ensemble {
+    fn with_member(mut self, sid: Sid, t: LearnerType) -> Ensemble {
+        self.members.insert(sid, t);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/tmp/zk1\nclientPort=2181\n\
+        4lw.commands.whitelist=ruok, mntr\nserver.1=127.0.0.1:2888:3888\n\
+        server.2=127.0.0.1:2889:3889:participant;127.0.0.1:2182\nserver.3=127.0.0.1:2890:3890:observer\n";
+
+    #[test]
+    fn parses_apache_zoo_cfg() {
+        let c = NodeConfig::parse(SAMPLE).expect("parses");
+        assert_eq!(c.tick_time_ms, 2000);
+        assert_eq!(c.servers.len(), 3);
+        assert_eq!(c.servers[&3].learner_type, LearnerType::Observer);
+        assert_eq!(c.servers[&2].client, Some(("127.0.0.1".to_string(), 2182)));
+        assert_eq!(c.four_letter_words, vec!["srvr", "ruok", "mntr"]);
+        assert_eq!(c.data_log_dir, PathBuf::from("/tmp/zk1"));
+        assert!(c.warnings.is_empty());
+        let pc = c.peer_config();
+        assert_eq!(pc.ensemble.voter_count(), 2);
+        assert!(c.membership_text().ends_with("version=0"));
+    }
+
+    #[test]
+    fn unknown_key_warns_and_bad_value_names_the_key() {
+        let c = NodeConfig::parse(&format!("{SAMPLE}fooBar=1\n")).expect("parses");
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("fooBar"));
+        let e = NodeConfig::parse(&SAMPLE.replace("tickTime=2000", "tickTime=abc")).unwrap_err();
+        assert_eq!(e.key, "tickTime");
+        let e = NodeConfig::parse(&SAMPLE.replace("server.1=127.0.0.1:2888:3888", "server.1=h:x:1")).unwrap_err();
+        assert_eq!(e.key, "server.1");
+        let e = NodeConfig::parse(&SAMPLE.replace("4lw.commands.whitelist=ruok, mntr", "4lw.commands.whitelist=nope")).unwrap_err();
+        assert_eq!(e.key, "4lw.commands.whitelist");
+        let e = NodeConfig::parse("clientPort=1\n").unwrap_err();
+        assert_eq!(e.key, "dataDir");
+    }
+
+    #[test]
+    fn star_enables_all_words() {
+        let c = NodeConfig::parse(&SAMPLE.replace("ruok, mntr", "*")).expect("parses");
+        assert!(c.four_letter_words.iter().any(|w| w == "envi"));
+    }
+}

@@ -1,0 +1,53 @@
+//! # zablab-node
+//!
+//! The native ZabLab server: a thin host around [`zablab_core::Peer`] that moves bytes, runs
+//! timers and fsyncs. One module per concern:
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`config`] | `zoo.cfg` and `dataDir/myid` |
+//! | [`storage`] | transaction log, snapshots, epoch files, group-commit writer, recovery |
+//! | [`election`] | election port: handshake, larger-sid rule, notifications |
+//! | [`quorum`] | quorum port: leader listens, learners dial, QuorumPacket streams |
+//! | [`wire`] | byte layouts of notifications and quorum packets |
+//! | [`jute`] | ZooKeeper's binary encoding, Adler-32 |
+//! | [`machine`] | [`machine::NodeMachine`]: codecs and numbers a replicated machine provides |
+//! | [`client`] | client port: four-letter words now, the jute client protocol next |
+//! | [`fourlw`] | `ruok srvr stat mntr conf envi isro` output |
+//! | [`runtime`] | the peer task: executes outputs, feeds inputs |
+//! | [`trace`] | `--trace-addr` JSON-lines stream |
+//! | [`cluster`] | `zablab cluster` and `zablab status` |
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod cluster;
+pub mod config;
+pub mod election;
+pub mod fourlw;
+pub mod jute;
+pub mod machine;
+pub mod quorum;
+pub mod runtime;
+pub mod storage;
+pub mod trace;
+pub mod wire;
+
+/// Sends `word` to a server's client port and returns the whole answer (bounded wait).
+pub async fn four_letter_word(addr: &str, word: &str, wait: std::time::Duration) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let work = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(word.as_bytes()).await?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await?;
+        Ok(out)
+    };
+    tokio::time::timeout(wait, work)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")))
+}
+
+/// The `Mode:` line of a `srvr` answer (None when not serving).
+pub fn srvr_mode(answer: &str) -> Option<&str> {
+    answer.lines().find_map(|l| l.strip_prefix("Mode: ")).map(str::trim)
+}

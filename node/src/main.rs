@@ -1,0 +1,105 @@
+//! `zablab`: the native ZabLab server and its tools.
+//!
+//! ```text
+//! zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT]
+//! zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
+//! zablab status [host:port,...]
+//! ```
+
+use std::path::PathBuf;
+
+use zablab_core::machine::ChainMachine;
+use zablab_node::cluster::{self, ClusterOptions};
+use zablab_node::config::NodeConfig;
+
+const USAGE: &str = "usage:
+  zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT]
+  zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
+  zablab status [host:port,...]";
+
+fn usage_error(msg: &str) -> ! {
+    eprintln!("zablab: {msg}\n{USAGE}");
+    std::process::exit(2);
+}
+
+fn value<T: std::str::FromStr>(args: &mut impl Iterator<Item = String>, flag: &str) -> T {
+    match args.next().map(|v| v.parse::<T>()) {
+        Some(Ok(v)) => v,
+        _ => usage_error(&format!("{flag} needs a valid value")),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zablab: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next().unwrap_or_default();
+    match cmd.as_str() {
+        "server" => {
+            let mut cfg_path = None;
+            let mut trace_addr = None;
+            while let Some(a) = args.next() {
+                match a.as_str() {
+                    "--trace-addr" => trace_addr = Some(value::<String>(&mut args, "--trace-addr")),
+                    _ if cfg_path.is_none() && !a.starts_with("--") => cfg_path = Some(PathBuf::from(a)),
+                    _ => usage_error(&format!("unexpected argument `{a}`")),
+                }
+            }
+            let Some(cfg_path) = cfg_path else { usage_error("server needs a zoo.cfg") };
+            let cfg = match NodeConfig::load(&cfg_path) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("zablab: {}: {e}", cfg_path.display());
+                    std::process::exit(2);
+                }
+            };
+            for w in &cfg.warnings {
+                eprintln!("zablab: warning: {}: {w}", cfg_path.display());
+            }
+            let result = runtime().block_on(zablab_node::runtime::run_server::<ChainMachine>(cfg, trace_addr));
+            if let Err(e) = result {
+                eprintln!("zablab: {e}");
+                std::process::exit(1);
+            }
+        }
+        "cluster" => {
+            let mut o = ClusterOptions::default();
+            while let Some(a) = args.next() {
+                match a.as_str() {
+                    "--size" => o.size = value(&mut args, "--size"),
+                    "--observers" => o.observers = value(&mut args, "--observers"),
+                    "--dir" => o.dir = Some(value::<PathBuf>(&mut args, "--dir")),
+                    "--base-port" => o.base_port = value(&mut args, "--base-port"),
+                    "--tick-time" => o.tick_time_ms = value(&mut args, "--tick-time"),
+                    _ => usage_error(&format!("unexpected argument `{a}`")),
+                }
+            }
+            if o.size == 0 || o.tick_time_ms == 0 {
+                usage_error("--size and --tick-time must be positive");
+            }
+            if let Err(e) = runtime().block_on(cluster::run_cluster(o)) {
+                eprintln!("zablab: {e}");
+                std::process::exit(1);
+            }
+        }
+        "status" => {
+            let hosts: Vec<String> = match args.next() {
+                Some(h) => h.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                None => (2181..=2183).map(|p| format!("127.0.0.1:{p}")).collect(),
+            };
+            let code = runtime().block_on(cluster::run_status(&hosts));
+            std::process::exit(code);
+        }
+        "-h" | "--help" | "help" => println!("{USAGE}"),
+        "" => usage_error("missing command"),
+        other => usage_error(&format!("unknown command `{other}`")),
+    }
+}

@@ -1,0 +1,243 @@
+//! The quorum port (reference §3.2): the leader listens, learners connect; each message is a
+//! jute QuorumPacket written straight onto the stream ([`wire::encode_quorum`]).
+//!
+//! * Accepted side: the first packet must be FOLLOWERINFO or OBSERVERINFO; its LearnerInfo
+//!   names the learner's sid. The runtime keeps the connection only while its peer is LEADING
+//!   (ZooKeeper's leader listens only while leading); otherwise it is closed and the learner
+//!   retries.
+//! * Dialing side (learner): connects to the leader's quorum port and sends FOLLOWERINFO; until
+//!   the leader's first packet arrives, a refused or closed connection is retried
+//!   ([`DIAL_ATTEMPTS`] times, [`DIAL_RETRY`] apart, like ZooKeeper's 5 tries 100 ms apart).
+//! * Once established, EOF, a reset or a malformed packet ends the connection and becomes a
+//!   [`Event::QuorumClosed`] (the runtime's `Input::PeerDisconnected`). Decoders never panic.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+use tokio::time::{sleep, timeout};
+use zablab_core::zxid::Sid;
+
+use crate::jute::{JuteError, Reader};
+use crate::machine::NodeMachine;
+use crate::runtime::Event;
+use crate::wire::{self, Decoded};
+
+pub const DIAL_ATTEMPTS: u32 = 20;
+pub const DIAL_RETRY: Duration = Duration::from_millis(25);
+/// The largest snapshot accepted from a leader.
+const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One quorum connection; dropping it closes the socket.
+pub struct QuorumConn {
+    pub id: u64,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    tasks: Vec<AbortHandle>,
+}
+
+impl QuorumConn {
+    /// Queues encoded packet bytes.
+    pub fn send(&self, bytes: Vec<u8>) {
+        let _ = self.tx.send(bytes);
+    }
+}
+
+impl Drop for QuorumConn {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Reads whole packets from a stream, buffering partial ones.
+struct PacketReader {
+    rd: OwnedReadHalf,
+    buf: Vec<u8>,
+    max_len: usize,
+    last_fail_len: usize,
+}
+
+impl PacketReader {
+    async fn next<M: NodeMachine>(&mut self) -> Result<Decoded<M>, String> {
+        let mut try_decode = !self.buf.is_empty();
+        loop {
+            if try_decode {
+                let mut r = Reader::with_max_len(&self.buf, self.max_len);
+                match wire::decode_quorum::<M>(&mut r) {
+                    Ok(d) => {
+                        let n = r.position();
+                        self.buf.drain(..n);
+                        self.last_fail_len = 0;
+                        return Ok(d);
+                    }
+                    Err(JuteError::Eof) => self.last_fail_len = self.buf.len(),
+                    Err(JuteError::Malformed(m)) => return Err(format!("malformed packet: {m}")),
+                }
+            }
+            if self.buf.len() > MAX_SNAPSHOT_BYTES {
+                return Err("packet too large".into());
+            }
+            self.buf.reserve(64 * 1024);
+            let spare = self.buf.capacity() - self.buf.len();
+            let n = self.rd.read_buf(&mut self.buf).await.map_err(|e| format!("read error: {e}"))?;
+            if n == 0 {
+                return Err("connection closed".into());
+            }
+            // Re-parse when the stream paused or the buffer doubled (a SNAP can be large).
+            try_decode = n < spare || self.buf.len() >= 2 * self.last_fail_len;
+        }
+    }
+}
+
+async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+    let mut w = BufWriter::with_capacity(64 * 1024, wr);
+    while let Some(b) = rx.recv().await {
+        if w.write_all(&b).await.is_err() {
+            return;
+        }
+        while let Ok(b) = rx.try_recv() {
+            if w.write_all(&b).await.is_err() {
+                return;
+            }
+        }
+        if w.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+/// Accepts learners on the quorum port; each becomes an [`Event::QuorumAccepted`].
+pub fn spawn_listener<M: NodeMachine>(
+    listener: TcpListener,
+    events: mpsc::UnboundedSender<Event<M>>,
+    max_len: usize,
+    first_packet_timeout: Duration,
+) {
+    tokio::spawn(async move {
+        loop {
+            let (stream, from) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("zablab: quorum accept failed: {e}");
+                    sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let events = events.clone();
+            tokio::spawn(async move {
+                let _ = stream.set_nodelay(true);
+                let (rd, wr) = stream.into_split();
+                let mut reader = PacketReader { rd, buf: Vec::new(), max_len, last_fail_len: 0 };
+                let first = match timeout(first_packet_timeout, reader.next::<M>()).await {
+                    Ok(Ok(d)) => d,
+                    Ok(Err(e)) => {
+                        eprintln!("zablab: quorum connection from {from}: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        eprintln!("zablab: quorum connection from {from}: no LEARNERINFO in time");
+                        return;
+                    }
+                };
+                let Some(sid) = first.learner_sid else {
+                    eprintln!("zablab: quorum connection from {from} did not start with FOLLOWERINFO/OBSERVERINFO");
+                    return;
+                };
+                let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+                let (tx, rx) = mpsc::unbounded_channel();
+                let writer = tokio::spawn(write_loop(wr, rx)).abort_handle();
+                let ev2 = events.clone();
+                let read = tokio::spawn(async move {
+                    loop {
+                        match reader.next::<M>().await {
+                            Ok(d) => {
+                                if ev2.send(Event::QuorumPacket { sid, conn_id: id, msg: d.msg }).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(why) => {
+                                let _ = ev2.send(Event::QuorumClosed { sid, conn_id: id, why });
+                                return;
+                            }
+                        }
+                    }
+                })
+                .abort_handle();
+                let conn = QuorumConn { id, tx, tasks: vec![writer, read] };
+                let _ = events.send(Event::QuorumAccepted { sid, conn, msg: first.msg });
+            });
+        }
+    });
+}
+
+/// Connects to the leader `sid` at `addr` and sends `first` (FOLLOWERINFO/OBSERVERINFO).
+pub fn dial<M: NodeMachine>(
+    sid: Sid,
+    addr: String,
+    first: Vec<u8>,
+    events: mpsc::UnboundedSender<Event<M>>,
+    max_len: usize,
+) -> QuorumConn {
+    let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let task = tokio::spawn(async move {
+        let mut attempt = 0;
+        let why = 'outer: loop {
+            attempt += 1;
+            let stream = match timeout(Duration::from_secs(5), TcpStream::connect(&addr)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) if attempt < DIAL_ATTEMPTS => {
+                    let _ = e;
+                    sleep(DIAL_RETRY).await;
+                    continue;
+                }
+                Ok(Err(e)) => break format!("cannot connect to {addr}: {e}"),
+                Err(_) => break format!("connect to {addr} timed out"),
+            };
+            let _ = stream.set_nodelay(true);
+            let (rd, mut wr) = stream.into_split();
+            let mut reader = PacketReader { rd, buf: Vec::new(), max_len, last_fail_len: 0 };
+            if wr.write_all(&first).await.is_err() {
+                sleep(DIAL_RETRY).await;
+                continue;
+            }
+            let mut established = false;
+            loop {
+                tokio::select! {
+                    d = reader.next::<M>() => match d {
+                        Ok(d) => {
+                            established = true;
+                            if events.send(Event::QuorumPacket { sid, conn_id: id, msg: d.msg }).is_err() {
+                                return;
+                            }
+                        }
+                        Err(why) if !established && attempt < DIAL_ATTEMPTS => {
+                            let _ = why;
+                            sleep(DIAL_RETRY).await;
+                            continue 'outer;
+                        }
+                        Err(why) => break 'outer why,
+                    },
+                    b = rx.recv() => match b {
+                        Some(b) => {
+                            if let Err(e) = wr.write_all(&b).await {
+                                break 'outer format!("write error: {e}");
+                            }
+                        }
+                        None => return,
+                    },
+                }
+            }
+        };
+        let _ = events.send(Event::QuorumClosed { sid, conn_id: id, why });
+    });
+    QuorumConn { id, tx, tasks: vec![task.abort_handle()] }
+}

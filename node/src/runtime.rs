@@ -1,0 +1,445 @@
+//! The server process: one task owns the [`Peer`] and is fed by a channel of [`Event`]s from
+//! the election port, the quorum port and the log writer; it executes the peer's outputs in
+//! order (send, persist, disconnect, trace) and publishes a [`NodeStatus`] for the client port.
+//! Protocol decisions are the core's; this file only moves bytes and time.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use zablab_core::message::{Message, Notification, PeerState};
+use zablab_core::peer::{Input, Output, Peer};
+use zablab_core::time::Instant;
+use zablab_core::trace::{TraceEvent, ZabPhase};
+use zablab_core::zxid::{Epoch, Sid, Zxid};
+
+use crate::config::NodeConfig;
+use crate::election::{self, ElectionNet};
+use crate::machine::NodeMachine;
+use crate::quorum::{self, QuorumConn};
+use crate::storage::{self, Store, WriterCmd};
+use crate::trace::{message_zxid, notification_of, TraceLine, TracePublisher};
+use crate::wire::{self, NodeMessage};
+
+/// Everything the peer task reacts to.
+pub enum Event<M: NodeMachine> {
+    /// A notification from the election port.
+    Notification(Notification),
+    /// A learner connected to our quorum port; `msg` is its FOLLOWERINFO/OBSERVERINFO.
+    QuorumAccepted { sid: Sid, conn: QuorumConn, msg: NodeMessage<M> },
+    QuorumPacket { sid: Sid, conn_id: u64, msg: NodeMessage<M> },
+    QuorumClosed { sid: Sid, conn_id: u64, why: String },
+    /// The log writer made everything up to `id` durable.
+    Persisted { id: u64 },
+}
+
+/// What the four-letter words report, refreshed after every step.
+#[derive(Clone, Debug)]
+pub struct NodeStatus {
+    pub state: PeerState,
+    pub phase: ZabPhase,
+    pub serving: bool,
+    pub last_zxid: Zxid,
+    pub accepted_epoch: Epoch,
+    pub current_epoch: Epoch,
+    pub leader: Option<Sid>,
+    pub node_count: u64,
+    pub watch_count: u64,
+    pub ephemerals_count: u64,
+    pub approximate_data_size: u64,
+    /// Leader only: learners connected, followers/observers in broadcast, pending syncs.
+    pub learners: usize,
+    pub synced_followers: usize,
+    pub synced_observers: usize,
+    pub pending_syncs: usize,
+    /// Leader only: when it started leading (ms since process start).
+    pub leading_since_ms: Option<u64>,
+    /// How this learner was synced (DIFF/TRUNC/SNAP), for `zk_peer_state`.
+    pub sync_mode: Option<&'static str>,
+}
+
+impl Default for NodeStatus {
+    fn default() -> Self {
+        NodeStatus {
+            state: PeerState::Looking,
+            phase: ZabPhase::Election,
+            serving: false,
+            last_zxid: Zxid::ZERO,
+            accepted_epoch: 0,
+            current_epoch: 0,
+            leader: None,
+            node_count: 0,
+            watch_count: 0,
+            ephemerals_count: 0,
+            approximate_data_size: 0,
+            learners: 0,
+            synced_followers: 0,
+            synced_observers: 0,
+            pending_syncs: 0,
+            leading_since_ms: None,
+            sync_mode: None,
+        }
+    }
+}
+
+/// State shared between the peer task and the client port.
+pub struct Shared {
+    pub config: NodeConfig,
+    pub status: Mutex<NodeStatus>,
+    pub started: std::time::Instant,
+    pub packets_received: AtomicU64,
+    pub packets_sent: AtomicU64,
+    pub fsyncs: Arc<AtomicU64>,
+}
+
+impl Shared {
+    pub fn status(&self) -> NodeStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+    pub fn uptime_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+fn io_err(what: &str, e: io::Error) -> String {
+    format!("{what}: {e}")
+}
+
+/// Runs a server until the process is killed.
+pub async fn run_server<M: NodeMachine>(cfg: NodeConfig, trace_addr: Option<String>) -> Result<(), String> {
+    let myid = cfg.myid;
+    let mut store = Store::<M>::open(&cfg.data_dir, &cfg.data_log_dir).map_err(|e| io_err("cannot open data directories", e))?;
+    let (durable, report) = store.recover().map_err(|e| io_err("recovery failed", e))?;
+    for l in &report.lines {
+        eprintln!("zablab[{myid}]: {l}");
+    }
+    eprintln!(
+        "zablab[{myid}]: recovered acceptedEpoch={} currentEpoch={} lastLoggedZxid=0x{:x} ({} log entries after the snapshot)",
+        durable.accepted_epoch,
+        durable.current_epoch,
+        durable.last_logged_zxid().0,
+        durable.log.len()
+    );
+    let shared = Arc::new(Shared {
+        config: cfg.clone(),
+        status: Mutex::new(NodeStatus::default()),
+        started: std::time::Instant::now(),
+        packets_received: AtomicU64::new(0),
+        packets_sent: AtomicU64::new(0),
+        fsyncs: store.fsyncs.clone(),
+    });
+    let (events_tx, events_rx) = mpsc::unbounded_channel::<Event<M>>();
+    let done_tx = events_tx.clone();
+    let writer = storage::spawn_writer(
+        store,
+        move |id| {
+            let _ = done_tx.send(Event::Persisted { id });
+        },
+        move |e| {
+            eprintln!("zablab[{myid}]: FATAL: cannot write to disk: {e}; exiting");
+            std::process::exit(1);
+        },
+    )
+    .map_err(|e| io_err("cannot start the log writer", e))?;
+
+    // Client port first: the four-letter words answer while the rest starts.
+    let client_addr = format!("{}:{}", cfg.client_port_address, cfg.client_port);
+    let client_listener = TcpListener::bind(&client_addr).await.map_err(|e| io_err(&format!("cannot bind client port {client_addr}"), e))?;
+    crate::client::spawn(client_listener, shared.clone());
+
+    let trace = match &trace_addr {
+        Some(a) => {
+            let l = TcpListener::bind(a).await.map_err(|e| io_err(&format!("cannot bind trace address {a}"), e))?;
+            eprintln!("zablab[{myid}]: trace stream on {a}");
+            Some(TracePublisher::serve(l))
+        }
+        None => None,
+    };
+
+    let mut election_net = None;
+    if let Some(me) = cfg.me() {
+        let el = election::bind(&me.election_addr()).await.map_err(|e| io_err(&format!("cannot bind election port {}", me.election_addr()), e))?;
+        let ql = TcpListener::bind(&me.quorum_addr()).await.map_err(|e| io_err(&format!("cannot bind quorum port {}", me.quorum_addr()), e))?;
+        let peers = cfg.servers.values().map(|s| (s.sid, s.election_addr())).collect();
+        let tx = events_tx.clone();
+        election_net = Some(
+            election::start(
+                myid,
+                me.election_addr(),
+                el,
+                peers,
+                Arc::new(move |n| {
+                    let _ = tx.send(Event::Notification(n));
+                }),
+            )
+            .await,
+        );
+        let first_timeout = Duration::from_millis(cfg.tick_time_ms * cfg.init_limit as u64);
+        quorum::spawn_listener::<M>(ql, events_tx.clone(), cfg.jute_max_buffer * 2, first_timeout);
+    }
+    if cfg.purge_interval_hours > 0 {
+        let w = writer.clone();
+        let retain = cfg.snap_retain_count as usize;
+        let every = Duration::from_secs(3600 * cfg.purge_interval_hours as u64);
+        std::thread::spawn(move || loop {
+            std::thread::sleep(every);
+            if w.send(WriterCmd::Purge { retain }).is_err() {
+                return;
+            }
+        });
+    }
+    eprintln!(
+        "zablab[{myid}]: serving four-letter words on {client_addr}; {}",
+        if cfg.is_standalone() { "standalone".to_string() } else { format!("ensemble of {}", cfg.servers.len()) }
+    );
+    let mut host = Host::<M> {
+        peer: Peer::recover(cfg.peer_config(), durable),
+        shared,
+        election: election_net,
+        writer,
+        conns: HashMap::new(),
+        events_tx,
+        trace,
+        membership: cfg.membership_text(),
+        clock: tokio::time::Instant::now(),
+        out: Vec::new(),
+    };
+    host.run(events_rx).await;
+    Ok(())
+}
+
+struct Host<M: NodeMachine> {
+    peer: Peer<M>,
+    shared: Arc<Shared>,
+    election: Option<ElectionNet>,
+    writer: std_mpsc::Sender<WriterCmd<M>>,
+    /// Quorum connections by peer sid (learners on a leader; the leader on a learner).
+    conns: HashMap<Sid, QuorumConn>,
+    events_tx: mpsc::UnboundedSender<Event<M>>,
+    trace: Option<TracePublisher>,
+    membership: String,
+    clock: tokio::time::Instant,
+    out: Vec<Output<M>>,
+}
+
+impl<M: NodeMachine> Host<M> {
+    fn now(&self) -> Instant {
+        Instant(self.clock.elapsed().as_millis() as u64)
+    }
+
+    fn step(&mut self, input: Input<M>) {
+        let now = self.now();
+        let mut out = std::mem::take(&mut self.out);
+        self.peer.step(now, input, &mut out);
+        for o in out.drain(..) {
+            self.execute(o);
+        }
+        self.out = out;
+    }
+
+    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Event<M>>) {
+        self.step(Input::Start);
+        self.publish_status();
+        let mut last_tick = Instant(0);
+        loop {
+            let deadline = self.peer.next_deadline().map(|d| {
+                // Never spin: at least 1 ms after the last tick.
+                let at = d.0.max(last_tick.0 + 1);
+                self.clock + Duration::from_millis(at)
+            });
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ev) => self.handle(ev),
+                    None => return,
+                },
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {
+                    last_tick = self.now();
+                    self.step(Input::Tick);
+                }
+            }
+            self.publish_status();
+        }
+    }
+
+    fn handle(&mut self, ev: Event<M>) {
+        match ev {
+            Event::Notification(n) => {
+                self.trace_receive(n.sender, &Message::Notification(n));
+                self.step(Input::Receive { from: n.sender, msg: Message::Notification(n) });
+            }
+            Event::QuorumAccepted { sid, conn, msg } => {
+                if self.peer.state() != PeerState::Leading || !self.peer.config().ensemble.is_member(sid) {
+                    // Not leading (yet): close it; the learner retries.
+                    drop(conn);
+                    return;
+                }
+                self.conns.insert(sid, conn);
+                self.receive(sid, msg);
+            }
+            Event::QuorumPacket { sid, conn_id, msg } => {
+                if self.conns.get(&sid).map(|c| c.id) == Some(conn_id) {
+                    self.receive(sid, msg);
+                }
+            }
+            Event::QuorumClosed { sid, conn_id, why } => {
+                if self.conns.get(&sid).map(|c| c.id) == Some(conn_id) {
+                    self.conns.remove(&sid);
+                    eprintln!("zablab[{}]: quorum connection to {sid} lost: {why}", self.peer.id());
+                    self.step(Input::PeerDisconnected { peer: sid });
+                }
+            }
+            Event::Persisted { id } => self.step(Input::Persisted { id }),
+        }
+    }
+
+    fn receive(&mut self, from: Sid, msg: NodeMessage<M>) {
+        self.shared.packets_received.fetch_add(1, Ordering::Relaxed);
+        self.trace_receive(from, &msg);
+        self.step(Input::Receive { from, msg });
+    }
+
+    fn trace_receive(&self, from: Sid, msg: &NodeMessage<M>) {
+        if let Some(t) = &self.trace {
+            if t.is_active() {
+                t.publish(&TraceLine::Receive {
+                    time_ms: self.now().0,
+                    server: self.peer.id(),
+                    from,
+                    kind: msg.kind(),
+                    packet_type: msg.packet_type(),
+                    zxid: message_zxid(msg),
+                    notification: notification_of(msg),
+                });
+            }
+        }
+    }
+
+    fn execute(&mut self, o: Output<M>) {
+        let myid = self.peer.id();
+        match o {
+            Output::Send { to, msg } => {
+                if let Some(t) = &self.trace {
+                    t.publish(&TraceLine::Send {
+                        time_ms: self.now().0,
+                        server: myid,
+                        to,
+                        kind: msg.kind(),
+                        packet_type: msg.packet_type(),
+                        zxid: message_zxid(&msg),
+                        notification: notification_of(&msg),
+                    });
+                }
+                self.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
+                if let Message::Notification(n) = &msg {
+                    if let Some(net) = &self.election {
+                        net.send(to, wire::encode_notification(n, &self.membership));
+                    }
+                    return;
+                }
+                let mut bytes = Vec::new();
+                wire::encode_quorum::<M>(&msg, myid, &self.membership, &mut bytes);
+                match &msg {
+                    Message::FollowerInfo { .. } | Message::ObserverInfo { .. } => {
+                        let Some(addr) = self.shared.config.servers.get(&to).map(|s| s.quorum_addr()) else {
+                            return;
+                        };
+                        let conn = quorum::dial::<M>(to, addr, bytes, self.events_tx.clone(), self.shared.config.jute_max_buffer * 2);
+                        self.conns.insert(to, conn);
+                    }
+                    _ => {
+                        if let Some(c) = self.conns.get(&to) {
+                            c.send(bytes);
+                        }
+                    }
+                }
+            }
+            Output::Persist { id, op } => {
+                if self.writer.send(WriterCmd::Persist { id, op }).is_err() {
+                    eprintln!("zablab[{myid}]: FATAL: the log writer is gone; exiting");
+                    std::process::exit(1);
+                }
+            }
+            Output::Disconnect { peer } => {
+                self.conns.remove(&peer);
+            }
+            // Client replies: the client protocol (issue 5) routes these to its sessions.
+            Output::Reply { .. } | Output::SyncDone { .. } | Output::RequestFailed { .. } => {}
+            Output::Trace(ev) => {
+                self.log_event(&ev);
+                if let Some(t) = &self.trace {
+                    t.publish(&TraceLine::Event { time_ms: self.now().0, server: myid, event: &ev });
+                }
+            }
+        }
+    }
+
+    fn log_event(&mut self, ev: &TraceEvent) {
+        let myid = self.peer.id();
+        match ev {
+            TraceEvent::StateChanged { from, to } => {
+                eprintln!("zablab[{myid}]: {} -> {}", from.name(), to.name());
+                if let Ok(mut s) = self.shared.status.lock() {
+                    s.leading_since_ms = (*to == PeerState::Leading).then(|| self.shared.uptime_ms());
+                    s.sync_mode = None;
+                }
+            }
+            TraceEvent::ElectionDone { leader, logicclock, .. } => {
+                eprintln!("zablab[{myid}]: election round {logicclock} done: leader is {leader}")
+            }
+            TraceEvent::GaveUp { reason } => eprintln!("zablab[{myid}]: left the role: {reason:?}"),
+            TraceEvent::PhaseChanged { phase } => eprintln!("zablab[{myid}]: phase {}", phase.name()),
+            TraceEvent::SyncChosen { learner, mode, .. } => {
+                eprintln!("zablab[{myid}]: syncing learner {learner} with {}", mode.name())
+            }
+            TraceEvent::StateReset { reason, zxid, .. } => {
+                eprintln!("zablab[{myid}]: state reset ({reason:?}) at 0x{:x}", zxid.0)
+            }
+            _ => {}
+        }
+    }
+
+    fn publish_status(&mut self) {
+        let p = &self.peer;
+        let m = p.machine();
+        let Ok(mut s) = self.shared.status.lock() else { return };
+        s.state = p.state();
+        s.phase = p.phase();
+        s.serving = p.is_serving();
+        s.last_zxid = p.last_processed_zxid();
+        s.accepted_epoch = p.accepted_epoch();
+        s.current_epoch = p.current_epoch();
+        s.leader = p.leader_id();
+        s.node_count = m.node_count();
+        s.watch_count = m.watch_count();
+        s.ephemerals_count = m.ephemerals_count();
+        s.approximate_data_size = m.approximate_data_size();
+        if let Some(l) = p.leader() {
+            use zablab_core::config::LearnerType;
+            use zablab_core::zab::leader::HandlerStage;
+            s.learners = l.learners.len();
+            let synced = |t: LearnerType| {
+                l.learners.values().filter(|h| h.learner_type == t && h.stage == HandlerStage::Broadcast).count()
+            };
+            s.synced_followers = synced(LearnerType::Participant);
+            s.synced_observers = synced(LearnerType::Observer);
+            s.pending_syncs = l.pending_syncs.len();
+        } else {
+            s.learners = 0;
+            s.synced_followers = 0;
+            s.synced_observers = 0;
+            s.pending_syncs = 0;
+        }
+        if let Some(l) = p.learner() {
+            s.sync_mode = l.sync_mode.map(|m| m.name());
+        }
+    }
+}
