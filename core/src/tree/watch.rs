@@ -113,7 +113,8 @@ impl WatchManager {
         t.get(path).is_some_and(|m| m.contains_key(&conn))
     }
 
-    /// Fires `table` watches for an event on `path`, skipping `suppress`. Returns the
+    /// Fires `table` watches for an event on `path`; `suppress` (already notified) fire but are
+    /// not returned again. Returns the
     /// connections to notify (one-shot watches are removed). Recursive watches on ancestors
     /// fire from the data table.
     pub fn trigger(
@@ -126,10 +127,10 @@ impl WatchManager {
         let t = self.table_mut(table);
         if let Some(watchers) = t.get_mut(path) {
             watchers.retain(|conn, mode| {
-                if suppress.contains(conn) {
-                    return true;
+                // A suppressed watcher fired too (it is consumed); it was already told.
+                if !suppress.contains(conn) {
+                    hit.insert(*conn);
                 }
-                hit.insert(*conn);
                 *mode != WatchMode::Standard
             });
             if watchers.is_empty() {
