@@ -26,8 +26,8 @@ fn random_path(rng: &mut Rng) -> String {
     let mut p = String::new();
     for _ in 0..depth {
         p.push('/');
-        let seg: &str = *pick(rng, &["a", "b", "c", "q-"]);
-        p.push_str(seg);
+        let segs: [&str; 4] = ["a", "b", "c", "q-"];
+        p.push_str(segs[rng.below(4) as usize]);
     }
     if rng.chance(30_000) {
         p.push('/');
