@@ -40,6 +40,8 @@ mod apply_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
+mod session_read_tests;
+#[cfg(test)]
 mod watch_tests;
 
 use alloc::collections::{BTreeMap, BTreeSet};
