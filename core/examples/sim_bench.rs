@@ -12,9 +12,16 @@ use zablab_core::sim::{Action, ClientResult, Cluster, SimConfig};
 use zablab_core::Instant;
 
 fn run(secs: f64, check: bool) -> (u64, u64, f64) {
-    let config = SimConfig { participants: 5, snap_count: 10_000, ..SimConfig::default() };
+    let config = SimConfig {
+        participants: 5,
+        snap_count: 10_000,
+        ..SimConfig::default()
+    };
     let mut c: Cluster<ChainMachine> = Cluster::for_benchmark(config, 42, check);
-    assert!(c.run_until_pred(Instant(20_000), |c| c.is_stable()), "no leader");
+    assert!(
+        c.run_until_pred(Instant(20_000), |c| c.is_stable()),
+        "no leader"
+    );
     let servers: Vec<u64> = (1..=5).collect();
     let mut next_id = 0u64;
     let mut inflight: Vec<u64> = Vec::new();
@@ -26,7 +33,10 @@ fn run(secs: f64, check: bool) -> (u64, u64, f64) {
         while inflight.len() < 64 {
             next_id += 1;
             let server = servers[(next_id % 5) as usize];
-            if let Some(tag) = c.act(Action::Write { server, txn: next_id }) {
+            if let Some(tag) = c.act(Action::Write {
+                server,
+                txn: next_id,
+            }) {
                 inflight.push(tag);
                 writes += 1;
             }
@@ -52,8 +62,20 @@ fn main() {
         }
     }
     let (d, w, t) = run(secs, true);
-    println!("with invariant checks: {} deliveries, {} writes in {:.2} s: {:.0} deliveries/s", d, w, t, d as f64 / t);
+    println!(
+        "with invariant checks: {} deliveries, {} writes in {:.2} s: {:.0} deliveries/s",
+        d,
+        w,
+        t,
+        d as f64 / t
+    );
     let (d, w, t) = run(secs, false);
-    println!("without checks:        {} deliveries, {} writes in {:.2} s: {:.0} deliveries/s", d, w, t, d as f64 / t);
+    println!(
+        "without checks:        {} deliveries, {} writes in {:.2} s: {:.0} deliveries/s",
+        d,
+        w,
+        t,
+        d as f64 / t
+    );
     println!("deliveries/s: {:.0}", d as f64 / t);
 }

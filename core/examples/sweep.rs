@@ -19,7 +19,12 @@ struct Args {
 }
 
 fn parse() -> Result<Args, String> {
-    let mut args = Args { seeds: 100, from: 0, single: None, servers: None };
+    let mut args = Args {
+        seeds: 100,
+        from: 0,
+        single: None,
+        servers: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -45,8 +50,17 @@ fn parse() -> Result<Args, String> {
 }
 
 fn params_for(servers: Option<(u64, u64)>, seed: u64) -> SweepParams {
-    let servers = servers.map(|(lo, hi)| if hi <= lo { lo } else { lo + seed % (hi - lo + 1) });
-    SweepParams { servers, ..SweepParams::default() }
+    let servers = servers.map(|(lo, hi)| {
+        if hi <= lo {
+            lo
+        } else {
+            lo + seed % (hi - lo + 1)
+        }
+    });
+    SweepParams {
+        servers,
+        ..SweepParams::default()
+    }
 }
 
 fn main() -> ExitCode {
@@ -80,7 +94,9 @@ fn main() -> ExitCode {
     let end = args.from + args.seeds;
     let violations = AtomicU64::new(0);
     let first: Mutex<Option<(SeedReport, SweepParams)>> = Mutex::new(None);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {

@@ -73,7 +73,12 @@ pub struct DurableState<T, S> {
 
 impl<T, S> Default for DurableState<T, S> {
     fn default() -> Self {
-        DurableState { accepted_epoch: 0, current_epoch: 0, snapshot: None, log: Vec::new() }
+        DurableState {
+            accepted_epoch: 0,
+            current_epoch: 0,
+            snapshot: None,
+            log: Vec::new(),
+        }
     }
 }
 
@@ -112,7 +117,12 @@ mod tests {
     use super::*;
 
     fn entry(c: u32) -> LogEntry<u64> {
-        LogEntry { zxid: Zxid::new(1, c), time_ms: 0, origin: None, txn: c as u64 }
+        LogEntry {
+            zxid: Zxid::new(1, c),
+            time_ms: 0,
+            origin: None,
+            txn: c as u64,
+        }
     }
 
     #[test]
@@ -123,10 +133,16 @@ mod tests {
         }
         d.apply(&PersistOp::Truncate(Zxid::new(1, 3)));
         assert_eq!(d.last_logged_zxid(), Zxid::new(1, 3));
-        d.apply(&PersistOp::Snapshot { zxid: Zxid::new(1, 2), snapshot: () });
+        d.apply(&PersistOp::Snapshot {
+            zxid: Zxid::new(1, 2),
+            snapshot: (),
+        });
         assert_eq!(d.log.len(), 1);
         assert_eq!(d.last_logged_zxid(), Zxid::new(1, 3));
-        d.apply(&PersistOp::InstallSnapshot { zxid: Zxid::new(2, 7), snapshot: () });
+        d.apply(&PersistOp::InstallSnapshot {
+            zxid: Zxid::new(2, 7),
+            snapshot: (),
+        });
         assert!(d.log.is_empty());
         assert_eq!(d.last_logged_zxid(), Zxid::new(2, 7));
     }

@@ -62,7 +62,11 @@ impl Election {
     pub(crate) fn new(_myid: Sid) -> Election {
         Election {
             logicclock: 0,
-            proposal: Vote { vote_id: 0, vote_zxid: Zxid::ZERO, peer_epoch: 0 },
+            proposal: Vote {
+                vote_id: 0,
+                vote_zxid: Zxid::ZERO,
+                peer_epoch: 0,
+            },
             recvset: BTreeMap::new(),
             outofelection: BTreeMap::new(),
             not_timeout_ms: 0,
@@ -127,7 +131,11 @@ impl<M: StateMachine> Peer<M> {
                 peer_epoch: self.current_epoch,
             }
         } else {
-            Vote { vote_id: 0, vote_zxid: Zxid::ZERO, peer_epoch: 0 }
+            Vote {
+                vote_id: 0,
+                vote_zxid: Zxid::ZERO,
+                peer_epoch: 0,
+            }
         }
     }
 
@@ -151,7 +159,11 @@ impl<M: StateMachine> Peer<M> {
         let voters: alloc::vec::Vec<Sid> = self.config.ensemble.voters().collect();
         for sid in voters {
             if sid == me {
-                let own = ReceivedVote { vote: n.vote(), logicclock: n.logicclock, state: n.state };
+                let own = ReceivedVote {
+                    vote: n.vote(),
+                    logicclock: n.logicclock,
+                    state: n.state,
+                };
                 self.election.recvset.insert(me, own);
             } else {
                 self.send(sid, Message::Notification(n));
@@ -201,7 +213,8 @@ impl<M: StateMachine> Peer<M> {
                 self.election.finalize_deadline = None;
             } else {
                 let _ = deadline;
-                self.election.finalize_deadline = Some(self.now + self.config.timing.finalize_wait_ms);
+                self.election.finalize_deadline =
+                    Some(self.now + self.config.timing.finalize_wait_ms);
                 return;
             }
         }
@@ -239,7 +252,11 @@ impl<M: StateMachine> Peer<M> {
         }
         self.election.recvset.insert(
             from,
-            ReceivedVote { vote: nvote, logicclock: n.logicclock, state: PeerState::Looking },
+            ReceivedVote {
+                vote: nvote,
+                logicclock: n.logicclock,
+                state: PeerState::Looking,
+            },
         );
         self.trace_vote(from, n, decision);
         let target = ReceivedVote {
@@ -255,7 +272,11 @@ impl<M: StateMachine> Peer<M> {
     }
 
     fn on_established_vote(&mut self, from: Sid, n: Notification) {
-        let rv = ReceivedVote { vote: n.vote(), logicclock: n.logicclock, state: n.state };
+        let rv = ReceivedVote {
+            vote: n.vote(),
+            logicclock: n.logicclock,
+            state: n.state,
+        };
         self.trace_vote(from, n, VoteDecision::Established);
         if n.logicclock == self.election.logicclock {
             self.election.recvset.insert(from, rv);
@@ -277,7 +298,10 @@ impl<M: StateMachine> Peer<M> {
 
     /// termPredicate: the voters whose recorded vote agrees with `target` form a quorum.
     fn has_quorum(&self, votes: &BTreeMap<Sid, ReceivedVote>, target: &ReceivedVote) -> bool {
-        let agreeing = votes.iter().filter(|(_, v)| v.agrees_with(target)).map(|(s, _)| s);
+        let agreeing = votes
+            .iter()
+            .filter(|(_, v)| v.agrees_with(target))
+            .map(|(s, _)| s);
         self.config.ensemble.is_quorum(agreeing)
     }
 
@@ -293,7 +317,12 @@ impl<M: StateMachine> Peer<M> {
 
     fn trace_vote(&mut self, from: Sid, notification: Notification, decision: VoteDecision) {
         let proposal = self.election.proposal;
-        self.trace(TraceEvent::VoteReceived { from, notification, decision, proposal });
+        self.trace(TraceEvent::VoteReceived {
+            from,
+            notification,
+            decision,
+            proposal,
+        });
     }
 
     /// The poll timed out (re-send with doubled timeout) or finalizeWait ended (decide).
@@ -327,7 +356,11 @@ impl<M: StateMachine> Peer<M> {
         };
         self.current_vote = vote;
         let logicclock = self.election.logicclock;
-        self.trace(TraceEvent::ElectionDone { leader: vote.vote_id, logicclock, state });
+        self.trace(TraceEvent::ElectionDone {
+            leader: vote.vote_id,
+            logicclock,
+            state,
+        });
         self.set_state(state);
         if state == PeerState::Leading {
             self.lead();

@@ -103,7 +103,11 @@ mod tests {
     use super::*;
 
     fn ctx(counter: u32) -> TxnContext {
-        TxnContext { zxid: Zxid::new(1, counter), time_ms: 0, origin: None }
+        TxnContext {
+            zxid: Zxid::new(1, counter),
+            time_ms: 0,
+            origin: None,
+        }
     }
 
     #[test]

@@ -75,7 +75,11 @@ pub struct Notification {
 
 impl Notification {
     pub fn vote(&self) -> Vote {
-        Vote { vote_id: self.vote_id, vote_zxid: self.vote_zxid, peer_epoch: self.peer_epoch }
+        Vote {
+            vote_id: self.vote_id,
+            vote_zxid: self.vote_zxid,
+            peer_epoch: self.peer_epoch,
+        }
     }
 }
 
@@ -105,36 +109,66 @@ pub enum Message<T, S> {
     /// Election port: a FastLeaderElection notification.
     Notification(Notification),
     /// Learner → leader, first packet of a follower: its accepted epoch (zxid `acceptedEpoch << 32`).
-    FollowerInfo { accepted_epoch: Epoch },
+    FollowerInfo {
+        accepted_epoch: Epoch,
+    },
     /// The same from an observer.
-    ObserverInfo { accepted_epoch: Epoch },
+    ObserverInfo {
+        accepted_epoch: Epoch,
+    },
     /// Leader → learner: the epoch the leader proposes (zxid `newEpoch << 32`).
-    LeaderInfo { new_epoch: Epoch },
+    LeaderInfo {
+        new_epoch: Epoch,
+    },
     /// Learner → leader: the learner's `lastLoggedZxid` and `currentEpoch`, or `None` (-1 on the
     /// wire) when it had already accepted this epoch.
-    AckEpoch { last_logged_zxid: Zxid, current_epoch: Option<Epoch> },
+    AckEpoch {
+        last_logged_zxid: Zxid,
+        current_epoch: Option<Epoch>,
+    },
     /// Sync by difference: the PROPOSAL/COMMIT pairs that follow bring the learner up to `zxid`.
-    Diff { zxid: Zxid },
+    Diff {
+        zxid: Zxid,
+    },
     /// Sync by truncation: drop every logged transaction above `zxid`.
-    Trunc { zxid: Zxid },
+    Trunc {
+        zxid: Zxid,
+    },
     /// Sync by snapshot: the leader's whole database at `zxid`.
-    Snap { zxid: Zxid, snapshot: S },
+    Snap {
+        zxid: Zxid,
+        snapshot: S,
+    },
     /// End of the sync packets; the learner persists, writes currentEpoch and ACKs.
-    NewLeader { zxid: Zxid },
+    NewLeader {
+        zxid: Zxid,
+    },
     /// The leader is serving: the learner starts serving too.
     UpToDate,
     Proposal(LogEntry<T>),
-    Ack { zxid: Zxid },
-    Commit { zxid: Zxid },
+    Ack {
+        zxid: Zxid,
+    },
+    Commit {
+        zxid: Zxid,
+    },
     /// Leader → observer: a committed transaction (PROPOSAL and COMMIT in one).
     Inform(LogEntry<T>),
     /// Leader → learner carries the leader's last proposed zxid; learner → leader echoes it with
     /// the sessions touched since the last PING.
-    Ping { zxid: Zxid, touches: Vec<SessionTouch> },
+    Ping {
+        zxid: Zxid,
+        touches: Vec<SessionTouch>,
+    },
     /// Learner → leader: a client request the learner received.
-    Request { tag: RequestTag, body: Forwarded<T> },
+    Request {
+        tag: RequestTag,
+        body: Forwarded<T>,
+    },
     /// Leader → learner: the answer to a forwarded `sync`.
-    Sync { tag: RequestTag },
+    Sync {
+        tag: RequestTag,
+    },
 }
 
 impl<T, S> Message<T, S> {
@@ -196,10 +230,26 @@ mod tests {
 
     #[test]
     fn vote_order_is_epoch_then_zxid_then_sid() {
-        let v = |id, c, e| Vote { vote_id: id, vote_zxid: Zxid::new(e, c), peer_epoch: e };
-        assert!(v(1, 124, 1).is_newer_than(&v(3, 123, 1)), "higher zxid wins");
-        assert!(v(3, 5, 1).is_newer_than(&v(2, 5, 1)), "equal zxid: higher sid wins");
-        assert!(v(1, 1, 2).is_newer_than(&v(3, 900, 1)), "higher epoch beats any zxid");
-        assert!(!v(2, 5, 1).is_newer_than(&v(2, 5, 1)), "a vote is not newer than itself");
+        let v = |id, c, e| Vote {
+            vote_id: id,
+            vote_zxid: Zxid::new(e, c),
+            peer_epoch: e,
+        };
+        assert!(
+            v(1, 124, 1).is_newer_than(&v(3, 123, 1)),
+            "higher zxid wins"
+        );
+        assert!(
+            v(3, 5, 1).is_newer_than(&v(2, 5, 1)),
+            "equal zxid: higher sid wins"
+        );
+        assert!(
+            v(1, 1, 2).is_newer_than(&v(3, 900, 1)),
+            "higher epoch beats any zxid"
+        );
+        assert!(
+            !v(2, 5, 1).is_newer_than(&v(2, 5, 1)),
+            "a vote is not newer than itself"
+        );
     }
 }

@@ -77,16 +77,33 @@ pub enum Input<M: StateMachine> {
 /// Everything a peer asks its host to do, in order.
 #[derive(Clone, Debug)]
 pub enum Output<M: StateMachine> {
-    Send { to: Sid, msg: PeerMessage<M> },
-    Persist { id: u64, op: PeerPersistOp<M> },
+    Send {
+        to: Sid,
+        msg: PeerMessage<M>,
+    },
+    Persist {
+        id: u64,
+        op: PeerPersistOp<M>,
+    },
     /// A client write sent here was committed and applied; `outcome` is its result.
-    Reply { tag: RequestTag, zxid: Zxid, outcome: M::Outcome },
+    Reply {
+        tag: RequestTag,
+        zxid: Zxid,
+        outcome: M::Outcome,
+    },
     /// A client `sync` sent here completed; this server has applied everything up to `zxid`.
-    SyncDone { tag: RequestTag, zxid: Zxid },
+    SyncDone {
+        tag: RequestTag,
+        zxid: Zxid,
+    },
     /// A client request sent here cannot complete (no leader, or the leader changed).
-    RequestFailed { tag: RequestTag },
+    RequestFailed {
+        tag: RequestTag,
+    },
     /// Close the connection to `peer` (ZooKeeper closes the learner's socket).
-    Disconnect { peer: Sid },
+    Disconnect {
+        peer: Sid,
+    },
     Trace(TraceEvent),
 }
 
@@ -101,12 +118,24 @@ pub(crate) enum Role<M: StateMachine> {
 /// Something that may happen only once a persist request is durable.
 #[derive(Clone, Debug)]
 pub(crate) enum AfterPersist {
-    Send { to: Sid, msg_ack: Zxid },
-    AckEpoch { to: Sid, last_logged_zxid: Zxid, current_epoch: Option<Epoch> },
-    LeaderSelfAck { zxid: Zxid },
+    Send {
+        to: Sid,
+        msg_ack: Zxid,
+    },
+    AckEpoch {
+        to: Sid,
+        last_logged_zxid: Zxid,
+        current_epoch: Option<Epoch>,
+    },
+    LeaderSelfAck {
+        zxid: Zxid,
+    },
     LeaderEpochWritten,
     LeaderCurrentEpochWritten,
-    LearnerNewLeaderAck { to: Sid, zxid: Zxid },
+    LearnerNewLeaderAck {
+        to: Sid,
+        zxid: Zxid,
+    },
 }
 
 /// One ZooKeeper server's protocol state. See the module documentation for how to drive it.
@@ -175,7 +204,11 @@ impl<M: StateMachine> Peer<M> {
             machine,
             last_processed: base,
             committed_log: VecDeque::new(),
-            current_vote: Vote { vote_id: 0, vote_zxid: Zxid::ZERO, peer_epoch: 0 },
+            current_vote: Vote {
+                vote_id: 0,
+                vote_zxid: Zxid::ZERO,
+                peer_epoch: 0,
+            },
             role: Role::Looking,
             generation: 0,
             next_persist_id: 0,
@@ -211,9 +244,10 @@ impl<M: StateMachine> Peer<M> {
             Input::PeerDisconnected { peer } => self.on_disconnected(peer),
             Input::ClientWrite { tag, txn } => self.on_client_write(tag, txn),
             Input::ClientSync { tag } => self.on_client_sync(tag),
-            Input::SessionTouch { session_id, timeout_ms } => {
-                self.on_session_touch(session_id, timeout_ms)
-            }
+            Input::SessionTouch {
+                session_id,
+                timeout_ms,
+            } => self.on_session_touch(session_id, timeout_ms),
         }
         core::mem::swap(&mut self.outbox, out);
     }
@@ -226,7 +260,7 @@ impl<M: StateMachine> Peer<M> {
         match &self.role {
             Role::Looking => Some(self.election.deadline()),
             Role::Leader(l) => Some(l.next_wake),
-            Role::Learner(l) => Some(l.deadline),
+            Role::Learner(l) => Some(l.retry_at.map_or(l.deadline, |r| r.min(l.deadline))),
         }
     }
 
@@ -365,13 +399,23 @@ impl<M: StateMachine> Peer<M> {
     fn run_after_persist(&mut self, action: AfterPersist) {
         match action {
             AfterPersist::Send { to, msg_ack } => self.send(to, Message::Ack { zxid: msg_ack }),
-            AfterPersist::AckEpoch { to, last_logged_zxid, current_epoch } => {
-                self.send(to, Message::AckEpoch { last_logged_zxid, current_epoch })
-            }
+            AfterPersist::AckEpoch {
+                to,
+                last_logged_zxid,
+                current_epoch,
+            } => self.send(
+                to,
+                Message::AckEpoch {
+                    last_logged_zxid,
+                    current_epoch,
+                },
+            ),
             AfterPersist::LeaderSelfAck { zxid } => self.leader_self_ack(zxid),
             AfterPersist::LeaderEpochWritten => self.leader_epoch_written(),
             AfterPersist::LeaderCurrentEpochWritten => self.leader_current_epoch_written(),
-            AfterPersist::LearnerNewLeaderAck { to, zxid } => self.learner_newleader_acked(to, zxid),
+            AfterPersist::LearnerNewLeaderAck { to, zxid } => {
+                self.learner_newleader_acked(to, zxid)
+            }
         }
     }
 
@@ -414,11 +458,18 @@ impl<M: StateMachine> Peer<M> {
         self.committed_log.push_back(entry.clone());
         if let Some((sid, tag)) = entry.origin {
             if sid == self.config.myid && self.pending_requests.remove(&tag).is_some() {
-                self.outbox.push(Output::Reply { tag, zxid: entry.zxid, outcome });
+                self.outbox.push(Output::Reply {
+                    tag,
+                    zxid: entry.zxid,
+                    outcome,
+                });
             }
         }
         let digest = self.machine.digest();
-        self.trace(TraceEvent::Delivered { zxid: entry.zxid, digest });
+        self.trace(TraceEvent::Delivered {
+            zxid: entry.zxid,
+            digest,
+        });
         self.maybe_snapshot();
     }
 
@@ -524,6 +575,13 @@ impl<M: StateMachine> Peer<M> {
         }
         match msg {
             Message::Notification(n) => self.on_notification(from, n),
+            Message::FollowerInfo { .. } | Message::ObserverInfo { .. }
+                if !matches!(self.role, Role::Leader(_)) =>
+            {
+                // Only a leader accepts learner connections: anyone else refuses them, and
+                // the learner retries (ZooKeeper's connectToLeader loop).
+                self.outbox.push(Output::Disconnect { peer: from });
+            }
             other => match &self.role {
                 Role::Leader(_) => self.leader_on_message(from, other),
                 Role::Learner(_) => self.learner_on_message(from, other),
@@ -536,7 +594,7 @@ impl<M: StateMachine> Peer<M> {
     fn on_disconnected(&mut self, peer: Sid) {
         match &self.role {
             Role::Leader(_) => self.leader_drop_learner(peer),
-            Role::Learner(l) if l.leader == peer => self.give_up(GiveUpReason::LeaderDisconnected),
+            Role::Learner(l) if l.leader == peer => self.learner_disconnected(),
             _ => {}
         }
     }
@@ -552,7 +610,13 @@ impl<M: StateMachine> Peer<M> {
             Role::Learner(l) if serving => {
                 let leader = l.leader;
                 self.pending_requests.insert(tag, ());
-                self.send(leader, Message::Request { tag, body: crate::message::Forwarded::Write(txn) });
+                self.send(
+                    leader,
+                    Message::Request {
+                        tag,
+                        body: crate::message::Forwarded::Write(txn),
+                    },
+                );
             }
             _ => {
                 self.trace(TraceEvent::RequestRefused);
@@ -571,7 +635,13 @@ impl<M: StateMachine> Peer<M> {
             Role::Learner(l) if serving => {
                 let leader = l.leader;
                 self.pending_requests.insert(tag, ());
-                self.send(leader, Message::Request { tag, body: crate::message::Forwarded::Sync });
+                self.send(
+                    leader,
+                    Message::Request {
+                        tag,
+                        body: crate::message::Forwarded::Sync,
+                    },
+                );
             }
             _ => {
                 self.trace(TraceEvent::RequestRefused);
@@ -587,7 +657,10 @@ impl<M: StateMachine> Peer<M> {
                 if let Some(t) = self.touches.iter_mut().find(|t| t.session_id == session_id) {
                     t.timeout_ms = timeout_ms;
                 } else {
-                    self.touches.push(SessionTouch { session_id, timeout_ms });
+                    self.touches.push(SessionTouch {
+                        session_id,
+                        timeout_ms,
+                    });
                 }
             }
         }

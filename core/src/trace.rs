@@ -68,17 +68,38 @@ impl SyncMode {
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum TraceEvent {
-    StateChanged { from: PeerState, to: PeerState },
-    PhaseChanged { phase: ZabPhase },
+    StateChanged {
+        from: PeerState,
+        to: PeerState,
+    },
+    PhaseChanged {
+        phase: ZabPhase,
+    },
     /// A new election round started (LOOKING with this logicclock and initial vote).
-    ElectionRound { logicclock: u64, vote: Vote },
+    ElectionRound {
+        logicclock: u64,
+        vote: Vote,
+    },
     /// A notification was processed by FastLeaderElection.
-    VoteReceived { from: Sid, notification: Notification, decision: VoteDecision, proposal: Vote },
+    VoteReceived {
+        from: Sid,
+        notification: Notification,
+        decision: VoteDecision,
+        proposal: Vote,
+    },
     /// A quorum agrees with our proposal; waiting `finalizeWait` for a better vote.
-    Finalizing { vote: Vote },
-    ElectionDone { leader: Sid, logicclock: u64, state: PeerState },
+    Finalizing {
+        vote: Vote,
+    },
+    ElectionDone {
+        leader: Sid,
+        logicclock: u64,
+        state: PeerState,
+    },
     /// The leader fixed the new epoch (a quorum of FOLLOWERINFO) and wrote acceptedEpoch.
-    EpochProposed { epoch: Epoch },
+    EpochProposed {
+        epoch: Epoch,
+    },
     /// The leader chose how to synchronize a learner.
     SyncChosen {
         learner: Sid,
@@ -90,19 +111,36 @@ pub enum TraceEvent {
         target: Zxid,
     },
     /// A quorum acknowledged NEWLEADER: this leader is established for `epoch`.
-    LeaderEstablished { epoch: Epoch },
+    LeaderEstablished {
+        epoch: Epoch,
+    },
     /// A learner accepted NEWLEADER and wrote currentEpoch.
-    NewEpochAccepted { epoch: Epoch },
-    Proposed { zxid: Zxid },
+    NewEpochAccepted {
+        epoch: Epoch,
+    },
+    Proposed {
+        zxid: Zxid,
+    },
     /// Leader: a quorum acknowledged `zxid`.
-    Committed { zxid: Zxid },
+    Committed {
+        zxid: Zxid,
+    },
     /// A committed transaction was applied to the state machine; `digest` is the state after it.
-    Delivered { zxid: Zxid, digest: u64 },
+    Delivered {
+        zxid: Zxid,
+        digest: u64,
+    },
     /// The state machine was reset (snapshot installed, log truncated and reloaded, recovery):
     /// delivery numbering restarts from `zxid`, whose state has this digest.
-    StateReset { zxid: Zxid, digest: u64, reason: ResetReason },
+    StateReset {
+        zxid: Zxid,
+        digest: u64,
+        reason: ResetReason,
+    },
     /// A timer or a lost connection sent this peer back to LOOKING.
-    GaveUp { reason: GiveUpReason },
+    GaveUp {
+        reason: GiveUpReason,
+    },
     /// A client request could not be served here.
     RequestRefused,
 }

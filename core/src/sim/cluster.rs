@@ -43,6 +43,15 @@ pub enum ClientResult<O> {
     Failed,
 }
 
+/// A client request sent to a server and what became of it.
+#[derive(Clone, Debug)]
+pub struct ClientRequest<M: StateMachine> {
+    pub server: Sid,
+    /// The write (None for a `sync`).
+    pub txn: Option<M::Txn>,
+    pub result: ClientResult<M::Outcome>,
+}
+
 /// A message on its way.
 pub struct InFlight<'a, M: StateMachine> {
     pub from: Sid,
@@ -64,9 +73,20 @@ enum Event<M: StateMachine> {
         sent: Instant,
         msg: PeerMessage<M>,
     },
-    Disconnect { from: Sid, to: Sid, to_inc: u64 },
-    Timer { node: Sid, inc: u64 },
-    PersistDone { node: Sid, inc: u64, id: u64 },
+    Disconnect {
+        from: Sid,
+        to: Sid,
+        to_inc: u64,
+    },
+    Timer {
+        node: Sid,
+        inc: u64,
+    },
+    PersistDone {
+        node: Sid,
+        inc: u64,
+        id: u64,
+    },
     Action(Action<M::Txn>),
 }
 
@@ -90,7 +110,7 @@ pub struct Cluster<M: StateMachine> {
     next_tag: RequestTag,
     trace: SimTrace,
     outputs: Vec<Output<M>>,
-    requests: BTreeMap<RequestTag, (Sid, Option<M::Txn>, ClientResult<M::Outcome>)>,
+    requests: BTreeMap<RequestTag, ClientRequest<M>>,
     checker: Option<Checker<M>>,
     violation: Option<Violation>,
     deliveries: u64,
@@ -153,6 +173,22 @@ impl<M: StateMachine + Clone> Cluster<M> {
         cluster
     }
 
+    /// Replaces a server's disk before it starts (lessons and tests set initial zxids and
+    /// epochs this way). Ignored for a running server.
+    pub fn preload(&mut self, sid: Sid, durable: PeerDurable<M>) {
+        if let Some(n) = self.nodes.get_mut(&sid) {
+            if n.peer.is_none() {
+                // What a preloaded disk holds was proposed before the run began.
+                if let Some(c) = &mut self.checker {
+                    for e in &durable.log {
+                        c.integrity.proposed_by.entry(e.zxid).or_insert(sid);
+                    }
+                }
+                n.durable = durable;
+            }
+        }
+    }
+
     /// Lets the invariant checker ask whether a state contains an acknowledged write (the
     /// "no acknowledged write is lost" check at every new leader and at the end of a run).
     pub fn set_write_check(&mut self, contains: fn(&M, &M::Txn) -> bool) {
@@ -193,29 +229,51 @@ impl<M: StateMachine + Clone> Cluster<M> {
         self.deliveries
     }
     pub fn link(&self, from: Sid, to: Sid) -> LinkState {
-        self.links.get(&(from, to)).map(|l| l.state).unwrap_or_default()
+        self.links
+            .get(&(from, to))
+            .map(|l| l.state)
+            .unwrap_or_default()
     }
     /// When the next event happens, if any.
     pub fn next_event_time(&self) -> Option<Instant> {
         self.queue.peek().map(|Reverse((t, _, _))| *t)
     }
     pub fn request(&self, tag: RequestTag) -> Option<&ClientResult<M::Outcome>> {
-        self.requests.get(&tag).map(|(_, _, r)| r)
+        self.requests.get(&tag).map(|r| &r.result)
     }
     /// Every client request so far: tag → (server, write, result).
-    pub fn requests(&self) -> impl Iterator<Item = (RequestTag, Sid, Option<&M::Txn>, &ClientResult<M::Outcome>)> {
-        self.requests.iter().map(|(t, (s, txn, r))| (*t, *s, txn.as_ref(), r))
+    pub fn requests(
+        &self,
+    ) -> impl Iterator<Item = (RequestTag, Sid, Option<&M::Txn>, &ClientResult<M::Outcome>)> {
+        self.requests
+            .iter()
+            .map(|(t, r)| (*t, r.server, r.txn.as_ref(), &r.result))
     }
 
     /// Messages in flight, in delivery order.
     pub fn in_flight(&self) -> Vec<InFlight<'_, M>> {
         let mut v: Vec<(Instant, u64, InFlight<'_, M>)> = Vec::new();
         for Reverse((t, seq, slot)) in self.queue.iter() {
-            if let Some(Event::Deliver { from, to, msg_id, sent, msg, .. }) = &self.slots[*slot] {
+            if let Some(Event::Deliver {
+                from,
+                to,
+                msg_id,
+                sent,
+                msg,
+                ..
+            }) = &self.slots[*slot]
+            {
                 v.push((
                     *t,
                     *seq,
-                    InFlight { from: *from, to: *to, msg_id: *msg_id, sent: *sent, arrives: *t, msg },
+                    InFlight {
+                        from: *from,
+                        to: *to,
+                        msg_id: *msg_id,
+                        sent: *sent,
+                        arrives: *t,
+                        msg,
+                    },
                 ));
             }
         }
@@ -236,10 +294,13 @@ impl<M: StateMachine + Clone> Cluster<M> {
     /// True when one leader is in broadcast and every running server follows or observes it
     /// in broadcast.
     pub fn is_stable(&self) -> bool {
-        let Some(leader) = self.leader() else { return false };
-        self.nodes.values().filter_map(|n| n.peer.as_ref()).all(|p| {
-            p.phase() == ZabPhase::Broadcast && p.leader_id() == Some(leader)
-        })
+        let Some(leader) = self.leader() else {
+            return false;
+        };
+        self.nodes
+            .values()
+            .filter_map(|n| n.peer.as_ref())
+            .all(|p| p.phase() == ZabPhase::Broadcast && p.leader_id() == Some(leader))
     }
 
     // ----- driving -----------------------------------------------------------------------
@@ -257,7 +318,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
 
     /// Processes the next event. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        let Some(Reverse((time, _, slot))) = self.queue.pop() else { return false };
+        let Some(Reverse((time, _, slot))) = self.queue.pop() else {
+            return false;
+        };
         let event = self.slots[slot].take().expect("queued slot holds an event");
         self.free.push(slot);
         if time > self.now {
@@ -319,7 +382,11 @@ impl<M: StateMachine + Clone> Cluster<M> {
     }
 
     fn record(&mut self, node: Sid, event: SimEvent) {
-        let record = TraceRecord { time: self.now, node, event };
+        let record = TraceRecord {
+            time: self.now,
+            node,
+            event,
+        };
         if let Some(checker) = &mut self.checker {
             if self.violation.is_none() {
                 if let Err(v) = checker.observe(&record) {
@@ -332,18 +399,40 @@ impl<M: StateMachine + Clone> Cluster<M> {
 
     fn handle(&mut self, event: Event<M>) {
         match event {
-            Event::Deliver { from, to, from_inc, to_inc, msg_id, sent: _, msg } => {
-                let alive = |n: Option<&SimNode<M>>, inc| {
-                    matches!(n, Some(n) if n.incarnation == inc && n.peer.is_some())
-                };
+            Event::Deliver {
+                from,
+                to,
+                from_inc,
+                to_inc,
+                msg_id,
+                sent: _,
+                msg,
+            } => {
+                let alive = |n: Option<&SimNode<M>>, inc| matches!(n, Some(n) if n.incarnation == inc && n.peer.is_some());
                 if !alive(self.nodes.get(&to), to_inc) || !alive(self.nodes.get(&from), from_inc) {
                     let kind = Cow::Borrowed(msg.kind());
                     let reason = Cow::Borrowed("crash");
-                    self.record(to, SimEvent::Drop { from, to, msg_id, kind, reason });
+                    self.record(
+                        to,
+                        SimEvent::Drop {
+                            from,
+                            to,
+                            msg_id,
+                            kind,
+                            reason,
+                        },
+                    );
                     return;
                 }
                 self.deliveries += 1;
-                self.record(to, SimEvent::Deliver { from, msg_id, kind: Cow::Borrowed(msg.kind()) });
+                self.record(
+                    to,
+                    SimEvent::Deliver {
+                        from,
+                        msg_id,
+                        kind: Cow::Borrowed(msg.kind()),
+                    },
+                );
                 self.step_peer(to, Input::Receive { from, msg });
             }
             Event::Disconnect { from, to, to_inc } => {
@@ -354,7 +443,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 }
             }
             Event::Timer { node, inc } => {
-                let Some(n) = self.nodes.get_mut(&node) else { return };
+                let Some(n) = self.nodes.get_mut(&node) else {
+                    return;
+                };
                 if n.incarnation != inc {
                     return;
                 }
@@ -370,7 +461,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 }
             }
             Event::PersistDone { node, inc, id } => {
-                let Some(n) = self.nodes.get_mut(&node) else { return };
+                let Some(n) = self.nodes.get_mut(&node) else {
+                    return;
+                };
                 if n.incarnation != inc {
                     return;
                 }
@@ -404,8 +497,12 @@ impl<M: StateMachine + Clone> Cluster<M> {
     }
 
     fn arm_timer(&mut self, sid: Sid) {
-        let Some(n) = self.nodes.get_mut(&sid) else { return };
-        let Some(deadline) = n.peer.as_ref().and_then(|p| p.next_deadline()) else { return };
+        let Some(n) = self.nodes.get_mut(&sid) else {
+            return;
+        };
+        let Some(deadline) = n.peer.as_ref().and_then(|p| p.next_deadline()) else {
+            return;
+        };
         let deadline = deadline.max(self.now);
         if n.timer_at.is_none_or(|t| deadline < t) {
             n.timer_at = Some(deadline);
@@ -430,23 +527,23 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 self.push_event(done, Event::PersistDone { node: sid, inc, id });
             }
             Output::Reply { tag, zxid, outcome } => {
-                if let Some((_, txn, result)) = self.requests.get_mut(&tag) {
-                    *result = ClientResult::Replied { zxid, outcome };
-                    if let (Some(checker), Some(txn)) = (&mut self.checker, txn.as_ref()) {
+                if let Some(r) = self.requests.get_mut(&tag) {
+                    r.result = ClientResult::Replied { zxid, outcome };
+                    if let (Some(checker), Some(txn)) = (&mut self.checker, r.txn.as_ref()) {
                         checker.acked.push((zxid, txn.clone()));
                     }
                 }
                 self.record(sid, SimEvent::ClientReply { tag, zxid });
             }
             Output::SyncDone { tag, zxid } => {
-                if let Some((_, _, result)) = self.requests.get_mut(&tag) {
-                    *result = ClientResult::Synced { zxid };
+                if let Some(r) = self.requests.get_mut(&tag) {
+                    r.result = ClientResult::Synced { zxid };
                 }
                 self.record(sid, SimEvent::ClientSyncDone { tag, zxid });
             }
             Output::RequestFailed { tag } => {
-                if let Some((_, _, result)) = self.requests.get_mut(&tag) {
-                    *result = ClientResult::Failed;
+                if let Some(r) = self.requests.get_mut(&tag) {
+                    r.result = ClientResult::Failed;
                 }
                 self.record(sid, SimEvent::ClientFailed { tag });
             }
@@ -459,14 +556,27 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 let latency = self.rng.range(lo, hi) + link.state.extra_ms;
                 let arrives = (self.now + latency).max(link.last_arrival);
                 link.last_arrival = arrives;
-                let Some(to_inc) = self.nodes.get(&peer).map(|n| n.incarnation) else { return };
-                self.push_event(arrives, Event::Disconnect { from: sid, to: peer, to_inc });
+                let Some(to_inc) = self.nodes.get(&peer).map(|n| n.incarnation) else {
+                    return;
+                };
+                self.push_event(
+                    arrives,
+                    Event::Disconnect {
+                        from: sid,
+                        to: peer,
+                        to_inc,
+                    },
+                );
             }
             Output::Trace(event) => {
-                if let (TraceEvent::LeaderEstablished { .. }, Some(checker)) = (&event, &mut self.checker) {
+                if let (TraceEvent::LeaderEstablished { .. }, Some(checker)) =
+                    (&event, &mut self.checker)
+                {
                     if self.violation.is_none() {
                         if let Some(peer) = self.nodes.get(&sid).and_then(|n| n.peer.as_ref()) {
-                            if let Err(v) = checker.check_leader_has_acked_writes(self.now, sid, peer) {
+                            if let Err(v) =
+                                checker.check_leader_has_acked_writes(self.now, sid, peer)
+                            {
                                 self.violation = Some(v);
                             }
                         }
@@ -487,7 +597,10 @@ impl<M: StateMachine + Clone> Cluster<M> {
         // connection broke, and nothing more passes until the learner reconnects.
         let quorum = !msg.is_election();
         let pair = (from.min(to), from.max(to));
-        if matches!(msg, Message::FollowerInfo { .. } | Message::ObserverInfo { .. }) {
+        if matches!(
+            msg,
+            Message::FollowerInfo { .. } | Message::ObserverInfo { .. }
+        ) {
             self.broken.remove(&pair);
         }
         let link = self.links.entry((from, to)).or_default();
@@ -505,7 +618,16 @@ impl<M: StateMachine + Clone> Cluster<M> {
         };
         if let Some(reason) = dropped {
             let reason = Cow::Borrowed(reason);
-            self.record(from, SimEvent::Drop { from, to, msg_id, kind, reason });
+            self.record(
+                from,
+                SimEvent::Drop {
+                    from,
+                    to,
+                    msg_id,
+                    kind,
+                    reason,
+                },
+            );
             if quorum && self.broken.insert(pair) {
                 self.execute_disconnect_notice(to, from);
                 self.execute_disconnect_notice(from, to);
@@ -517,9 +639,28 @@ impl<M: StateMachine + Clone> Cluster<M> {
         link.last_arrival = arrives;
         let from_inc = self.nodes.get(&from).map(|n| n.incarnation).unwrap_or(0);
         let to_inc = self.nodes.get(&to).map(|n| n.incarnation).unwrap_or(0);
-        self.record(from, SimEvent::Send { to, msg_id, kind, arrives });
+        self.record(
+            from,
+            SimEvent::Send {
+                to,
+                msg_id,
+                kind,
+                arrives,
+            },
+        );
         let sent = self.now;
-        self.push_event(arrives, Event::Deliver { from, to, from_inc, to_inc, msg_id, sent, msg });
+        self.push_event(
+            arrives,
+            Event::Deliver {
+                from,
+                to,
+                from_inc,
+                to_inc,
+                msg_id,
+                sent,
+                msg,
+            },
+        );
     }
 
     fn peer_config(&self, sid: Sid) -> PeerConfig {
@@ -532,19 +673,30 @@ impl<M: StateMachine + Clone> Cluster<M> {
 
     fn start_node(&mut self, sid: Sid) {
         let config = self.peer_config(sid);
-        let Some(n) = self.nodes.get_mut(&sid) else { return };
+        let Some(n) = self.nodes.get_mut(&sid) else {
+            return;
+        };
         if n.peer.is_some() {
             return;
         }
         let restarted = n.started;
         n.started = true;
         n.peer = Some(Peer::recover(config, n.durable.clone()));
-        self.record(sid, if restarted { SimEvent::Restarted } else { SimEvent::Started });
+        self.record(
+            sid,
+            if restarted {
+                SimEvent::Restarted
+            } else {
+                SimEvent::Started
+            },
+        );
         self.step_peer(sid, Input::Start);
     }
 
     fn crash(&mut self, sid: Sid) {
-        let Some(n) = self.nodes.get_mut(&sid) else { return };
+        let Some(n) = self.nodes.get_mut(&sid) else {
+            return;
+        };
         if n.peer.take().is_none() {
             return;
         }
@@ -562,12 +714,12 @@ impl<M: StateMachine + Clone> Cluster<M> {
         let tags: Vec<RequestTag> = self
             .requests
             .iter()
-            .filter(|(_, (s, _, r))| *s == sid && *r == ClientResult::Pending)
+            .filter(|(_, r)| r.server == sid && r.result == ClientResult::Pending)
             .map(|(t, _)| *t)
             .collect();
         for tag in tags {
-            if let Some((_, _, r)) = self.requests.get_mut(&tag) {
-                *r = ClientResult::Failed;
+            if let Some(r) = self.requests.get_mut(&tag) {
+                r.result = ClientResult::Failed;
             }
             self.record(sid, SimEvent::ClientFailed { tag });
         }
@@ -580,7 +732,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
         }
         let (lo, hi) = self.config.latency_ms;
         let arrives = (self.now + self.rng.range(lo, hi)).max(link.last_arrival);
-        let Some(to_inc) = self.nodes.get(&to).map(|n| n.incarnation) else { return };
+        let Some(to_inc) = self.nodes.get(&to).map(|n| n.incarnation) else {
+            return;
+        };
         self.push_event(arrives, Event::Disconnect { from, to, to_inc });
     }
 
@@ -593,7 +747,12 @@ impl<M: StateMachine + Clone> Cluster<M> {
         let s = link.state;
         self.record(
             from,
-            SimEvent::LinkChanged { to, cut: s.cut, extra_ms: s.extra_ms, drop_per_million: s.drop_per_million },
+            SimEvent::LinkChanged {
+                to,
+                cut: s.cut,
+                extra_ms: s.extra_ms,
+                drop_per_million: s.drop_per_million,
+            },
         );
     }
 
@@ -621,8 +780,12 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 }
             }
             Action::HealAll => {
-                let keys: Vec<(Sid, Sid)> =
-                    self.links.iter().filter(|(_, l)| l.state != LinkState::default()).map(|(k, _)| *k).collect();
+                let keys: Vec<(Sid, Sid)> = self
+                    .links
+                    .iter()
+                    .filter(|(_, l)| l.state != LinkState::default())
+                    .map(|(k, _)| *k)
+                    .collect();
                 for (from, to) in keys {
                     self.set_link(from, to, |l| *l = LinkState::default());
                 }
@@ -635,7 +798,12 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 }
             }
             Action::DropNext { from, to } => self.set_link(from, to, |l| l.drop_next = true),
-            Action::SetLink { from, to, extra_ms, drop_per_million } => self.set_link(from, to, |l| {
+            Action::SetLink {
+                from,
+                to,
+                extra_ms,
+                drop_per_million,
+            } => self.set_link(from, to, |l| {
                 l.extra_ms = extra_ms;
                 l.drop_per_million = drop_per_million;
             }),
@@ -649,12 +817,19 @@ impl<M: StateMachine + Clone> Cluster<M> {
         self.next_tag += 1;
         let tag = self.next_tag;
         let write = txn.is_some();
-        self.requests.insert(tag, (server, txn.clone(), ClientResult::Pending));
+        self.requests.insert(
+            tag,
+            ClientRequest {
+                server,
+                txn: txn.clone(),
+                result: ClientResult::Pending,
+            },
+        );
         self.record(server, SimEvent::ClientRequest { tag, write });
         let running = self.peer(server).is_some();
         if !running {
-            if let Some((_, _, r)) = self.requests.get_mut(&tag) {
-                *r = ClientResult::Failed;
+            if let Some(r) = self.requests.get_mut(&tag) {
+                r.result = ClientResult::Failed;
             }
             self.record(server, SimEvent::ClientFailed { tag });
             return tag;
@@ -672,9 +847,14 @@ impl<M: StateMachine + Clone> Cluster<M> {
         if let Some(v) = &self.violation {
             return Err(v.clone());
         }
-        let Some(checker) = &self.checker else { return Ok(()) };
-        let peers: Vec<(Sid, &Peer<M>)> =
-            self.nodes.iter().filter_map(|(s, n)| n.peer.as_ref().map(|p| (*s, p))).collect();
+        let Some(checker) = &self.checker else {
+            return Ok(());
+        };
+        let peers: Vec<(Sid, &Peer<M>)> = self
+            .nodes
+            .iter()
+            .filter_map(|(s, n)| n.peer.as_ref().map(|p| (*s, p)))
+            .collect();
         checker.check_final(self.now, &peers)
     }
 }

@@ -18,7 +18,7 @@ mod scenario;
 pub mod sweep;
 mod trace;
 
-pub use cluster::{ClientResult, Cluster, InFlight, SimNode};
+pub use cluster::{ClientRequest, ClientResult, Cluster, InFlight, SimNode};
 pub use network::LinkState;
 pub use scenario::{Action, Scenario, ScheduledAction, SimConfig};
 pub use trace::{SimEvent, SimTrace, TraceRecord};

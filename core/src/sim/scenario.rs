@@ -35,7 +35,12 @@ impl Default for SimConfig {
         SimConfig {
             participants: 3,
             observers: 0,
-            timing: Timing { tick_time_ms: 200, init_limit: 10, sync_limit: 5, ..Timing::default() },
+            timing: Timing {
+                tick_time_ms: 200,
+                init_limit: 10,
+                sync_limit: 5,
+                ..Timing::default()
+            },
             commit_log_count: 500,
             snap_count: 1000,
             latency_ms: (1, 3),
@@ -68,7 +73,12 @@ pub enum Action<T> {
     /// Drop the next message sent from `from` to `to`.
     DropNext { from: Sid, to: Sid },
     /// Add `extra_ms` latency to the link and drop messages with probability `drop_per_million`.
-    SetLink { from: Sid, to: Sid, extra_ms: u64, drop_per_million: u32 },
+    SetLink {
+        from: Sid,
+        to: Sid,
+        extra_ms: u64,
+        drop_per_million: u32,
+    },
     /// A client connected to `server` asks for a write.
     Write { server: Sid, txn: T },
     /// A client connected to `server` asks for `sync`.

@@ -28,7 +28,11 @@ pub struct SweepParams {
 
 impl Default for SweepParams {
     fn default() -> Self {
-        SweepParams { servers: None, fault_ms: 20_000, liveness_ms: 60_000 }
+        SweepParams {
+            servers: None,
+            fault_ms: 20_000,
+            liveness_ms: 60_000,
+        }
     }
 }
 
@@ -104,14 +108,25 @@ pub fn seed_cluster(params: SweepParams, seed: u64) -> Cluster<ChainMachine> {
         let action = if rng.below(100) >= fault_percent {
             let id = next_write;
             next_write += 1;
-            Action::Write { server: pick(&mut rng), txn: id }
+            Action::Write {
+                server: pick(&mut rng),
+                txn: id,
+            }
         } else {
             let (a, b) = (pick(&mut rng), pick(&mut rng));
             match rng.below(30) {
                 0..=5 => Action::Crash(a),
                 6..=13 => Action::Restart(a),
-                14..=17 => Action::Cut { from: a, to: b, both: rng.below(2) == 0 },
-                18..=20 => Action::Heal { from: a, to: b, both: true },
+                14..=17 => Action::Cut {
+                    from: a,
+                    to: b,
+                    both: rng.below(2) == 0,
+                },
+                18..=20 => Action::Heal {
+                    from: a,
+                    to: b,
+                    both: true,
+                },
                 21..=22 => Action::Isolate(a),
                 23..=24 => Action::HealAll,
                 25..=27 => Action::DropNext { from: a, to: b },
@@ -135,6 +150,8 @@ pub fn reproduce_command(seed: u64, params: &SweepParams) -> alloc::string::Stri
         Some(n) => alloc::format!(
             "cargo run --release -p zablab-core --example sweep -- --seed {seed} --servers {n}"
         ),
-        None => alloc::format!("cargo run --release -p zablab-core --example sweep -- --seed {seed}"),
+        None => {
+            alloc::format!("cargo run --release -p zablab-core --example sweep -- --seed {seed}")
+        }
     }
 }

@@ -16,25 +16,63 @@ use crate::zxid::{Sid, Zxid};
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SimEvent {
-    Send { to: Sid, msg_id: u64, kind: Cow<'static, str>, arrives: Instant },
-    Deliver { from: Sid, msg_id: u64, kind: Cow<'static, str> },
+    Send {
+        to: Sid,
+        msg_id: u64,
+        kind: Cow<'static, str>,
+        arrives: Instant,
+    },
+    Deliver {
+        from: Sid,
+        msg_id: u64,
+        kind: Cow<'static, str>,
+    },
     /// A message lost on a cut link, to a random drop, or to a crash.
-    Drop { from: Sid, to: Sid, msg_id: u64, kind: Cow<'static, str>, reason: Cow<'static, str> },
+    Drop {
+        from: Sid,
+        to: Sid,
+        msg_id: u64,
+        kind: Cow<'static, str>,
+        reason: Cow<'static, str>,
+    },
     Timer,
-    Persist { id: u64, op: Cow<'static, str> },
-    Persisted { id: u64 },
+    Persist {
+        id: u64,
+        op: Cow<'static, str>,
+    },
+    Persisted {
+        id: u64,
+    },
     Peer(TraceEvent),
-    ClientRequest { tag: RequestTag, write: bool },
-    ClientReply { tag: RequestTag, zxid: Zxid },
-    ClientSyncDone { tag: RequestTag, zxid: Zxid },
-    ClientFailed { tag: RequestTag },
+    ClientRequest {
+        tag: RequestTag,
+        write: bool,
+    },
+    ClientReply {
+        tag: RequestTag,
+        zxid: Zxid,
+    },
+    ClientSyncDone {
+        tag: RequestTag,
+        zxid: Zxid,
+    },
+    ClientFailed {
+        tag: RequestTag,
+    },
     /// The connection to `peer` was closed or reset.
-    Disconnected { peer: Sid },
+    Disconnected {
+        peer: Sid,
+    },
     Started,
     Crashed,
     Restarted,
     Wiped,
-    LinkChanged { to: Sid, cut: bool, extra_ms: u64, drop_per_million: u32 },
+    LinkChanged {
+        to: Sid,
+        cut: bool,
+        extra_ms: u64,
+        drop_per_million: u32,
+    },
 }
 
 /// A trace entry.
@@ -72,7 +110,12 @@ pub struct SimTrace {
 
 impl SimTrace {
     pub(crate) fn new(keep: bool) -> SimTrace {
-        SimTrace { records: Vec::new(), keep, hash: 0xCBF2_9CE4_8422_2325, count: 0 }
+        SimTrace {
+            records: Vec::new(),
+            keep,
+            hash: 0xCBF2_9CE4_8422_2325,
+            count: 0,
+        }
     }
 
     pub(crate) fn push(&mut self, record: TraceRecord) {

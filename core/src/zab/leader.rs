@@ -165,13 +165,15 @@ impl<M: StateMachine> Peer<M> {
                 // Any packet from a learner refreshes its deadline (LearnerHandler.run).
                 h.tick_of_next_ack_deadline = h.tick_of_next_ack_deadline.max(tick + sync_limit);
                 match other {
-                    Message::AckEpoch { last_logged_zxid, current_epoch } => {
-                        self.on_ack_epoch(from, last_logged_zxid, current_epoch)
-                    }
+                    Message::AckEpoch {
+                        last_logged_zxid,
+                        current_epoch,
+                    } => self.on_ack_epoch(from, last_logged_zxid, current_epoch),
                     Message::Ack { zxid } => self.on_learner_ack(from, zxid),
                     Message::Ping { touches, .. } => {
                         for t in touches {
-                            self.machine.touch_session(t.session_id, t.timeout_ms, self.now);
+                            self.machine
+                                .touch_session(t.session_id, t.timeout_ms, self.now);
                         }
                     }
                     Message::Request { tag, body } => self.on_forwarded_request(from, tag, body),
@@ -186,7 +188,8 @@ impl<M: StateMachine> Peer<M> {
     fn on_learner_info(&mut self, sid: Sid, learner_type: LearnerType, accepted_epoch: Epoch) {
         if self.config.ensemble.members.get(&sid) != Some(&learner_type) {
             // A follower that is an observer in our config (or vice versa) is refused.
-            self.outbox.push(crate::peer::Output::Disconnect { peer: sid });
+            self.outbox
+                .push(crate::peer::Output::Disconnect { peer: sid });
             return;
         }
         let init = self.config.timing.init_limit as u64;
@@ -265,7 +268,9 @@ impl<M: StateMachine> Peer<M> {
     /// is refused (it should have won the election); `None` means it had already promised.
     fn on_ack_epoch(&mut self, sid: Sid, last_logged_zxid: Zxid, current_epoch: Option<Epoch>) {
         let mine = (self.current_epoch, self.last_processed);
-        let Some(h) = self.leader_mut().learners.get_mut(&sid) else { return };
+        let Some(h) = self.leader_mut().learners.get_mut(&sid) else {
+            return;
+        };
         if h.stage != HandlerStage::WaitingForAckEpoch {
             return;
         }
@@ -326,7 +331,9 @@ impl<M: StateMachine> Peer<M> {
     /// `syncFollower` + `startForwarding` + NEWLEADER for one learner.
     fn sync_learner(&mut self, sid: Sid) {
         let epoch = self.leader_ref().epoch;
-        let Some(h) = self.leader_ref().learners.get(&sid) else { return };
+        let Some(h) = self.leader_ref().learners.get(&sid) else {
+            return;
+        };
         let peer_last_zxid = h.last_logged_zxid;
         let participant = h.learner_type == LearnerType::Participant;
         let plan = choose_sync(peer_last_zxid, self.last_processed, &self.committed_log);
@@ -351,7 +358,13 @@ impl<M: StateMachine> Peer<M> {
             SyncMode::Trunc => self.send(sid, Message::Trunc { zxid: plan.target }),
             SyncMode::Snap => {
                 let snapshot = self.machine.snapshot();
-                self.send(sid, Message::Snap { zxid: plan.target, snapshot });
+                self.send(
+                    sid,
+                    Message::Snap {
+                        zxid: plan.target,
+                        snapshot,
+                    },
+                );
             }
         }
         for p in plan.proposals {
@@ -367,7 +380,11 @@ impl<M: StateMachine> Peer<M> {
                 forwarded.push(o.entry.clone());
             }
         }
-        let h = self.leader_mut().learners.get_mut(&sid).expect("handler exists");
+        let h = self
+            .leader_mut()
+            .learners
+            .get_mut(&sid)
+            .expect("handler exists");
         h.sync = Some(record);
         h.forwarding = true;
         h.stage = HandlerStage::WaitingForNewLeaderAck;
@@ -377,13 +394,20 @@ impl<M: StateMachine> Peer<M> {
         for e in forwarded {
             self.send(sid, Message::Proposal(e));
         }
-        self.send(sid, Message::NewLeader { zxid: Zxid::epoch_start(epoch) });
+        self.send(
+            sid,
+            Message::NewLeader {
+                zxid: Zxid::epoch_start(epoch),
+            },
+        );
     }
 
     /// The NEWLEADER ACK (an ACK whose zxid is `epoch << 32` from a handler waiting for it).
     pub(crate) fn on_newleader_ack(&mut self, sid: Sid) {
         let established = self.leader_ref().established;
-        let Some(h) = self.leader_mut().learners.get_mut(&sid) else { return };
+        let Some(h) = self.leader_mut().learners.get_mut(&sid) else {
+            return;
+        };
         h.stage = HandlerStage::WaitingForStartup;
         let participant = h.learner_type == LearnerType::Participant;
         if established {
@@ -440,7 +464,8 @@ impl<M: StateMachine> Peer<M> {
     /// Closes a learner's connection and forgets its handler.
     pub(crate) fn leader_drop_learner(&mut self, sid: Sid) {
         if self.leader_mut().learners.remove(&sid).is_some() {
-            self.outbox.push(crate::peer::Output::Disconnect { peer: sid });
+            self.outbox
+                .push(crate::peer::Output::Disconnect { peer: sid });
         }
     }
 

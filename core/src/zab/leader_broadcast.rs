@@ -21,11 +21,22 @@ impl<M: StateMachine> Peer<M> {
             self.give_up(GiveUpReason::CounterRollover);
             return;
         };
-        let entry = LogEntry { zxid, time_ms: self.now.as_millis(), origin, txn };
+        let entry = LogEntry {
+            zxid,
+            time_ms: self.now.as_millis(),
+            origin,
+            txn,
+        };
         let now = self.now;
         let l = self.leader_mut();
         l.last_proposed = zxid;
-        l.outstanding.insert(zxid, Outstanding { entry: entry.clone(), acks: BTreeSet::new() });
+        l.outstanding.insert(
+            zxid,
+            Outstanding {
+                entry: entry.clone(),
+                acks: BTreeSet::new(),
+            },
+        );
         let mut targets: Vec<Sid> = Vec::new();
         for h in l.learners.values_mut() {
             if h.forwarding && h.learner_type == LearnerType::Participant {
@@ -48,7 +59,9 @@ impl<M: StateMachine> Peer<M> {
 
     /// An ACK from a learner: the NEWLEADER ACK while its handler waits for it, else a proposal ACK.
     pub(crate) fn on_learner_ack(&mut self, sid: Sid, zxid: Zxid) {
-        let Some(h) = self.leader_mut().learners.get_mut(&sid) else { return };
+        let Some(h) = self.leader_mut().learners.get_mut(&sid) else {
+            return;
+        };
         if h.stage == HandlerStage::WaitingForNewLeaderAck {
             let epoch = self.leader_ref().epoch;
             if zxid == Zxid::epoch_start(epoch) {
@@ -71,7 +84,9 @@ impl<M: StateMachine> Peer<M> {
         if zxid <= l.last_committed {
             return;
         }
-        let Some(p) = l.outstanding.get_mut(&zxid) else { return };
+        let Some(p) = l.outstanding.get_mut(&zxid) else {
+            return;
+        };
         p.acks.insert(sid);
         self.try_to_commit();
     }
@@ -80,12 +95,18 @@ impl<M: StateMachine> Peer<M> {
     fn try_to_commit(&mut self) {
         loop {
             let l = self.leader_ref();
-            let Some((zxid, p)) = l.outstanding.iter().next() else { return };
+            let Some((zxid, p)) = l.outstanding.iter().next() else {
+                return;
+            };
             if !self.config.ensemble.is_quorum(&p.acks) {
                 return;
             }
             let zxid = *zxid;
-            let p = self.leader_mut().outstanding.remove(&zxid).expect("present");
+            let p = self
+                .leader_mut()
+                .outstanding
+                .remove(&zxid)
+                .expect("present");
             self.commit(p.entry);
         }
     }
@@ -118,11 +139,17 @@ impl<M: StateMachine> Peer<M> {
     /// Answers pending `sync`s whose zxid has committed.
     fn release_syncs(&mut self) {
         let committed = self.leader_ref().last_committed;
-        if self.leader_ref().pending_syncs.iter().all(|(z, _, _)| *z > committed) {
+        if self
+            .leader_ref()
+            .pending_syncs
+            .iter()
+            .all(|(z, _, _)| *z > committed)
+        {
             return;
         }
         let syncs = core::mem::take(&mut self.leader_mut().pending_syncs);
-        let (due, keep): (Vec<_>, Vec<_>) = syncs.into_iter().partition(|(z, _, _)| *z <= committed);
+        let (due, keep): (Vec<_>, Vec<_>) =
+            syncs.into_iter().partition(|(z, _, _)| *z <= committed);
         self.leader_mut().pending_syncs = keep;
         for (_, origin, tag) in due {
             self.answer_sync(origin, tag);
@@ -151,7 +178,12 @@ impl<M: StateMachine> Peer<M> {
         }
     }
 
-    pub(crate) fn on_forwarded_request(&mut self, from: Sid, tag: RequestTag, body: Forwarded<M::Txn>) {
+    pub(crate) fn on_forwarded_request(
+        &mut self,
+        from: Sid,
+        tag: RequestTag,
+        body: Forwarded<M::Txn>,
+    ) {
         let serving = self.leader_ref().established
             && matches!(self.leader_ref().learners.get(&from), Some(h) if h.stage == HandlerStage::Broadcast);
         if !serving {
@@ -228,7 +260,13 @@ impl<M: StateMachine> Peer<M> {
             self.leader_drop_learner(sid);
         }
         for sid in ping {
-            self.send(sid, Message::Ping { zxid, touches: Vec::new() });
+            self.send(
+                sid,
+                Message::Ping {
+                    zxid,
+                    touches: Vec::new(),
+                },
+            );
         }
     }
 }

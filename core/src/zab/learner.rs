@@ -45,7 +45,15 @@ pub struct Learner<M: StateMachine> {
     pub last_queued: Zxid,
     /// No packet from the leader by this time: back to LOOKING.
     pub deadline: Instant,
+    /// While registering: when to try connecting to the leader again, and tries left.
+    pub retry_at: Option<Instant>,
+    pub retries_left: u32,
 }
+
+/// ZooKeeper's learner tries to connect 5 times, 100 ms apart
+/// (`zookeeper.leaderConnectDelayDuringRetryMs`), before it gives up.
+const CONNECT_RETRIES: u32 = 5;
+const CONNECT_RETRY_DELAY_MS: u64 = 100;
 
 impl<M: StateMachine> Peer<M> {
     fn learner_mut(&mut self) -> &mut Learner<M> {
@@ -75,8 +83,15 @@ impl<M: StateMachine> Peer<M> {
             not_logged: VecDeque::new(),
             last_queued: last,
             deadline,
+            retry_at: None,
+            retries_left: CONNECT_RETRIES,
         }));
         self.set_phase(ZabPhase::Discovery);
+        self.send_learner_info();
+    }
+
+    fn send_learner_info(&mut self) {
+        let leader = self.learner_ref().leader;
         let accepted_epoch = self.accepted_epoch;
         let msg = if self.config.is_participant() {
             Message::FollowerInfo { accepted_epoch }
@@ -87,8 +102,26 @@ impl<M: StateMachine> Peer<M> {
     }
 
     pub(crate) fn learner_tick(&mut self) {
+        let l = self.learner_ref();
+        if matches!(l.retry_at, Some(t) if self.now >= t) {
+            self.learner_mut().retry_at = None;
+            self.send_learner_info();
+        }
         if self.now >= self.learner_ref().deadline {
             self.give_up(GiveUpReason::LeaderSilent);
+        }
+    }
+
+    /// The connection to the leader closed. While still registering, the leader may simply
+    /// not be listening yet (it is finishing its own election): retry a few times.
+    pub(crate) fn learner_disconnected(&mut self) {
+        let now = self.now;
+        let l = self.learner_mut();
+        if l.stage == LearnerStage::Discovery && l.retries_left > 0 {
+            l.retries_left -= 1;
+            l.retry_at = Some(now + CONNECT_RETRY_DELAY_MS);
+        } else {
+            self.give_up(GiveUpReason::LeaderDisconnected);
         }
     }
 
@@ -126,13 +159,15 @@ impl<M: StateMachine> Peer<M> {
             (LearnerStage::Syncing, Message::Commit { zxid }) => self.on_sync_commit(zxid),
             (LearnerStage::Syncing, Message::NewLeader { zxid }) => self.on_new_leader(zxid),
             (LearnerStage::AwaitingUpToDate, Message::UpToDate) => self.on_up_to_date(),
+            (LearnerStage::AwaitingUpToDate | LearnerStage::Broadcast, Message::Proposal(p))
+                if self.config.is_participant() =>
+            {
+                self.on_proposal(p)
+            }
             (
                 LearnerStage::AwaitingUpToDate | LearnerStage::Broadcast,
-                Message::Proposal(p),
-            ) if self.config.is_participant() => self.on_proposal(p),
-            (LearnerStage::AwaitingUpToDate | LearnerStage::Broadcast, Message::Commit { zxid }) => {
-                self.on_commit(zxid)
-            }
+                Message::Commit { zxid },
+            ) => self.on_commit(zxid),
             (LearnerStage::AwaitingUpToDate | LearnerStage::Broadcast, Message::Inform(p))
                 if !self.config.is_participant() =>
             {
@@ -173,7 +208,11 @@ impl<M: StateMachine> Peer<M> {
         l.new_epoch = new_epoch;
         l.stage = LearnerStage::AwaitingSyncMode;
         self.set_phase(ZabPhase::Synchronization);
-        self.after_persisted(AfterPersist::AckEpoch { to: leader, last_logged_zxid, current_epoch });
+        self.after_persisted(AfterPersist::AckEpoch {
+            to: leader,
+            last_logged_zxid,
+            current_epoch,
+        });
     }
 
     fn start_syncing(&mut self, mode: SyncMode) {
@@ -204,7 +243,11 @@ impl<M: StateMachine> Peer<M> {
             self.current_epoch = 0;
             self.reload(Zxid::ZERO);
             let digest = self.machine.digest();
-            self.trace(TraceEvent::StateReset { zxid: Zxid::ZERO, digest, reason: ResetReason::Wiped });
+            self.trace(TraceEvent::StateReset {
+                zxid: Zxid::ZERO,
+                digest,
+                reason: ResetReason::Wiped,
+            });
             self.give_up(GiveUpReason::CannotTruncate);
             return;
         }
@@ -212,7 +255,11 @@ impl<M: StateMachine> Peer<M> {
         self.reload(zxid);
         self.logged_since_snapshot = self.log.len() as u64;
         let digest = self.machine.digest();
-        self.trace(TraceEvent::StateReset { zxid, digest, reason: ResetReason::Truncated });
+        self.trace(TraceEvent::StateReset {
+            zxid,
+            digest,
+            reason: ResetReason::Truncated,
+        });
         self.start_syncing(SyncMode::Trunc);
     }
 
@@ -226,7 +273,11 @@ impl<M: StateMachine> Peer<M> {
         self.snapshot = Some((zxid, snapshot.clone()));
         self.persist(PersistOp::InstallSnapshot { zxid, snapshot });
         let digest = self.machine.digest();
-        self.trace(TraceEvent::StateReset { zxid, digest, reason: ResetReason::SnapshotInstalled });
+        self.trace(TraceEvent::StateReset {
+            zxid,
+            digest,
+            reason: ResetReason::SnapshotInstalled,
+        });
         self.start_syncing(SyncMode::Snap);
     }
 
@@ -296,7 +347,10 @@ impl<M: StateMachine> Peer<M> {
         self.after_persisted(AfterPersist::LearnerNewLeaderAck { to: leader, zxid });
         if self.config.is_participant() {
             for z in uncommitted {
-                self.after_persisted(AfterPersist::Send { to: leader, msg_ack: z });
+                self.after_persisted(AfterPersist::Send {
+                    to: leader,
+                    msg_ack: z,
+                });
             }
         }
     }
@@ -313,7 +367,12 @@ impl<M: StateMachine> Peer<M> {
         self.learner_mut().stage = LearnerStage::Broadcast;
         self.set_phase(ZabPhase::Broadcast);
         self.current_vote.peer_epoch = epoch;
-        self.send(leader, Message::Ack { zxid: Zxid::epoch_start(epoch) });
+        self.send(
+            leader,
+            Message::Ack {
+                zxid: Zxid::epoch_start(epoch),
+            },
+        );
     }
 
     /// PROPOSAL in broadcast: log it, ACK once durable.
@@ -323,7 +382,10 @@ impl<M: StateMachine> Peer<M> {
         }
         let (zxid, leader) = (p.zxid, self.learner_ref().leader);
         self.log_append(p);
-        self.after_persisted(AfterPersist::Send { to: leader, msg_ack: zxid });
+        self.after_persisted(AfterPersist::Send {
+            to: leader,
+            msg_ack: zxid,
+        });
     }
 
     /// COMMIT in broadcast: apply the next logged transaction, which must be this one.

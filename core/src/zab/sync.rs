@@ -118,7 +118,12 @@ mod tests {
     fn log(zxids: &[(u32, u32)]) -> VecDeque<LogEntry<u64>> {
         zxids
             .iter()
-            .map(|&(e, c)| LogEntry { zxid: Zxid::new(e, c), time_ms: 0, origin: None, txn: c as u64 })
+            .map(|&(e, c)| LogEntry {
+                zxid: Zxid::new(e, c),
+                time_ms: 0,
+                origin: None,
+                txn: c as u64,
+            })
             .collect()
     }
 

@@ -19,7 +19,9 @@ pub fn check<M: StateMachine>(
     peer: &Peer<M>,
     when: &str,
 ) -> Result<(), Violation> {
-    let Some(contains) = checker.contains else { return Ok(()) };
+    let Some(contains) = checker.contains else {
+        return Ok(());
+    };
     for (zxid, txn) in &checker.acked {
         if *zxid > peer.last_processed_zxid() {
             // Not reached yet (a server still catching up); the final convergence check

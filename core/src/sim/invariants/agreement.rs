@@ -21,7 +21,12 @@ pub struct Agreement {
 }
 
 impl Agreement {
-    pub fn observe(&mut self, time: Instant, node: Sid, event: &TraceEvent) -> Result<(), Violation> {
+    pub fn observe(
+        &mut self,
+        time: Instant,
+        node: Sid,
+        event: &TraceEvent,
+    ) -> Result<(), Violation> {
         let (zxid, digest) = match event {
             TraceEvent::Delivered { zxid, digest } => (*zxid, *digest),
             TraceEvent::StateReset { zxid, digest, .. } => (*zxid, *digest),

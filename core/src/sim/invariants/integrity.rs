@@ -16,7 +16,12 @@ pub struct Integrity {
 }
 
 impl Integrity {
-    pub fn observe(&mut self, time: Instant, node: Sid, event: &TraceEvent) -> Result<(), Violation> {
+    pub fn observe(
+        &mut self,
+        time: Instant,
+        node: Sid,
+        event: &TraceEvent,
+    ) -> Result<(), Violation> {
         match event {
             TraceEvent::Proposed { zxid } => {
                 if let Some(other) = self.proposed_by.insert(*zxid, node) {

@@ -16,7 +16,12 @@ pub struct Leadership {
 }
 
 impl Leadership {
-    pub fn observe(&mut self, time: Instant, node: Sid, event: &TraceEvent) -> Result<(), Violation> {
+    pub fn observe(
+        &mut self,
+        time: Instant,
+        node: Sid,
+        event: &TraceEvent,
+    ) -> Result<(), Violation> {
         if let TraceEvent::LeaderEstablished { epoch } = event {
             match self.leader_of_epoch.get(epoch) {
                 Some(other) if *other != node => {

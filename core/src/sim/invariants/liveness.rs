@@ -19,8 +19,12 @@ pub fn converge<M: StateMachine + Clone>(
     limit_ms: u64,
 ) -> Result<(), Violation> {
     cluster.act(Action::HealAll);
-    let down: Vec<Sid> =
-        cluster.nodes().iter().filter(|(_, n)| n.peer.is_none()).map(|(s, _)| *s).collect();
+    let down: Vec<Sid> = cluster
+        .nodes()
+        .iter()
+        .filter(|(_, n)| n.peer.is_none())
+        .map(|(s, _)| *s)
+        .collect();
     for sid in down {
         cluster.act(Action::Restart(sid));
     }
@@ -29,13 +33,21 @@ pub fn converge<M: StateMachine + Clone>(
     // view can dissolve; retry the probe write until it commits or time runs out.
     let leader = loop {
         if !cluster.run_until_pred(deadline, |c| c.is_stable()) {
-            return Err(no_progress(cluster, "no stable leader followed by every server"));
+            return Err(no_progress(
+                cluster,
+                "no stable leader followed by every server",
+            ));
         }
         let leader = cluster.leader().expect("stable implies a leader");
         let tag = cluster
-            .act(Action::Write { server: leader, txn: probe.clone() })
+            .act(Action::Write {
+                server: leader,
+                txn: probe.clone(),
+            })
             .expect("writes return a tag");
-        cluster.run_until_pred(deadline, |c| !matches!(c.request(tag), Some(ClientResult::Pending)));
+        cluster.run_until_pred(deadline, |c| {
+            !matches!(c.request(tag), Some(ClientResult::Pending))
+        });
         match cluster.request(tag) {
             Some(ClientResult::Replied { .. }) => break leader,
             Some(ClientResult::Failed) if cluster.now() < deadline => continue,
@@ -45,16 +57,27 @@ pub fn converge<M: StateMachine + Clone>(
     // Writes still in flight from the fault phase may commit after the probe, so wait until
     // every server has applied exactly what the leader has.
     let converged = cluster.run_until_pred(deadline, |c| {
-        let Some(target) = c.peer(leader).map(|p| p.last_processed_zxid()) else { return false };
-        c.nodes().values().all(|n| matches!(&n.peer, Some(p) if p.last_processed_zxid() == target))
+        let Some(target) = c.peer(leader).map(|p| p.last_processed_zxid()) else {
+            return false;
+        };
+        c.nodes()
+            .values()
+            .all(|n| matches!(&n.peer, Some(p) if p.last_processed_zxid() == target))
     });
     if !converged {
-        return Err(no_progress(cluster, "servers did not all apply what the leader applied"));
+        return Err(no_progress(
+            cluster,
+            "servers did not all apply what the leader applied",
+        ));
     }
     let digests: Vec<(Sid, crate::zxid::Zxid, u64)> = cluster
         .nodes()
         .iter()
-        .filter_map(|(s, n)| n.peer.as_ref().map(|p| (*s, p.last_processed_zxid(), p.machine().digest())))
+        .filter_map(|(s, n)| {
+            n.peer
+                .as_ref()
+                .map(|p| (*s, p.last_processed_zxid(), p.machine().digest()))
+        })
         .collect();
     if digests.windows(2).any(|w| w[0].2 != w[1].2) {
         let nodes: Vec<Sid> = digests.iter().map(|(s, _, _)| *s).collect();
@@ -77,5 +100,10 @@ fn no_progress<M: StateMachine + Clone>(cluster: &Cluster<M>, what: &str) -> Vio
             None => (*s, "DOWN", "-"),
         })
         .collect();
-    violation("Liveness", cluster.now(), &[], format!("{what}; servers: {states:?}"))
+    violation(
+        "Liveness",
+        cluster.now(),
+        &[],
+        format!("{what}; servers: {states:?}"),
+    )
 }

@@ -32,12 +32,26 @@ pub struct Violation {
 
 impl core::fmt::Display for Violation {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{} violated at {} ms on {:?}: {}", self.invariant, self.time.0, self.nodes, self.detail)
+        write!(
+            f,
+            "{} violated at {} ms on {:?}: {}",
+            self.invariant, self.time.0, self.nodes, self.detail
+        )
     }
 }
 
-pub(crate) fn violation(invariant: &str, time: Instant, nodes: &[Sid], detail: String) -> Violation {
-    Violation { invariant: invariant.into(), time, nodes: nodes.to_vec(), detail }
+pub(crate) fn violation(
+    invariant: &str,
+    time: Instant,
+    nodes: &[Sid],
+    detail: String,
+) -> Violation {
+    Violation {
+        invariant: invariant.into(),
+        time,
+        nodes: nodes.to_vec(),
+        detail,
+    }
 }
 
 /// Runs every invariant over the trace as it is produced.
@@ -71,7 +85,8 @@ impl<M: StateMachine> Checker<M> {
                 self.leadership.observe(record.time, record.node, event)?;
                 self.integrity.observe(record.time, record.node, event)?;
                 self.agreement.observe(record.time, record.node, event)?;
-                self.primary_order.observe(record.time, record.node, event)?;
+                self.primary_order
+                    .observe(record.time, record.node, event)?;
             }
             SimEvent::Crashed => self.primary_order.forget(record.node),
             _ => {}
@@ -80,7 +95,12 @@ impl<M: StateMachine> Checker<M> {
     }
 
     /// At the moment a leader is established it must hold every acknowledged write.
-    pub fn check_leader_has_acked_writes(&self, now: Instant, sid: Sid, peer: &Peer<M>) -> Result<(), Violation> {
+    pub fn check_leader_has_acked_writes(
+        &self,
+        now: Instant,
+        sid: Sid,
+        peer: &Peer<M>,
+    ) -> Result<(), Violation> {
         acked_writes::check(self, now, sid, peer, "at leader establishment")
     }
 

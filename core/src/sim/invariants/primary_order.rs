@@ -17,7 +17,12 @@ pub struct PrimaryOrder {
 }
 
 impl PrimaryOrder {
-    pub fn observe(&mut self, time: Instant, node: Sid, event: &TraceEvent) -> Result<(), Violation> {
+    pub fn observe(
+        &mut self,
+        time: Instant,
+        node: Sid,
+        event: &TraceEvent,
+    ) -> Result<(), Violation> {
         match event {
             TraceEvent::StateReset { zxid, .. } => {
                 self.last_delivered.insert(node, *zxid);
