@@ -841,6 +841,17 @@ impl<M: StateMachine + Clone> Cluster<M> {
         tag
     }
 
+    /// A client session connected to `server` is alive (the server reports it to the leader).
+    pub fn touch_session(&mut self, server: Sid, session_id: i64, timeout_ms: i32) {
+        self.step_peer(
+            server,
+            Input::SessionTouch {
+                session_id,
+                timeout_ms,
+            },
+        );
+    }
+
     /// Checks the end-of-run properties: every running server holds every acknowledged write,
     /// and every running server that applied the same last zxid has the same digest.
     pub fn check_final_state(&mut self) -> Result<(), Violation> {

@@ -17,6 +17,7 @@ mod network;
 mod scenario;
 pub mod sweep;
 mod trace;
+pub mod zk;
 
 pub use cluster::{ClientRequest, ClientResult, Cluster, InFlight, SimNode};
 pub use network::LinkState;
