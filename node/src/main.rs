@@ -1,7 +1,7 @@
 //! `zablab`: the native ZabLab server and its tools.
 //!
 //! ```text
-//! zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT]
+//! zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]]
 //! zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
 //! zablab status [host:port,...]
 //! ```
@@ -13,7 +13,7 @@ use zablab_node::cluster::{self, ClusterOptions};
 use zablab_node::config::NodeConfig;
 
 const USAGE: &str = "usage:
-  zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT]
+  zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]]
   zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
   zablab status [host:port,...]";
 
@@ -45,10 +45,11 @@ fn main() {
     match cmd.as_str() {
         "server" => {
             let mut cfg_path = None;
-            let mut trace_addr = None;
+            let mut opts = zablab_node::runtime::ServerOptions::default();
             while let Some(a) = args.next() {
                 match a.as_str() {
-                    "--trace-addr" => trace_addr = Some(value::<String>(&mut args, "--trace-addr")),
+                    "--trace-addr" => opts.trace_addr = Some(value::<String>(&mut args, "--trace-addr")),
+                    "--trace-wait" => opts.trace_wait_ms = value(&mut args, "--trace-wait"),
                     _ if cfg_path.is_none() && !a.starts_with("--") => cfg_path = Some(PathBuf::from(a)),
                     _ => usage_error(&format!("unexpected argument `{a}`")),
                 }
@@ -64,7 +65,7 @@ fn main() {
             for w in &cfg.warnings {
                 eprintln!("zablab: warning: {}: {w}", cfg_path.display());
             }
-            let result = runtime().block_on(zablab_node::runtime::run_server::<ChainMachine>(cfg, trace_addr));
+            let result = runtime().block_on(zablab_node::runtime::run_server::<ChainMachine>(cfg, opts));
             if let Err(e) = result {
                 eprintln!("zablab: {e}");
                 std::process::exit(1);

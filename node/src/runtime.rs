@@ -109,8 +109,19 @@ fn io_err(what: &str, e: io::Error) -> String {
     format!("{what}: {e}")
 }
 
+/// Options of `zablab server` beyond the config file.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// `--trace-addr`: publish the trace stream here.
+    pub trace_addr: Option<String>,
+    /// `--trace-wait MS`: before starting the peer, wait up to this long for a first trace
+    /// client, so a viewer (or a test) sees everything from the start.
+    pub trace_wait_ms: u64,
+}
+
 /// Runs a server until the process is killed.
-pub async fn run_server<M: NodeMachine>(cfg: NodeConfig, trace_addr: Option<String>) -> Result<(), String> {
+pub async fn run_server<M: NodeMachine>(cfg: NodeConfig, opts: ServerOptions) -> Result<(), String> {
+    let trace_addr = opts.trace_addr.clone();
     let myid = cfg.myid;
     let mut store = Store::<M>::open(&cfg.data_dir, &cfg.data_log_dir).map_err(|e| io_err("cannot open data directories", e))?;
     let (durable, report) = store.recover().map_err(|e| io_err("recovery failed", e))?;
@@ -155,7 +166,12 @@ pub async fn run_server<M: NodeMachine>(cfg: NodeConfig, trace_addr: Option<Stri
         Some(a) => {
             let l = TcpListener::bind(a).await.map_err(|e| io_err(&format!("cannot bind trace address {a}"), e))?;
             eprintln!("zablab[{myid}]: trace stream on {a}");
-            Some(TracePublisher::serve(l))
+            let t = TracePublisher::serve(l);
+            let until = tokio::time::Instant::now() + Duration::from_millis(opts.trace_wait_ms);
+            while !t.is_active() && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Some(t)
         }
         None => None,
     };
