@@ -12,7 +12,7 @@ use crate::message::{Message, PeerState};
 use crate::peer::{Input, Output, Peer, PeerDurable, PeerMessage, PeerPersistOp};
 use crate::rng::Rng;
 use crate::sim::invariants::{Checker, Violation};
-use crate::sim::network::{Link, LinkState};
+use crate::sim::network::{LinkState, Links};
 use crate::sim::scenario::{Action, SimConfig};
 use crate::sim::trace::{SimEvent, SimTrace, TraceRecord};
 use crate::time::Instant;
@@ -90,6 +90,9 @@ enum Event<M: StateMachine> {
     Action(Action<M::Txn>),
 }
 
+/// Low 24 bits of a queue key: the event's slot (at most 16M events pending at once).
+const SLOT_MASK: u64 = (1 << 24) - 1;
+
 /// A simulated ZooKeeper ensemble. See the module documentation of [`crate::sim`].
 #[derive(Clone, Debug)]
 pub struct Cluster<M: StateMachine> {
@@ -98,11 +101,13 @@ pub struct Cluster<M: StateMachine> {
     now: Instant,
     rng: Rng,
     nodes: BTreeMap<Sid, SimNode<M>>,
-    links: BTreeMap<(Sid, Sid), Link>,
+    links: Links,
     /// Quorum connections (learner ↔ leader, over TCP) that broke; closed until the learner
     /// connects again with FOLLOWERINFO/OBSERVERINFO. Keyed by (lower sid, higher sid).
     broken: alloc::collections::BTreeSet<(Sid, Sid)>,
-    queue: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    /// Pending events as `time << 64 | seq << 24 | slot`: ordered by (time, sequence) in one
+    /// integer comparison.
+    queue: BinaryHeap<Reverse<u128>>,
     slots: Vec<Option<Event<M>>>,
     free: Vec<usize>,
     seq: u64,
@@ -129,6 +134,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
 
     fn build(config: SimConfig, seed: u64, keep: bool, check: bool) -> Cluster<M> {
         let ensemble = Ensemble::new(config.participants, config.observers);
+        let ensemble_size = config.participants + config.observers;
         let mut nodes = BTreeMap::new();
         for sid in ensemble.all() {
             nodes.insert(
@@ -149,7 +155,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             now: Instant::ZERO,
             rng: Rng::new(seed),
             nodes,
-            links: BTreeMap::new(),
+            links: Links::new(ensemble_size),
             broken: alloc::collections::BTreeSet::new(),
             queue: BinaryHeap::new(),
             slots: Vec::new(),
@@ -230,13 +236,15 @@ impl<M: StateMachine + Clone> Cluster<M> {
     }
     pub fn link(&self, from: Sid, to: Sid) -> LinkState {
         self.links
-            .get(&(from, to))
+            .get(from, to)
             .map(|l| l.state)
             .unwrap_or_default()
     }
     /// When the next event happens, if any.
     pub fn next_event_time(&self) -> Option<Instant> {
-        self.queue.peek().map(|Reverse((t, _, _))| *t)
+        self.queue
+            .peek()
+            .map(|Reverse(key)| Instant((*key >> 64) as u64))
     }
     pub fn request(&self, tag: RequestTag) -> Option<&ClientResult<M::Outcome>> {
         self.requests.get(&tag).map(|r| &r.result)
@@ -253,7 +261,12 @@ impl<M: StateMachine + Clone> Cluster<M> {
     /// Messages in flight, in delivery order.
     pub fn in_flight(&self) -> Vec<InFlight<'_, M>> {
         let mut v: Vec<(Instant, u64, InFlight<'_, M>)> = Vec::new();
-        for Reverse((t, seq, slot)) in self.queue.iter() {
+        for Reverse(key) in self.queue.iter() {
+            let (t, seq, slot) = (
+                &Instant((*key >> 64) as u64),
+                &((*key as u64) >> 24),
+                &((*key as u64 & SLOT_MASK) as usize),
+            );
             if let Some(Event::Deliver {
                 from,
                 to,
@@ -318,9 +331,13 @@ impl<M: StateMachine + Clone> Cluster<M> {
 
     /// Processes the next event. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        let Some(Reverse((time, _, slot))) = self.queue.pop() else {
+        let Some(Reverse(key)) = self.queue.pop() else {
             return false;
         };
+        let (time, slot) = (
+            Instant((key >> 64) as u64),
+            (key as u64 & SLOT_MASK) as usize,
+        );
         let event = self.slots[slot].take().expect("queued slot holds an event");
         self.free.push(slot);
         if time > self.now {
@@ -378,7 +395,8 @@ impl<M: StateMachine + Clone> Cluster<M> {
             }
         };
         self.seq += 1;
-        self.queue.push(Reverse((at, self.seq, slot)));
+        let key = ((at.0 as u128) << 64) | ((self.seq as u128) << 24) | slot as u128;
+        self.queue.push(Reverse(key));
     }
 
     fn record(&mut self, node: Sid, event: SimEvent) {
@@ -548,7 +566,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 self.record(sid, SimEvent::ClientFailed { tag });
             }
             Output::Disconnect { peer } => {
-                let link = self.links.entry((sid, peer)).or_default();
+                let Some(link) = self.links.get_mut(sid, peer) else {
+                    return;
+                };
                 if link.state.cut {
                     return;
                 }
@@ -603,7 +623,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
         ) {
             self.broken.remove(&pair);
         }
-        let link = self.links.entry((from, to)).or_default();
+        let Some(link) = self.links.get_mut(from, to) else {
+            return;
+        };
         let dropped = if link.state.cut {
             Some("cut")
         } else if link.state.drop_next {
@@ -634,7 +656,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             }
             return;
         }
-        let link = self.links.get_mut(&(from, to)).expect("inserted above");
+        let link = self.links.get_mut(from, to).expect("checked above");
         let arrives = (self.now + jitter + link.state.extra_ms).max(link.last_arrival);
         link.last_arrival = arrives;
         let from_inc = self.nodes.get(&from).map(|n| n.incarnation).unwrap_or(0);
@@ -726,7 +748,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
     }
 
     fn execute_disconnect_notice(&mut self, from: Sid, to: Sid) {
-        let link = self.links.entry((from, to)).or_default();
+        let Some(link) = self.links.get_mut(from, to) else {
+            return;
+        };
         if link.state.cut {
             return;
         }
@@ -742,7 +766,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
         if from == to || !self.nodes.contains_key(&from) || !self.nodes.contains_key(&to) {
             return;
         }
-        let link = self.links.entry((from, to)).or_default();
+        let Some(link) = self.links.get_mut(from, to) else {
+            return;
+        };
         f(&mut link.state);
         let s = link.state;
         self.record(
@@ -783,8 +809,8 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 let keys: Vec<(Sid, Sid)> = self
                     .links
                     .iter()
-                    .filter(|(_, l)| l.state != LinkState::default())
-                    .map(|(k, _)| *k)
+                    .filter(|(_, _, l)| l.state != LinkState::default())
+                    .map(|(from, to, _)| (from, to))
                     .collect();
                 for (from, to) in keys {
                     self.set_link(from, to, |l| *l = LinkState::default());

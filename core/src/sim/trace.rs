@@ -84,18 +84,58 @@ pub struct TraceRecord {
     pub event: SimEvent,
 }
 
-/// FNV-1a, 64 bit: small, deterministic on every platform.
-struct Fnv(u64);
+/// A word-at-a-time hash (FxHash's rotate-xor-multiply). Every integer is widened to 64 bits
+/// so the same trace hashes the same on 64-bit hosts and in 32-bit WebAssembly.
+struct TraceHasher(u64);
 
-impl Hasher for Fnv {
+impl TraceHasher {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95);
+    }
+}
+
+impl Hasher for TraceHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= *b as u64;
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01B3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
         }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(i as u64)
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.mix(i as u64)
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.mix(i as u64)
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i)
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64)
+    }
+    fn write_isize(&mut self, i: isize) {
+        self.mix(i as i64 as u64)
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.mix(i as i64 as u64)
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.mix(i as u64)
     }
 }
 
@@ -119,7 +159,7 @@ impl SimTrace {
     }
 
     pub(crate) fn push(&mut self, record: TraceRecord) {
-        let mut h = Fnv(self.hash);
+        let mut h = TraceHasher(self.hash);
         record.hash(&mut h);
         self.hash = h.finish();
         self.count += 1;
