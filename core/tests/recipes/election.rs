@@ -88,7 +88,11 @@ fn master_election_has_one_master_and_a_crashed_master_is_replaced_after_session
         masters.push(master);
     }
     let distinct: BTreeSet<ClientId> = masters.iter().copied().collect();
-    assert_eq!(distinct.len(), 3, "each candidate was master once: {masters:?}");
+    assert_eq!(
+        distinct.len(),
+        3,
+        "each candidate was master once: {masters:?}"
+    );
 }
 
 #[test]

@@ -212,7 +212,11 @@ fn shared_lock_lets_readers_share_and_a_writer_wait_for_every_earlier_node() {
         }
     }
     let node = |i: usize| lockers[i].1.clone();
-    assert_eq!(holders, BTreeSet::from([0, 1]), "the two first readers share");
+    assert_eq!(
+        holders,
+        BTreeSet::from([0, 1]),
+        "the two first readers share"
+    );
     assert_eq!(
         waiting_on,
         BTreeMap::from([(2, node(1)), (3, node(2)), (4, node(2)), (5, node(4))]),
@@ -227,7 +231,8 @@ fn shared_lock_lets_readers_share_and_a_writer_wait_for_every_earlier_node() {
         (4, &[5]),    // R5 leaves: W6
     ];
     for (released, woken) in script {
-        lab.delete(lockers[released].0, &node(released), -1).unwrap();
+        lab.delete(lockers[released].0, &node(released), -1)
+            .unwrap();
         holders.remove(&released);
         let expected: Vec<ClientId> = woken.iter().map(|i| lockers[*i].0).collect();
         let events = lab.events_after(&expected);

@@ -20,7 +20,10 @@ fn sequential_nodes_give_unique_increasing_ids_to_clients_on_every_server() {
     let mut tags = Vec::new();
     for _ in 0..PER_CLIENT {
         for c in &clients {
-            tags.push((*c, lab.submit(*c, create_op("/ids/id-", b"", PERSISTENT_SEQUENTIAL))));
+            tags.push((
+                *c,
+                lab.submit(*c, create_op("/ids/id-", b"", PERSISTENT_SEQUENTIAL)),
+            ));
         }
     }
     let outcomes = lab.await_replies(&tags.iter().map(|(_, t)| *t).collect::<Vec<_>>());
@@ -42,7 +45,10 @@ fn sequential_nodes_give_unique_increasing_ids_to_clients_on_every_server() {
         }
     }
     let expected: BTreeSet<u32> = (0..(PER_CLIENT * clients.len()) as u32).collect();
-    assert_eq!(all, expected, "the ids are exactly the parent's counter values");
+    assert_eq!(
+        all, expected,
+        "the ids are exactly the parent's counter values"
+    );
     lab.assert_replicas_agree();
     for s in 1..=5 {
         let tree = lab.cluster.peer(s).unwrap().machine();
@@ -74,7 +80,11 @@ fn config_subscribers_on_every_server_see_each_update_and_always_end_on_the_late
         let events = lab.events_after(&subscribers);
         assert_eq!(events.len(), subscribers.len(), "only the subscribers");
         for (i, s) in subscribers.iter().enumerate() {
-            assert_eq!(events[s].len(), 1, "update {v}: one event for subscriber {s}");
+            assert_eq!(
+                events[s].len(),
+                1,
+                "update {v}: one event for subscriber {s}"
+            );
             assert_eq!(
                 (events[s][0].event_type, events[s][0].path.as_str()),
                 (EventType::NodeDataChanged, "/config")
@@ -88,7 +98,12 @@ fn config_subscribers_on_every_server_see_each_update_and_always_end_on_the_late
     // A burst: a one-shot watch fires once, so subscribers may skip versions, but never
     // see them out of order and always end on the latest.
     let tags: Vec<_> = (6..=10u32)
-        .map(|v| lab.submit(publisher, set_data_op("/config", v.to_string().as_bytes(), -1)))
+        .map(|v| {
+            lab.submit(
+                publisher,
+                set_data_op("/config", v.to_string().as_bytes(), -1),
+            )
+        })
         .collect();
     for o in lab.await_replies(&tags) {
         o.unwrap();

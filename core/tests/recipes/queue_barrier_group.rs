@@ -80,7 +80,10 @@ fn fifo_queue_consumers_on_different_servers_take_each_item_once_in_sequence_ord
     }
     for c in &consumers {
         let seqs: Vec<u32> = taken.iter().filter(|t| t.3 == *c).map(|t| t.1).collect();
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "consumer {c}: {seqs:?}");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "consumer {c}: {seqs:?}"
+        );
     }
     assert!(lost > 0, "the consumers actually raced for items");
     lab.assert_replicas_agree();
@@ -148,7 +151,10 @@ fn double_barrier_lets_nobody_in_before_all_joined_and_nobody_out_before_all_lef
         let events = lab.events_after(&expected);
         assert_eq!(events.keys().copied().collect::<Vec<_>>(), expected);
         for j in 0..i {
-            assert_eq!(events[&parts[j]][0].event_type, EventType::NodeChildrenChanged);
+            assert_eq!(
+                events[&parts[j]][0].event_type,
+                EventType::NodeChildrenChanged
+            );
             if members(&mut lab, parts[j], true).is_empty() {
                 phase[j] = Phase::Left;
             }
@@ -220,7 +226,10 @@ fn group_members_notice_a_crashed_member_once_its_session_expires() {
     assert!(lab.cluster.now().saturating_sub(closed_at) < TIMEOUT_MS as u64);
     assert_eq!(events.keys().copied().collect::<Vec<_>>(), watchers);
     for m in &watchers {
-        assert_eq!(lab.children(*m, "/group", false).unwrap(), vec!["m0", "m1", "m3"]);
+        assert_eq!(
+            lab.children(*m, "/group", false).unwrap(),
+            vec!["m0", "m1", "m3"]
+        );
     }
     lab.assert_replicas_agree();
 }
