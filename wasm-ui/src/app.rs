@@ -1,0 +1,393 @@
+//! The Yew component that owns the [`Lab`] and turns clicks, keys and animation ticks into
+//! simulator steps. Views are in `view_*.rs`.
+//!
+//! Time: at speed 1×, one millisecond of virtual time takes [`WALL_MS_PER_VIRTUAL_MS`] ms on the
+//! wall clock, so a message's flight (15–35 ms virtual) is visible and an election takes a few
+//! seconds.
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+use zablab_core::sim::{Action, Scenario};
+use zablab_core::tree::acl::open_acl_unsafe;
+use zablab_core::tree::{CreateRequest, SetDataRequest, Txn, WriteOp};
+use zablab_core::Sid;
+
+use crate::lab::{lab_config, Lab, LabAction, LabScenario};
+use crate::share;
+use crate::show::message_fields;
+
+pub const WALL_MS_PER_VIRTUAL_MS: f64 = 10.0;
+/// At most this many events per animation frame (then the view time waits for the simulator).
+const MAX_STEPS_PER_FRAME: u64 = 50_000;
+/// A client session's timeout for writes from the page (virtual ms).
+pub const SESSION_TIMEOUT_MS: i32 = 600_000;
+
+/// The client session the page uses on a server: ZooKeeper's `(sid << 56) | n` shape.
+pub fn session_of(server: Sid) -> i64 {
+    ((server as i64) << 56) | 1
+}
+
+#[derive(Clone, PartialEq)]
+pub struct MsgSnapshot {
+    pub from: Sid,
+    pub to: Sid,
+    pub msg_id: u64,
+    pub sent: u64,
+    pub arrives: u64,
+    pub fields: Vec<(String, String)>,
+}
+
+#[derive(Clone, PartialEq)]
+pub enum Selection {
+    None,
+    Server(Sid),
+    Message(MsgSnapshot),
+    Link(Sid, Sid),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum WriteKind {
+    Create,
+    SetData,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct WriteForm {
+    pub server: Sid,
+    pub kind: WriteKind,
+    pub path: String,
+    pub data: String,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct SetupForm {
+    pub participants: u64,
+    pub observers: u64,
+    pub seed: u64,
+}
+
+pub enum Field {
+    WriteServer(Sid),
+    WriteKind(WriteKind),
+    WritePath(String),
+    WriteData(String),
+    LinkDelay(u64),
+    LinkDropPct(f64),
+    Participants(u64),
+    Observers(u64),
+    Seed(u64),
+}
+
+pub enum Msg {
+    Tick,
+    TogglePlay,
+    Step,
+    StepBack,
+    Speed(f64),
+    Seek(u64),
+    Select(Selection),
+    SelectMessage(u64),
+    Act(LabAction),
+    SendWrite,
+    ApplyLinkSettings(Sid, Sid),
+    Form(Field),
+    NewRun,
+    Branch(usize),
+    Share,
+    Export,
+    Import(String),
+    ImportError(String),
+    ToggleLarge,
+    Key(String),
+}
+
+pub struct App {
+    pub lab: Lab,
+    /// The virtual time shown (fractional between events, for smooth motion).
+    pub view_t: f64,
+    pub playing: bool,
+    pub speed: f64,
+    last_tick: Option<f64>,
+    tick_started: f64,
+    pub frame_ms: f64,
+    pub selection: Selection,
+    pub error: Option<String>,
+    violation_paused: bool,
+    pub large: bool,
+    pub write: WriteForm,
+    pub link_delay_ms: u64,
+    pub link_drop_pct: f64,
+    pub setup: SetupForm,
+    pub share_url: Option<String>,
+    _timer: gloo_timers::callback::Interval,
+    _keys: Option<Closure<dyn Fn(KeyboardEvent)>>,
+}
+
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
+fn location() -> (String, String) {
+    let loc = web_sys::window().map(|w| w.location());
+    let search = loc.as_ref().and_then(|l| l.search().ok()).unwrap_or_default();
+    let hash = loc.as_ref().and_then(|l| l.hash().ok()).unwrap_or_default();
+    (search, hash)
+}
+
+fn default_scenario(seed: u64) -> LabScenario {
+    Scenario { config: lab_config(3, 0), seed, actions: Vec::new() }
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let (search, hash) = location();
+        let opened = share::parse_location(&search, &hash);
+        let bench = crate::bench::init(opened.bench.as_deref());
+        let scenario = bench.or(opened.scenario.clone()).unwrap_or_else(|| default_scenario(1));
+        let setup = SetupForm {
+            participants: scenario.config.participants,
+            observers: scenario.config.observers,
+            seed: scenario.seed,
+        };
+        let mut lab = Lab::new(scenario);
+        let mut view_t = 0.0;
+        if let Some(n) = opened.until_steps {
+            lab.seek_steps(n);
+            view_t = lab.now_ms() as f64;
+        } else if let Some(t) = opened.until_ms {
+            lab.run_to(t);
+            view_t = t as f64;
+        }
+        let stopped = opened.until_ms.is_some() || opened.until_steps.is_some();
+        let link = ctx.link().clone();
+        let timer = gloo_timers::callback::Interval::new(16, move || link.send_message(Msg::Tick));
+        let link = ctx.link().clone();
+        let keys = Closure::<dyn Fn(KeyboardEvent)>::new(move |e: KeyboardEvent| {
+            let typing = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"))
+                .unwrap_or(false);
+            if typing {
+                return;
+            }
+            let key = e.key();
+            if matches!(key.as_str(), " " | "ArrowRight" | "ArrowLeft") {
+                e.prevent_default();
+                link.send_message(Msg::Key(key));
+            }
+        });
+        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+            let _ = doc.add_event_listener_with_callback("keydown", keys.as_ref().unchecked_ref());
+        }
+        App {
+            lab,
+            view_t,
+            playing: !stopped && !opened.paused,
+            speed: opened.speed.unwrap_or(1.0),
+            last_tick: None,
+            tick_started: 0.0,
+            frame_ms: 0.0,
+            selection: Selection::None,
+            error: opened.error,
+            violation_paused: false,
+            large: opened.large,
+            write: WriteForm { server: 1, kind: WriteKind::Create, path: "/a".into(), data: "hello".into() },
+            link_delay_ms: 200,
+            link_drop_pct: 0.0,
+            setup,
+            share_url: None,
+            _timer: timer,
+            _keys: Some(keys),
+        }
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Tick => return self.tick(),
+            Msg::TogglePlay => self.playing = !self.playing,
+            Msg::Step => {
+                self.playing = false;
+                self.lab.step_event();
+                self.view_t = self.lab.now_ms() as f64;
+            }
+            Msg::StepBack => {
+                self.playing = false;
+                let s = self.lab.steps();
+                self.lab.seek_steps(s.saturating_sub(1));
+                self.view_t = self.lab.now_ms() as f64;
+            }
+            Msg::Speed(s) => self.speed = s.clamp(0.1, 100.0),
+            Msg::Seek(t) => {
+                self.lab.seek_time(t);
+                self.view_t = t as f64;
+            }
+            Msg::Select(s) => self.selection = s,
+            Msg::SelectMessage(id) => {
+                let c = self.lab.cluster();
+                if let Some(m) = c.in_flight().into_iter().find(|m| m.msg_id == id) {
+                    self.selection = Selection::Message(MsgSnapshot {
+                        from: m.from,
+                        to: m.to,
+                        msg_id: m.msg_id,
+                        sent: m.sent.0,
+                        arrives: m.arrives.0,
+                        fields: message_fields(m.msg),
+                    });
+                }
+            }
+            Msg::Act(a) => self.act(a),
+            Msg::SendWrite => self.send_write(),
+            Msg::ApplyLinkSettings(from, to) => {
+                let drop_per_million = (self.link_drop_pct.clamp(0.0, 100.0) * 10_000.0).round() as u32;
+                for (a, b) in [(from, to), (to, from)] {
+                    self.act(Action::SetLink { from: a, to: b, extra_ms: self.link_delay_ms, drop_per_million });
+                }
+            }
+            Msg::Form(f) => match f {
+                Field::WriteServer(s) => self.write.server = s,
+                Field::WriteKind(k) => self.write.kind = k,
+                Field::WritePath(p) => self.write.path = p,
+                Field::WriteData(d) => self.write.data = d,
+                Field::LinkDelay(d) => self.link_delay_ms = d.min(60_000),
+                Field::LinkDropPct(p) => self.link_drop_pct = p.clamp(0.0, 100.0),
+                Field::Participants(p) => self.setup.participants = p.clamp(1, share::MAX_SERVERS),
+                Field::Observers(o) => self.setup.observers = o.min(share::MAX_SERVERS - 1),
+                Field::Seed(s) => self.setup.seed = s,
+            },
+            Msg::NewRun => {
+                let f = &self.setup;
+                let observers = f.observers.min(share::MAX_SERVERS - f.participants);
+                let s = Scenario { config: lab_config(f.participants, observers), seed: f.seed, actions: Vec::new() };
+                self.load(s);
+            }
+            Msg::Branch(i) => {
+                self.lab.select_branch(i);
+                self.view_t = self.lab.now_ms() as f64;
+            }
+            Msg::Share => {
+                let url = self.share_link();
+                if let Some(w) = web_sys::window() {
+                    if let Ok(h) = w.history() {
+                        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+                    }
+                }
+                self.share_url = Some(url);
+            }
+            Msg::Export => crate::files::download("zablab-run.json", &share::to_json(self.lab.scenario())),
+            Msg::Import(text) => match share::from_json(&text) {
+                Ok(s) => self.load(s),
+                Err(e) => self.error = Some(e),
+            },
+            Msg::ImportError(e) => self.error = Some(e),
+            Msg::ToggleLarge => self.large = !self.large,
+            Msg::Key(k) => match k.as_str() {
+                " " => self.playing = !self.playing,
+                "ArrowRight" => return Component::update(self, ctx, Msg::Step),
+                "ArrowLeft" => return Component::update(self, ctx, Msg::StepBack),
+                _ => return false,
+            },
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        crate::view::page(self, ctx)
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+        if self.tick_started > 0.0 {
+            let dt = now_ms() - self.tick_started;
+            self.frame_ms = if self.frame_ms == 0.0 { dt } else { self.frame_ms * 0.9 + dt * 0.1 };
+            crate::bench::on_rendered(dt, self.lab.cluster().in_flight().len());
+            self.tick_started = 0.0;
+        }
+    }
+}
+
+impl App {
+    fn tick(&mut self) -> bool {
+        let now = now_ms();
+        let dt = self.last_tick.map(|l| (now - l).clamp(0.0, 100.0)).unwrap_or(0.0);
+        self.last_tick = Some(now);
+        if !self.playing {
+            return false;
+        }
+        self.tick_started = now;
+        let target = self.view_t + dt * self.speed / WALL_MS_PER_VIRTUAL_MS;
+        if self.lab.run_to_bounded(target.floor() as u64, MAX_STEPS_PER_FRAME) {
+            self.view_t = target;
+        } else {
+            self.view_t = self.lab.now_ms() as f64;
+        }
+        if self.lab.cluster().violation().is_some() {
+            if !self.violation_paused {
+                self.violation_paused = true;
+                self.playing = false;
+            }
+        } else {
+            self.violation_paused = false;
+        }
+        crate::bench::on_tick(self);
+        true
+    }
+
+    fn load(&mut self, s: LabScenario) {
+        self.setup = SetupForm { participants: s.config.participants, observers: s.config.observers, seed: s.seed };
+        self.lab = Lab::new(s);
+        self.view_t = 0.0;
+        self.selection = Selection::None;
+        self.error = None;
+        self.share_url = None;
+        self.violation_paused = false;
+        self.playing = true;
+    }
+
+    fn act(&mut self, a: LabAction) {
+        // The view may be between two whole milliseconds: act at the one the cluster is at.
+        self.lab.act(a);
+        self.view_t = self.lab.now_ms() as f64;
+    }
+
+    /// A client write from the form: opens the page's session on that server first if the
+    /// server does not know it yet (both go through ZAB as ordinary transactions).
+    fn send_write(&mut self) {
+        let f = self.write.clone();
+        if !f.path.starts_with('/') {
+            self.error = Some(format!("a znode path starts with '/': `{}`", f.path));
+            return;
+        }
+        let session = session_of(f.server);
+        let cxid = self.lab.scenario().actions.iter().filter(|a| matches!(&a.action, Action::Write { server, .. } if *server == f.server)).count() as i32 + 1;
+        let known = self
+            .lab
+            .cluster()
+            .peer(f.server)
+            .map(|p| p.machine().sessions().contains_key(&session))
+            .unwrap_or(false);
+        if !known {
+            let open = Txn::new(session, cxid, Vec::new(), WriteOp::CreateSession { timeout_ms: SESSION_TIMEOUT_MS });
+            self.act(Action::Write { server: f.server, txn: open });
+        }
+        let data = Some(f.data.clone().into_bytes());
+        let op = match f.kind {
+            WriteKind::Create => WriteOp::Create(CreateRequest { path: f.path, data, acl: open_acl_unsafe(), flags: 0 }),
+            WriteKind::SetData => WriteOp::SetData(SetDataRequest { path: f.path, data, version: -1 }),
+        };
+        let cxid = cxid + i32::from(!known);
+        self.act(Action::Write { server: f.server, txn: Txn::new(session, cxid, Vec::new(), op) });
+    }
+
+    pub fn share_link(&self) -> String {
+        let base = web_sys::window()
+            .and_then(|w| w.location().href().ok())
+            .map(|h| h.split(['#', '?']).next().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        format!("{base}#run={}&t={}&steps={}", share::encode(self.lab.scenario()), self.lab.now_ms(), self.lab.steps())
+    }
+}

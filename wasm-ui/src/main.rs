@@ -1,0 +1,17 @@
+//! ZabLab's browser lab: a Yew/WebAssembly view over `zablab_core::sim`. See `app.rs` for the
+//! component, `lab.rs` for the replay model (rewind, branches), `share.rs` for shareable runs.
+
+mod app;
+mod bench;
+mod files;
+mod lab;
+mod share;
+mod show;
+mod view;
+mod view_cluster;
+mod view_panels;
+
+fn main() {
+    #[cfg(target_arch = "wasm32")]
+    yew::Renderer::<app::App>::new().render();
+}

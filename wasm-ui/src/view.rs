@@ -1,0 +1,232 @@
+//! The page: toolbar (play, step, speed, new run, share), the cluster drawing, the timeline
+//! with phase bands and branches, the inspector, the client-write form, and a slot for the
+//! lesson picker and narration (issue 7).
+//!
+//! The root element `#lab` carries the run's state as data attributes (`data-time`,
+//! `data-steps`, `data-leader`, `data-stable`, `data-hash`, `data-violation`, `data-playing`,
+//! `data-branch`, `data-frame-ms`) for tests, benchmarks and lesson scripts.
+
+use yew::prelude::*;
+
+use zablab_core::Sid;
+
+use crate::app::{App, Field, Msg, WriteKind};
+use crate::lab::Band;
+use crate::view_cluster::{cluster, WIDTH};
+use crate::view_panels::inspector;
+
+fn input_value(e: &Event) -> String {
+    e.target_unchecked_into::<web_sys::HtmlInputElement>().value()
+}
+
+fn speed_to_slider(s: f64) -> f64 {
+    // 0.1× .. 100× on a log scale 0 .. 300.
+    (s.log10() + 1.0) * 100.0
+}
+
+fn slider_to_speed(v: f64) -> f64 {
+    10f64.powf(v / 100.0 - 1.0)
+}
+
+fn toolbar(app: &App, ctx: &Context<App>) -> Html {
+    let link = ctx.link();
+    let speed = link.callback(|e: InputEvent| {
+        let v = e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(100.0);
+        Msg::Speed(slider_to_speed(v))
+    });
+    let num = |f: fn(u64) -> Field| link.callback(move |e: Event| Msg::Form(f(input_value(&e).parse().unwrap_or(0))));
+    let import_ok = link.callback(Msg::Import);
+    let import_err = link.callback(Msg::ImportError);
+    let import = Callback::from(move |e: Event| {
+        let input = e.target_unchecked_into::<web_sys::HtmlInputElement>();
+        crate::files::read_file(&input, import_ok.clone(), import_err.clone());
+    });
+    let s = &app.setup;
+    html! {
+        <header class="toolbar">
+            <h1>{"ZabLab"}</h1>
+            <button id="play" data-action="play" onclick={link.callback(|_| Msg::TogglePlay)} title="space">
+                { if app.playing { "❚❚ Pause" } else { "▶ Play" } }
+            </button>
+            <button id="step-back" onclick={link.callback(|_| Msg::StepBack)} title="←">{"◀ Back"}</button>
+            <button id="step" onclick={link.callback(|_| Msg::Step)} title="→">{"Step ▶"}</button>
+            <label class="speed">{"speed "}
+                <input id="speed" type="range" min="0" max="300" step="1" value={format!("{:.0}", speed_to_slider(app.speed))} oninput={speed} />
+                <output>{format!("{:.1}×", app.speed)}</output>
+            </label>
+            <span class="clock" id="clock">{format!("t = {:.0} ms · event {}", app.view_t, app.lab.steps())}</span>
+            <span class="spacer" />
+            <label>{"participants "}<input id="participants" type="number" min="1" max="9" value={s.participants.to_string()} onchange={num(Field::Participants)} /></label>
+            <label>{"observers "}<input id="observers" type="number" min="0" max="8" value={s.observers.to_string()} onchange={num(Field::Observers)} /></label>
+            <label>{"seed "}<input id="seed" type="number" min="0" value={s.seed.to_string()} onchange={num(Field::Seed)} /></label>
+            <button id="new-run" onclick={link.callback(|_| Msg::NewRun)}>{"New run"}</button>
+            <button id="share" onclick={link.callback(|_| Msg::Share)}>{"Share link"}</button>
+            <button id="export" onclick={link.callback(|_| Msg::Export)}>{"Export"}</button>
+            <label class="file">{"Import "}<input id="import" type="file" accept=".json,application/json" onchange={import} /></label>
+            <button id="large" onclick={link.callback(|_| Msg::ToggleLarge)} aria-pressed={app.large.to_string()}>{"Large type"}</button>
+        </header>
+    }
+}
+
+fn band_class(b: Band) -> &'static str {
+    match b {
+        Band::Down => "band down",
+        Band::Phase(p) => match p {
+            zablab_core::trace::ZabPhase::Election => "band election",
+            zablab_core::trace::ZabPhase::Discovery => "band discovery",
+            zablab_core::trace::ZabPhase::Synchronization => "band sync",
+            zablab_core::trace::ZabPhase::Broadcast => "band broadcast",
+        },
+    }
+}
+
+fn timeline(app: &App, ctx: &Context<App>) -> Html {
+    let b = app.lab.branch();
+    let end = b.explored_ms.max(app.view_t.ceil() as u64).max(1000);
+    let row = 14.0;
+    let label_w = 40.0;
+    let w = WIDTH - label_w;
+    let x = |t: u64| label_w + t as f64 / end as f64 * w;
+    let rows = b.bands.len();
+    let bands: Html = b
+        .bands
+        .iter()
+        .enumerate()
+        .map(|(i, (sid, v))| {
+            let y = i as f64 * row;
+            let segs = v.iter().enumerate().map(|(k, (start, band, _))| {
+                let stop = v.get(k + 1).map(|n| n.0).unwrap_or(b.explored_ms.max(*start));
+                let (x0, x1) = (x(*start), x(stop));
+                html! { <rect class={band_class(*band)} x={format!("{x0:.1}")} y={format!("{:.1}", y + 1.0)}
+                              width={format!("{:.1}", (x1 - x0).max(0.5))} height={format!("{:.1}", row - 2.0)}>
+                            <title>{format!("S{sid} {} from {start} ms", band.name())}</title></rect> }
+            });
+            html! { <g data-band-node={sid.to_string()}>
+                <text x="2" y={format!("{:.1}", y + row - 3.0)}>{format!("S{sid}")}</text>{ for segs }</g> }
+        })
+        .collect();
+    let cursor = x(app.view_t.max(0.0) as u64);
+    let h = rows as f64 * row + 2.0;
+    let seek = ctx.link().callback(|e: InputEvent| {
+        Msg::Seek(e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(0))
+    });
+    let pick = ctx.link().callback(|e: Event| Msg::Branch(input_value(&e).parse().unwrap_or(0)));
+    let branch_select = {
+        let pick = pick.clone();
+        html! {
+            <select id="branch" onchange={pick}>
+                { for app.lab.branches.iter().enumerate().map(|(i, br)| html!{
+                    <option value={i.to_string()} selected={i == app.lab.current}>{&br.name}</option>
+                }) }
+            </select>
+        }
+    };
+    html! {
+        <section class="timeline">
+            <svg id="bands" viewBox={format!("0 0 {WIDTH} {h:.0}")} preserveAspectRatio="none" style={format!("height:{h:.0}px")}>
+                {bands}
+                <line class="cursor" x1={format!("{cursor:.1}")} x2={format!("{cursor:.1}")} y1="0" y2={format!("{h:.0}")} />
+            </svg>
+            <div class="scrub">
+                <input id="scrubber" type="range" min="0" max={end.to_string()} step="1" value={format!("{:.0}", app.view_t)} oninput={seek} />
+                <span>{"branch "}</span>{branch_select}
+                <span class="legend">
+                    <i class="band election" />{"ELECTION "}<i class="band discovery" />{"DISCOVERY "}
+                    <i class="band sync" />{"SYNC "}<i class="band broadcast" />{"BROADCAST "}<i class="band down" />{"DOWN"}
+                </span>
+            </div>
+        </section>
+    }
+}
+
+fn write_form(app: &App, ctx: &Context<App>) -> Html {
+    let link = ctx.link();
+    let sids: Vec<Sid> = app.lab.cluster().ensemble().all();
+    let f = &app.write;
+    let server = link.callback(|e: Event| Msg::Form(Field::WriteServer(input_value(&e).parse().unwrap_or(1))));
+    let kind = link.callback(|e: Event| {
+        Msg::Form(Field::WriteKind(if input_value(&e) == "setData" { WriteKind::SetData } else { WriteKind::Create }))
+    });
+    let path = link.callback(|e: InputEvent| Msg::Form(Field::WritePath(e.target_unchecked_into::<web_sys::HtmlInputElement>().value())));
+    let data = link.callback(|e: InputEvent| Msg::Form(Field::WriteData(e.target_unchecked_into::<web_sys::HtmlInputElement>().value())));
+    let results: Vec<Html> = app
+        .lab
+        .cluster()
+        .requests()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .take(5)
+        .map(|(tag, server, txn, result)| {
+            let what = txn.map(crate::show::txn).unwrap_or_else(|| "sync".into());
+            let how = match result {
+                zablab_core::sim::ClientResult::Pending => "pending".to_string(),
+                zablab_core::sim::ClientResult::Replied { zxid, outcome } => match outcome {
+                    Ok(_) => format!("ok at {zxid}"),
+                    Err(e) => format!("{e:?} at {zxid}"),
+                },
+                zablab_core::sim::ClientResult::Synced { zxid } => format!("synced {zxid}"),
+                zablab_core::sim::ClientResult::Failed => "failed (server not serving)".into(),
+            };
+            html! { <li data-request={tag.to_string()}>{format!("#{tag} via S{server}: {what} → {how}")}</li> }
+        })
+        .collect();
+    html! {
+        <section class="panel write" id="write-form">
+            <h2>{"Client write"}</h2>
+            <select id="write-server" onchange={server}>
+                { for sids.iter().map(|s| html!{ <option value={s.to_string()} selected={*s == f.server}>{format!("to S{s}")}</option> }) }
+            </select>
+            <select id="write-kind" onchange={kind}>
+                <option value="create" selected={f.kind == WriteKind::Create}>{"create"}</option>
+                <option value="setData" selected={f.kind == WriteKind::SetData}>{"setData"}</option>
+            </select>
+            <input id="write-path" value={f.path.clone()} oninput={path} size="8" />
+            <input id="write-data" value={f.data.clone()} oninput={data} size="8" />
+            <button id="send-write" onclick={link.callback(|_| Msg::SendWrite)}>{"Send"}</button>
+            <ul class="requests">{ for results }</ul>
+        </section>
+    }
+}
+
+pub fn page(app: &App, ctx: &Context<App>) -> Html {
+    let c = app.lab.cluster();
+    let violation = c.violation();
+    let leader = c.leader().map(|l| l.to_string()).unwrap_or_default();
+    let banner = violation.map(|v| {
+        html! {
+            <div id="violation" class="violation" data-invariant={v.invariant.clone()}>
+                <strong>{format!("Invariant violated: {}", v.invariant)}</strong>
+                {format!(" at {} ms on {}: {}", v.time.0, v.nodes.iter().map(|n| format!("S{n}")).collect::<Vec<_>>().join(", "), v.detail)}
+            </div>
+        }
+    });
+    let error = app.error.as_ref().map(|e| html! { <div id="error" class="error">{e}</div> });
+    let share = app.share_url.as_ref().map(|u| {
+        html! { <div class="share">{"Link to this run: "}<input id="share-url" readonly=true value={u.clone()} /></div> }
+    });
+    html! {
+        <div id="lab" class={classes!("lab", app.large.then_some("large"))}
+             data-time={c.now().0.to_string()} data-steps={app.lab.steps().to_string()}
+             data-leader={leader} data-stable={c.is_stable().to_string()}
+             data-hash={format!("{:016x}", c.trace().hash())}
+             data-violation={violation.map(|v| v.invariant.clone()).unwrap_or_default()}
+             data-playing={app.playing.to_string()} data-branch={app.lab.current.to_string()}
+             data-frame-ms={format!("{:.2}", app.frame_ms)}>
+            {toolbar(app, ctx)}
+            {error}{banner}{share}
+            <div class="body">
+                <aside id="lesson-slot" class="lesson-slot" hidden=true></aside>
+                <main class="stage">
+                    {cluster(app, ctx)}
+                    {timeline(app, ctx)}
+                </main>
+                <aside class="side">
+                    {inspector(app, ctx)}
+                    {write_form(app, ctx)}
+                </aside>
+            </div>
+            {crate::bench::view(app)}
+        </div>
+    }
+}

@@ -1,0 +1,210 @@
+//! ZabLab's build tool, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! * `build` — adds the wasm target if missing, compiles the browser lab (`zablab-ui`) for
+//!   `wasm32-unknown-unknown` with the small `wasm-release` profile, generates the JS glue with
+//!   the `wasm-bindgen` library (same pinned version as the `wasm-bindgen` crate, so no global
+//!   `cargo install`), and writes the page into `dist/`.
+//! * `serve [--port 8080]` — serves `dist/` on 127.0.0.1 with a tiny std-only HTTP server.
+//! * `lab [--port 8080]` — `build`, then starts a 3-server native cluster (`zablab cluster`) if the
+//!   node binary builds, serves the page and prints its URL; Ctrl-C stops everything.
+
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const UI_PACKAGE: &str = "zablab-ui";
+const UI_PROFILE: &str = "wasm-release";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("help");
+    let port = match parse_port(&args[args.len().min(1)..]) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        "build" => build().map(|_| ()),
+        "serve" => serve::serve(&dist_dir(), port, |url| println!("Serving ZabLab on {url}")),
+        "lab" => lab(port),
+        "help" | "--help" | "-h" => {
+            print_help();
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{}", help_text())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn help_text() -> &'static str {
+    "usage: cargo xtask build | serve [--port 8080] | lab [--port 8080]"
+}
+
+fn print_help() {
+    println!("{}", help_text());
+}
+
+fn parse_port(args: &[String]) -> Result<u16, String> {
+    let mut port = 8080;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--port" => {
+                let v = it.next().ok_or("--port needs a number")?;
+                port = v.parse().map_err(|_| format!("bad port `{v}`"))?;
+            }
+            other => return Err(format!("unknown option `{other}`\n{}", help_text())),
+        }
+    }
+    Ok(port)
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn dist_dir() -> PathBuf {
+    root().join("dist")
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => root().join("target"),
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == WASM_TARGET));
+    match installed {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            println!("xtask: adding the {WASM_TARGET} target");
+            run(Command::new("rustup").args(["target", "add", WASM_TARGET]), "rustup target add")
+        }
+        // No rustup (a distribution's Rust): assume the target is there; cargo will say if not.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Builds the page into `dist/` and returns that directory.
+fn build() -> Result<PathBuf, String> {
+    ensure_wasm_target()?;
+    let root = root();
+    run(
+        cargo().current_dir(&root).args([
+            "build",
+            "-p",
+            UI_PACKAGE,
+            "--bin",
+            UI_PACKAGE,
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            UI_PROFILE,
+        ]),
+        "cargo build (wasm)",
+    )?;
+    let wasm = target_dir().join(WASM_TARGET).join(UI_PROFILE).join("zablab-ui.wasm");
+    let dist = dist_dir();
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist).map_err(|e| format!("cannot clear {}: {e}", dist.display()))?;
+    }
+    std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?
+        .typescript(false)
+        .omit_default_module_path(false)
+        .generate(&dist)
+        .map_err(|e| format!("wasm-bindgen on {}: {e}", wasm.display()))?;
+    std::fs::copy(root.join("index.html"), dist.join("index.html"))
+        .map_err(|e| format!("cannot copy index.html: {e}"))?;
+    let mut total = 0;
+    for name in ["zablab-ui.js", "zablab-ui_bg.wasm"] {
+        total += std::fs::metadata(dist.join(name)).map(|m| m.len()).unwrap_or(0);
+    }
+    println!("xtask: wrote {} ({} KB of wasm + JS)", dist.display(), total / 1024);
+    Ok(dist)
+}
+
+/// Children started by `lab`, killed when it ends.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn lab(port: u16) -> Result<(), String> {
+    let dist = build()?;
+    let mut children = Children(Vec::new());
+    let root = root();
+    println!("xtask: building the native node (zablab-node) for a local 3-server cluster");
+    let built = cargo()
+        .current_dir(&root)
+        .args(["build", "--release", "-p", "zablab-node", "--bin", "zablab"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if built {
+        let exe = target_dir().join("release").join(if cfg!(windows) { "zablab.exe" } else { "zablab" });
+        let dir = std::env::temp_dir().join(format!("zablab-lab-{}", std::process::id()));
+        match Command::new(&exe)
+            .args(["cluster", "--size", "3", "--dir"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => {
+                println!("xtask: started `zablab cluster --size 3` (data in {})", dir.display());
+                children.0.push(child);
+            }
+            Err(e) => println!("xtask: could not start {}: {e}; continuing with the browser lab only", exe.display()),
+        }
+    } else {
+        println!("xtask: the native node does not build yet; continuing with the browser lab only");
+    }
+    // Children are stopped when `children` drops: after the server returns, and on Ctrl-C
+    // because the terminal sends SIGINT to the whole foreground process group.
+    let result = serve::serve(&dist, port, |url| {
+        println!();
+        println!("  ZabLab is running: open {url}");
+        println!("  (Ctrl-C to stop)");
+        println!();
+    });
+    drop(children);
+    result
+}
