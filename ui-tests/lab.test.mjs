@@ -122,9 +122,22 @@ test("clicking a message opens its fields", async () => {
   await page.waitForSelector("#cluster g.msg:not(.dropped)");
   await page.keyboard.press(" "); // pause
   await page.waitForFunction(() => document.querySelector("#lab").dataset.playing === "false");
-  const msg = page.locator("#cluster g.msg:not(.dropped)").first();
-  const type = await msg.getAttribute("data-msg-type");
-  await msg.locator("circle").click({ force: true });
+  // A message whose dot is not under a server box or another message (step until one is).
+  let found = null;
+  for (let i = 0; i < 50 && !found; i++) {
+    found = await page.evaluate(() => {
+      for (const el of document.querySelectorAll("#cluster g.msg:not(.dropped)")) {
+        const r = el.querySelector("circle").getBoundingClientRect();
+        const [x, y] = [r.left + r.width / 2, r.top + r.height / 2];
+        if (document.elementFromPoint(x, y)?.closest("g.msg") === el) return { x, y, type: el.dataset.msgType };
+      }
+      return null;
+    });
+    if (!found) await page.keyboard.press("ArrowRight");
+  }
+  assert.ok(found, "a clickable message");
+  const { x, y, type } = found;
+  await page.mouse.click(x, y);
   await page.waitForSelector("#msg-inspector");
   const fields = await page.$$eval("#inspector table.fields th", (ths) => ths.map((t) => t.textContent));
   assert.ok(fields.includes("type") && fields.includes("from") && fields.includes("arrives at"), fields.join(","));

@@ -360,6 +360,8 @@ mod tests {
         lab.run_to(5_000);
         let leader = lab.cluster().leader().expect("a leader after 5 s");
         let hash = lab.cluster().trace().hash();
+        // The state at a time includes the actions at that time: act a millisecond later.
+        lab.run_to(5_001);
         lab.act(Action::Crash(leader));
         lab.run_to(12_000);
         let after = lab.cluster().trace().hash();

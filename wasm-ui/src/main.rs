@@ -12,6 +12,6 @@ mod view_cluster;
 mod view_panels;
 
 fn main() {
-    #[cfg(target_arch = "wasm32")]
+    // Only meaningful in a browser; the native build exists for `cargo test`.
     yew::Renderer::<app::App>::new().render();
 }
