@@ -16,6 +16,7 @@ extern crate alloc;
 pub mod config;
 pub mod durable;
 pub mod election;
+pub mod lesson;
 pub mod machine;
 pub mod message;
 pub mod peer;

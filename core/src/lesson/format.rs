@@ -163,9 +163,12 @@ pub struct LinkSpec {
 }
 
 /// Something done in a step.
-#[derive(Clone, PartialEq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum StepAction {
     /// Start a server for the first time.
     Start(Sid),
@@ -208,15 +211,17 @@ pub enum StepAction {
     RunFor(u64),
     /// Run until the checkpoint holds (checked after every event) or `limit_ms` passed.
     RunUntil {
-        until: Checkpoint,
+        until: alloc::boxed::Box<Checkpoint>,
         #[cfg_attr(feature = "serde", serde(default = "default_limit_ms"))]
         limit_ms: u64,
     },
 }
 
+#[cfg(feature = "serde")]
 fn default_session_timeout_ms() -> i32 {
     2000
 }
+#[cfg(feature = "serde")]
 fn default_limit_ms() -> u64 {
     10_000
 }
@@ -385,7 +390,10 @@ impl Checkpoint {
 /// What a question's answer is computed from (at the moment the step's checkpoint is checked).
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum AnswerFrom {
     /// The established leader's id.
     Leader,
@@ -424,7 +432,10 @@ pub struct Question {
 /// What an exercise asks the student to bring about.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum Goal {
     /// This server is the established leader and the ensemble is stable.
     LeaderIs(Sid),

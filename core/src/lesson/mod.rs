@@ -32,9 +32,9 @@ use core::fmt;
 pub use check::{CheckResult, Failure};
 pub use exercise::{check_exercise, check_exercise_since, ExerciseResult};
 pub use format::{
-    parse_zxid, AnswerFrom, Checkpoint, ClientOp, ClusterSpec, CountSpec, DiskSpec, Exercise,
-    Goal, Lang, Lesson, LinkSpec, MessageCheck, Question, Step, StepAction, SyncCheck, Text,
-    VoteSpec, ZnodeCheck,
+    parse_zxid, AnswerFrom, Checkpoint, ClientOp, ClusterSpec, CountSpec, DiskSpec, Exercise, Goal,
+    Lang, Lesson, LinkSpec, MessageCheck, Question, Step, StepAction, SyncCheck, Text, VoteSpec,
+    ZnodeCheck,
 };
 pub use run::{Fate, FlowMessage, LessonRun, StepReport};
 

@@ -26,9 +26,14 @@ use super::LessonError;
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Fate {
     InFlight,
-    Delivered { at_ms: u64 },
+    Delivered {
+        at_ms: u64,
+    },
     /// Lost: on a cut link, to a random or scripted drop, or because an end was down.
-    Dropped { at_ms: u64, reason: String },
+    Dropped {
+        at_ms: u64,
+        reason: String,
+    },
 }
 
 /// One message of the run, for the flow view.
@@ -229,7 +234,11 @@ impl LessonRun {
         &self.messages
     }
     /// Messages sent, delivered or dropped during trace records `first..last`.
-    pub fn messages_between(&self, first: usize, last: usize) -> impl Iterator<Item = &FlowMessage> {
+    pub fn messages_between(
+        &self,
+        first: usize,
+        last: usize,
+    ) -> impl Iterator<Item = &FlowMessage> {
         self.messages.iter().filter(move |m| {
             (m.sent_record >= first && m.sent_record < last)
                 || (m.fate_record >= first && m.fate_record < last)
@@ -306,7 +315,8 @@ impl LessonRun {
     pub fn apply(&mut self, action: &StepAction) -> Result<(), String> {
         self.check_refs(action)?;
         self.step_first_record = self.cluster.trace().records().len();
-        self.perform(action).map_err(|f| format!("{}: expected {}, got {}", f.what, f.expected, f.actual))
+        self.perform(action)
+            .map_err(|f| format!("{}: expected {}, got {}", f.what, f.expected, f.actual))
     }
 
     /// Marks the start of free play: exercises look at the trace from here on.
@@ -330,7 +340,11 @@ impl LessonRun {
     /// Checks exercise `index` of this lesson against what happened since free play began.
     pub fn check_exercise(&self, index: usize) -> Option<super::ExerciseResult> {
         let ex = self.lesson.exercises.get(index)?;
-        Some(super::check_exercise_since(ex, &self.cluster, self.free_play_from))
+        Some(super::check_exercise_since(
+            ex,
+            &self.cluster,
+            self.free_play_from,
+        ))
     }
 
     fn check_refs(&self, action: &StepAction) -> Result<(), String> {
@@ -348,7 +362,10 @@ impl LessonRun {
                     return bad(format!("no server {s}"));
                 }
             }
-            StepAction::Cut(l) | StepAction::Heal(l) | StepAction::Slow(l) | StepAction::DropNext(l) => {
+            StepAction::Cut(l)
+            | StepAction::Heal(l)
+            | StepAction::Slow(l)
+            | StepAction::DropNext(l) => {
                 if !server_ok(&l.from) || !server_ok(&l.to) || l.from == l.to {
                     return bad(format!("no link {} → {}", l.from, l.to));
                 }
@@ -430,7 +447,9 @@ impl LessonRun {
                 server,
                 timeout_ms,
             } => {
-                let r = self.clients.connect(&mut self.cluster, *server, *timeout_ms);
+                let r = self
+                    .clients
+                    .connect(&mut self.cluster, *server, *timeout_ms);
                 let text = match r {
                     Ok(id) => {
                         self.names.insert(client.clone(), id);
@@ -439,7 +458,8 @@ impl LessonRun {
                     }
                     Err(code) => format!("{code:?}"),
                 };
-                self.last_result.insert(client.clone(), LastResult::Text(text));
+                self.last_result
+                    .insert(client.clone(), LastResult::Text(text));
             }
             StepAction::CrashClient(c) => {
                 if let Some(id) = self.names.get(c) {
@@ -534,11 +554,14 @@ impl LessonRun {
             return;
         };
         let Some(tag) = self.clients.submit(&mut self.cluster, id, w) else {
-            self.last_result
-                .insert(op.client.clone(), LastResult::Text("ConnectionLoss".to_string()));
+            self.last_result.insert(
+                op.client.clone(),
+                LastResult::Text("ConnectionLoss".to_string()),
+            );
             return;
         };
-        self.last_result.insert(op.client.clone(), LastResult::Tag(tag));
+        self.last_result
+            .insert(op.client.clone(), LastResult::Tag(tag));
         self.scan();
         if !op.no_wait {
             let limit = self.cluster.now() + WRITE_WAIT_MS;
@@ -567,7 +590,8 @@ impl LessonRun {
             Ok(_) => "ok".to_string(),
             Err(code) => format!("{code:?}"),
         };
-        self.last_result.insert(op.client.clone(), LastResult::Text(text));
+        self.last_result
+            .insert(op.client.clone(), LastResult::Text(text));
     }
 
     /// Runs events up to `limit` (or until `stop` holds); true if `stop` held (or none given).
@@ -629,8 +653,7 @@ impl LessonRun {
                 }
             }
         }
-        for i in self.scanned..records.len() {
-            let r = &records[i];
+        for (i, r) in records.iter().enumerate().skip(self.scanned) {
             let at_ms = r.time.as_millis();
             match &r.event {
                 SimEvent::Send {
@@ -650,7 +673,11 @@ impl LessonRun {
                     });
                 }
                 SimEvent::Deliver { msg_id, .. } => {
-                    if let Some(m) = self.msg_index.get(msg_id).and_then(|ix| self.messages.get_mut(*ix)) {
+                    if let Some(m) = self
+                        .msg_index
+                        .get(msg_id)
+                        .and_then(|ix| self.messages.get_mut(*ix))
+                    {
                         m.fate = Fate::Delivered { at_ms };
                         m.fate_record = i;
                     }
@@ -666,7 +693,11 @@ impl LessonRun {
                         at_ms,
                         reason: reason.to_string(),
                     };
-                    match self.msg_index.get(msg_id).and_then(|ix| self.messages.get_mut(*ix)) {
+                    match self
+                        .msg_index
+                        .get(msg_id)
+                        .and_then(|ix| self.messages.get_mut(*ix))
+                    {
                         Some(m) => {
                             m.fate = fate;
                             m.fate_record = i;

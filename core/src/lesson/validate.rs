@@ -36,21 +36,21 @@ pub(crate) const STATES: [&str; 5] = ["LOOKING", "FOLLOWING", "LEADING", "OBSERV
 pub(crate) const PHASES: [&str; 4] = ["ELECTION", "DISCOVERY", "SYNC", "BROADCAST"];
 pub(crate) const SYNC_MODES: [&str; 3] = ["DIFF", "TRUNC", "SNAP"];
 
-struct Ctx<'a> {
+struct Ctx {
     servers: u64,
     clients: BTreeSet<String>,
-    at: &'a str,
+    at: String,
 }
 
 fn invalid(at: &str, what: String) -> LessonError {
     LessonError::Invalid(format!("{at}: {what}"))
 }
 
-impl Ctx<'_> {
+impl Ctx {
     fn server(&self, sid: Sid) -> Result<(), LessonError> {
         if sid == 0 || sid > self.servers {
             return Err(invalid(
-                self.at,
+                &self.at,
                 format!("no server {sid} (servers are 1..={})", self.servers),
             ));
         }
@@ -59,21 +59,23 @@ impl Ctx<'_> {
     fn client(&self, name: &str) -> Result<(), LessonError> {
         if !self.clients.contains(name) {
             return Err(invalid(
-                self.at,
+                &self.at,
                 format!("client {name:?} is used before it connects"),
             ));
         }
         Ok(())
     }
     fn zxid(&self, z: &str) -> Result<(), LessonError> {
-        parse_zxid(z).map(|_| ()).map_err(|e| invalid(self.at, e.to_string()))
+        parse_zxid(z)
+            .map(|_| ())
+            .map_err(|e| invalid(&self.at, e.to_string()))
     }
     fn one_of(&self, what: &str, v: &str, allowed: &[&str]) -> Result<(), LessonError> {
         if allowed.contains(&v) {
             Ok(())
         } else {
             Err(invalid(
-                self.at,
+                &self.at,
                 format!("unknown {what} {v:?} (one of {allowed:?})"),
             ))
         }
@@ -82,7 +84,10 @@ impl Ctx<'_> {
         self.server(l.from)?;
         self.server(l.to)?;
         if l.from == l.to {
-            return Err(invalid(self.at, format!("a link from {} to itself", l.from)));
+            return Err(invalid(
+                &self.at,
+                format!("a link from {} to itself", l.from),
+            ));
         }
         Ok(())
     }
@@ -94,14 +99,15 @@ impl Ctx<'_> {
             | StepAction::Restart(s)
             | StepAction::Wipe(s)
             | StepAction::Isolate(s) => self.server(*s),
-            StepAction::Cut(l) | StepAction::Heal(l) | StepAction::Slow(l) | StepAction::DropNext(l) => {
-                self.link(l)
-            }
+            StepAction::Cut(l)
+            | StepAction::Heal(l)
+            | StepAction::Slow(l)
+            | StepAction::DropNext(l) => self.link(l),
             StepAction::HealAll | StepAction::RunFor(_) => Ok(()),
             StepAction::Connect { client, server, .. } => {
                 self.server(*server)?;
                 if client.is_empty() {
-                    return Err(invalid(self.at, "a client needs a name".to_string()));
+                    return Err(invalid(&self.at, "a client needs a name".to_string()));
                 }
                 self.clients.insert(client.clone());
                 Ok(())
@@ -115,7 +121,10 @@ impl Ctx<'_> {
             | StepAction::Children(op) => {
                 self.client(&op.client)?;
                 if !op.path.starts_with('/') {
-                    return Err(invalid(self.at, format!("path {:?} must start with /", op.path)));
+                    return Err(invalid(
+                        &self.at,
+                        format!("path {:?} must start with /", op.path),
+                    ));
                 }
                 Ok(())
             }
@@ -151,7 +160,12 @@ impl Ctx<'_> {
             self.server(*s)?;
             self.vote(v)?;
         }
-        for s in c.logicclock.keys().chain(c.accepted_epoch.keys()).chain(c.current_epoch.keys()) {
+        for s in c
+            .logicclock
+            .keys()
+            .chain(c.accepted_epoch.keys())
+            .chain(c.current_epoch.keys())
+        {
             self.server(*s)?;
         }
         for (s, b) in &c.vote_box {
@@ -170,8 +184,11 @@ impl Ctx<'_> {
             for s in m.from.iter().chain(m.to.iter()) {
                 self.server(*s)?;
             }
-            for n in [&m.sent, &m.delivered, &m.dropped, &m.in_flight].into_iter().flatten() {
-                n.holds(0).map_err(|e| invalid(self.at, e.to_string()))?;
+            for n in [&m.sent, &m.delivered, &m.dropped, &m.in_flight]
+                .into_iter()
+                .flatten()
+            {
+                n.holds(0).map_err(|e| invalid(&self.at, e.to_string()))?;
             }
         }
         for s in &c.sync {
@@ -186,7 +203,10 @@ impl Ctx<'_> {
         }
         for z in &c.znodes {
             if !z.path.starts_with('/') {
-                return Err(invalid(self.at, format!("path {:?} must start with /", z.path)));
+                return Err(invalid(
+                    &self.at,
+                    format!("path {:?} must start with /", z.path),
+                ));
             }
             for s in z.on.iter().flatten() {
                 self.server(*s)?;
@@ -228,26 +248,35 @@ impl Lesson {
     pub fn validate(&self) -> Result<(), LessonError> {
         let servers = self.cluster.servers + self.cluster.observers;
         if self.cluster.servers == 0 || servers > 9 {
-            return Err(invalid("cluster", format!("{servers} servers (1 to 9 please)")));
+            return Err(invalid(
+                "cluster",
+                format!("{servers} servers (1 to 9 please)"),
+            ));
         }
         if self.name.is_empty() || self.title.en.is_empty() || self.title.zh.is_empty() {
-            return Err(invalid("lesson", "name and both titles are required".to_string()));
+            return Err(invalid(
+                "lesson",
+                "name and both titles are required".to_string(),
+            ));
         }
         let mut ctx = Ctx {
             servers,
             clients: BTreeSet::new(),
-            at: "cluster",
+            at: "cluster".to_string(),
         };
         for (sid, d) in &self.cluster.disks {
             ctx.server(*sid)?;
             if d.epoch == 0 && d.last > 0 {
-                return Err(invalid("cluster", format!("server {sid}: transactions need an epoch > 0")));
+                return Err(invalid(
+                    "cluster",
+                    format!("server {sid}: transactions need an epoch > 0"),
+                ));
             }
         }
         let mut after_step = alloc::vec::Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
             let at = format!("step {}", i + 1);
-            ctx.at = &at;
+            ctx.at = at.clone();
             if step.en.trim().is_empty() || step.zh.trim().is_empty() {
                 return Err(invalid(&at, "narration needs both en and zh".to_string()));
             }
@@ -257,7 +286,10 @@ impl Lesson {
             ctx.checkpoint(&step.check)?;
             if let Some(q) = &step.question {
                 if q.en.is_empty() || q.zh.is_empty() || q.expect.is_empty() {
-                    return Err(invalid(&at, "a question needs en, zh and expect".to_string()));
+                    return Err(invalid(
+                        &at,
+                        "a question needs en, zh and expect".to_string(),
+                    ));
                 }
                 ctx.answer(&q.answer)?;
             }
@@ -270,7 +302,14 @@ impl Lesson {
                 return Err(invalid(&at, "duplicate id".to_string()));
             }
             if ex.start_after_step > self.steps.len() {
-                return Err(invalid(&at, format!("start_after_step {} > {} steps", ex.start_after_step, self.steps.len())));
+                return Err(invalid(
+                    &at,
+                    format!(
+                        "start_after_step {} > {} steps",
+                        ex.start_after_step,
+                        self.steps.len()
+                    ),
+                ));
             }
             let clients = match ex.start_after_step {
                 0 => BTreeSet::new(),
@@ -280,7 +319,7 @@ impl Lesson {
                 let mut c = Ctx {
                     servers,
                     clients: clients.clone(),
-                    at: &at,
+                    at: at.clone(),
                 };
                 for a in script {
                     c.action(a)?;
@@ -291,8 +330,15 @@ impl Lesson {
                 Goal::SyncMode(m) => ctx.one_of("sync mode", m, &SYNC_MODES)?,
                 Goal::LoseUncommittedProposal | Goal::Znode { .. } | Goal::NoLeaderWith { .. } => {}
             }
-            if ex.title.en.is_empty() || ex.title.zh.is_empty() || ex.hint.en.is_empty() || ex.hint.zh.is_empty() {
-                return Err(invalid(&at, "title and hint need both en and zh".to_string()));
+            if ex.title.en.is_empty()
+                || ex.title.zh.is_empty()
+                || ex.hint.en.is_empty()
+                || ex.hint.zh.is_empty()
+            {
+                return Err(invalid(
+                    &at,
+                    "title and hint need both en and zh".to_string(),
+                ));
             }
         }
         Ok(())
