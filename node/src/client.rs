@@ -61,7 +61,10 @@ impl Connections {
         if let Ok(mut l) = self.list.lock() {
             l.insert(peer, 0);
         }
-        Some(Guard { conns: self.clone(), peer })
+        Some(Guard {
+            conns: self.clone(),
+            peer,
+        })
     }
 
     fn client_lines(&self) -> String {
@@ -71,7 +74,15 @@ impl Connections {
         };
         let mut v: Vec<_> = l.iter().collect();
         v.sort();
-        v.iter().map(|(a, n)| format!(" /{}:{}[1](queued=0,recved={n},sent={n})\n", a.ip(), a.port())).collect()
+        v.iter()
+            .map(|(a, n)| {
+                format!(
+                    " /{}:{}[1](queued=0,recved={n},sent={n})\n",
+                    a.ip(),
+                    a.port()
+                )
+            })
+            .collect()
     }
 }
 
@@ -89,7 +100,10 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>) {
                 }
             };
             let Some(guard) = conns.admit(peer, shared.config.max_client_cnxns) else {
-                eprintln!("zablab: too many connections from {} (maxClientCnxns), closing", peer.ip());
+                eprintln!(
+                    "zablab: too many connections from {} (maxClientCnxns), closing",
+                    peer.ip()
+                );
                 continue;
             };
             let (shared, conns) = (shared.clone(), conns.clone());
@@ -101,7 +115,12 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>) {
     });
 }
 
-async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, conns: Arc<Connections>) {
+async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    conns: Arc<Connections>,
+) {
     let _ = stream.set_nodelay(true);
     let mut first = [0u8; 4];
     match timeout(Duration::from_secs(10), stream.read_exact(&mut first)).await {

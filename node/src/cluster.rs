@@ -22,7 +22,13 @@ pub struct ClusterOptions {
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        ClusterOptions { size: 3, observers: 0, dir: None, base_port: 2181, tick_time_ms: 2000 }
+        ClusterOptions {
+            size: 3,
+            observers: 0,
+            dir: None,
+            base_port: 2181,
+            tick_time_ms: 2000,
+        }
     }
 }
 
@@ -38,12 +44,17 @@ pub struct Planned {
 pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Planned>> {
     let total = o.size + o.observers;
     let port = |off: u64, i: u64| -> std::io::Result<u16> {
-        u16::try_from(o.base_port as u64 + off + i)
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "--base-port too high"))
+        u16::try_from(o.base_port as u64 + off + i).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "--base-port too high")
+        })
     };
     let mut servers = String::new();
     for i in 0..total {
-        let kind = if i < o.size { "participant" } else { "observer" };
+        let kind = if i < o.size {
+            "participant"
+        } else {
+            "observer"
+        };
         servers.push_str(&format!(
             "server.{}=127.0.0.1:{}:{}:{kind};127.0.0.1:{}\n",
             i + 1,
@@ -68,14 +79,21 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
         );
         let path = sdir.join("zoo.cfg");
         std::fs::write(&path, cfg)?;
-        planned.push(Planned { sid, config: path, client_addr: format!("127.0.0.1:{}", port(0, i)?) });
+        planned.push(Planned {
+            sid,
+            config: path,
+            client_addr: format!("127.0.0.1:{}", port(0, i)?),
+        });
     }
     Ok(planned)
 }
 
 /// Starts `zablab server cfg` with its output in `log`.
 pub fn spawn_server(exe: &Path, cfg: &Path, log: &Path) -> std::io::Result<Child> {
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
     let err = out.try_clone()?;
     Command::new(exe)
         .arg("server")
@@ -91,7 +109,9 @@ pub fn spawn_server(exe: &Path, cfg: &Path, log: &Path) -> std::io::Result<Child
 pub async fn modes(addrs: &[String]) -> Vec<Option<String>> {
     let mut v = Vec::new();
     for a in addrs {
-        let ans = four_letter_word(a, "srvr", Duration::from_millis(500)).await.ok();
+        let ans = four_letter_word(a, "srvr", Duration::from_millis(500))
+            .await
+            .ok();
         v.push(ans.as_deref().and_then(srvr_mode).map(str::to_string));
     }
     v
@@ -100,23 +120,35 @@ pub async fn modes(addrs: &[String]) -> Vec<Option<String>> {
 pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
     let (dir, temporary) = match &o.dir {
         Some(d) => (d.clone(), false),
-        None => (std::env::temp_dir().join(format!("zablab-cluster-{}", std::process::id())), true),
+        None => (
+            std::env::temp_dir().join(format!("zablab-cluster-{}", std::process::id())),
+            true,
+        ),
     };
-    let planned = write_configs(&dir, &o).map_err(|e| format!("cannot write configs in {}: {e}", dir.display()))?;
+    let planned = write_configs(&dir, &o)
+        .map_err(|e| format!("cannot write configs in {}: {e}", dir.display()))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let mut children = Vec::new();
     for p in &planned {
         let log = dir.join(p.sid.to_string()).join("server.log");
-        let child = spawn_server(&exe, &p.config, &log).map_err(|e| format!("cannot start server {}: {e}", p.sid))?;
+        let child = spawn_server(&exe, &p.config, &log)
+            .map_err(|e| format!("cannot start server {}: {e}", p.sid))?;
         children.push((p.clone(), child));
     }
-    println!("cluster of {} in {} (logs: N/server.log)", planned.len(), dir.display());
+    println!(
+        "cluster of {} in {} (logs: N/server.log)",
+        planned.len(),
+        dir.display()
+    );
     let addrs: Vec<String> = planned.iter().map(|p| p.client_addr.clone()).collect();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut last = Vec::new();
     while tokio::time::Instant::now() < deadline {
         last = modes(&addrs).await;
-        let leaders = last.iter().filter(|m| m.as_deref() == Some("leader")).count();
+        let leaders = last
+            .iter()
+            .filter(|m| m.as_deref() == Some("leader"))
+            .count();
         if leaders == 1 && last.iter().all(|m| m.is_some()) {
             break;
         }
@@ -126,7 +158,10 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
         println!(
             "server {}: pid {}, client {}, {}",
             p.sid,
-            child.id().map(|i| i.to_string()).unwrap_or_else(|| "?".into()),
+            child
+                .id()
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "?".into()),
             p.client_addr,
             mode.as_deref().unwrap_or("not serving yet")
         );
@@ -164,11 +199,15 @@ pub async fn run_status(hosts: &[String]) -> i32 {
                 None => format!("{h}\t{}", a.trim()),
                 Some(mode) => {
                     let get = |text: &str, key: &str| {
-                        text.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string())
+                        text.lines()
+                            .find_map(|l| l.strip_prefix(key))
+                            .map(|v| v.trim().to_string())
                     };
                     let zxid = get(&a, "Zxid: ").unwrap_or_default();
                     let conns = get(&a, "Connections: ").unwrap_or_default();
-                    let mntr = four_letter_word(h, "mntr", Duration::from_secs(2)).await.unwrap_or_default();
+                    let mntr = four_letter_word(h, "mntr", Duration::from_secs(2))
+                        .await
+                        .unwrap_or_default();
                     let epoch = get(&mntr, "zk_current_epoch\t").unwrap_or_else(|| {
                         u64::from_str_radix(zxid.trim_start_matches("0x"), 16)
                             .map(|z| (z >> 32).to_string())

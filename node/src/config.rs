@@ -68,14 +68,21 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn err<T>(key: &str, message: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError { key: key.to_string(), message: message.into() })
+    Err(ConfigError {
+        key: key.to_string(),
+        message: message.into(),
+    })
 }
 
 fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
-    v.parse::<T>().or_else(|_| err(key, format!("`{v}` is not a valid number")))
+    v.parse::<T>()
+        .or_else(|_| err(key, format!("`{v}` is not a valid number")))
 }
 
-fn positive<T: std::str::FromStr + PartialOrd + Default>(key: &str, v: &str) -> Result<T, ConfigError> {
+fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    key: &str,
+    v: &str,
+) -> Result<T, ConfigError> {
     let n: T = num(key, v)?;
     if n <= T::default() {
         return err(key, format!("`{v}` must be greater than 0"));
@@ -90,9 +97,19 @@ const KNOWN_WORDS: &[&str] = &[
 
 /// Keys ZooKeeper accepts that ZabLab reads but does not act on; no warning for these.
 const ACCEPTED_UNUSED: &[&str] = &[
-    "admin.enableServer", "admin.serverPort", "standaloneEnabled", "reconfigEnabled",
-    "electionAlg", "quorumListenOnAllIPs", "syncEnabled", "peerType", "globalOutstandingLimit",
-    "preAllocSize", "metricsProvider.className", "leaderServes", "forceSync",
+    "admin.enableServer",
+    "admin.serverPort",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "electionAlg",
+    "quorumListenOnAllIPs",
+    "syncEnabled",
+    "peerType",
+    "globalOutstandingLimit",
+    "preAllocSize",
+    "metricsProvider.className",
+    "leaderServes",
+    "forceSync",
 ];
 
 fn parse_server(key: &str, sid: Sid, v: &str) -> Result<ServerEntry, ConfigError> {
@@ -102,7 +119,10 @@ fn parse_server(key: &str, sid: Sid, v: &str) -> Result<ServerEntry, ConfigError
     };
     let parts: Vec<&str> = main.split(':').collect();
     if parts.len() < 3 || parts.len() > 4 {
-        return err(key, format!("`{v}` is not host:quorumPort:electionPort[:participant|:observer]"));
+        return err(
+            key,
+            format!("`{v}` is not host:quorumPort:electionPort[:participant|:observer]"),
+        );
     }
     if parts[0].is_empty() {
         return err(key, "empty host");
@@ -124,7 +144,14 @@ fn parse_server(key: &str, sid: Sid, v: &str) -> Result<ServerEntry, ConfigError
             Some((h, positive::<u16>(key, p)?))
         }
     };
-    Ok(ServerEntry { sid, host: parts[0].to_string(), quorum_port, election_port, learner_type, client })
+    Ok(ServerEntry {
+        sid,
+        host: parts[0].to_string(),
+        quorum_port,
+        election_port,
+        learner_type,
+        client,
+    })
 }
 
 impl NodeConfig {
@@ -154,7 +181,10 @@ impl NodeConfig {
                 continue;
             }
             let Some((k, v)) = line.split_once('=') else {
-                return err(&format!("line {}", lineno + 1), format!("`{line}` is not key=value"));
+                return err(
+                    &format!("line {}", lineno + 1),
+                    format!("`{line}` is not key=value"),
+                );
             };
             kv.push((k.trim().to_string(), v.trim().to_string()));
         }
@@ -178,7 +208,8 @@ impl NodeConfig {
             servers: BTreeMap::new(),
             warnings: Vec::new(),
         };
-        let (mut data_log_dir, mut client_port, mut init_set, mut sync_set) = (None, None, false, false);
+        let (mut data_log_dir, mut client_port, mut init_set, mut sync_set) =
+            (None, None, false, false);
         for (k, v) in &kv {
             let k = k.as_str();
             match k {
@@ -254,7 +285,9 @@ impl NodeConfig {
                     }
                 }
                 _ if ACCEPTED_UNUSED.contains(&k) => {}
-                _ => cfg.warnings.push(format!("unknown configuration key `{k}` ignored")),
+                _ => cfg
+                    .warnings
+                    .push(format!("unknown configuration key `{k}` ignored")),
             }
         }
         if cfg.data_dir.as_os_str().is_empty() {
@@ -279,7 +312,10 @@ impl NodeConfig {
     pub fn validate(&mut self) -> Result<(), ConfigError> {
         if !self.servers.is_empty() {
             let Some(me) = self.servers.get(&self.myid) else {
-                return err("myid", format!("{} is not among the server.N entries", self.myid));
+                return err(
+                    "myid",
+                    format!("{} is not among the server.N entries", self.myid),
+                );
             };
             if self.client_port == 0 {
                 if let Some((host, port)) = &me.client {
@@ -287,7 +323,11 @@ impl NodeConfig {
                     self.client_port_address = host.clone();
                 }
             }
-            if !self.servers.values().any(|s| s.learner_type == LearnerType::Participant) {
+            if !self
+                .servers
+                .values()
+                .any(|s| s.learner_type == LearnerType::Participant)
+            {
                 return err("server.N", "no participant");
             }
         }
@@ -336,7 +376,10 @@ impl NodeConfig {
                 LearnerType::Participant => "participant",
                 LearnerType::Observer => "observer",
             };
-            s.push_str(&format!("server.{}={}:{}:{}:{}", e.sid, e.host, e.quorum_port, e.election_port, t));
+            s.push_str(&format!(
+                "server.{}={}:{}:{}:{}",
+                e.sid, e.host, e.quorum_port, e.election_port, t
+            ));
             if let Some((h, p)) = &e.client {
                 s.push_str(&format!(";{h}:{p}"));
             }
@@ -388,9 +431,15 @@ mod tests {
         assert!(c.warnings[0].contains("fooBar"));
         let e = NodeConfig::parse(&SAMPLE.replace("tickTime=2000", "tickTime=abc")).unwrap_err();
         assert_eq!(e.key, "tickTime");
-        let e = NodeConfig::parse(&SAMPLE.replace("server.1=127.0.0.1:2888:3888", "server.1=h:x:1")).unwrap_err();
+        let e =
+            NodeConfig::parse(&SAMPLE.replace("server.1=127.0.0.1:2888:3888", "server.1=h:x:1"))
+                .unwrap_err();
         assert_eq!(e.key, "server.1");
-        let e = NodeConfig::parse(&SAMPLE.replace("4lw.commands.whitelist=ruok, mntr", "4lw.commands.whitelist=nope")).unwrap_err();
+        let e = NodeConfig::parse(&SAMPLE.replace(
+            "4lw.commands.whitelist=ruok, mntr",
+            "4lw.commands.whitelist=nope",
+        ))
+        .unwrap_err();
         assert_eq!(e.key, "4lw.commands.whitelist");
         let e = NodeConfig::parse("clientPort=1\n").unwrap_err();
         assert_eq!(e.key, "dataDir");

@@ -70,9 +70,21 @@ pub async fn start(
             continue;
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let slot = Arc::new(Slot { outbox: Mutex::new(None), notify: Notify::new(), incoming: tx });
+        let slot = Arc::new(Slot {
+            outbox: Mutex::new(None),
+            notify: Notify::new(),
+            incoming: tx,
+        });
         slots.insert(sid, slot.clone());
-        tokio::spawn(peer_task(myid, sid, addr, my_addr.clone(), slot, rx, deliver.clone()));
+        tokio::spawn(peer_task(
+            myid,
+            sid,
+            addr,
+            my_addr.clone(),
+            slot,
+            rx,
+            deliver.clone(),
+        ));
     }
     let accept_slots = slots.clone();
     tokio::spawn(async move {
@@ -170,7 +182,9 @@ async fn peer_task(
     let mut last_sent: Option<Vec<u8>> = None;
     let mut backoff = MIN_BACKOFF;
     let mut next: Option<TcpStream> = None;
-    let pending = |last: &Option<Vec<u8>>| last.is_some() || slot.outbox.lock().map(|o| o.is_some()).unwrap_or(false);
+    let pending = |last: &Option<Vec<u8>>| {
+        last.is_some() || slot.outbox.lock().map(|o| o.is_some()).unwrap_or(false)
+    };
     loop {
         // 1. Get a connection.
         let stream = if let Some(s) = next.take() {

@@ -7,7 +7,11 @@ use crate::config::NodeConfig;
 use crate::runtime::{NodeStatus, Shared};
 
 /// The version string printed where ZooKeeper prints its own.
-pub const VERSION: &str = concat!("3.8.4-zablab-", env!("CARGO_PKG_VERSION"), ", built on 1970-01-01 00:00 UTC");
+pub const VERSION: &str = concat!(
+    "3.8.4-zablab-",
+    env!("CARGO_PKG_VERSION"),
+    ", built on 1970-01-01 00:00 UTC"
+);
 pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
 
 /// Every word ZooKeeper knows (an unknown 4-byte prefix is the start of a client frame).
@@ -62,8 +66,18 @@ fn srvr(shared: &Shared, s: &NodeStatus, connections: u64, clients: Option<&str>
         o.push('\n');
     }
     o.push_str("Latency min/avg/max: 0/0.0/0\n");
-    o.push_str(&format!("Received: {}\n", shared.packets_received.load(std::sync::atomic::Ordering::Relaxed)));
-    o.push_str(&format!("Sent: {}\n", shared.packets_sent.load(std::sync::atomic::Ordering::Relaxed)));
+    o.push_str(&format!(
+        "Received: {}\n",
+        shared
+            .packets_received
+            .load(std::sync::atomic::Ordering::Relaxed)
+    ));
+    o.push_str(&format!(
+        "Sent: {}\n",
+        shared
+            .packets_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+    ));
     o.push_str(&format!("Connections: {connections}\n"));
     o.push_str("Outstanding: 0\n");
     o.push_str(&format!("Zxid: 0x{:x}\n", s.last_zxid.0));
@@ -80,10 +94,22 @@ fn conf(cfg: &NodeConfig) -> String {
     let mut kv = |k: &str, v: String| o.push_str(&format!("{k}={v}\n"));
     kv("clientPort", cfg.client_port.to_string());
     kv("secureClientPort", "-1".into());
-    kv("dataDir", cfg.data_dir.join("version-2").display().to_string());
-    kv("dataDirSize", dir_size(&cfg.data_dir.join("version-2")).to_string());
-    kv("dataLogDir", cfg.data_log_dir.join("version-2").display().to_string());
-    kv("dataLogSize", dir_size(&cfg.data_log_dir.join("version-2")).to_string());
+    kv(
+        "dataDir",
+        cfg.data_dir.join("version-2").display().to_string(),
+    );
+    kv(
+        "dataDirSize",
+        dir_size(&cfg.data_dir.join("version-2")).to_string(),
+    );
+    kv(
+        "dataLogDir",
+        cfg.data_log_dir.join("version-2").display().to_string(),
+    );
+    kv(
+        "dataLogSize",
+        dir_size(&cfg.data_log_dir.join("version-2")).to_string(),
+    );
     kv("tickTime", cfg.tick_time_ms.to_string());
     kv("maxClientCnxns", cfg.max_client_cnxns.to_string());
     kv("minSessionTimeout", cfg.min_session_timeout_ms.to_string());
@@ -107,19 +133,30 @@ fn conf(cfg: &NodeConfig) -> String {
 
 fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
 fn envi(cfg: &NodeConfig) -> String {
     let var = |k: &str| std::env::var(k).unwrap_or_default();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default();
-    let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let mut o = String::from("Environment:\n");
     for (k, v) in [
         ("zookeeper.version", VERSION.to_string()),
         ("host.name", host),
-        ("java.version", "n/a (ZabLab is written in Rust)".to_string()),
+        (
+            "java.version",
+            "n/a (ZabLab is written in Rust)".to_string(),
+        ),
         ("os.name", std::env::consts::OS.to_string()),
         ("os.arch", std::env::consts::ARCH.to_string()),
         ("user.name", var("USER")),
@@ -153,7 +190,9 @@ fn mntr(shared: &Shared, s: &NodeStatus, connections: u64) -> String {
             zablab_core::trace::ZabPhase::Broadcast => "broadcast",
         };
         let peer_state = match (s.phase, s.sync_mode) {
-            (zablab_core::trace::ZabPhase::Synchronization, Some(m)) => format!("{role} - {phase} - {}", m.to_lowercase()),
+            (zablab_core::trace::ZabPhase::Synchronization, Some(m)) => {
+                format!("{role} - {phase} - {}", m.to_lowercase())
+            }
             _ => format!("{role} - {phase}"),
         };
         kv("peer_state", peer_state);
@@ -162,7 +201,10 @@ fn mntr(shared: &Shared, s: &NodeStatus, connections: u64) -> String {
     kv("avg_latency", "0.0".into());
     kv("max_latency", "0".into());
     kv("min_latency", "0".into());
-    kv("packets_received", shared.packets_received.load(rel).to_string());
+    kv(
+        "packets_received",
+        shared.packets_received.load(rel).to_string(),
+    );
     kv("packets_sent", shared.packets_sent.load(rel).to_string());
     kv("num_alive_connections", connections.to_string());
     kv("outstanding_requests", "0".into());
@@ -173,7 +215,9 @@ fn mntr(shared: &Shared, s: &NodeStatus, connections: u64) -> String {
     kv("approximate_data_size", s.approximate_data_size.to_string());
     kv("global_sessions", "0".into());
     kv("local_sessions", "0".into());
-    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
     kv("open_file_descriptor_count", fds.to_string());
     kv("max_file_descriptor_count", max_fds().to_string());
     kv("connection_drop_probability", "0.0".into());
@@ -188,7 +232,10 @@ fn mntr(shared: &Shared, s: &NodeStatus, connections: u64) -> String {
         kv("synced_observers", s.synced_observers.to_string());
         kv("pending_syncs", s.pending_syncs.to_string());
         let since = s.leading_since_ms.unwrap_or(0);
-        kv("leader_uptime", shared.uptime_ms().saturating_sub(since).to_string());
+        kv(
+            "leader_uptime",
+            shared.uptime_ms().saturating_sub(since).to_string(),
+        );
         kv("last_proposal_size", "-1".into());
         kv("max_proposal_size", "-1".into());
         kv("min_proposal_size", "-1".into());

@@ -38,11 +38,19 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf, pos: 0, max_len: usize::MAX }
+        Reader {
+            buf,
+            pos: 0,
+            max_len: usize::MAX,
+        }
     }
 
     pub fn with_max_len(buf: &'a [u8], max_len: usize) -> Reader<'a> {
-        Reader { buf, pos: 0, max_len }
+        Reader {
+            buf,
+            pos: 0,
+            max_len,
+        }
     }
 
     pub fn position(&self) -> usize {
@@ -211,8 +219,14 @@ mod tests {
         assert_eq!(r.ustring(), Ok(Some("héllo".to_string())));
         assert_eq!(r.i32(), Err(JuteError::Eof));
         let bad = (-7i32).to_be_bytes();
-        assert!(matches!(Reader::new(&bad).buffer(), Err(JuteError::Malformed(_))));
+        assert!(matches!(
+            Reader::new(&bad).buffer(),
+            Err(JuteError::Malformed(_))
+        ));
         let big = 100i32.to_be_bytes();
-        assert!(matches!(Reader::with_max_len(&big, 10).buffer(), Err(JuteError::Malformed(_))));
+        assert!(matches!(
+            Reader::with_max_len(&big, 10).buffer(),
+            Err(JuteError::Malformed(_))
+        ));
     }
 }

@@ -33,7 +33,11 @@ pub mod trace;
 pub mod wire;
 
 /// Sends `word` to a server's client port and returns the whole answer (bounded wait).
-pub async fn four_letter_word(addr: &str, word: &str, wait: std::time::Duration) -> std::io::Result<String> {
+pub async fn four_letter_word(
+    addr: &str,
+    word: &str,
+    wait: std::time::Duration,
+) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let work = async {
         let mut s = tokio::net::TcpStream::connect(addr).await?;
@@ -42,12 +46,18 @@ pub async fn four_letter_word(addr: &str, word: &str, wait: std::time::Duration)
         s.read_to_string(&mut out).await?;
         Ok(out)
     };
-    tokio::time::timeout(wait, work)
-        .await
-        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")))
+    tokio::time::timeout(wait, work).await.unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out",
+        ))
+    })
 }
 
 /// The `Mode:` line of a `srvr` answer (None when not serving).
 pub fn srvr_mode(answer: &str) -> Option<&str> {
-    answer.lines().find_map(|l| l.strip_prefix("Mode: ")).map(str::trim)
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(str::trim)
 }

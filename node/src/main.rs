@@ -30,7 +30,11 @@ fn value<T: std::str::FromStr>(args: &mut impl Iterator<Item = String>, flag: &s
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("zablab: cannot start the runtime: {e}");
@@ -48,13 +52,19 @@ fn main() {
             let mut opts = zablab_node::runtime::ServerOptions::default();
             while let Some(a) = args.next() {
                 match a.as_str() {
-                    "--trace-addr" => opts.trace_addr = Some(value::<String>(&mut args, "--trace-addr")),
+                    "--trace-addr" => {
+                        opts.trace_addr = Some(value::<String>(&mut args, "--trace-addr"))
+                    }
                     "--trace-wait" => opts.trace_wait_ms = value(&mut args, "--trace-wait"),
-                    _ if cfg_path.is_none() && !a.starts_with("--") => cfg_path = Some(PathBuf::from(a)),
+                    _ if cfg_path.is_none() && !a.starts_with("--") => {
+                        cfg_path = Some(PathBuf::from(a))
+                    }
                     _ => usage_error(&format!("unexpected argument `{a}`")),
                 }
             }
-            let Some(cfg_path) = cfg_path else { usage_error("server needs a zoo.cfg") };
+            let Some(cfg_path) = cfg_path else {
+                usage_error("server needs a zoo.cfg")
+            };
             let cfg = match NodeConfig::load(&cfg_path) {
                 Ok(c) => c,
                 Err(e) => {
@@ -65,7 +75,8 @@ fn main() {
             for w in &cfg.warnings {
                 eprintln!("zablab: warning: {}: {w}", cfg_path.display());
             }
-            let result = runtime().block_on(zablab_node::runtime::run_server::<ChainMachine>(cfg, opts));
+            let result =
+                runtime().block_on(zablab_node::runtime::run_server::<ChainMachine>(cfg, opts));
             if let Err(e) = result {
                 eprintln!("zablab: {e}");
                 std::process::exit(1);
@@ -93,7 +104,12 @@ fn main() {
         }
         "status" => {
             let hosts: Vec<String> = match args.next() {
-                Some(h) => h.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                Some(h) => h
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
                 None => (2181..=2183).map(|p| format!("127.0.0.1:{p}")).collect(),
             };
             let code = runtime().block_on(cluster::run_status(&hosts));

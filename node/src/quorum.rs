@@ -86,7 +86,11 @@ impl PacketReader {
             }
             self.buf.reserve(64 * 1024);
             let spare = self.buf.capacity() - self.buf.len();
-            let n = self.rd.read_buf(&mut self.buf).await.map_err(|e| format!("read error: {e}"))?;
+            let n = self
+                .rd
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(|e| format!("read error: {e}"))?;
             if n == 0 {
                 return Err("connection closed".into());
             }
@@ -135,7 +139,12 @@ pub fn spawn_listener<M: NodeMachine>(
             tokio::spawn(async move {
                 let _ = stream.set_nodelay(true);
                 let (rd, wr) = stream.into_split();
-                let mut reader = PacketReader { rd, buf: Vec::new(), max_len, last_fail_len: 0 };
+                let mut reader = PacketReader {
+                    rd,
+                    buf: Vec::new(),
+                    max_len,
+                    last_fail_len: 0,
+                };
                 let first = match timeout(first_packet_timeout, reader.next::<M>()).await {
                     Ok(Ok(d)) => d,
                     Ok(Err(e)) => {
@@ -159,20 +168,39 @@ pub fn spawn_listener<M: NodeMachine>(
                     loop {
                         match reader.next::<M>().await {
                             Ok(d) => {
-                                if ev2.send(Event::QuorumPacket { sid, conn_id: id, msg: d.msg }).is_err() {
+                                if ev2
+                                    .send(Event::QuorumPacket {
+                                        sid,
+                                        conn_id: id,
+                                        msg: d.msg,
+                                    })
+                                    .is_err()
+                                {
                                     return;
                                 }
                             }
                             Err(why) => {
-                                let _ = ev2.send(Event::QuorumClosed { sid, conn_id: id, why });
+                                let _ = ev2.send(Event::QuorumClosed {
+                                    sid,
+                                    conn_id: id,
+                                    why,
+                                });
                                 return;
                             }
                         }
                     }
                 })
                 .abort_handle();
-                let conn = QuorumConn { id, tx, tasks: vec![writer, read] };
-                let _ = events.send(Event::QuorumAccepted { sid, conn, msg: first.msg });
+                let conn = QuorumConn {
+                    id,
+                    tx,
+                    tasks: vec![writer, read],
+                };
+                let _ = events.send(Event::QuorumAccepted {
+                    sid,
+                    conn,
+                    msg: first.msg,
+                });
             });
         }
     });
@@ -204,7 +232,12 @@ pub fn dial<M: NodeMachine>(
             };
             let _ = stream.set_nodelay(true);
             let (rd, mut wr) = stream.into_split();
-            let mut reader = PacketReader { rd, buf: Vec::new(), max_len, last_fail_len: 0 };
+            let mut reader = PacketReader {
+                rd,
+                buf: Vec::new(),
+                max_len,
+                last_fail_len: 0,
+            };
             if wr.write_all(&first).await.is_err() {
                 sleep(DIAL_RETRY).await;
                 continue;
@@ -237,7 +270,15 @@ pub fn dial<M: NodeMachine>(
                 }
             }
         };
-        let _ = events.send(Event::QuorumClosed { sid, conn_id: id, why });
+        let _ = events.send(Event::QuorumClosed {
+            sid,
+            conn_id: id,
+            why,
+        });
     });
-    QuorumConn { id, tx, tasks: vec![task.abort_handle()] }
+    QuorumConn {
+        id,
+        tx,
+        tasks: vec![task.abort_handle()],
+    }
 }

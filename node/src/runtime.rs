@@ -30,11 +30,25 @@ pub enum Event<M: NodeMachine> {
     /// A notification from the election port.
     Notification(Notification),
     /// A learner connected to our quorum port; `msg` is its FOLLOWERINFO/OBSERVERINFO.
-    QuorumAccepted { sid: Sid, conn: QuorumConn, msg: NodeMessage<M> },
-    QuorumPacket { sid: Sid, conn_id: u64, msg: NodeMessage<M> },
-    QuorumClosed { sid: Sid, conn_id: u64, why: String },
+    QuorumAccepted {
+        sid: Sid,
+        conn: QuorumConn,
+        msg: NodeMessage<M>,
+    },
+    QuorumPacket {
+        sid: Sid,
+        conn_id: u64,
+        msg: NodeMessage<M>,
+    },
+    QuorumClosed {
+        sid: Sid,
+        conn_id: u64,
+        why: String,
+    },
     /// The log writer made everything up to `id` durable.
-    Persisted { id: u64 },
+    Persisted {
+        id: u64,
+    },
 }
 
 /// What the four-letter words report, refreshed after every step.
@@ -120,10 +134,14 @@ pub struct ServerOptions {
 }
 
 /// Runs a server until the process is killed.
-pub async fn run_server<M: NodeMachine>(cfg: NodeConfig, opts: ServerOptions) -> Result<(), String> {
+pub async fn run_server<M: NodeMachine>(
+    cfg: NodeConfig,
+    opts: ServerOptions,
+) -> Result<(), String> {
     let trace_addr = opts.trace_addr.clone();
     let myid = cfg.myid;
-    let mut store = Store::<M>::open(&cfg.data_dir, &cfg.data_log_dir).map_err(|e| io_err("cannot open data directories", e))?;
+    let mut store = Store::<M>::open(&cfg.data_dir, &cfg.data_log_dir)
+        .map_err(|e| io_err("cannot open data directories", e))?;
     let (durable, report) = store.recover().map_err(|e| io_err("recovery failed", e))?;
     for l in &report.lines {
         eprintln!("zablab[{myid}]: {l}");
@@ -159,12 +177,16 @@ pub async fn run_server<M: NodeMachine>(cfg: NodeConfig, opts: ServerOptions) ->
 
     // Client port first: the four-letter words answer while the rest starts.
     let client_addr = format!("{}:{}", cfg.client_port_address, cfg.client_port);
-    let client_listener = TcpListener::bind(&client_addr).await.map_err(|e| io_err(&format!("cannot bind client port {client_addr}"), e))?;
+    let client_listener = TcpListener::bind(&client_addr)
+        .await
+        .map_err(|e| io_err(&format!("cannot bind client port {client_addr}"), e))?;
     crate::client::spawn(client_listener, shared.clone());
 
     let trace = match &trace_addr {
         Some(a) => {
-            let l = TcpListener::bind(a).await.map_err(|e| io_err(&format!("cannot bind trace address {a}"), e))?;
+            let l = TcpListener::bind(a)
+                .await
+                .map_err(|e| io_err(&format!("cannot bind trace address {a}"), e))?;
             eprintln!("zablab[{myid}]: trace stream on {a}");
             let t = TracePublisher::serve(l);
             let until = tokio::time::Instant::now() + Duration::from_millis(opts.trace_wait_ms);
@@ -178,9 +200,20 @@ pub async fn run_server<M: NodeMachine>(cfg: NodeConfig, opts: ServerOptions) ->
 
     let mut election_net = None;
     if let Some(me) = cfg.me() {
-        let el = election::bind(&me.election_addr()).await.map_err(|e| io_err(&format!("cannot bind election port {}", me.election_addr()), e))?;
-        let ql = TcpListener::bind(&me.quorum_addr()).await.map_err(|e| io_err(&format!("cannot bind quorum port {}", me.quorum_addr()), e))?;
-        let peers = cfg.servers.values().map(|s| (s.sid, s.election_addr())).collect();
+        let el = election::bind(&me.election_addr()).await.map_err(|e| {
+            io_err(
+                &format!("cannot bind election port {}", me.election_addr()),
+                e,
+            )
+        })?;
+        let ql = TcpListener::bind(&me.quorum_addr())
+            .await
+            .map_err(|e| io_err(&format!("cannot bind quorum port {}", me.quorum_addr()), e))?;
+        let peers = cfg
+            .servers
+            .values()
+            .map(|s| (s.sid, s.election_addr()))
+            .collect();
         let tx = events_tx.clone();
         election_net = Some(
             election::start(
@@ -195,7 +228,12 @@ pub async fn run_server<M: NodeMachine>(cfg: NodeConfig, opts: ServerOptions) ->
             .await,
         );
         let first_timeout = Duration::from_millis(cfg.tick_time_ms * cfg.init_limit as u64);
-        quorum::spawn_listener::<M>(ql, events_tx.clone(), cfg.jute_max_buffer * 2, first_timeout);
+        quorum::spawn_listener::<M>(
+            ql,
+            events_tx.clone(),
+            cfg.jute_max_buffer * 2,
+            first_timeout,
+        );
     }
     if cfg.purge_interval_hours > 0 {
         let w = writer.clone();
@@ -210,7 +248,11 @@ pub async fn run_server<M: NodeMachine>(cfg: NodeConfig, opts: ServerOptions) ->
     }
     eprintln!(
         "zablab[{myid}]: serving four-letter words on {client_addr}; {}",
-        if cfg.is_standalone() { "standalone".to_string() } else { format!("ensemble of {}", cfg.servers.len()) }
+        if cfg.is_standalone() {
+            "standalone".to_string()
+        } else {
+            format!("ensemble of {}", cfg.servers.len())
+        }
     );
     let mut host = Host::<M> {
         peer: Peer::recover(cfg.peer_config(), durable),
@@ -290,10 +332,15 @@ impl<M: NodeMachine> Host<M> {
         match ev {
             Event::Notification(n) => {
                 self.trace_receive(n.sender, &Message::Notification(n));
-                self.step(Input::Receive { from: n.sender, msg: Message::Notification(n) });
+                self.step(Input::Receive {
+                    from: n.sender,
+                    msg: Message::Notification(n),
+                });
             }
             Event::QuorumAccepted { sid, conn, msg } => {
-                if self.peer.state() != PeerState::Leading || !self.peer.config().ensemble.is_member(sid) {
+                if self.peer.state() != PeerState::Leading
+                    || !self.peer.config().ensemble.is_member(sid)
+                {
                     // Not leading (yet): close it; the learner retries.
                     drop(conn);
                     return;
@@ -309,7 +356,10 @@ impl<M: NodeMachine> Host<M> {
             Event::QuorumClosed { sid, conn_id, why } => {
                 if self.conns.get(&sid).map(|c| c.id) == Some(conn_id) {
                     self.conns.remove(&sid);
-                    eprintln!("zablab[{}]: quorum connection to {sid} lost: {why}", self.peer.id());
+                    eprintln!(
+                        "zablab[{}]: quorum connection to {sid} lost: {why}",
+                        self.peer.id()
+                    );
                     self.step(Input::PeerDisconnected { peer: sid });
                 }
             }
@@ -365,10 +415,18 @@ impl<M: NodeMachine> Host<M> {
                 wire::encode_quorum::<M>(&msg, myid, &self.membership, &mut bytes);
                 match &msg {
                     Message::FollowerInfo { .. } | Message::ObserverInfo { .. } => {
-                        let Some(addr) = self.shared.config.servers.get(&to).map(|s| s.quorum_addr()) else {
+                        let Some(addr) =
+                            self.shared.config.servers.get(&to).map(|s| s.quorum_addr())
+                        else {
                             return;
                         };
-                        let conn = quorum::dial::<M>(to, addr, bytes, self.events_tx.clone(), self.shared.config.jute_max_buffer * 2);
+                        let conn = quorum::dial::<M>(
+                            to,
+                            addr,
+                            bytes,
+                            self.events_tx.clone(),
+                            self.shared.config.jute_max_buffer * 2,
+                        );
                         self.conns.insert(to, conn);
                     }
                     _ => {
@@ -392,7 +450,11 @@ impl<M: NodeMachine> Host<M> {
             Output::Trace(ev) => {
                 self.log_event(&ev);
                 if let Some(t) = &self.trace {
-                    t.publish(&TraceLine::Event { time_ms: self.now().0, server: myid, event: &ev });
+                    t.publish(&TraceLine::Event {
+                        time_ms: self.now().0,
+                        server: myid,
+                        event: &ev,
+                    });
                 }
             }
         }
@@ -404,17 +466,25 @@ impl<M: NodeMachine> Host<M> {
             TraceEvent::StateChanged { from, to } => {
                 eprintln!("zablab[{myid}]: {} -> {}", from.name(), to.name());
                 if let Ok(mut s) = self.shared.status.lock() {
-                    s.leading_since_ms = (*to == PeerState::Leading).then(|| self.shared.uptime_ms());
+                    s.leading_since_ms =
+                        (*to == PeerState::Leading).then(|| self.shared.uptime_ms());
                     s.sync_mode = None;
                 }
             }
-            TraceEvent::ElectionDone { leader, logicclock, .. } => {
+            TraceEvent::ElectionDone {
+                leader, logicclock, ..
+            } => {
                 eprintln!("zablab[{myid}]: election round {logicclock} done: leader is {leader}")
             }
             TraceEvent::GaveUp { reason } => eprintln!("zablab[{myid}]: left the role: {reason:?}"),
-            TraceEvent::PhaseChanged { phase } => eprintln!("zablab[{myid}]: phase {}", phase.name()),
+            TraceEvent::PhaseChanged { phase } => {
+                eprintln!("zablab[{myid}]: phase {}", phase.name())
+            }
             TraceEvent::SyncChosen { learner, mode, .. } => {
-                eprintln!("zablab[{myid}]: syncing learner {learner} with {}", mode.name())
+                eprintln!(
+                    "zablab[{myid}]: syncing learner {learner} with {}",
+                    mode.name()
+                )
             }
             TraceEvent::StateReset { reason, zxid, .. } => {
                 eprintln!("zablab[{myid}]: state reset ({reason:?}) at 0x{:x}", zxid.0)
@@ -426,7 +496,9 @@ impl<M: NodeMachine> Host<M> {
     fn publish_status(&mut self) {
         let p = &self.peer;
         let m = p.machine();
-        let Ok(mut s) = self.shared.status.lock() else { return };
+        let Ok(mut s) = self.shared.status.lock() else {
+            return;
+        };
         s.state = p.state();
         s.phase = p.phase();
         s.serving = p.is_serving();
@@ -443,7 +515,10 @@ impl<M: NodeMachine> Host<M> {
             use zablab_core::zab::leader::HandlerStage;
             s.learners = l.learners.len();
             let synced = |t: LearnerType| {
-                l.learners.values().filter(|h| h.learner_type == t && h.stage == HandlerStage::Broadcast).count()
+                l.learners
+                    .values()
+                    .filter(|h| h.learner_type == t && h.stage == HandlerStage::Broadcast)
+                    .count()
             };
             s.synced_followers = synced(LearnerType::Participant);
             s.synced_observers = synced(LearnerType::Observer);

@@ -35,8 +35,10 @@ const FILE_VERSION: i32 = 2;
 const HEADER_BYTES: u64 = 16;
 const END_OF_RECORD: u8 = 0x42;
 
-pub type Durable<M> = DurableState<<M as zablab_core::StateMachine>::Txn, <M as zablab_core::StateMachine>::Snapshot>;
-pub type Op<M> = PersistOp<<M as zablab_core::StateMachine>::Txn, <M as zablab_core::StateMachine>::Snapshot>;
+pub type Durable<M> =
+    DurableState<<M as zablab_core::StateMachine>::Txn, <M as zablab_core::StateMachine>::Snapshot>;
+pub type Op<M> =
+    PersistOp<<M as zablab_core::StateMachine>::Txn, <M as zablab_core::StateMachine>::Snapshot>;
 
 fn file_name_zxid(name: &str, prefix: &str) -> Option<u64> {
     let hex = name.strip_prefix(prefix)?;
@@ -136,13 +138,23 @@ fn read_log_file(path: &Path, after_zxid: u64) -> io::Result<(Vec<Record>, Optio
                 return Err("missing end-of-record byte".into());
             }
             let zxid = record_zxid(txn).ok_or("record too short for a txn header")?;
-            Ok(Some(Record { zxid, txn: txn.to_vec(), end: r.position() as u64 }))
+            Ok(Some(Record {
+                zxid,
+                txn: txn.to_vec(),
+                end: r.position() as u64,
+            }))
         })();
         match problem {
             Ok(None) => return Ok((out, None)),
             Ok(Some(rec)) => {
                 if rec.zxid <= last && last != 0 {
-                    return Ok((out, Some(format!("record at offset {at} goes back to zxid 0x{:x}", rec.zxid))));
+                    return Ok((
+                        out,
+                        Some(format!(
+                            "record at offset {at} goes back to zxid 0x{:x}",
+                            rec.zxid
+                        )),
+                    ));
                 }
                 last = rec.zxid;
                 out.push(rec);
@@ -198,7 +210,9 @@ impl<M: NodeMachine> Store<M> {
         match text.trim().parse::<u32>() {
             Ok(e) => Some(e),
             Err(_) => {
-                report.lines.push(format!("{}: not a decimal epoch: {text:?}", path.display()));
+                report
+                    .lines
+                    .push(format!("{}: not a decimal epoch: {text:?}", path.display()));
                 None
             }
         }
@@ -233,11 +247,18 @@ impl<M: NodeMachine> Store<M> {
         for (_, path) in list(&self.snap_dir, "snapshot.")?.into_iter().rev() {
             match Self::load_snapshot(&path) {
                 Ok(s) => {
-                    report.lines.push(format!("loaded snapshot {} (zxid 0x{:x})", path.display(), s.0 .0));
+                    report.lines.push(format!(
+                        "loaded snapshot {} (zxid 0x{:x})",
+                        path.display(),
+                        s.0 .0
+                    ));
                     durable.snapshot = Some(s);
                     break;
                 }
-                Err(why) => report.lines.push(format!("skipping invalid snapshot {}: {why}", path.display())),
+                Err(why) => report.lines.push(format!(
+                    "skipping invalid snapshot {}: {why}",
+                    path.display()
+                )),
             }
         }
         let snap_zxid = durable.snapshot.as_ref().map(|(z, _)| z.0).unwrap_or(0);
@@ -256,7 +277,11 @@ impl<M: NodeMachine> Store<M> {
                     Ok(e) => durable.log.push(e),
                     Err(e) => {
                         // Checksummed but undecodable: a bug or a foreign file; stop here too.
-                        report.lines.push(format!("{}: undecodable txn 0x{:x}: {e}", path.display(), rec.zxid));
+                        report.lines.push(format!(
+                            "{}: undecodable txn 0x{:x}: {e}",
+                            path.display(),
+                            rec.zxid
+                        ));
                         cut_at = Some(i + 1);
                         break;
                     }
@@ -285,13 +310,18 @@ impl<M: NodeMachine> Store<M> {
         if let Some(from) = cut_at {
             for (_, path) in &files[from..] {
                 report.cut_tail = true;
-                report.lines.push(format!("removing log {} that follows the cut", path.display()));
+                report.lines.push(format!(
+                    "removing log {} that follows the cut",
+                    path.display()
+                ));
                 fs::remove_file(path)?;
             }
             fsync_dir(&self.log_dir)?;
         }
         let last_epoch = durable.last_logged_zxid().epoch();
-        durable.current_epoch = self.read_epoch("currentEpoch", &mut report).unwrap_or(last_epoch);
+        durable.current_epoch = self
+            .read_epoch("currentEpoch", &mut report)
+            .unwrap_or(last_epoch);
         durable.accepted_epoch = self
             .read_epoch("acceptedEpoch", &mut report)
             .unwrap_or(durable.current_epoch)
@@ -396,8 +426,14 @@ impl<M: NodeMachine> Store<M> {
             other => {
                 self.sync()?;
                 match other {
-                    PersistOp::AcceptedEpoch(e) => write_atomic(&self.snap_dir.join("acceptedEpoch"), e.to_string().as_bytes()),
-                    PersistOp::CurrentEpoch(e) => write_atomic(&self.snap_dir.join("currentEpoch"), e.to_string().as_bytes()),
+                    PersistOp::AcceptedEpoch(e) => write_atomic(
+                        &self.snap_dir.join("acceptedEpoch"),
+                        e.to_string().as_bytes(),
+                    ),
+                    PersistOp::CurrentEpoch(e) => write_atomic(
+                        &self.snap_dir.join("currentEpoch"),
+                        e.to_string().as_bytes(),
+                    ),
                     PersistOp::Truncate(z) => self.truncate(*z),
                     PersistOp::Snapshot { zxid, snapshot } => {
                         self.write_snapshot(*zxid, snapshot)?;
@@ -469,43 +505,45 @@ pub fn spawn_writer<M: NodeMachine>(
     fatal: impl Fn(io::Error) + Send + 'static,
 ) -> io::Result<mpsc::Sender<WriterCmd<M>>> {
     let (tx, rx) = mpsc::channel::<WriterCmd<M>>();
-    std::thread::Builder::new().name("zablab-log-writer".into()).spawn(move || {
-        while let Ok(first) = rx.recv() {
-            // Group commit: everything queued while the last fsync ran joins this batch.
-            let mut batch = vec![first];
-            while let Ok(more) = rx.try_recv() {
-                batch.push(more);
-            }
-            let mut acked = None;
-            let result = (|| -> io::Result<()> {
-                for cmd in batch {
-                    match cmd {
-                        WriterCmd::Persist { id, op } => {
-                            store.apply(&op)?;
-                            acked = Some(id);
-                        }
-                        WriterCmd::Purge { retain } => {
-                            store.sync()?;
-                            for p in store.purge(retain)? {
-                                eprintln!("zablab: autopurge removed {}", p.display());
+    std::thread::Builder::new()
+        .name("zablab-log-writer".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                // Group commit: everything queued while the last fsync ran joins this batch.
+                let mut batch = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    batch.push(more);
+                }
+                let mut acked = None;
+                let result = (|| -> io::Result<()> {
+                    for cmd in batch {
+                        match cmd {
+                            WriterCmd::Persist { id, op } => {
+                                store.apply(&op)?;
+                                acked = Some(id);
+                            }
+                            WriterCmd::Purge { retain } => {
+                                store.sync()?;
+                                for p in store.purge(retain)? {
+                                    eprintln!("zablab: autopurge removed {}", p.display());
+                                }
                             }
                         }
                     }
-                }
-                store.sync()
-            })();
-            match result {
-                Ok(()) => {
-                    if let Some(id) = acked {
-                        done(id);
+                    store.sync()
+                })();
+                match result {
+                    Ok(()) => {
+                        if let Some(id) = acked {
+                            done(id);
+                        }
+                    }
+                    Err(e) => {
+                        fatal(e);
+                        return;
                     }
                 }
-                Err(e) => {
-                    fatal(e);
-                    return;
-                }
             }
-        }
-    })?;
+        })?;
     Ok(tx)
 }

@@ -17,7 +17,11 @@ use zablab_core::zxid::{Sid, Zxid};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TraceLine<'a> {
     /// A protocol event of the core (the simulator's event types).
-    Event { time_ms: u64, server: Sid, event: &'a TraceEvent },
+    Event {
+        time_ms: u64,
+        server: Sid,
+        event: &'a TraceEvent,
+    },
     /// A message this server sent.
     Send {
         time_ms: u64,
@@ -48,7 +52,9 @@ pub enum TraceLine<'a> {
 pub fn message_zxid<T, S>(m: &Message<T, S>) -> Option<Zxid> {
     Some(match m {
         Message::Notification(n) => n.vote_zxid,
-        Message::AckEpoch { last_logged_zxid, .. } => *last_logged_zxid,
+        Message::AckEpoch {
+            last_logged_zxid, ..
+        } => *last_logged_zxid,
         Message::Diff { zxid }
         | Message::Trunc { zxid }
         | Message::Snap { zxid, .. }
@@ -59,7 +65,9 @@ pub fn message_zxid<T, S>(m: &Message<T, S>) -> Option<Zxid> {
         Message::Proposal(e) | Message::Inform(e) => e.zxid,
         Message::FollowerInfo { accepted_epoch }
         | Message::ObserverInfo { accepted_epoch }
-        | Message::LeaderInfo { new_epoch: accepted_epoch } => Zxid::epoch_start(*accepted_epoch),
+        | Message::LeaderInfo {
+            new_epoch: accepted_epoch,
+        } => Zxid::epoch_start(*accepted_epoch),
         _ => return None,
     })
 }
@@ -107,7 +115,9 @@ impl TracePublisher {
                             }
                             Err(broadcast::error::RecvError::Closed) => return,
                         };
-                        if s.write_all(line.as_bytes()).await.is_err() || s.write_all(b"\n").await.is_err() {
+                        if s.write_all(line.as_bytes()).await.is_err()
+                            || s.write_all(b"\n").await.is_err()
+                        {
                             return;
                         }
                     }

@@ -73,7 +73,11 @@ pub fn decode_notification(payload: &[u8], sender: Sid) -> Result<Option<Notific
     let vote_id = r.i64()?;
     let vote_zxid = Zxid(r.i64()? as u64);
     let logicclock = r.i64()?;
-    let peer_epoch = if payload.len() >= 36 { r.i64()? } else { vote_zxid.epoch() as i64 };
+    let peer_epoch = if payload.len() >= 36 {
+        r.i64()?
+    } else {
+        vote_zxid.epoch() as i64
+    };
     if payload.len() >= 44 {
         let _version = r.i32()?;
         let n = r.i32()?;
@@ -125,8 +129,17 @@ pub fn read_txn_entry<M: NodeMachine>(bytes: &[u8]) -> Result<LogEntry<M::Txn>, 
     if !r.is_empty() {
         return malformed("trailing bytes after txn record");
     }
-    let origin = if sid < 0 { None } else { Some((sid as Sid, tag as u64)) };
-    Ok(LogEntry { zxid, time_ms, origin, txn })
+    let origin = if sid < 0 {
+        None
+    } else {
+        Some((sid as Sid, tag as u64))
+    };
+    Ok(LogEntry {
+        zxid,
+        time_ms,
+        origin,
+        txn,
+    })
 }
 
 // ----- quorum packets --------------------------------------------------------------------------
@@ -148,24 +161,41 @@ fn learner_info(myid: Sid) -> Vec<u8> {
 
 /// Appends the quorum packet(s) for `msg`, sent by `myid`, to `w`. `config` is the text sent
 /// with NEWLEADER. Election notifications are not quorum packets and encode to nothing.
-pub fn encode_quorum<M: NodeMachine>(msg: &NodeMessage<M>, myid: Sid, config: &str, w: &mut Vec<u8>) {
+pub fn encode_quorum<M: NodeMachine>(
+    msg: &NodeMessage<M>,
+    myid: Sid,
+    config: &str,
+    w: &mut Vec<u8>,
+) {
     let ty = msg.packet_type();
     let epoch_zxid = |e: u32| Zxid::epoch_start(e).0 as i64;
     match msg {
         Message::Notification(_) => {}
         Message::FollowerInfo { accepted_epoch } | Message::ObserverInfo { accepted_epoch } => {
-            put_packet(w, ty, epoch_zxid(*accepted_epoch), Some(&learner_info(myid)))
+            put_packet(
+                w,
+                ty,
+                epoch_zxid(*accepted_epoch),
+                Some(&learner_info(myid)),
+            )
         }
-        Message::LeaderInfo { new_epoch } => {
-            put_packet(w, ty, epoch_zxid(*new_epoch), Some(&ZAB_PROTOCOL_VERSION.to_be_bytes()))
-        }
-        Message::AckEpoch { last_logged_zxid, current_epoch } => {
+        Message::LeaderInfo { new_epoch } => put_packet(
+            w,
+            ty,
+            epoch_zxid(*new_epoch),
+            Some(&ZAB_PROTOCOL_VERSION.to_be_bytes()),
+        ),
+        Message::AckEpoch {
+            last_logged_zxid,
+            current_epoch,
+        } => {
             let e = current_epoch.map(|e| e as i32).unwrap_or(-1);
             put_packet(w, ty, last_logged_zxid.0 as i64, Some(&e.to_be_bytes()))
         }
-        Message::Diff { zxid } | Message::Trunc { zxid } | Message::Ack { zxid } | Message::Commit { zxid } => {
-            put_packet(w, ty, zxid.0 as i64, None)
-        }
+        Message::Diff { zxid }
+        | Message::Trunc { zxid }
+        | Message::Ack { zxid }
+        | Message::Commit { zxid } => put_packet(w, ty, zxid.0 as i64, None),
         Message::Snap { zxid, snapshot } => {
             put_packet(w, ty, zxid.0 as i64, None);
             M::write_snapshot(snapshot, w);
@@ -258,14 +288,19 @@ pub fn decode_quorum<M: NodeMachine>(r: &mut Reader<'_>) -> Result<Decoded<M>, J
                 Message::ObserverInfo { accepted_epoch }
             }
         }
-        17 => Message::LeaderInfo { new_epoch: epoch_of(zxid, "LEADERINFO")? },
+        17 => Message::LeaderInfo {
+            new_epoch: epoch_of(zxid, "LEADERINFO")?,
+        },
         18 => {
             let e = match data {
                 Some(d) if d.len() >= 4 => Reader::new(d).i32()?,
                 _ => return malformed("ACKEPOCH without epoch"),
             };
             let current_epoch = if e < 0 { None } else { Some(e as u32) };
-            Message::AckEpoch { last_logged_zxid: z, current_epoch }
+            Message::AckEpoch {
+                last_logged_zxid: z,
+                current_epoch,
+            }
         }
         13 => Message::Diff { zxid: z },
         14 => Message::Trunc { zxid: z },
@@ -303,7 +338,10 @@ pub fn decode_quorum<M: NodeMachine>(r: &mut Reader<'_>) -> Result<Decoded<M>, J
                 }
                 let mut dr = Reader::new(d);
                 while !dr.is_empty() {
-                    touches.push(SessionTouch { session_id: dr.i64()?, timeout_ms: dr.i32()? });
+                    touches.push(SessionTouch {
+                        session_id: dr.i64()?,
+                        timeout_ms: dr.i32()?,
+                    });
                 }
             }
             Message::Ping { zxid: z, touches }
@@ -326,7 +364,9 @@ pub fn decode_quorum<M: NodeMachine>(r: &mut Reader<'_>) -> Result<Decoded<M>, J
         }
         7 => {
             let d = need(data, "SYNC")?;
-            let tag = Reader::new(d).i64().map_err(|_| JuteError::Malformed("SYNC tag".into()))?;
+            let tag = Reader::new(d)
+                .i64()
+                .map_err(|_| JuteError::Malformed("SYNC tag".into()))?;
             Message::Sync { tag: tag as u64 }
         }
         other => return malformed(format!("unknown quorum packet type {other}")),
@@ -357,32 +397,71 @@ mod tests {
 
     #[test]
     fn every_quorum_message_round_trips() {
-        let e = LogEntry { zxid: Zxid::new(2, 5), time_ms: 99, origin: Some((3, 44)), txn: 12u64 };
+        let e = LogEntry {
+            zxid: Zxid::new(2, 5),
+            time_ms: 99,
+            origin: Some((3, 44)),
+            txn: 12u64,
+        };
         let msgs: Vec<NodeMessage<M>> = vec![
             Message::FollowerInfo { accepted_epoch: 3 },
             Message::ObserverInfo { accepted_epoch: 0 },
             Message::LeaderInfo { new_epoch: 4 },
-            Message::AckEpoch { last_logged_zxid: Zxid::new(1, 9), current_epoch: Some(1) },
-            Message::AckEpoch { last_logged_zxid: Zxid::new(1, 9), current_epoch: None },
-            Message::Diff { zxid: Zxid::new(1, 2) },
-            Message::Trunc { zxid: Zxid::new(1, 2) },
+            Message::AckEpoch {
+                last_logged_zxid: Zxid::new(1, 9),
+                current_epoch: Some(1),
+            },
+            Message::AckEpoch {
+                last_logged_zxid: Zxid::new(1, 9),
+                current_epoch: None,
+            },
+            Message::Diff {
+                zxid: Zxid::new(1, 2),
+            },
+            Message::Trunc {
+                zxid: Zxid::new(1, 2),
+            },
             Message::Snap {
                 zxid: Zxid::new(1, 2),
-                snapshot: ChainMachine { chain: 5, writes: vec![1, 2, 3] },
+                snapshot: ChainMachine {
+                    chain: 5,
+                    writes: vec![1, 2, 3],
+                },
             },
-            Message::NewLeader { zxid: Zxid::epoch_start(4) },
+            Message::NewLeader {
+                zxid: Zxid::epoch_start(4),
+            },
             Message::UpToDate,
             Message::Proposal(e.clone()),
-            Message::Inform(LogEntry { origin: None, ..e.clone() }),
-            Message::Ack { zxid: Zxid::new(2, 5) },
-            Message::Commit { zxid: Zxid::new(2, 5) },
-            Message::Ping { zxid: Zxid::new(2, 5), touches: vec![] },
+            Message::Inform(LogEntry {
+                origin: None,
+                ..e.clone()
+            }),
+            Message::Ack {
+                zxid: Zxid::new(2, 5),
+            },
+            Message::Commit {
+                zxid: Zxid::new(2, 5),
+            },
             Message::Ping {
                 zxid: Zxid::new(2, 5),
-                touches: vec![SessionTouch { session_id: 8, timeout_ms: 4000 }],
+                touches: vec![],
             },
-            Message::Request { tag: 77, body: Forwarded::Write(5) },
-            Message::Request { tag: 78, body: Forwarded::Sync },
+            Message::Ping {
+                zxid: Zxid::new(2, 5),
+                touches: vec![SessionTouch {
+                    session_id: 8,
+                    timeout_ms: 4000,
+                }],
+            },
+            Message::Request {
+                tag: 77,
+                body: Forwarded::Write(5),
+            },
+            Message::Request {
+                tag: 78,
+                body: Forwarded::Sync,
+            },
             Message::Sync { tag: 78 },
         ];
         for m in msgs {
@@ -419,7 +498,11 @@ mod tests {
         assert_eq!(b.len(), 47);
         assert_eq!(&b[36..40], &2i32.to_be_bytes());
         assert_eq!(decode_notification(&b, 3), Ok(Some(n)));
-        assert_eq!(decode_notification(&b[..40], 3), Ok(Some(n)), "version-0 layout");
+        assert_eq!(
+            decode_notification(&b[..40], 3),
+            Ok(Some(n)),
+            "version-0 layout"
+        );
         assert!(decode_notification(&b[..20], 3).is_err());
         let mut bad_state = b.clone();
         bad_state[3] = 9;
@@ -435,7 +518,9 @@ mod tests {
         for _ in 0..20_000 {
             seed = zablab_core::machine::mix64(seed);
             let len = (seed % 64) as usize;
-            let bytes: Vec<u8> = (0..len).map(|i| (zablab_core::machine::mix64(seed + i as u64) % 20) as u8).collect();
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| (zablab_core::machine::mix64(seed + i as u64) % 20) as u8)
+                .collect();
             let _ = decode_quorum::<M>(&mut Reader::new(&bytes));
             let _ = decode_notification(&bytes, 1);
         }

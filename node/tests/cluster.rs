@@ -12,23 +12,44 @@ use zablab_node::cluster::{write_configs, ClusterOptions};
 const LIMIT: Duration = Duration::from_secs(40);
 
 fn modes(servers: &[Server]) -> Vec<Option<String>> {
-    servers.iter().map(|s| if s.child.is_some() { mode(&s.client) } else { None }).collect()
+    servers
+        .iter()
+        .map(|s| {
+            if s.child.is_some() {
+                mode(&s.client)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 #[test]
 fn three_servers_elect_one_leader_survive_kill9_and_the_old_leader_rejoins_through_sync() {
     let dir = TempDir::new("cluster");
     let base = free_base_port(3);
-    let opts = ClusterOptions { base_port: base, dir: Some(dir.0.clone()), ..ClusterOptions::default() };
+    let opts = ClusterOptions {
+        base_port: base,
+        dir: Some(dir.0.clone()),
+        ..ClusterOptions::default()
+    };
     let planned = write_configs(&dir.0, &opts).expect("configs");
     let log = |sid: u64| dir.0.join(sid.to_string()).join("server.log");
-    let mut servers: Vec<Server> = planned.iter().map(|p| Server::start(&p.config, &[], &log(p.sid))).collect();
+    let mut servers: Vec<Server> = planned
+        .iter()
+        .map(|p| Server::start(&p.config, &[], &log(p.sid)))
+        .collect();
 
     // 1. Exactly one leader, the others follow.
     let first = wait_for(LIMIT, "a leader and two followers", || {
         let m = modes(&servers);
-        let leaders: Vec<usize> = (0..3).filter(|i| m[*i].as_deref() == Some("leader")).collect();
-        let followers = m.iter().filter(|x| x.as_deref() == Some("follower")).count();
+        let leaders: Vec<usize> = (0..3)
+            .filter(|i| m[*i].as_deref() == Some("leader"))
+            .collect();
+        let followers = m
+            .iter()
+            .filter(|x| x.as_deref() == Some("follower"))
+            .count();
         (leaders.len() == 1 && followers == 2).then(|| leaders[0])
     });
     eprintln!("leader is server {}", first + 1);
@@ -38,21 +59,38 @@ fn three_servers_elect_one_leader_survive_kill9_and_the_old_leader_rejoins_throu
     let killed_at = Instant::now();
     let second = wait_for(LIMIT, "a new leader after kill -9", || {
         let m = modes(&servers);
-        let leaders: Vec<usize> = (0..3).filter(|i| m[*i].as_deref() == Some("leader")).collect();
-        let followers = m.iter().filter(|x| x.as_deref() == Some("follower")).count();
+        let leaders: Vec<usize> = (0..3)
+            .filter(|i| m[*i].as_deref() == Some("leader"))
+            .collect();
+        let followers = m
+            .iter()
+            .filter(|x| x.as_deref() == Some("follower"))
+            .count();
         (leaders.len() == 1 && followers == 1).then(|| leaders[0])
     });
     assert_ne!(second, first);
-    eprintln!("new leader is server {} after {:?}", second + 1, killed_at.elapsed());
+    eprintln!(
+        "new leader is server {} after {:?}",
+        second + 1,
+        killed_at.elapsed()
+    );
 
     // 3. Restart the old leader with a trace stream: it rejoins as a follower, and its trace
     //    shows the sync packet (DIFF/TRUNC/SNAP) it received from the new leader.
     let trace_port = base + 3000;
     let trace_addr = format!("127.0.0.1:{trace_port}");
     let p = &planned[first];
-    servers[first] = Server::start(&p.config, &["--trace-addr", &trace_addr, "--trace-wait", "20000"], &log(p.sid));
-    let stream = wait_for(LIMIT, "the trace port", || TcpStream::connect(&trace_addr).ok());
-    stream.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    servers[first] = Server::start(
+        &p.config,
+        &["--trace-addr", &trace_addr, "--trace-wait", "20000"],
+        &log(p.sid),
+    );
+    let stream = wait_for(LIMIT, "the trace port", || {
+        TcpStream::connect(&trace_addr).ok()
+    });
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
     let mut reader = BufReader::new(stream);
     let start = Instant::now();
     let mut sync_kind = None;
@@ -67,8 +105,15 @@ fn three_servers_elect_one_leader_survive_kill9_and_the_old_leader_rejoins_throu
                     Err(_) => continue,
                 };
                 if v["type"] == "receive" {
-                    if let Some(k) = v["kind"].as_str().filter(|k| ["DIFF", "TRUNC", "SNAP"].contains(k)) {
-                        assert_eq!(v["from"].as_u64(), Some(second as u64 + 1), "sync comes from the new leader");
+                    if let Some(k) = v["kind"]
+                        .as_str()
+                        .filter(|k| ["DIFF", "TRUNC", "SNAP"].contains(k))
+                    {
+                        assert_eq!(
+                            v["from"].as_u64(),
+                            Some(second as u64 + 1),
+                            "sync comes from the new leader"
+                        );
                         sync_kind = Some(k.to_string());
                     }
                 }
@@ -80,11 +125,16 @@ fn three_servers_elect_one_leader_survive_kill9_and_the_old_leader_rejoins_throu
     eprintln!("old leader rejoined with {sync_kind}");
     wait_for(LIMIT, "the old leader to follow", || {
         let m = modes(&servers);
-        (m[first].as_deref() == Some("follower") && m[second].as_deref() == Some("leader")).then_some(())
+        (m[first].as_deref() == Some("follower") && m[second].as_deref() == Some("leader"))
+            .then_some(())
     });
     // The status tool sees the same picture.
     let hosts: Vec<String> = servers.iter().map(|s| s.client.clone()).collect();
-    let out = std::process::Command::new(BIN).arg("status").arg(hosts.join(",")).output().expect("status");
+    let out = std::process::Command::new(BIN)
+        .arg("status")
+        .arg(hosts.join(","))
+        .output()
+        .expect("status");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("mode=leader").count(), 1, "{text}");
     assert_eq!(text.matches("mode=follower").count(), 2, "{text}");
@@ -94,10 +144,19 @@ fn three_servers_elect_one_leader_survive_kill9_and_the_old_leader_rejoins_throu
 fn four_letter_words_follow_the_whitelist_and_answer_before_serving() {
     let dir = TempDir::new("4lw");
     let base = free_base_port(3);
-    let opts = ClusterOptions { base_port: base, dir: Some(dir.0.clone()), ..ClusterOptions::default() };
+    let opts = ClusterOptions {
+        base_port: base,
+        dir: Some(dir.0.clone()),
+        ..ClusterOptions::default()
+    };
     let planned = write_configs(&dir.0, &opts).expect("configs");
     // Only server 1 runs, with a restricted whitelist: it cannot get a quorum, so it is not serving.
-    let cfg = std::fs::read_to_string(&planned[0].config).expect("cfg").replace("4lw.commands.whitelist=*", "4lw.commands.whitelist=ruok,isro");
+    let cfg = std::fs::read_to_string(&planned[0].config)
+        .expect("cfg")
+        .replace(
+            "4lw.commands.whitelist=*",
+            "4lw.commands.whitelist=ruok,isro",
+        );
     std::fs::write(&planned[0].config, cfg).expect("write cfg");
     let _s = Server::start(&planned[0].config, &[], &dir.0.join("s1.log"));
     let addr = planned[0].client_addr.clone();
@@ -115,5 +174,9 @@ fn four_letter_words_follow_the_whitelist_and_answer_before_serving() {
     // Not a four-letter word: treated as a client frame and closed without a panic.
     let r = four_letter(&addr, "\0\0\0\x2cxxxx");
     assert!(matches!(r.as_deref(), None | Some("")), "{r:?}");
-    assert_eq!(four_letter(&addr, "ruok").as_deref(), Some("imok"), "still alive");
+    assert_eq!(
+        four_letter(&addr, "ruok").as_deref(),
+        Some("imok"),
+        "still alive"
+    );
 }

@@ -11,13 +11,24 @@ use common::*;
 
 fn write_cfg(dir: &TempDir, body: &str) -> std::path::PathBuf {
     let p = dir.0.join("zoo.cfg");
-    std::fs::write(&p, format!("dataDir={}\n{body}", dir.0.join("data").display())).expect("cfg");
+    std::fs::write(
+        &p,
+        format!("dataDir={}\n{body}", dir.0.join("data").display()),
+    )
+    .expect("cfg");
     p
 }
 
 fn run(cfg: &std::path::Path) -> (Option<i32>, String) {
-    let out = Command::new(BIN).arg("server").arg(cfg).output().expect("run");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    let out = Command::new(BIN)
+        .arg("server")
+        .arg(cfg)
+        .output()
+        .expect("run");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 #[test]
@@ -28,7 +39,10 @@ fn invalid_value_exits_2_naming_the_key() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("tickTime"), "{err}");
 
-    let cfg = write_cfg(&dir, "tickTime=2000\ninitLimit=5\nsyncLimit=2\nclientPort=2181\nserver.1=127.0.0.1:x:3888\n");
+    let cfg = write_cfg(
+        &dir,
+        "tickTime=2000\ninitLimit=5\nsyncLimit=2\nclientPort=2181\nserver.1=127.0.0.1:x:3888\n",
+    );
     let (code, err) = run(&cfg);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("server.1"), "{err}");
@@ -62,7 +76,12 @@ fn unknown_key_is_a_warning_and_the_server_runs() {
     let port = free_base_port(1);
     // Standalone (no server.N lines). NOTE: the core does not yet elect itself in a one-voter
     // ensemble (reported), so this checks the warning and that the server answers, not its mode.
-    let cfg = write_cfg(&dir, &format!("tickTime=200\nclientPort={port}\nclientPortAddress=127.0.0.1\nfancyFeature=yes\n"));
+    let cfg = write_cfg(
+        &dir,
+        &format!(
+            "tickTime=200\nclientPort={port}\nclientPortAddress=127.0.0.1\nfancyFeature=yes\n"
+        ),
+    );
     let mut child = Kill(
         Command::new(BIN)
             .arg("server")
@@ -88,7 +107,12 @@ fn unknown_key_is_a_warning_and_the_server_runs() {
     }
     assert!(warned, "no warning naming the unknown key");
     let addr = format!("127.0.0.1:{port}");
-    let answer = wait_for(Duration::from_secs(20), "srvr", || four_letter(&addr, "srvr"));
-    assert!(answer.contains("not currently serving") || answer.contains("Mode: standalone"), "{answer}");
+    let answer = wait_for(Duration::from_secs(20), "srvr", || {
+        four_letter(&addr, "srvr")
+    });
+    assert!(
+        answer.contains("not currently serving") || answer.contains("Mode: standalone"),
+        "{answer}"
+    );
     drop(child);
 }

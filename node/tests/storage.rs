@@ -16,7 +16,12 @@ use zablab_node::storage::{spawn_writer, Op, Store, WriterCmd};
 type M = ChainMachine;
 
 fn entry(c: u32) -> LogEntry<u64> {
-    LogEntry { zxid: Zxid::new(1, c), time_ms: 1000 + c as u64, origin: Some((2, c as u64)), txn: c as u64 * 7 }
+    LogEntry {
+        zxid: Zxid::new(1, c),
+        time_ms: 1000 + c as u64,
+        origin: Some((2, c as u64)),
+        txn: c as u64 * 7,
+    }
 }
 
 fn open(dir: &TempDir) -> Store<M> {
@@ -27,7 +32,11 @@ fn log_files(dir: &TempDir) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir.0.join("log").join("version-2"))
         .expect("dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("log.")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("log."))
+        })
         .collect();
     v.sort();
     v
@@ -37,9 +46,18 @@ fn log_files(dir: &TempDir) -> Vec<std::path::PathBuf> {
 fn every_fsynced_record_survives_a_crash() {
     let dir = TempDir::new("st-crash");
     let (ack_tx, ack_rx) = mpsc::channel();
-    let tx = spawn_writer(open(&dir), move |id| ack_tx.send(id).expect("ack"), |e| panic!("{e}")).expect("writer");
+    let tx = spawn_writer(
+        open(&dir),
+        move |id| ack_tx.send(id).expect("ack"),
+        |e| panic!("{e}"),
+    )
+    .expect("writer");
     for c in 1..=100 {
-        tx.send(WriterCmd::Persist { id: c as u64, op: PersistOp::Append(entry(c)) }).expect("send");
+        tx.send(WriterCmd::Persist {
+            id: c as u64,
+            op: PersistOp::Append(entry(c)),
+        })
+        .expect("send");
     }
     let mut acked = 0;
     while acked < 100 {
@@ -78,17 +96,30 @@ fn corrupt_and_torn_tails_are_cut_and_reported() {
     let (d, report) = open(&dir).recover().expect("recover");
     assert_eq!(d.log.len(), 9);
     assert!(report.cut_tail);
-    assert!(report.lines.iter().any(|l| l.contains("checksum")), "{:?}", report.lines);
+    assert!(
+        report.lines.iter().any(|l| l.contains("checksum")),
+        "{:?}",
+        report.lines
+    );
     // The cut is durable: a second recovery finds a clean log.
     let (d, report) = open(&dir).recover().expect("recover");
     assert_eq!(d.log.len(), 9);
     assert!(!report.cut_tail, "{:?}", report.lines);
     // A torn write: the file ends in the middle of record 9.
     let len = std::fs::metadata(&file).expect("meta").len();
-    std::fs::OpenOptions::new().write(true).open(&file).expect("open").set_len(len - 3).expect("cut");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .expect("open")
+        .set_len(len - 3)
+        .expect("cut");
     let (d, report) = open(&dir).recover().expect("recover");
     assert_eq!(d.log.len(), 8);
-    assert!(report.cut_tail && report.lines.iter().any(|l| l.contains("torn")), "{:?}", report.lines);
+    assert!(
+        report.cut_tail && report.lines.iter().any(|l| l.contains("torn")),
+        "{:?}",
+        report.lines
+    );
     assert_eq!(d.log.last(), Some(&entry(8)));
 }
 
@@ -105,27 +136,48 @@ fn group_commit_puts_waiting_appends_into_one_fsync() {
         move |id| {
             // The first acknowledgement waits until 500 more appends are queued behind it.
             if id == 1 {
-                let _ = go_rx.lock().map(|r| r.recv_timeout(Duration::from_secs(10)));
+                let _ = go_rx
+                    .lock()
+                    .map(|r| r.recv_timeout(Duration::from_secs(10)));
             }
             ack_tx.send(id).expect("ack");
         },
         |e| panic!("{e}"),
     )
     .expect("writer");
-    tx.send(WriterCmd::Persist { id: 1, op: PersistOp::Append(entry(1)) }).expect("send");
+    tx.send(WriterCmd::Persist {
+        id: 1,
+        op: PersistOp::Append(entry(1)),
+    })
+    .expect("send");
     // Wait until the writer fsynced the first append (it then blocks in the callback).
     let start = std::time::Instant::now();
     while fsyncs.load(Ordering::Relaxed) < 1 {
-        assert!(start.elapsed() < Duration::from_secs(10), "first fsync never happened");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "first fsync never happened"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     for c in 2..=501 {
-        tx.send(WriterCmd::Persist { id: c as u64, op: PersistOp::Append(entry(c)) }).expect("send");
+        tx.send(WriterCmd::Persist {
+            id: c as u64,
+            op: PersistOp::Append(entry(c)),
+        })
+        .expect("send");
     }
     go_tx.send(()).expect("go");
     assert_eq!(ack_rx.recv_timeout(Duration::from_secs(10)), Ok(1));
-    assert_eq!(ack_rx.recv_timeout(Duration::from_secs(10)), Ok(501), "one acknowledgement for the batch");
-    assert_eq!(fsyncs.load(Ordering::Relaxed), 2, "one fsync for the first append, one for the 500 behind it");
+    assert_eq!(
+        ack_rx.recv_timeout(Duration::from_secs(10)),
+        Ok(501),
+        "one acknowledgement for the batch"
+    );
+    assert_eq!(
+        fsyncs.load(Ordering::Relaxed),
+        2,
+        "one fsync for the first append, one for the 500 behind it"
+    );
 }
 
 #[test]
@@ -143,15 +195,26 @@ fn snapshots_epochs_truncate_and_purge_read_back() {
             machine.writes.push(c as u64);
         }
     }
-    s.apply(&PersistOp::Snapshot { zxid: Zxid::new(1, 5), snapshot: machine.clone() }).expect("snapshot");
+    s.apply(&PersistOp::Snapshot {
+        zxid: Zxid::new(1, 5),
+        snapshot: machine.clone(),
+    })
+    .expect("snapshot");
     for c in 13..=15 {
         s.apply(&PersistOp::Append(entry(c))).expect("append");
     }
-    s.apply(&PersistOp::Truncate(Zxid::new(1, 13))).expect("truncate");
+    s.apply(&PersistOp::Truncate(Zxid::new(1, 13)))
+        .expect("truncate");
     s.sync().expect("sync");
     drop(s);
-    assert_eq!(std::fs::read_to_string(dir.0.join("data/version-2/acceptedEpoch")).expect("epoch"), "3");
-    assert_eq!(std::fs::read_to_string(dir.0.join("data/version-2/currentEpoch")).expect("epoch"), "2");
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("data/version-2/acceptedEpoch")).expect("epoch"),
+        "3"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("data/version-2/currentEpoch")).expect("epoch"),
+        "2"
+    );
     let (d, _) = open(&dir).recover().expect("recover");
     assert_eq!((d.accepted_epoch, d.current_epoch), (3, 2));
     assert_eq!(d.snapshot, Some((Zxid::new(1, 5), machine.clone())));
@@ -162,14 +225,21 @@ fn snapshots_epochs_truncate_and_purge_read_back() {
     let mut s = open(&dir);
     for c in 14..=20 {
         s.apply(&PersistOp::Append(entry(c))).expect("append");
-        s.apply(&PersistOp::Snapshot { zxid: Zxid::new(1, c), snapshot: machine.clone() }).expect("snap");
+        s.apply(&PersistOp::Snapshot {
+            zxid: Zxid::new(1, c),
+            snapshot: machine.clone(),
+        })
+        .expect("snap");
     }
     let removed = s.purge(3).expect("purge");
     assert!(!removed.is_empty());
     drop(s);
     let snaps = std::fs::read_dir(dir.0.join("data/version-2"))
         .expect("dir")
-        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().starts_with("snapshot.")))
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("snapshot."))
+        })
         .count();
     assert_eq!(snaps, 3);
     let (d, _) = open(&dir).recover().expect("recover");
@@ -177,7 +247,11 @@ fn snapshots_epochs_truncate_and_purge_read_back() {
 
     // InstallSnapshot replaces everything; Wipe removes everything.
     let mut s = open(&dir);
-    s.apply(&PersistOp::InstallSnapshot { zxid: Zxid::new(4, 2), snapshot: machine.clone() }).expect("install");
+    s.apply(&PersistOp::InstallSnapshot {
+        zxid: Zxid::new(4, 2),
+        snapshot: machine.clone(),
+    })
+    .expect("install");
     drop(s);
     let (d, _) = open(&dir).recover().expect("recover");
     assert!(d.log.is_empty());

@@ -38,7 +38,9 @@ pub fn free_base_port(n: u16) -> u16 {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
     for _ in 0..200 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let base = 20000 + (seed >> 33) as u16 % 25000;
         let ok = (0..n).all(|i| {
             [0u16, 707, 1707, 3000]
@@ -60,7 +62,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(cfg: &Path, extra: &[&str], log: &Path) -> Server {
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
         let err = out.try_clone().expect("log file");
         let child = Command::new(BIN)
             .arg("server")
@@ -78,7 +84,10 @@ impl Server {
             .expect("clientPort")
             .trim()
             .to_string();
-        Server { child: Some(child), client: format!("127.0.0.1:{port}") }
+        Server {
+            child: Some(child),
+            client: format!("127.0.0.1:{port}"),
+        }
     }
 
     /// kill -9 (SIGKILL) and reap.
