@@ -19,6 +19,7 @@
 //! clients, states, message kinds and zxids with a [`LessonError`], and checkpoint failures
 //! are reported as data ([`Failure`]: what was expected, what was found).
 
+mod actions;
 mod check;
 mod exercise;
 mod format;

@@ -1,0 +1,345 @@
+//! Every lesson is a test: each file parses, each checkpoint holds when the lesson is played
+//! from its seed, each question's computed answer is the one the author expects, and each
+//! exercise has a scripted solution that passes and a scripted try that fails with a hint.
+//!
+//! Needs the `serde` feature (the lesson files are JSON): `cargo test -p zablab-core
+//! --features serde --test lessons` (a workspace-wide `cargo test` enables it through the node).
+#![cfg(feature = "serde")]
+
+use zablab_core::lesson::{
+    catalog, check_exercise, text, Goal, Lang, Lesson, LessonError, LessonRun,
+};
+
+fn all_lessons() -> Vec<Lesson> {
+    catalog()
+        .iter()
+        .map(|(name, json)| {
+            Lesson::from_json(json).unwrap_or_else(|e| panic!("lesson {name}: {e}"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_lesson_file_parses_and_the_catalog_lists_every_file() {
+    let lessons = all_lessons();
+    assert_eq!(lessons.len(), 12, "the twelve lessons of issue 7");
+    for ((name, _), lesson) in catalog().iter().zip(&lessons) {
+        assert_eq!(&lesson.name, name, "a lesson's name is its file name");
+        assert!(!lesson.steps.is_empty(), "{name}: no steps");
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("lessons/ exists")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".json").map(str::to_string)
+        })
+        .collect();
+    files.sort();
+    let listed: Vec<String> = catalog().iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(
+        files, listed,
+        "every file in lessons/ is in the catalog, in order"
+    );
+}
+
+#[test]
+fn every_checkpoint_of_every_lesson_holds_and_every_answer_is_the_expected_one() {
+    for lesson in all_lessons() {
+        let name = lesson.name.clone();
+        let mut run = LessonRun::new(lesson.clone()).expect("valid lesson");
+        let all_passed = run.play_to_end();
+        for report in run.reports() {
+            let step = &lesson.steps[report.step];
+            assert!(
+                report.check.passed(),
+                "lesson {name}, step {}: {}",
+                report.step + 1,
+                report
+                    .check
+                    .failures
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            assert!(
+                report.check.checked > 0 || step.check.is_empty(),
+                "lesson {name}, step {}: a checkpoint that checks nothing",
+                report.step + 1
+            );
+            if let Some(q) = &step.question {
+                assert_eq!(
+                    report.answer.as_deref(),
+                    Some(q.expect.as_str()),
+                    "lesson {name}, step {}: computed answer",
+                    report.step + 1
+                );
+                assert_eq!(run.check_answer(report.step, &q.expect), Some(true));
+                assert_eq!(run.check_answer(report.step, "certainly not"), Some(false));
+            }
+        }
+        assert!(all_passed);
+        assert!(
+            run.cluster().violation().is_none(),
+            "lesson {name}: {:?}",
+            run.cluster().violation()
+        );
+    }
+}
+
+#[test]
+fn every_step_is_narrated_in_english_and_chinese() {
+    let has_cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    for lesson in all_lessons() {
+        let name = &lesson.name;
+        assert!(
+            has_cjk(&lesson.title.zh) && !has_cjk(&lesson.title.en),
+            "{name}: title"
+        );
+        for (i, step) in lesson.steps.iter().enumerate() {
+            assert!(
+                step.en.trim().len() > 20,
+                "{name} step {}: English narration",
+                i + 1
+            );
+            assert!(
+                has_cjk(&step.zh),
+                "{name} step {}: Chinese narration",
+                i + 1
+            );
+            assert!(
+                !has_cjk(&step.en),
+                "{name} step {}: Chinese text in the English narration",
+                i + 1
+            );
+            if let Some(q) = &step.question {
+                assert!(
+                    has_cjk(&q.zh) && !q.en.is_empty(),
+                    "{name} step {}: question",
+                    i + 1
+                );
+            }
+        }
+        for ex in &lesson.exercises {
+            assert!(
+                has_cjk(&ex.title.zh) && has_cjk(&ex.hint.zh),
+                "{name} {}",
+                ex.id
+            );
+            assert!(
+                !ex.title.en.is_empty() && !ex.hint.en.is_empty(),
+                "{name} {}",
+                ex.id
+            );
+        }
+        let questions = lesson.steps.iter().filter(|s| s.question.is_some()).count();
+        assert!(
+            questions + lesson.exercises.len() > 0,
+            "{name}: needs an exercise or a question"
+        );
+    }
+}
+
+#[test]
+fn every_exercise_has_a_passing_solution_and_a_failing_try_with_a_hint() {
+    let mut seen_goals = Vec::new();
+    for lesson in all_lessons() {
+        for (i, ex) in lesson.exercises.iter().enumerate() {
+            let who = format!("{} / {}", lesson.name, ex.id);
+            seen_goals.push(ex.goal.clone());
+            let mut run = LessonRun::for_exercise(lesson.clone(), i).expect("exercise exists");
+            for action in &ex.solution {
+                run.apply(action)
+                    .unwrap_or_else(|e| panic!("{who}: solution: {e}"));
+            }
+            let r = run.check_exercise(i).unwrap();
+            assert!(r.passed, "{who}: the solution fails: {}", r.observed);
+            assert_eq!(r.hint, None);
+
+            assert!(!ex.non_solution.is_empty(), "{who}: needs a failing try");
+            let mut run = LessonRun::for_exercise(lesson.clone(), i).unwrap();
+            for action in &ex.non_solution {
+                run.apply(action)
+                    .unwrap_or_else(|e| panic!("{who}: non-solution: {e}"));
+            }
+            let r = run.check_exercise(i).unwrap();
+            assert!(!r.passed, "{who}: the wrong try passes: {}", r.observed);
+            let hint = r.hint.expect("a hint after a wrong try");
+            assert_eq!(hint, ex.hint);
+            assert!(!r.observed.is_empty());
+        }
+    }
+    // The three exercises the issue names exist.
+    assert!(seen_goals.contains(&Goal::LeaderIs(3)));
+    assert!(seen_goals.contains(&Goal::SyncMode("TRUNC".into())));
+    assert!(seen_goals.contains(&Goal::LoseUncommittedProposal));
+}
+
+#[test]
+fn check_exercise_on_a_bare_cluster_sees_the_whole_trace() {
+    let lesson = Lesson::by_name("06").unwrap();
+    let trunc = lesson
+        .exercises
+        .iter()
+        .find(|e| e.id == "cause-trunc")
+        .unwrap();
+    // Playing the lesson itself causes a TRUNC (step 4), but not before.
+    let mut run = LessonRun::new(lesson.clone()).unwrap();
+    run.goto(3);
+    assert!(!check_exercise(trunc, run.cluster()).passed);
+    run.goto(4);
+    assert!(check_exercise(trunc, run.cluster()).passed);
+}
+
+#[test]
+fn a_wrong_checkpoint_fails_and_says_what_was_expected_and_what_happened() {
+    let (_, json) = zablab_core::lesson::find("01").unwrap();
+    // Step 3 of lesson 1 expects server 2 to lead; claim server 1 does.
+    let wrong = json.replacen("\"leader\": 2,", "\"leader\": 1,", 1);
+    assert_ne!(wrong, json);
+    let lesson = Lesson::from_json(&wrong).expect("still a valid lesson");
+    let mut run = LessonRun::new(lesson).unwrap();
+    assert!(!run.play_to_end());
+    let failed: Vec<_> = run.reports().iter().filter(|r| !r.check.passed()).collect();
+    assert_eq!(failed.len(), 1, "only the edited step fails");
+    assert_eq!(failed[0].step, 2);
+    let f = &failed[0].check.failures[0];
+    assert_eq!(f.what, "established leader");
+    assert_eq!((f.expected.as_str(), f.actual.as_str()), ("1", "2"));
+    assert_eq!(f.to_string(), "established leader: expected 1, got 2");
+    let shown = text::check_lines(failed[0], Lang::En).join("\n");
+    assert!(
+        shown.contains("✗") && shown.contains("expected 1, got 2"),
+        "{shown}"
+    );
+
+    // A run_until that can never be reached reports its limit instead of hanging.
+    let never = json.replacen(
+        "{ \"run_until\": { \"until\": { \"leader\": 2 } } }",
+        "{ \"run_until\": { \"until\": { \"leader\": 3 }, \"limit_ms\": 2000 } }",
+        1,
+    );
+    assert_ne!(never, json);
+    let mut run = LessonRun::new(Lesson::from_json(&never).unwrap()).unwrap();
+    run.goto(3);
+    let f = &run.reports()[2].check.failures[0];
+    assert_eq!(f.what, "run_until (limit 2000 ms)");
+    assert!(f.expected.contains("established leader = 3"), "{f}");
+}
+
+#[test]
+fn a_bad_lesson_file_is_an_error_not_a_panic() {
+    let (_, json) = zablab_core::lesson::find("10").unwrap();
+    let cases = [
+        (
+            json.replacen("\"server\": 2,", "\"server\": 7,", 1),
+            "no server 7",
+        ),
+        (
+            json.replacen(
+                "\"client\": \"b\", \"path\": \"/master\", \"data\": \"b\"",
+                "\"client\": \"zz\", \"path\": \"/master\", \"data\": \"b\"",
+                1,
+            ),
+            "client \"zz\" is used before it connects",
+        ),
+        (json.replacen("\"stable\": true", "\"stable\": 3", 1), ""),
+        (
+            json.replacen("\"path\": \"/master\"", "\"path\": \"master\"", 1),
+            "must start with /",
+        ),
+        (
+            json.replacen("\"session_open\"", "\"sessions_opn\"", 1),
+            "unknown field",
+        ),
+        (
+            json[..json.char_indices().nth(300).unwrap().0].to_string(),
+            "",
+        ),
+    ];
+    for (text, needle) in cases {
+        assert_ne!(text, json);
+        match Lesson::from_json(&text) {
+            Ok(_) => panic!("accepted a bad lesson (wanted {needle:?})"),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(msg.contains(needle), "{msg:?} should mention {needle:?}");
+                assert!(matches!(e, LessonError::Invalid(_) | LessonError::Parse(_)));
+            }
+        }
+    }
+    let (_, one) = zablab_core::lesson::find("01").unwrap();
+    let bad = one.replacen("\"1\": \"LOOKING\"", "\"1\": \"LEADER\"", 1);
+    let e = Lesson::from_json(&bad).unwrap_err();
+    assert!(
+        e.to_string().contains("step 1: unknown state \"LEADER\""),
+        "{e}"
+    );
+    let bad = one.replacen("\"zxid\": \"0:0\"", "\"zxid\": \"zero\"", 1);
+    assert!(Lesson::from_json(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("bad zxid"));
+    assert!(matches!(
+        Lesson::by_name("99"),
+        Err(LessonError::NotFound(_))
+    ));
+    // Free play refuses unknown servers and clients without touching the run.
+    let mut run = LessonRun::from_name("01").unwrap();
+    let before = run.cluster().trace().hash();
+    assert!(run
+        .apply(&zablab_core::lesson::StepAction::Kill(9))
+        .is_err());
+    assert!(run
+        .apply(&zablab_core::lesson::StepAction::CrashClient(
+            "nobody".into()
+        ))
+        .is_err());
+    assert_eq!(run.cluster().trace().hash(), before);
+}
+
+#[test]
+fn going_back_re_runs_from_the_seed_and_gives_the_same_run() {
+    let mut run = LessonRun::from_name("06").unwrap();
+    run.play_to_end();
+    let end_hash = run.cluster().trace().hash();
+    let reports = run.reports().to_vec();
+    run.goto(1);
+    assert_eq!(run.steps_played(), 1);
+    assert_eq!(run.reports().len(), 1);
+    let mut fresh = LessonRun::from_name("06").unwrap();
+    fresh.step_forward();
+    assert_eq!(run.cluster().trace().hash(), fresh.cluster().trace().hash());
+    run.goto(usize::MAX);
+    assert!(run.is_done());
+    assert_eq!(run.cluster().trace().hash(), end_hash);
+    assert_eq!(run.reports(), &reports[..]);
+    assert_eq!(
+        run.narration(Lang::En),
+        Some(run.lesson().steps[3].en.as_str())
+    );
+    run.goto(0);
+    assert_eq!(run.narration(Lang::Zh), None);
+    assert_eq!(run.steps_played(), 0);
+}
+
+#[test]
+fn the_text_view_shows_narration_message_flow_and_server_states() {
+    let mut run = LessonRun::from_name("01-startup-election").unwrap();
+    run.goto(2);
+    let en = text::step_text(&run, 1, Lang::En, text::FlowOptions::default());
+    assert!(en.contains("2 → 1  NOTIFICATION (2, 0:0) round 1"), "{en}");
+    assert!(en.contains("Server 2 starts"), "{en}");
+    assert!(en.contains("LOOKING    ELECTION   (2, 0:0)"), "{en}");
+    assert!(en.contains("✓ checkpoint holds"), "{en}");
+    assert!(en.contains("Answer: 2"), "{en}");
+    let zh = text::step_text(&run, 1, Lang::Zh, text::FlowOptions::default());
+    assert!(zh.contains("服务器 2 启动") && zh.contains("消息"), "{zh}");
+    run.goto(1);
+    let lost = text::step_text(&run, 0, Lang::En, text::FlowOptions::default());
+    assert!(
+        lost.contains("1 → 2  NOTIFICATION (1, 0:0) round 1   ✗ lost (a server is down)"),
+        "{lost}"
+    );
+}
