@@ -121,6 +121,9 @@ impl<M: StateMachine> Peer<M> {
         let (logicclock, vote) = (e.logicclock, e.proposal);
         self.trace(TraceEvent::ElectionRound { logicclock, vote });
         self.send_notifications();
+        // Our own vote counts too (Java loops it back through the receive queue): alone in
+        // a one-voter ensemble it is already a quorum.
+        self.check_proposal_quorum();
     }
 
     fn initial_vote(&self) -> Vote {
@@ -259,12 +262,19 @@ impl<M: StateMachine> Peer<M> {
             },
         );
         self.trace_vote(from, n, decision);
+        self.check_proposal_quorum();
+    }
+
+    /// termPredicate on our proposal: when a quorum agrees, start finalizeWait.
+    fn check_proposal_quorum(&mut self) {
         let target = ReceivedVote {
             vote: self.election.proposal,
             logicclock: self.election.logicclock,
             state: PeerState::Looking,
         };
-        if self.has_quorum(&self.election.recvset, &target) {
+        if self.election.finalize_deadline.is_none()
+            && self.has_quorum(&self.election.recvset, &target)
+        {
             self.election.finalize_deadline = Some(self.now + self.config.timing.finalize_wait_ms);
             let vote = self.election.proposal;
             self.trace(TraceEvent::Finalizing { vote });

@@ -290,3 +290,23 @@ fn an_equal_logicclock_compares_votes_by_epoch_then_zxid_then_sid() {
     assert_eq!(peer.election().recvset.len(), 3);
     assert!(peer.election().finalize_deadline.is_some());
 }
+
+/// A standalone server (an ensemble of one voter) elects itself: its own vote is a quorum.
+#[test]
+fn a_single_voter_elects_itself_and_serves() {
+    let mut sim = Sim::new(
+        zablab_core::sim::SimConfig {
+            participants: 1,
+            ..zablab_core::sim::SimConfig::default()
+        },
+        1,
+    );
+    assert!(sim.run_until_pred(Instant(5_000), |s| s.is_stable()));
+    assert_eq!(sim.leader(), Some(1));
+    let tag = sim.act(Action::Write { server: 1, txn: 5 }).unwrap();
+    sim.run_for(100);
+    assert!(matches!(
+        sim.request(tag),
+        Some(zablab_core::sim::ClientResult::Replied { .. })
+    ));
+}
