@@ -12,10 +12,13 @@ use zablab_core::machine::ChainMachine;
 use zablab_node::cluster::{self, ClusterOptions};
 use zablab_node::config::NodeConfig;
 
+mod lesson_cmd;
+
 const USAGE: &str = "usage:
   zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]]
   zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
-  zablab status [host:port,...]";
+  zablab status [host:port,...]
+  zablab lesson list | <name> [--lang zh] [--auto] | <name> --exercise <id>";
 
 fn usage_error(msg: &str) -> ! {
     eprintln!("zablab: {msg}\n{USAGE}");
@@ -115,6 +118,7 @@ fn main() {
             let code = runtime().block_on(cluster::run_status(&hosts));
             std::process::exit(code);
         }
+        "lesson" => std::process::exit(lesson_cmd::run(args.collect())),
         "-h" | "--help" | "help" => println!("{USAGE}"),
         "" => usage_error("missing command"),
         other => usage_error(&format!("unknown command `{other}`")),
