@@ -55,7 +55,10 @@ pub fn flow_line(m: &FlowMessage, lang: Lang) -> String {
                 ("connection closed", Lang::Zh) => "连接已关闭".to_string(),
                 (r, _) => r.to_string(),
             };
-            s.push_str(&format!("   ✗ {} ({why})", t(lang, "lost", "丢失")));
+            s.push_str(&match lang {
+                Lang::En => format!("   ✗ lost ({why})"),
+                Lang::Zh => format!("   ✗ 丢失（{why}）"),
+            });
         }
     }
     s
