@@ -440,12 +440,15 @@ impl<M: NodeMachine> Store<M> {
                         self.close_log()
                     }
                     PersistOp::InstallSnapshot { zxid, snapshot } => {
-                        // The old log goes first: a crash in between leaves an older snapshot
-                        // and no log, never a new snapshot with a foreign log after it.
+                        // The new snapshot is durable before the old log goes, so a crash in
+                        // between never loses what this server had acknowledged. A leftover
+                        // old log is harmless: SNAP is only chosen when every zxid the learner
+                        // logged is below the snapshot's, and recovery replays only entries
+                        // above the snapshot.
                         self.close_log()?;
+                        self.write_snapshot(*zxid, snapshot)?;
                         let log_dir = self.log_dir.clone();
-                        self.remove_all("log.", &log_dir)?;
-                        self.write_snapshot(*zxid, snapshot)
+                        self.remove_all("log.", &log_dir)
                     }
                     PersistOp::Wipe => {
                         self.close_log()?;
