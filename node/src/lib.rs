@@ -15,6 +15,7 @@
 //! | [`client`] | client port: four-letter words now, the jute client protocol next |
 //! | [`fourlw`] | `ruok srvr stat mntr conf envi isro` output |
 //! | [`runtime`] | the peer task: executes outputs, feeds inputs |
+//! | [`sessions`] | client sessions on the peer task: reply order, watch routing |
 //! | [`trace`] | `--trace-addr` JSON-lines stream |
 //! | [`cluster`] | `zablab cluster` and `zablab status` |
 #![forbid(unsafe_code)]
@@ -26,10 +27,13 @@ pub mod election;
 pub mod fourlw;
 pub mod jute;
 pub mod machine;
+pub mod proto;
 pub mod quorum;
 pub mod runtime;
+pub mod sessions;
 pub mod storage;
 pub mod trace;
+pub mod tree_machine;
 pub mod wire;
 
 /// Sends `word` to a server's client port and returns the whole answer (bounded wait).

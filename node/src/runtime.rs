@@ -21,6 +21,7 @@ use crate::config::NodeConfig;
 use crate::election::{self, ElectionNet};
 use crate::machine::NodeMachine;
 use crate::quorum::{self, QuorumConn};
+use crate::sessions::{ClientEvent, Sessions};
 use crate::storage::{self, Store, WriterCmd};
 use crate::trace::{message_zxid, notification_of, TraceLine, TracePublisher};
 use crate::wire::{self, NodeMessage};
@@ -108,6 +109,10 @@ pub struct Shared {
     pub packets_received: AtomicU64,
     pub packets_sent: AtomicU64,
     pub fsyncs: Arc<AtomicU64>,
+    /// Client connection tasks talk to the peer task through this.
+    pub client_events: mpsc::UnboundedSender<ClientEvent>,
+    /// Client connection ids.
+    pub next_conn: AtomicU64,
 }
 
 impl Shared {
@@ -153,7 +158,10 @@ pub async fn run_server<M: NodeMachine>(
         durable.last_logged_zxid().0,
         durable.log.len()
     );
+    let (client_tx, client_rx) = mpsc::unbounded_channel::<ClientEvent>();
     let shared = Arc::new(Shared {
+        client_events: client_tx,
+        next_conn: AtomicU64::new(1),
         config: cfg.clone(),
         status: Mutex::new(NodeStatus::default()),
         started: std::time::Instant::now(),
@@ -264,9 +272,14 @@ pub async fn run_server<M: NodeMachine>(
         trace,
         membership: cfg.membership_text(),
         clock: tokio::time::Instant::now(),
+        wall_start_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
         out: Vec::new(),
+        sessions: Sessions::default(),
     };
-    host.run(events_rx).await;
+    host.run(events_rx, client_rx).await;
     Ok(())
 }
 
@@ -281,25 +294,68 @@ struct Host<M: NodeMachine> {
     trace: Option<TracePublisher>,
     membership: String,
     clock: tokio::time::Instant,
+    /// The wall clock when `clock` started: the core's time is wall-clock milliseconds
+    /// advanced by a monotonic clock, so ctime/mtime are real dates and time never goes back.
+    wall_start_ms: u64,
     out: Vec<Output<M>>,
+    sessions: Sessions,
 }
 
 impl<M: NodeMachine> Host<M> {
     fn now(&self) -> Instant {
-        Instant(self.clock.elapsed().as_millis() as u64)
+        Instant(self.wall_start_ms + self.clock.elapsed().as_millis() as u64)
     }
 
     fn step(&mut self, input: Input<M>) {
         let now = self.now();
         let mut out = std::mem::take(&mut self.out);
         self.peer.step(now, input, &mut out);
+        // Watch events fired by applied transactions go out in zxid order with the replies:
+        // an event of transaction z before the reply to any write after z.
+        let mut events = self
+            .peer
+            .machine_mut()
+            .tree_mut()
+            .map(|t| t.take_watch_events())
+            .unwrap_or_default()
+            .into_iter()
+            .peekable();
         for o in out.drain(..) {
+            if let Output::Reply { zxid, .. } = &o {
+                let mut due = Vec::new();
+                while let Some((_, e)) = events.peek() {
+                    if e.zxid > zxid.0 as i64 {
+                        break;
+                    }
+                    due.extend(events.next());
+                }
+                self.sessions.dispatch_events(due);
+            }
             self.execute(o);
         }
+        self.sessions.dispatch_events(events.collect());
         self.out = out;
+        self.sessions.after_step(&mut self.peer);
     }
 
-    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Event<M>>) {
+    fn handle_client(&mut self, ev: ClientEvent) {
+        let myid = self.peer.id();
+        let inputs = self.sessions.on_event(ev, &mut self.peer, myid);
+        for input in inputs {
+            self.step(input);
+        }
+        // Local operations (setWatches) may fire events without a peer step.
+        if let Some(t) = self.peer.machine_mut().tree_mut() {
+            let events = t.take_watch_events();
+            self.sessions.dispatch_events(events);
+        }
+    }
+
+    async fn run(
+        &mut self,
+        mut rx: mpsc::UnboundedReceiver<Event<M>>,
+        mut client_rx: mpsc::UnboundedReceiver<ClientEvent>,
+    ) {
         self.step(Input::Start);
         self.publish_status();
         let mut last_tick = Instant(0);
@@ -307,13 +363,14 @@ impl<M: NodeMachine> Host<M> {
             let deadline = self.peer.next_deadline().map(|d| {
                 // Never spin: at least 1 ms after the last tick.
                 let at = d.0.max(last_tick.0 + 1);
-                self.clock + Duration::from_millis(at)
+                self.clock + Duration::from_millis(at.saturating_sub(self.wall_start_ms))
             });
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(ev) => self.handle(ev),
                     None => return,
                 },
+                Some(ev) = client_rx.recv() => self.handle_client(ev),
                 _ = async {
                     match deadline {
                         Some(d) => tokio::time::sleep_until(d).await,
@@ -445,8 +502,11 @@ impl<M: NodeMachine> Host<M> {
             Output::Disconnect { peer } => {
                 self.conns.remove(&peer);
             }
-            // Client replies: the client protocol (issue 5) routes these to its sessions.
-            Output::Reply { .. } | Output::SyncDone { .. } | Output::RequestFailed { .. } => {}
+            Output::Reply { tag, zxid, outcome } => {
+                self.sessions.on_reply(&mut self.peer, tag, zxid, &outcome)
+            }
+            Output::SyncDone { tag, zxid } => self.sessions.on_sync_done(&mut self.peer, tag, zxid),
+            Output::RequestFailed { tag } => self.sessions.on_failed(&mut self.peer, tag),
             Output::Trace(ev) => {
                 self.log_event(&ev);
                 if let Some(t) = &self.trace {

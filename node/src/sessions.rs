@@ -1,0 +1,698 @@
+//! Client sessions, as the peer task sees them: which connection holds which session, the
+//! order replies must go out in, and where watch events go.
+//!
+//! ZooKeeper answers a session's requests in the order they arrived even though writes go
+//! through ZAB and reads are served locally (its CommitProcessor holds a read behind the
+//! session's pending writes). Here each connection has a queue: writes are submitted to the
+//! peer at once (so they pipeline), and an entry leaves the queue only when it and everything
+//! before it is answered; a read is executed when it reaches the head. Watch events go out as
+//! soon as the transaction that fired them is applied, before the replies of later
+//! transactions (zxid order).
+//!
+//! The connection tasks (client port) decode bytes into [`ClientEvent`]s and encode the
+//! [`ClientReply`]s they get back; nothing here touches a socket.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+use tokio::sync::mpsc::UnboundedSender;
+use zablab_core::durable::RequestTag;
+use zablab_core::peer::{Input, Peer};
+use zablab_core::tree::{
+    authenticate, initial_session_id, negotiate_timeout, next_session_id, session_password,
+    AddWatchMode, ErrorCode, Id, ReadRequest, ReadResponse, SetWatches, Txn, WatchedEvent,
+    WatcherType, WriteOp, WriteOutcome, WriteResponse,
+};
+use zablab_core::zxid::{Sid, Zxid};
+
+use crate::machine::NodeMachine;
+
+/// A client connection on this server.
+pub type ConnId = u64;
+
+/// A request from a client connection, decoded and mapped onto the data tree's types.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientOp {
+    Write(WriteOp),
+    Read(ReadRequest),
+    Sync {
+        path: String,
+    },
+    SetWatches(SetWatches),
+    AddWatch {
+        path: String,
+        mode: AddWatchMode,
+    },
+    CheckWatches {
+        path: String,
+        kind: WatcherType,
+    },
+    RemoveWatches {
+        path: String,
+        kind: WatcherType,
+    },
+    WhoAmI,
+    /// An opcode this server does not serve (reconfig, sasl): answered Unimplemented.
+    Unimplemented(i32),
+    /// A request that could not be decoded into an operation (bad flags, …).
+    Invalid(ErrorCode),
+}
+
+/// What a connection task sends to the peer task.
+#[derive(Debug)]
+pub enum ClientEvent {
+    /// The ConnectRequest, with the channel the replies should go to.
+    Connect {
+        conn: ConnId,
+        tx: UnboundedSender<ClientReply>,
+        remote_ip: IpAddr,
+        last_zxid_seen: i64,
+        timeout_ms: i32,
+        session_id: i64,
+        password: Vec<u8>,
+    },
+    Request {
+        conn: ConnId,
+        xid: i32,
+        op: ClientOp,
+    },
+    /// An auth packet (xid -4), answered at once.
+    Auth {
+        conn: ConnId,
+        scheme: String,
+        auth: Vec<u8>,
+    },
+    /// A ping (xid -2): answered at once, and the session is alive.
+    Ping { conn: ConnId },
+    /// The socket closed.
+    Gone { conn: ConnId },
+}
+
+/// The body of a reply; the connection task encodes it for the request's opcode.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReplyBody {
+    Write(WriteOutcome),
+    Read(Result<ReadResponse, ErrorCode>),
+    Sync(Result<String, ErrorCode>),
+    /// setWatches, checkWatches, removeWatches, ping, auth: the error code only.
+    Status(ErrorCode),
+    /// addWatch: an `ErrorResponse{err}` body on success.
+    AddWatch(ErrorCode),
+    /// whoAmI: (scheme, id) of every id the connection holds.
+    WhoAmI(Vec<(String, String)>),
+}
+
+/// What the peer task sends back to a connection, in the order it must be written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientReply {
+    Connected {
+        session_id: i64,
+        timeout_ms: i32,
+        password: [u8; 16],
+    },
+    /// The session is unknown or the password wrong: ConnectResponse of zeros, then close.
+    Expired,
+    Reply {
+        xid: i32,
+        zxid: i64,
+        body: ReplyBody,
+    },
+    Event(WatchedEvent),
+    /// Close the connection (server not serving, session closed or expired, leader lost).
+    Close(&'static str),
+}
+
+enum Queued {
+    Write {
+        xid: i32,
+        tag: RequestTag,
+        done: Option<(Zxid, WriteOutcome)>,
+    },
+    Sync {
+        xid: i32,
+        tag: RequestTag,
+        path: String,
+        done: Option<Zxid>,
+    },
+    Local {
+        xid: i32,
+        op: ClientOp,
+    },
+}
+
+struct Conn {
+    tx: UnboundedSender<ClientReply>,
+    session_id: i64,
+    timeout_ms: i32,
+    auth: Vec<Id>,
+    /// The createSession transaction while the session is being created.
+    creating: Option<RequestTag>,
+    queue: VecDeque<Queued>,
+    /// A closeSession was answered: close once the queue drains.
+    closing: bool,
+}
+
+/// The sessions of this server's client connections.
+#[derive(Default)]
+pub struct Sessions {
+    conns: HashMap<ConnId, Conn>,
+    tags: HashMap<RequestTag, ConnId>,
+    next_tag: RequestTag,
+    last_session_id: Option<i64>,
+    known_sessions: usize,
+}
+
+fn zxid_i64(z: Zxid) -> i64 {
+    z.0 as i64
+}
+
+impl Sessions {
+    fn tag(&mut self, conn: ConnId) -> RequestTag {
+        self.next_tag += 1;
+        self.tags.insert(self.next_tag, conn);
+        self.next_tag
+    }
+
+    /// Number of open client connections.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Handles one event from a connection task. Returns the inputs to feed the peer
+    /// (writes, syncs, session touches), in order.
+    pub fn on_event<M: NodeMachine>(
+        &mut self,
+        ev: ClientEvent,
+        peer: &mut Peer<M>,
+        myid: Sid,
+    ) -> Vec<Input<M>> {
+        let mut inputs = Vec::new();
+        match ev {
+            ClientEvent::Connect {
+                conn,
+                tx,
+                remote_ip,
+                last_zxid_seen,
+                timeout_ms,
+                session_id,
+                password,
+            } => self.connect(
+                peer,
+                myid,
+                conn,
+                tx,
+                remote_ip,
+                last_zxid_seen,
+                timeout_ms,
+                session_id,
+                &password,
+                &mut inputs,
+            ),
+            ClientEvent::Request { conn, xid, op } => {
+                self.request(peer, conn, xid, op, &mut inputs)
+            }
+            ClientEvent::Auth { conn, scheme, auth } => self.auth(peer, conn, &scheme, &auth),
+            ClientEvent::Ping { conn } => {
+                if let Some(c) = self.conns.get(&conn) {
+                    let zxid = zxid_i64(peer.last_processed_zxid());
+                    let _ = c.tx.send(ClientReply::Reply {
+                        xid: -2,
+                        zxid,
+                        body: ReplyBody::Status(ErrorCode::Ok),
+                    });
+                    inputs.push(Input::SessionTouch {
+                        session_id: c.session_id,
+                        timeout_ms: c.timeout_ms,
+                    });
+                }
+            }
+            ClientEvent::Gone { conn } => self.drop_conn(peer, conn),
+        }
+        inputs
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn connect<M: NodeMachine>(
+        &mut self,
+        peer: &mut Peer<M>,
+        myid: Sid,
+        conn: ConnId,
+        tx: UnboundedSender<ClientReply>,
+        remote_ip: IpAddr,
+        last_zxid_seen: i64,
+        timeout_ms: i32,
+        session_id: i64,
+        password: &[u8],
+        inputs: &mut Vec<Input<M>>,
+    ) {
+        if !peer.is_serving() || peer.machine().tree().is_none() {
+            let _ = tx.send(ClientReply::Close("this server is not serving requests"));
+            return;
+        }
+        // A client that saw a newer state than ours must try another server.
+        if last_zxid_seen > zxid_i64(peer.last_processed_zxid()) {
+            let _ = tx.send(ClientReply::Close(
+                "client has seen a zxid this server has not",
+            ));
+            return;
+        }
+        let tick = peer.config().timing.tick_time_ms;
+        let timeout_ms = negotiate_timeout(timeout_ms, tick);
+        let auth = vec![Id::new("ip", &remote_ip.to_string())];
+        if session_id == 0 {
+            let id = match self.last_session_id {
+                Some(prev) => next_session_id(prev),
+                None => initial_session_id(myid, wall_ms()),
+            };
+            self.last_session_id = Some(id);
+            let tag = self.tag(conn);
+            self.conns.insert(
+                conn,
+                Conn {
+                    tx,
+                    session_id: id,
+                    timeout_ms,
+                    auth,
+                    creating: Some(tag),
+                    queue: VecDeque::new(),
+                    closing: false,
+                },
+            );
+            let txn = Txn::new(id, 0, Vec::new(), WriteOp::CreateSession { timeout_ms });
+            if let Some(txn) = M::txn_from_tree(txn) {
+                inputs.push(Input::ClientWrite { tag, txn });
+            }
+            return;
+        }
+        let valid = peer
+            .machine()
+            .tree()
+            .is_some_and(|t| t.validate_session(session_id, password));
+        if !valid {
+            let _ = tx.send(ClientReply::Expired);
+            return;
+        }
+        // The session moves here: any other connection holding it is closed.
+        let others: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.session_id == session_id)
+            .map(|(id, _)| *id)
+            .collect();
+        for other in others {
+            if let Some(c) = self.conns.get(&other) {
+                let _ =
+                    c.tx.send(ClientReply::Close("session moved to another connection"));
+            }
+            self.drop_conn(peer, other);
+        }
+        let password = session_password(session_id);
+        let _ = tx.send(ClientReply::Connected {
+            session_id,
+            timeout_ms,
+            password,
+        });
+        self.conns.insert(
+            conn,
+            Conn {
+                tx,
+                session_id,
+                timeout_ms,
+                auth,
+                creating: None,
+                queue: VecDeque::new(),
+                closing: false,
+            },
+        );
+        if let Some(t) = peer.machine_mut().tree_mut() {
+            let ids = self
+                .conns
+                .get(&conn)
+                .map(|c| c.auth.clone())
+                .unwrap_or_default();
+            t.set_connection_auth(conn, &ids);
+        }
+        inputs.push(Input::SessionTouch {
+            session_id,
+            timeout_ms,
+        });
+    }
+
+    fn request<M: NodeMachine>(
+        &mut self,
+        peer: &mut Peer<M>,
+        conn: ConnId,
+        xid: i32,
+        op: ClientOp,
+        inputs: &mut Vec<Input<M>>,
+    ) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        if c.creating.is_some() || c.closing {
+            return;
+        }
+        let (session_id, timeout_ms, auth) = (c.session_id, c.timeout_ms, c.auth.clone());
+        inputs.push(Input::SessionTouch {
+            session_id,
+            timeout_ms,
+        });
+        let queued = match op {
+            ClientOp::Write(op) => {
+                let tag = self.tag(conn);
+                match M::txn_from_tree(Txn::new(session_id, xid, auth, op)) {
+                    Some(txn) => inputs.push(Input::ClientWrite { tag, txn }),
+                    None => return,
+                }
+                Queued::Write {
+                    xid,
+                    tag,
+                    done: None,
+                }
+            }
+            ClientOp::Sync { path } => {
+                let tag = self.tag(conn);
+                inputs.push(Input::ClientSync { tag });
+                Queued::Sync {
+                    xid,
+                    tag,
+                    path,
+                    done: None,
+                }
+            }
+            other => Queued::Local { xid, op: other },
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.queue.push_back(queued);
+        }
+        self.flush(peer, conn);
+    }
+
+    fn auth<M: NodeMachine>(
+        &mut self,
+        peer: &mut Peer<M>,
+        conn: ConnId,
+        scheme: &str,
+        auth: &[u8],
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(tree) = peer.machine_mut().tree_mut() else {
+            return;
+        };
+        let ip = c
+            .auth
+            .iter()
+            .find(|i| i.scheme == "ip")
+            .map(|i| i.id.clone())
+            .unwrap_or_default();
+        match authenticate(&tree.config().auth, scheme, auth, &ip) {
+            Ok(ids) => {
+                for id in ids {
+                    if !c.auth.contains(&id) {
+                        c.auth.push(id);
+                    }
+                }
+                tree.set_connection_auth(conn, &c.auth);
+                let _ = c.tx.send(ClientReply::Reply {
+                    xid: -4,
+                    zxid: 0,
+                    body: ReplyBody::Status(ErrorCode::Ok),
+                });
+            }
+            Err(code) => {
+                let _ = c.tx.send(ClientReply::Reply {
+                    xid: -4,
+                    zxid: 0,
+                    body: ReplyBody::Status(code),
+                });
+                let _ = c.tx.send(ClientReply::Close("authentication failed"));
+                self.drop_conn(peer, conn);
+            }
+        }
+    }
+
+    /// Sends every answered entry at the head of a connection's queue, executing local
+    /// operations (reads, watch management) when they reach the head.
+    fn flush<M: NodeMachine>(&mut self, peer: &mut Peer<M>, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        loop {
+            let ready = match c.queue.front() {
+                None => break,
+                Some(Queued::Write { done, .. }) => done.is_some(),
+                Some(Queued::Sync { done, .. }) => done.is_some(),
+                Some(Queued::Local { .. }) => true,
+            };
+            if !ready {
+                break;
+            }
+            let reply = match c.queue.pop_front().expect("front exists") {
+                Queued::Write {
+                    xid,
+                    done: Some((zxid, outcome)),
+                    ..
+                } => {
+                    if matches!(outcome, Ok(WriteResponse::CloseSession)) {
+                        c.closing = true;
+                    }
+                    ClientReply::Reply {
+                        xid,
+                        zxid: zxid_i64(zxid),
+                        body: ReplyBody::Write(outcome),
+                    }
+                }
+                Queued::Sync {
+                    xid,
+                    path,
+                    done: Some(zxid),
+                    ..
+                } => ClientReply::Reply {
+                    xid,
+                    zxid: zxid_i64(zxid),
+                    body: ReplyBody::Sync(Ok(path)),
+                },
+                Queued::Local { xid, op } => {
+                    let body = local_op(peer, conn, c.session_id, &c.auth, op);
+                    ClientReply::Reply {
+                        xid,
+                        zxid: zxid_i64(peer.last_processed_zxid()),
+                        body,
+                    }
+                }
+                _ => unreachable!("checked ready above"),
+            };
+            let _ = c.tx.send(reply);
+        }
+        if c.closing && c.queue.is_empty() {
+            let _ = c.tx.send(ClientReply::Close("session closed"));
+            self.drop_conn(peer, conn);
+        }
+    }
+
+    /// A write of one of our connections committed and was applied here.
+    pub fn on_reply<M: NodeMachine>(
+        &mut self,
+        peer: &mut Peer<M>,
+        tag: RequestTag,
+        zxid: Zxid,
+        outcome: &M::Outcome,
+    ) {
+        let Some(conn) = self.tags.remove(&tag) else {
+            return;
+        };
+        let Some(outcome) = M::outcome_as_tree(outcome).cloned() else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.creating == Some(tag) {
+            c.creating = None;
+            match outcome {
+                Ok(_) => {
+                    let (session_id, timeout_ms) = (c.session_id, c.timeout_ms);
+                    let password = session_password(session_id);
+                    let _ = c.tx.send(ClientReply::Connected {
+                        session_id,
+                        timeout_ms,
+                        password,
+                    });
+                    let auth = c.auth.clone();
+                    if let Some(t) = peer.machine_mut().tree_mut() {
+                        t.set_connection_auth(conn, &auth);
+                    }
+                }
+                Err(_) => {
+                    let _ =
+                        c.tx.send(ClientReply::Close("session could not be created"));
+                    self.drop_conn(peer, conn);
+                }
+            }
+            return;
+        }
+        for q in c.queue.iter_mut() {
+            if let Queued::Write { tag: t, done, .. } = q {
+                if *t == tag {
+                    *done = Some((zxid, outcome));
+                    break;
+                }
+            }
+        }
+        self.flush(peer, conn);
+    }
+
+    /// A `sync` of one of our connections completed.
+    pub fn on_sync_done<M: NodeMachine>(
+        &mut self,
+        peer: &mut Peer<M>,
+        tag: RequestTag,
+        zxid: Zxid,
+    ) {
+        let Some(conn) = self.tags.remove(&tag) else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        for q in c.queue.iter_mut() {
+            if let Queued::Sync { tag: t, done, .. } = q {
+                if *t == tag {
+                    *done = Some(zxid);
+                    break;
+                }
+            }
+        }
+        self.flush(peer, conn);
+    }
+
+    /// A request could not complete (this server lost its leader): the client must reconnect,
+    /// as with ZooKeeper, where the connection closes when the server stops serving.
+    pub fn on_failed<M: NodeMachine>(&mut self, peer: &mut Peer<M>, tag: RequestTag) {
+        let Some(conn) = self.tags.remove(&tag) else {
+            return;
+        };
+        if let Some(c) = self.conns.get(&conn) {
+            let _ = c.tx.send(ClientReply::Close(
+                "the request could not complete (no leader)",
+            ));
+        }
+        self.drop_conn(peer, conn);
+    }
+
+    /// Routes watch events fired by applied transactions to their connections.
+    pub fn dispatch_events(&mut self, events: Vec<(ConnId, WatchedEvent)>) {
+        for (conn, ev) in events {
+            if let Some(c) = self.conns.get(&conn) {
+                let _ = c.tx.send(ClientReply::Event(ev));
+            }
+        }
+    }
+
+    /// After every peer step: a server that stopped serving closes its client connections;
+    /// a connection whose session was closed or expired is closed.
+    pub fn after_step<M: NodeMachine>(&mut self, peer: &mut Peer<M>) {
+        if self.conns.is_empty() {
+            return;
+        }
+        if !peer.is_serving() {
+            let all: Vec<ConnId> = self.conns.keys().copied().collect();
+            for conn in all {
+                if let Some(c) = self.conns.get(&conn) {
+                    let _ =
+                        c.tx.send(ClientReply::Close("this server is not serving requests"));
+                }
+                self.drop_conn(peer, conn);
+            }
+            return;
+        }
+        let Some(tree) = peer.machine().tree() else {
+            return;
+        };
+        let sessions = tree.sessions().len();
+        if sessions >= self.known_sessions {
+            self.known_sessions = sessions;
+            return;
+        }
+        self.known_sessions = sessions;
+        let gone: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.creating.is_none() && !tree.sessions().contains_key(&c.session_id))
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in gone {
+            if let Some(c) = self.conns.get(&conn) {
+                let _ = c.tx.send(ClientReply::Close("session expired"));
+            }
+            self.drop_conn(peer, conn);
+        }
+    }
+
+    fn drop_conn<M: NodeMachine>(&mut self, peer: &mut Peer<M>, conn: ConnId) {
+        if self.conns.remove(&conn).is_some() {
+            self.tags.retain(|_, c| *c != conn);
+            if let Some(t) = peer.machine_mut().tree_mut() {
+                t.remove_connection(conn);
+            }
+        }
+    }
+}
+
+/// Executes a request answered by this server alone, once everything before it is answered.
+fn local_op<M: NodeMachine>(
+    peer: &mut Peer<M>,
+    conn: ConnId,
+    session_id: i64,
+    auth: &[Id],
+    op: ClientOp,
+) -> ReplyBody {
+    let Some(tree) = peer.machine_mut().tree_mut() else {
+        return ReplyBody::Status(ErrorCode::Unimplemented);
+    };
+    match op {
+        ClientOp::Read(req) => ReplyBody::Read(tree.read(conn, session_id, auth, &req)),
+        ClientOp::SetWatches(req) => {
+            tree.set_watches(conn, auth, &req);
+            ReplyBody::Status(ErrorCode::Ok)
+        }
+        ClientOp::AddWatch { path, mode } => match tree.add_watch(conn, auth, &path, mode) {
+            Ok(()) => ReplyBody::AddWatch(ErrorCode::Ok),
+            Err(e) => ReplyBody::Status(e),
+        },
+        ClientOp::CheckWatches { path, kind } => ReplyBody::Status(
+            tree.check_watches(conn, &path, kind)
+                .err()
+                .unwrap_or(ErrorCode::Ok),
+        ),
+        ClientOp::RemoveWatches { path, kind } => ReplyBody::Status(
+            tree.remove_watches(conn, &path, kind)
+                .err()
+                .unwrap_or(ErrorCode::Ok),
+        ),
+        ClientOp::WhoAmI => ReplyBody::WhoAmI(
+            auth.iter()
+                .map(|i| (i.scheme.clone(), i.id.clone()))
+                .collect(),
+        ),
+        ClientOp::Unimplemented(_) => ReplyBody::Status(ErrorCode::Unimplemented),
+        ClientOp::Invalid(code) => ReplyBody::Status(code),
+        // Writes and syncs never reach here (they are queued as such).
+        ClientOp::Write(_) | ClientOp::Sync { .. } => ReplyBody::Status(ErrorCode::SystemError),
+    }
+}
+
+/// Wall-clock milliseconds, only for the first session id (ZooKeeper mixes in the time so ids
+/// of a restarted server do not repeat).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
