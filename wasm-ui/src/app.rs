@@ -126,18 +126,28 @@ pub struct App {
 }
 
 pub fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or(0.0)
 }
 
 fn location() -> (String, String) {
     let loc = web_sys::window().map(|w| w.location());
-    let search = loc.as_ref().and_then(|l| l.search().ok()).unwrap_or_default();
+    let search = loc
+        .as_ref()
+        .and_then(|l| l.search().ok())
+        .unwrap_or_default();
     let hash = loc.as_ref().and_then(|l| l.hash().ok()).unwrap_or_default();
     (search, hash)
 }
 
 fn default_scenario(seed: u64) -> LabScenario {
-    Scenario { config: lab_config(3, 0), seed, actions: Vec::new() }
+    Scenario {
+        config: lab_config(3, 0),
+        seed,
+        actions: Vec::new(),
+    }
 }
 
 impl Component for App {
@@ -148,7 +158,9 @@ impl Component for App {
         let (search, hash) = location();
         let opened = share::parse_location(&search, &hash);
         let bench = crate::bench::init(opened.bench.as_deref());
-        let scenario = bench.or(opened.scenario.clone()).unwrap_or_else(|| default_scenario(1));
+        let scenario = bench
+            .or(opened.scenario.clone())
+            .unwrap_or_else(|| default_scenario(1));
         let setup = SetupForm {
             participants: scenario.config.participants,
             observers: scenario.config.observers,
@@ -197,7 +209,12 @@ impl Component for App {
             error: opened.error,
             violation_paused: false,
             large: opened.large,
-            write: WriteForm { server: 1, kind: WriteKind::Create, path: "/a".into(), data: "hello".into() },
+            write: WriteForm {
+                server: 1,
+                kind: WriteKind::Create,
+                path: "/a".into(),
+                data: "hello".into(),
+            },
             link_delay_ms: 200,
             link_drop_pct: 0.0,
             setup,
@@ -207,21 +224,12 @@ impl Component for App {
         }
     }
 
-    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+    fn update(&mut self, _ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
             Msg::Tick => return self.tick(),
             Msg::TogglePlay => self.playing = !self.playing,
-            Msg::Step => {
-                self.playing = false;
-                self.lab.step_event();
-                self.view_t = self.lab.now_ms() as f64;
-            }
-            Msg::StepBack => {
-                self.playing = false;
-                let s = self.lab.steps();
-                self.lab.seek_steps(s.saturating_sub(1));
-                self.view_t = self.lab.now_ms() as f64;
-            }
+            Msg::Step => self.step(),
+            Msg::StepBack => self.step_back(),
             Msg::Speed(s) => self.speed = s.clamp(0.1, 100.0),
             Msg::Seek(t) => {
                 self.lab.seek_time(t);
@@ -244,9 +252,15 @@ impl Component for App {
             Msg::Act(a) => self.act(a),
             Msg::SendWrite => self.send_write(),
             Msg::ApplyLinkSettings(from, to) => {
-                let drop_per_million = (self.link_drop_pct.clamp(0.0, 100.0) * 10_000.0).round() as u32;
+                let drop_per_million =
+                    (self.link_drop_pct.clamp(0.0, 100.0) * 10_000.0).round() as u32;
                 for (a, b) in [(from, to), (to, from)] {
-                    self.act(Action::SetLink { from: a, to: b, extra_ms: self.link_delay_ms, drop_per_million });
+                    self.act(Action::SetLink {
+                        from: a,
+                        to: b,
+                        extra_ms: self.link_delay_ms,
+                        drop_per_million,
+                    });
                 }
             }
             Msg::Form(f) => match f {
@@ -263,7 +277,11 @@ impl Component for App {
             Msg::NewRun => {
                 let f = &self.setup;
                 let observers = f.observers.min(share::MAX_SERVERS - f.participants);
-                let s = Scenario { config: lab_config(f.participants, observers), seed: f.seed, actions: Vec::new() };
+                let s = Scenario {
+                    config: lab_config(f.participants, observers),
+                    seed: f.seed,
+                    actions: Vec::new(),
+                };
                 self.load(s);
             }
             Msg::Branch(i) => {
@@ -274,12 +292,15 @@ impl Component for App {
                 let url = self.share_link();
                 if let Some(w) = web_sys::window() {
                     if let Ok(h) = w.history() {
-                        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+                        let _ =
+                            h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
                     }
                 }
                 self.share_url = Some(url);
             }
-            Msg::Export => crate::files::download("zablab-run.json", &share::to_json(self.lab.scenario())),
+            Msg::Export => {
+                crate::files::download("zablab-run.json", &share::to_json(self.lab.scenario()))
+            }
             Msg::Import(text) => match share::from_json(&text) {
                 Ok(s) => self.load(s),
                 Err(e) => self.error = Some(e),
@@ -288,8 +309,8 @@ impl Component for App {
             Msg::ToggleLarge => self.large = !self.large,
             Msg::Key(k) => match k.as_str() {
                 " " => self.playing = !self.playing,
-                "ArrowRight" => return Component::update(self, ctx, Msg::Step),
-                "ArrowLeft" => return Component::update(self, ctx, Msg::StepBack),
+                "ArrowRight" => self.step(),
+                "ArrowLeft" => self.step_back(),
                 _ => return false,
             },
         }
@@ -303,7 +324,11 @@ impl Component for App {
     fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
         if self.tick_started > 0.0 {
             let dt = now_ms() - self.tick_started;
-            self.frame_ms = if self.frame_ms == 0.0 { dt } else { self.frame_ms * 0.9 + dt * 0.1 };
+            self.frame_ms = if self.frame_ms == 0.0 {
+                dt
+            } else {
+                self.frame_ms * 0.9 + dt * 0.1
+            };
             crate::bench::on_rendered(dt, self.lab.cluster().in_flight().len());
             self.tick_started = 0.0;
         }
@@ -311,16 +336,35 @@ impl Component for App {
 }
 
 impl App {
+    fn step(&mut self) {
+        self.playing = false;
+        self.lab.step_event();
+        self.view_t = self.lab.now_ms() as f64;
+    }
+
+    fn step_back(&mut self) {
+        self.playing = false;
+        let s = self.lab.steps();
+        self.lab.seek_steps(s.saturating_sub(1));
+        self.view_t = self.lab.now_ms() as f64;
+    }
+
     fn tick(&mut self) -> bool {
         let now = now_ms();
-        let dt = self.last_tick.map(|l| (now - l).clamp(0.0, 100.0)).unwrap_or(0.0);
+        let dt = self
+            .last_tick
+            .map(|l| (now - l).clamp(0.0, 100.0))
+            .unwrap_or(0.0);
         self.last_tick = Some(now);
         if !self.playing {
             return false;
         }
         self.tick_started = now;
         let target = self.view_t + dt * self.speed / WALL_MS_PER_VIRTUAL_MS;
-        if self.lab.run_to_bounded(target.floor() as u64, MAX_STEPS_PER_FRAME) {
+        if self
+            .lab
+            .run_to_bounded(target.floor() as u64, MAX_STEPS_PER_FRAME)
+        {
             self.view_t = target;
         } else {
             self.view_t = self.lab.now_ms() as f64;
@@ -338,7 +382,11 @@ impl App {
     }
 
     fn load(&mut self, s: LabScenario) {
-        self.setup = SetupForm { participants: s.config.participants, observers: s.config.observers, seed: s.seed };
+        self.setup = SetupForm {
+            participants: s.config.participants,
+            observers: s.config.observers,
+            seed: s.seed,
+        };
         self.lab = Lab::new(s);
         self.view_t = 0.0;
         self.selection = Selection::None;
@@ -363,7 +411,14 @@ impl App {
             return;
         }
         let session = session_of(f.server);
-        let cxid = self.lab.scenario().actions.iter().filter(|a| matches!(&a.action, Action::Write { server, .. } if *server == f.server)).count() as i32 + 1;
+        let cxid = self
+            .lab
+            .scenario()
+            .actions
+            .iter()
+            .filter(|a| matches!(&a.action, Action::Write { server, .. } if *server == f.server))
+            .count() as i32
+            + 1;
         let known = self
             .lab
             .cluster()
@@ -371,16 +426,38 @@ impl App {
             .map(|p| p.machine().sessions().contains_key(&session))
             .unwrap_or(false);
         if !known {
-            let open = Txn::new(session, cxid, Vec::new(), WriteOp::CreateSession { timeout_ms: SESSION_TIMEOUT_MS });
-            self.act(Action::Write { server: f.server, txn: open });
+            let open = Txn::new(
+                session,
+                cxid,
+                Vec::new(),
+                WriteOp::CreateSession {
+                    timeout_ms: SESSION_TIMEOUT_MS,
+                },
+            );
+            self.act(Action::Write {
+                server: f.server,
+                txn: open,
+            });
         }
         let data = Some(f.data.clone().into_bytes());
         let op = match f.kind {
-            WriteKind::Create => WriteOp::Create(CreateRequest { path: f.path, data, acl: open_acl_unsafe(), flags: 0 }),
-            WriteKind::SetData => WriteOp::SetData(SetDataRequest { path: f.path, data, version: -1 }),
+            WriteKind::Create => WriteOp::Create(CreateRequest {
+                path: f.path,
+                data,
+                acl: open_acl_unsafe(),
+                flags: 0,
+            }),
+            WriteKind::SetData => WriteOp::SetData(SetDataRequest {
+                path: f.path,
+                data,
+                version: -1,
+            }),
         };
         let cxid = cxid + i32::from(!known);
-        self.act(Action::Write { server: f.server, txn: Txn::new(session, cxid, Vec::new(), op) });
+        self.act(Action::Write {
+            server: f.server,
+            txn: Txn::new(session, cxid, Vec::new(), op),
+        });
     }
 
     pub fn share_link(&self) -> String {
@@ -388,6 +465,11 @@ impl App {
             .and_then(|w| w.location().href().ok())
             .map(|h| h.split(['#', '?']).next().unwrap_or_default().to_string())
             .unwrap_or_default();
-        format!("{base}#run={}&t={}&steps={}", share::encode(self.lab.scenario()), self.lab.now_ms(), self.lab.steps())
+        format!(
+            "{base}#run={}&t={}&steps={}",
+            share::encode(self.lab.scenario()),
+            self.lab.now_ms(),
+            self.lab.steps()
+        )
     }
 }

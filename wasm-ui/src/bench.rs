@@ -44,14 +44,24 @@ pub fn init(mode: Option<&str>) -> Option<LabScenario> {
         Some("frame") => {
             let mut config = lab_config(9, 0);
             config.latency_ms = (400, 600);
-            Some(Scenario { config, seed: 3, actions: Vec::new() })
+            // Slow links need ZooKeeper's real tickTime, or initLimit runs out during sync.
+            config.timing.tick_time_ms = 2_000;
+            Some(Scenario {
+                config,
+                seed: 3,
+                actions: Vec::new(),
+            })
         }
         _ => None,
     }
 }
 
 fn sim_run(secs: f64, check: bool) -> (u64, u64, f64) {
-    let config = SimConfig { participants: 5, snap_count: 10_000, ..SimConfig::default() };
+    let config = SimConfig {
+        participants: 5,
+        snap_count: 10_000,
+        ..SimConfig::default()
+    };
     let mut c: Cluster<ChainMachine> = Cluster::for_benchmark(config, 42, check);
     if !c.run_until_pred(Instant(20_000), |c| c.is_stable()) {
         return (0, 0, 1.0);
@@ -66,7 +76,10 @@ fn sim_run(secs: f64, check: bool) -> (u64, u64, f64) {
         while inflight.len() < 64 {
             next_id += 1;
             let server = 1 + next_id % 5;
-            if let Some(tag) = c.act(Action::Write { server, txn: next_id }) {
+            if let Some(tag) = c.act(Action::Write {
+                server,
+                txn: next_id,
+            }) {
                 inflight.push(tag);
                 writes += 1;
             }
@@ -128,12 +141,27 @@ fn frame_tick(app: &mut App) {
         0 => {
             // Elect a leader, then fire a burst of writes at it.
             app.lab.run_to(app.lab.now_ms() + 2_000);
-            let Some(leader) = app.lab.cluster().leader().filter(|_| app.lab.cluster().is_stable()) else {
+            let Some(leader) = app
+                .lab
+                .cluster()
+                .leader()
+                .filter(|_| app.lab.cluster().is_stable())
+            else {
                 return;
             };
             let session = session_of(leader);
-            let open = Txn::new(session, 1, Vec::new(), WriteOp::CreateSession { timeout_ms: SESSION_TIMEOUT_MS });
-            app.lab.act(Action::Write { server: leader, txn: open });
+            let open = Txn::new(
+                session,
+                1,
+                Vec::new(),
+                WriteOp::CreateSession {
+                    timeout_ms: SESSION_TIMEOUT_MS,
+                },
+            );
+            app.lab.act(Action::Write {
+                server: leader,
+                txn: open,
+            });
             for i in 0..FRAME_WRITES {
                 let req = CreateRequest {
                     path: format!("/w{i}"),
@@ -142,14 +170,20 @@ fn frame_tick(app: &mut App) {
                     flags: 0,
                 };
                 let txn = Txn::new(session, i as i32 + 2, Vec::new(), WriteOp::Create(req));
-                app.lab.act(Action::Write { server: leader, txn });
+                app.lab.act(Action::Write {
+                    server: leader,
+                    txn,
+                });
             }
             STATE.with(|s| s.borrow_mut().stage = 1);
         }
         1 => {
             // Step until the proposals are on the wire.
             let mut guard = 0;
-            while app.lab.cluster().in_flight().len() < 1_000 && guard < 20_000 && app.lab.step_event() {
+            while app.lab.cluster().in_flight().len() < 1_000
+                && guard < 20_000
+                && app.lab.step_event()
+            {
                 guard += 1;
             }
             app.view_t = app.lab.now_ms() as f64;

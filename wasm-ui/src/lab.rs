@@ -30,7 +30,13 @@ const MAX_CHECKPOINTS: usize = 64;
 /// The simulator configuration the lab starts with: the core's defaults with slower links and
 /// disks, so a message's flight is visible next to the election timeouts.
 pub fn lab_config(participants: u64, observers: u64) -> SimConfig {
-    SimConfig { participants, observers, latency_ms: (15, 35), disk_latency_ms: (3, 8), ..SimConfig::default() }
+    SimConfig {
+        participants,
+        observers,
+        latency_ms: (15, 35),
+        disk_latency_ms: (3, 8),
+        ..SimConfig::default()
+    }
 }
 
 /// What a server is doing on the timeline.
@@ -49,6 +55,9 @@ impl Band {
     }
 }
 
+/// One server's timeline: (start time, band, trace records it was derived from), in time order.
+pub type BandRow = Vec<(u64, Band, u64)>;
+
 /// A restorable moment of a branch.
 #[derive(Clone)]
 struct Checkpoint {
@@ -66,7 +75,7 @@ pub struct Branch {
     pub explored_ms: u64,
     pub explored_steps: u64,
     /// Per server: (start time, band), in time order; the trace-record count each came from.
-    pub bands: Vec<(Sid, Vec<(u64, Band, u64)>)>,
+    pub bands: Vec<(Sid, BandRow)>,
     /// Trace records already turned into bands.
     bands_records: u64,
     checkpoints: Vec<Checkpoint>,
@@ -88,7 +97,12 @@ fn fresh_cluster(scenario: &LabScenario) -> LabCluster {
 impl Lab {
     pub fn new(scenario: LabScenario) -> Lab {
         let cluster = fresh_cluster(&scenario);
-        let bands = cluster.ensemble().all().into_iter().map(|s| (s, vec![(0, Band::Down, 0)])).collect();
+        let bands = cluster
+            .ensemble()
+            .all()
+            .into_iter()
+            .map(|s| (s, vec![(0, Band::Down, 0)]))
+            .collect();
         let branch = Branch {
             name: "main".into(),
             scenario,
@@ -98,7 +112,13 @@ impl Lab {
             bands_records: 0,
             checkpoints: Vec::new(),
         };
-        let mut lab = Lab { branches: vec![branch], current: 0, cluster, steps: 0, next_action: 0 };
+        let mut lab = Lab {
+            branches: vec![branch],
+            current: 0,
+            cluster,
+            steps: 0,
+            next_action: 0,
+        };
         lab.after_progress();
         lab
     }
@@ -121,7 +141,8 @@ impl Lab {
 
     /// True when this moment lies before the end of what the branch explored: acting now forks.
     pub fn in_past(&self) -> bool {
-        self.steps < self.branch().explored_steps || self.next_action < self.scenario().actions.len()
+        self.steps < self.branch().explored_steps
+            || self.next_action < self.scenario().actions.len()
     }
 
     /// Performs every scripted action that is due: at or before `limit`, and before the next
@@ -151,7 +172,7 @@ impl Lab {
     fn step_only(&mut self) -> bool {
         if self.cluster.step() {
             self.steps += 1;
-            if self.steps % CHECKPOINT_EVERY_STEPS == 0 {
+            if self.steps.is_multiple_of(CHECKPOINT_EVERY_STEPS) {
                 self.checkpoint();
             }
             true
@@ -166,7 +187,11 @@ impl Lab {
         if cps.last().is_some_and(|c| c.steps >= steps) {
             return;
         }
-        cps.push(Checkpoint { steps, next_action, cluster: Rc::new(self.cluster.clone()) });
+        cps.push(Checkpoint {
+            steps,
+            next_action,
+            cluster: Rc::new(self.cluster.clone()),
+        });
         if cps.len() > MAX_CHECKPOINTS {
             // Keep every other one: spacing doubles, memory stays bounded.
             let mut i = 0;
@@ -237,7 +262,13 @@ impl Lab {
     }
 
     fn restore_before(&mut self, ok: impl Fn(&Checkpoint) -> bool) {
-        let cp = self.branch().checkpoints.iter().rev().find(|c| ok(c)).cloned();
+        let cp = self
+            .branch()
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|c| ok(c))
+            .cloned();
         match cp {
             Some(c) => {
                 self.cluster = (*c.cluster).clone();
@@ -265,7 +296,10 @@ impl Lab {
         }
         let at = self.cluster.now();
         let b = &mut self.branches[self.current];
-        b.scenario.actions.push(ScheduledAction { at, action: action.clone() });
+        b.scenario.actions.push(ScheduledAction {
+            at,
+            action: action.clone(),
+        });
         self.cluster.act(action);
         self.next_action += 1;
         self.after_progress();
@@ -281,10 +315,28 @@ impl Lab {
         let bands = old
             .bands
             .iter()
-            .map(|(s, v)| (*s, v.iter().copied().filter(|(_, _, r)| *r <= records).collect()))
+            .map(|(s, v)| {
+                (
+                    *s,
+                    v.iter()
+                        .copied()
+                        .filter(|(_, _, r)| *r <= records)
+                        .collect(),
+                )
+            })
             .collect();
-        let checkpoints = old.checkpoints.iter().filter(|c| c.steps <= self.steps).cloned().collect();
-        let name = format!("branch {} (from {} @ {} ms)", self.branches.len() + 1, old.name, self.now_ms());
+        let checkpoints = old
+            .checkpoints
+            .iter()
+            .filter(|c| c.steps <= self.steps)
+            .cloned()
+            .collect();
+        let name = format!(
+            "branch {} (from {} @ {} ms)",
+            self.branches.len() + 1,
+            old.name,
+            self.now_ms()
+        );
         self.branches.push(Branch {
             name,
             scenario,
@@ -351,7 +403,11 @@ mod tests {
     use super::*;
 
     fn scenario(seed: u64) -> LabScenario {
-        Scenario { config: lab_config(3, 0), seed, actions: Vec::new() }
+        Scenario {
+            config: lab_config(3, 0),
+            seed,
+            actions: Vec::new(),
+        }
     }
 
     #[test]
@@ -367,9 +423,17 @@ mod tests {
         let after = lab.cluster().trace().hash();
         assert_ne!(lab.cluster().leader(), Some(leader));
         lab.seek_time(5_000);
-        assert_eq!(lab.cluster().trace().hash(), hash, "rewind gives the same state");
+        assert_eq!(
+            lab.cluster().trace().hash(),
+            hash,
+            "rewind gives the same state"
+        );
         lab.seek_time(12_000);
-        assert_eq!(lab.cluster().trace().hash(), after, "replay with the action gives the same state");
+        assert_eq!(
+            lab.cluster().trace().hash(),
+            after,
+            "replay with the action gives the same state"
+        );
         // Acting in the past forks; the old branch keeps its action.
         lab.seek_time(3_000);
         lab.act(Action::Crash(1));

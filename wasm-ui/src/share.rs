@@ -22,7 +22,10 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MAX_SERVERS: u64 = 9;
 
 pub fn to_json(s: &LabScenario) -> String {
-    let run = SharedRun { zablab_run: FORMAT_VERSION, scenario: s.clone() };
+    let run = SharedRun {
+        zablab_run: FORMAT_VERSION,
+        scenario: s.clone(),
+    };
     serde_json::to_string_pretty(&run).unwrap_or_default()
 }
 
@@ -47,15 +50,22 @@ fn validate(s: LabScenario) -> Result<LabScenario, String> {
 }
 
 pub fn from_json(text: &str) -> Result<LabScenario, String> {
-    let run: SharedRun = serde_json::from_str(text).map_err(|e| format!("not a ZabLab run: {e}"))?;
+    let run: SharedRun =
+        serde_json::from_str(text).map_err(|e| format!("not a ZabLab run: {e}"))?;
     if run.zablab_run != FORMAT_VERSION {
-        return Err(format!("run format {} is not supported (expected {FORMAT_VERSION})", run.zablab_run));
+        return Err(format!(
+            "run format {} is not supported (expected {FORMAT_VERSION})",
+            run.zablab_run
+        ));
     }
     validate(run.scenario)
 }
 
 pub fn encode(s: &LabScenario) -> String {
-    let run = SharedRun { zablab_run: FORMAT_VERSION, scenario: s.clone() };
+    let run = SharedRun {
+        zablab_run: FORMAT_VERSION,
+        scenario: s.clone(),
+    };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&run).unwrap_or_default())
 }
 
@@ -63,7 +73,8 @@ pub fn decode(b64: &str) -> Result<LabScenario, String> {
     let bytes = URL_SAFE_NO_PAD
         .decode(b64.trim().trim_end_matches('='))
         .map_err(|e| format!("the link's run is damaged (base64: {e})"))?;
-    let text = String::from_utf8(bytes).map_err(|_| "the link's run is not UTF-8 text".to_string())?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| "the link's run is not UTF-8 text".to_string())?;
     from_json(&text)
 }
 
@@ -83,7 +94,9 @@ pub struct Opened {
 }
 
 fn params(s: &str) -> impl Iterator<Item = (&str, &str)> {
-    s.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, "")))
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
 }
 
 /// Parses `location.search` and `location.hash` (each with or without its leading `?`/`#`).
@@ -92,7 +105,10 @@ pub fn parse_location(search: &str, hash: &str) -> Opened {
     let (mut seed, mut servers, mut observers) = (None, None, None);
     let all = params(search.trim_start_matches('?')).chain(params(hash.trim_start_matches('#')));
     for (k, v) in all {
-        let num = |what: &str| v.parse::<u64>().map_err(|_| format!("`{what}={v}` is not a number"));
+        let num = |what: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("`{what}={v}` is not a number"))
+        };
         let r: Result<(), String> = match k {
             "run" => decode(v).map(|s| o.scenario = Some(s)),
             "seed" => num("seed").map(|n| seed = Some(n)),
@@ -127,7 +143,11 @@ pub fn parse_location(search: &str, hash: &str) -> Opened {
     if o.scenario.is_none() && (seed.is_some() || servers.is_some() || observers.is_some()) {
         let p = servers.unwrap_or(3);
         let obs = observers.unwrap_or(0);
-        let s = Scenario { config: lab_config(p, obs), seed: seed.unwrap_or(1), actions: Vec::new() };
+        let s = Scenario {
+            config: lab_config(p, obs),
+            seed: seed.unwrap_or(1),
+            actions: Vec::new(),
+        };
         match validate(s) {
             Ok(s) => o.scenario = Some(s),
             Err(e) => {
@@ -146,14 +166,31 @@ mod tests {
 
     #[test]
     fn a_scenario_survives_the_url_and_the_file() {
-        let mut s = Scenario { config: lab_config(5, 1), seed: 99, actions: Vec::new() };
-        s.actions.push(ScheduledAction { at: Instant(1200), action: Action::Crash(2) });
-        s.actions.push(ScheduledAction { at: Instant(3000), action: Action::Cut { from: 1, to: 3, both: true } });
+        let mut s = Scenario {
+            config: lab_config(5, 1),
+            seed: 99,
+            actions: Vec::new(),
+        };
+        s.actions.push(ScheduledAction {
+            at: Instant(1200),
+            action: Action::Crash(2),
+        });
+        s.actions.push(ScheduledAction {
+            at: Instant(3000),
+            action: Action::Cut {
+                from: 1,
+                to: 3,
+                both: true,
+            },
+        });
         assert_eq!(decode(&encode(&s)), Ok(s.clone()));
         assert_eq!(from_json(&to_json(&s)), Ok(s.clone()));
         let o = parse_location("?speed=10", &format!("#run={}&t=500", encode(&s)));
         assert_eq!(o.scenario, Some(s));
-        assert_eq!((o.speed, o.until_ms, o.error), (Some(10.0), Some(500), None));
+        assert_eq!(
+            (o.speed, o.until_ms, o.error),
+            (Some(10.0), Some(500), None)
+        );
     }
 
     #[test]
@@ -172,6 +209,9 @@ mod tests {
         }
         let o = parse_location("?seed=5&servers=7&observers=2", "");
         let s = o.scenario.expect("a scenario");
-        assert_eq!((s.seed, s.config.participants, s.config.observers), (5, 7, 2));
+        assert_eq!(
+            (s.seed, s.config.participants, s.config.observers),
+            (5, 7, 2)
+        );
     }
 }

@@ -19,7 +19,10 @@ pub fn vote_short(v: &Vote) -> String {
 
 /// The (peer_epoch, zxid, sid) triple FastLeaderElection compares.
 pub fn vote_triple(v: &Vote) -> String {
-    format!("(epoch {}, zxid {}, sid {})", v.peer_epoch, v.vote_zxid, v.vote_id)
+    format!(
+        "(epoch {}, zxid {}, sid {})",
+        v.peer_epoch, v.vote_zxid, v.vote_id
+    )
 }
 
 pub fn write_op(op: &WriteOp) -> String {
@@ -36,7 +39,10 @@ pub fn write_op(op: &WriteOp) -> String {
         WriteOp::SetData(r) => format!("setData {} {}", r.path, data(&r.data)),
         WriteOp::SetAcl(r) => format!("setACL {}", r.path),
         WriteOp::Check(r) => format!("check {}", r.path),
-        WriteOp::Multi(ops) => format!("multi [{}]", ops.iter().map(write_op).collect::<Vec<_>>().join("; ")),
+        WriteOp::Multi(ops) => format!(
+            "multi [{}]",
+            ops.iter().map(write_op).collect::<Vec<_>>().join("; ")
+        ),
         WriteOp::CreateSession { timeout_ms } => format!("createSession ({timeout_ms} ms)"),
         WriteOp::CloseSession => "closeSession".into(),
         WriteOp::DeleteContainer { path } => format!("deleteContainer {path}"),
@@ -44,7 +50,12 @@ pub fn write_op(op: &WriteOp) -> String {
 }
 
 pub fn txn(t: &Txn) -> String {
-    format!("{} [session 0x{:x}, cxid {}]", write_op(&t.op), t.session_id, t.cxid)
+    format!(
+        "{} [session 0x{:x}, cxid {}]",
+        write_op(&t.op),
+        t.session_id,
+        t.cxid
+    )
 }
 
 pub fn entry(e: &LogEntry<Txn>) -> String {
@@ -58,7 +69,10 @@ fn notification(n: &Notification) -> Vec<(String, String)> {
         ("vote_id (leader)".into(), n.vote_id.to_string()),
         ("vote_zxid".into(), n.vote_zxid.to_string()),
         ("peer_epoch".into(), n.peer_epoch.to_string()),
-        ("logicclock (electionEpoch)".into(), n.logicclock.to_string()),
+        (
+            "logicclock (electionEpoch)".into(),
+            n.logicclock.to_string(),
+        ),
     ]
 }
 
@@ -72,7 +86,10 @@ fn zx(z: Zxid) -> String {
 
 /// Every field of a message, in ZooKeeper's names.
 pub fn message_fields(m: &LabMessage) -> Vec<(String, String)> {
-    let mut f = vec![kv("type", m.kind()), kv("packet type code", m.packet_type())];
+    let mut f = vec![
+        kv("type", m.kind()),
+        kv("packet type code", m.packet_type()),
+    ];
     match m {
         Message::Notification(n) => f.extend(notification(n)),
         Message::FollowerInfo { accepted_epoch } | Message::ObserverInfo { accepted_epoch } => {
@@ -83,11 +100,16 @@ pub fn message_fields(m: &LabMessage) -> Vec<(String, String)> {
             f.push(kv("new_epoch", new_epoch));
             f.push(kv("zxid on the wire", Zxid::epoch_start(*new_epoch)));
         }
-        Message::AckEpoch { last_logged_zxid, current_epoch } => {
+        Message::AckEpoch {
+            last_logged_zxid,
+            current_epoch,
+        } => {
             f.push(kv("last_logged_zxid", zx(*last_logged_zxid)));
             f.push(kv(
                 "current_epoch",
-                current_epoch.map(|e| e.to_string()).unwrap_or_else(|| "-1 (already accepted)".into()),
+                current_epoch
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "-1 (already accepted)".into()),
             ));
         }
         Message::Diff { zxid } | Message::Trunc { zxid } | Message::NewLeader { zxid } => {
@@ -104,7 +126,9 @@ pub fn message_fields(m: &LabMessage) -> Vec<(String, String)> {
             f.push(kv("time_ms", e.time_ms));
             f.push(kv(
                 "origin",
-                e.origin.map(|(s, t)| format!("server {s}, request {t}")).unwrap_or_else(|| "-".into()),
+                e.origin
+                    .map(|(s, t)| format!("server {s}, request {t}"))
+                    .unwrap_or_else(|| "-".into()),
             ));
             f.push(kv("txn", txn(&e.txn)));
         }
@@ -136,26 +160,44 @@ pub fn decision(d: VoteDecision, theirs: &Vote, proposal_after: &Vote) -> String
             format!("higher logicclock: box cleared, round adopted; {them} is newer than my own vote, so adopted")
         }
         VoteDecision::NewRound { adopted: false } => {
-            format!("higher logicclock: box cleared, round adopted; kept my own vote {}", vote_triple(proposal_after))
+            format!(
+                "higher logicclock: box cleared, round adopted; kept my own vote {}",
+                vote_triple(proposal_after)
+            )
         }
         VoteDecision::StaleRound => "lower logicclock: ignored (answered with my vote)".into(),
         VoteDecision::Adopted => format!("{them} > my proposal: changed my vote"),
-        VoteDecision::Kept => format!("{them} ≤ my proposal {}: kept my vote", vote_triple(proposal_after)),
-        VoteDecision::Established => "from a FOLLOWING/LEADING server: recorded in outofelection".into(),
+        VoteDecision::Kept => format!(
+            "{them} ≤ my proposal {}: kept my vote",
+            vote_triple(proposal_after)
+        ),
+        VoteDecision::Established => {
+            "from a FOLLOWING/LEADING server: recorded in outofelection".into()
+        }
         VoteDecision::Ignored => "not counted (observer or non-voter)".into(),
     }
 }
 
 pub fn received(v: &ReceivedVote) -> String {
-    format!("{} round {} {}", vote_triple(&v.vote), v.logicclock, v.state.name())
+    format!(
+        "{} round {} {}",
+        vote_triple(&v.vote),
+        v.logicclock,
+        v.state.name()
+    )
 }
 
 /// The leader's "why DIFF/TRUNC/SNAP" for one learner.
 pub fn sync_reason(s: &SyncRecord) -> String {
-    let window = format!("committed window [{} .. {}]", s.min_committed, s.max_committed);
+    let window = format!(
+        "committed window [{} .. {}]",
+        s.min_committed, s.max_committed
+    );
     let last = s.peer_last_zxid;
     match s.mode {
-        SyncMode::Diff if s.proposals == 0 => format!("DIFF (empty): its last zxid {last} = my last processed; {window}"),
+        SyncMode::Diff if s.proposals == 0 => {
+            format!("DIFF (empty): its last zxid {last} = my last processed; {window}")
+        }
         SyncMode::Diff => format!(
             "DIFF: its last zxid {last} is inside my {window}: sent {} proposal(s) up to {}",
             s.proposals, s.target
@@ -164,6 +206,9 @@ pub fn sync_reason(s: &SyncRecord) -> String {
             "TRUNC: its last zxid {last} is beyond what I committed ({window}): truncate to {}",
             s.target
         ),
-        SyncMode::Snap => format!("SNAP: its last zxid {last} is outside my {window}: whole snapshot at {}", s.target),
+        SyncMode::Snap => format!(
+            "SNAP: its last zxid {last} is outside my {window}: whole snapshot at {}",
+            s.target
+        ),
     }
 }

@@ -16,7 +16,8 @@ use crate::view_cluster::{cluster, WIDTH};
 use crate::view_panels::inspector;
 
 fn input_value(e: &Event) -> String {
-    e.target_unchecked_into::<web_sys::HtmlInputElement>().value()
+    e.target_unchecked_into::<web_sys::HtmlInputElement>()
+        .value()
 }
 
 fn speed_to_slider(s: f64) -> f64 {
@@ -31,10 +32,16 @@ fn slider_to_speed(v: f64) -> f64 {
 fn toolbar(app: &App, ctx: &Context<App>) -> Html {
     let link = ctx.link();
     let speed = link.callback(|e: InputEvent| {
-        let v = e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(100.0);
+        let v = e
+            .target_unchecked_into::<web_sys::HtmlInputElement>()
+            .value()
+            .parse()
+            .unwrap_or(100.0);
         Msg::Speed(slider_to_speed(v))
     });
-    let num = |f: fn(u64) -> Field| link.callback(move |e: Event| Msg::Form(f(input_value(&e).parse().unwrap_or(0))));
+    let num = |f: fn(u64) -> Field| {
+        link.callback(move |e: Event| Msg::Form(f(input_value(&e).parse().unwrap_or(0))))
+    };
     let import_ok = link.callback(Msg::Import);
     let import_err = link.callback(Msg::ImportError);
     let import = Callback::from(move |e: Event| {
@@ -108,9 +115,16 @@ fn timeline(app: &App, ctx: &Context<App>) -> Html {
     let cursor = x(app.view_t.max(0.0) as u64);
     let h = rows as f64 * row + 2.0;
     let seek = ctx.link().callback(|e: InputEvent| {
-        Msg::Seek(e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(0))
+        Msg::Seek(
+            e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                .value()
+                .parse()
+                .unwrap_or(0),
+        )
     });
-    let pick = ctx.link().callback(|e: Event| Msg::Branch(input_value(&e).parse().unwrap_or(0)));
+    let pick = ctx
+        .link()
+        .callback(|e: Event| Msg::Branch(input_value(&e).parse().unwrap_or(0)));
     let branch_select = {
         let pick = pick.clone();
         html! {
@@ -143,12 +157,27 @@ fn write_form(app: &App, ctx: &Context<App>) -> Html {
     let link = ctx.link();
     let sids: Vec<Sid> = app.lab.cluster().ensemble().all();
     let f = &app.write;
-    let server = link.callback(|e: Event| Msg::Form(Field::WriteServer(input_value(&e).parse().unwrap_or(1))));
+    let server = link
+        .callback(|e: Event| Msg::Form(Field::WriteServer(input_value(&e).parse().unwrap_or(1))));
     let kind = link.callback(|e: Event| {
-        Msg::Form(Field::WriteKind(if input_value(&e) == "setData" { WriteKind::SetData } else { WriteKind::Create }))
+        Msg::Form(Field::WriteKind(if input_value(&e) == "setData" {
+            WriteKind::SetData
+        } else {
+            WriteKind::Create
+        }))
     });
-    let path = link.callback(|e: InputEvent| Msg::Form(Field::WritePath(e.target_unchecked_into::<web_sys::HtmlInputElement>().value())));
-    let data = link.callback(|e: InputEvent| Msg::Form(Field::WriteData(e.target_unchecked_into::<web_sys::HtmlInputElement>().value())));
+    let path = link.callback(|e: InputEvent| {
+        Msg::Form(Field::WritePath(
+            e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                .value(),
+        ))
+    });
+    let data = link.callback(|e: InputEvent| {
+        Msg::Form(Field::WriteData(
+            e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                .value(),
+        ))
+    });
     let results: Vec<Html> = app
         .lab
         .cluster()
@@ -201,7 +230,10 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
             </div>
         }
     });
-    let error = app.error.as_ref().map(|e| html! { <div id="error" class="error">{e}</div> });
+    let error = app
+        .error
+        .as_ref()
+        .map(|e| html! { <div id="error" class="error">{e}</div> });
     let share = app.share_url.as_ref().map(|u| {
         html! { <div class="share">{"Link to this run: "}<input id="share-url" readonly=true value={u.clone()} /></div> }
     });

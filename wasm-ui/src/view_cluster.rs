@@ -23,7 +23,11 @@ const DROP_SHOW_MS: f64 = 250.0;
 /// Where server number `i` of `n` sits.
 pub fn position(i: usize, n: usize) -> (f64, f64) {
     let (cx, cy) = (WIDTH / 2.0, HEIGHT / 2.0 + 4.0);
-    let (rx, ry) = if n <= 3 { (300.0, 200.0) } else { (380.0, 232.0) };
+    let (rx, ry) = if n <= 3 {
+        (300.0, 200.0)
+    } else {
+        (380.0, 232.0)
+    };
     let a = -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * i as f64 / n as f64;
     (cx + rx * a.cos(), cy + ry * a.sin())
 }
@@ -47,7 +51,12 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
     let c = app.lab.cluster();
     let sids = c.ensemble().all();
     let n = sids.len();
-    let pos = |sid: Sid| sids.iter().position(|s| *s == sid).map(|i| position(i, n)).unwrap_or((0.0, 0.0));
+    let pos = |sid: Sid| {
+        sids.iter()
+            .position(|s| *s == sid)
+            .map(|i| position(i, n))
+            .unwrap_or((0.0, 0.0))
+    };
     let violators: Vec<Sid> = c.violation().map(|v| v.nodes.clone()).unwrap_or_default();
     let t = app.view_t;
 
@@ -59,7 +68,11 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                 "link cut"
             } else if la.cut || lb.cut {
                 "link cut-one"
-            } else if la.extra_ms > 0 || lb.extra_ms > 0 || la.drop_per_million > 0 || lb.drop_per_million > 0 {
+            } else if la.extra_ms > 0
+                || lb.extra_ms > 0
+                || la.drop_per_million > 0
+                || lb.drop_per_million > 0
+            {
                 "link degraded"
             } else {
                 "link"
@@ -67,7 +80,9 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
             let selected = app.selection == Selection::Link(*a, *b);
             let (pa, pb) = (pos(*a), pos(*b));
             let (a, b) = (*a, *b);
-            let onclick = ctx.link().callback(move |_| Msg::Select(Selection::Link(a, b)));
+            let onclick = ctx
+                .link()
+                .callback(move |_| Msg::Select(Selection::Link(a, b)));
             links.push(html! {
                 <g class={classes!(class, selected.then_some("selected"))} data-link={format!("{a}-{b}")} {onclick}>
                     <line class="hit" x1={pa.0.to_string()} y1={pa.1.to_string()} x2={pb.0.to_string()} y2={pb.1.to_string()} />
@@ -78,6 +93,9 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
     }
 
     let flights = c.in_flight();
+    // With hundreds of messages on the wire, labels would only be ink: dots keep their type
+    // in `data-msg-type` and their colour.
+    let labels = flights.len() <= 150;
     let messages: Html = flights
         .iter()
         .map(|m| {
@@ -96,7 +114,7 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                    data-msg-type={kind} data-msg-id={id.to_string()}
                    transform={format!("translate({x:.1},{y:.1})")} {onclick}>
                     <circle r="6" />
-                    <text x="8" y="3">{kind}</text>
+                    if labels { <text x="8" y="3">{kind}</text> }
                 </g>
             }
         })
@@ -109,7 +127,14 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
         if age > DROP_SHOW_MS {
             break;
         }
-        if let SimEvent::Drop { from, to, msg_id, kind, reason } = &r.event {
+        if let SimEvent::Drop {
+            from,
+            to,
+            msg_id,
+            kind,
+            reason,
+        } = &r.event
+        {
             let frac = if reason == "crash" { 0.85 } else { 0.35 };
             let (x, y) = lane(pos(*from), pos(*to), frac);
             let fall = age.max(0.0) * 0.5;

@@ -41,7 +41,11 @@ fn link_panel(app: &App, ctx: &Context<App>, a: Sid, b: Sid) -> Html {
     let c = app.lab.cluster();
     let desc = |from: Sid, to: Sid| {
         let l = c.link(from, to);
-        let mut s = if l.cut { "cut".to_string() } else { "up".to_string() };
+        let mut s = if l.cut {
+            "cut".to_string()
+        } else {
+            "up".to_string()
+        };
         if l.extra_ms > 0 {
             s += &format!(", +{} ms", l.extra_ms);
         }
@@ -52,10 +56,20 @@ fn link_panel(app: &App, ctx: &Context<App>, a: Sid, b: Sid) -> Html {
     };
     let act = |a: Action<_>| ctx.link().callback(move |_| Msg::Act(a.clone()));
     let delay = ctx.link().callback(|e: InputEvent| {
-        Msg::Form(Field::LinkDelay(e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(0)))
+        Msg::Form(Field::LinkDelay(
+            e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                .value()
+                .parse()
+                .unwrap_or(0),
+        ))
     });
     let drop = ctx.link().callback(|e: InputEvent| {
-        Msg::Form(Field::LinkDropPct(e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(0.0)))
+        Msg::Form(Field::LinkDropPct(
+            e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                .value()
+                .parse()
+                .unwrap_or(0.0),
+        ))
     });
     html! {
         <section id="inspector" class="panel" data-link={format!("{a}-{b}")}>
@@ -76,8 +90,11 @@ fn link_panel(app: &App, ctx: &Context<App>, a: Sid, b: Sid) -> Html {
 }
 
 fn znodes(tree: &DataTree) -> Html {
-    let paths: Vec<String> =
-        tree.subtree("/").into_iter().filter(|p| p != "/" && !p.starts_with("/zookeeper")).collect();
+    let paths: Vec<String> = tree
+        .subtree("/")
+        .into_iter()
+        .filter(|p| p != "/" && !p.starts_with("/zookeeper"))
+        .collect();
     if paths.is_empty() {
         return html! { <p class="dim">{"(no znodes yet: send a write)"}</p> };
     }
@@ -98,7 +115,9 @@ fn znodes(tree: &DataTree) -> Html {
 
 fn server_panel(app: &App, ctx: &Context<App>, sid: Sid) -> Html {
     let c = app.lab.cluster();
-    let Some(node) = c.nodes().get(&sid) else { return html! {} };
+    let Some(node) = c.nodes().get(&sid) else {
+        return html! {};
+    };
     let act = |a: Action<_>| ctx.link().callback(move |_| Msg::Act(a.clone()));
     let running = node.peer.is_some();
     let controls = html! {
@@ -143,10 +162,16 @@ fn server_panel(app: &App, ctx: &Context<App>, sid: Sid) -> Html {
         }
         match &r.event {
             SimEvent::Peer(TraceEvent::ElectionRound { .. }) => break,
-            SimEvent::Peer(TraceEvent::VoteReceived { from, notification, decision, proposal }) => {
-                if !why.iter().any(|(f, _)| f == from) {
-                    why.push((*from, show::decision(*decision, &notification.vote(), proposal)));
-                }
+            SimEvent::Peer(TraceEvent::VoteReceived {
+                from,
+                notification,
+                decision,
+                proposal,
+            }) if !why.iter().any(|(f, _)| f == from) => {
+                why.push((
+                    *from,
+                    show::decision(*decision, &notification.vote(), proposal),
+                ));
             }
             _ => {}
         }
@@ -172,9 +197,15 @@ fn server_panel(app: &App, ctx: &Context<App>, sid: Sid) -> Html {
         </div>
     };
     let pending: Vec<String> = if let Some(l) = p.leader() {
-        l.outstanding.values().map(|o| format!("{} acks {:?}", show::entry(&o.entry), o.acks)).collect()
+        l.outstanding
+            .values()
+            .map(|o| format!("{} acks {:?}", show::entry(&o.entry), o.acks))
+            .collect()
     } else if let Some(l) = p.learner() {
-        l.not_logged.iter().map(|e| format!("{} (not logged yet)", show::entry(e))).collect()
+        l.not_logged
+            .iter()
+            .map(|e| format!("{} (not logged yet)", show::entry(e)))
+            .collect()
     } else {
         Vec::new()
     };
