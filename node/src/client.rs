@@ -1,8 +1,7 @@
 //! The client port. The first 4 bytes of a connection decide what it is:
 //! * a known four-letter word ([`fourlw::is_known`]): answered and closed;
-//! * anything else: the `i32` length of a jute ConnectRequest (reference §5.1). The client
-//!   protocol (issue 5) plugs in at [`serve_jute_client`]; until then such connections are closed
-//!   with a log line.
+//! * anything else: the `i32` length of a jute ConnectRequest (reference §5.1), served by
+//!   [`crate::client_conn`].
 //!
 //! `maxClientCnxns` limits connections per client IP (0 = unlimited).
 
@@ -135,16 +134,5 @@ async fn serve(
         return;
     }
     let len = i32::from_be_bytes(first);
-    serve_jute_client(stream, peer, len, &shared).await;
-}
-
-/// A jute client whose first frame is `len` bytes long (a ConnectRequest). The client protocol
-/// of issue 5 goes here: read the frame, create or revalidate the session, then exchange
-/// request/reply frames, sending writes to the peer task as `Input::ClientWrite`.
-async fn serve_jute_client(_stream: TcpStream, peer: SocketAddr, len: i32, shared: &Shared) {
-    if len <= 0 || len as usize > shared.config.jute_max_buffer {
-        eprintln!("zablab: client {peer}: first frame length {len} is invalid, closing");
-        return;
-    }
-    eprintln!("zablab: client {peer}: the ZooKeeper client protocol is not served yet (four-letter words only), closing");
+    crate::client_conn::serve(stream, peer, len, shared).await;
 }

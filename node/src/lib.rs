@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod client_conn;
 pub mod cluster;
 pub mod config;
 pub mod election;

@@ -6,13 +6,13 @@
 //! ZooKeeper data tree implements it together with the client protocol (issue 5).
 
 use zablab_core::machine::{ChainMachine, StateMachine};
-use zablab_core::tree::{self, DataTree, WriteOutcome};
 
 use crate::jute::{self, JuteError, Reader};
 
 /// A state machine the native node can replicate.
 pub trait NodeMachine:
-    StateMachine<
+    crate::sessions::ClientMachine
+    + StateMachine<
         Txn: Send + Sync + 'static,
         Snapshot: Send + Sync + 'static,
         Outcome: Send + 'static,
@@ -44,23 +44,6 @@ pub trait NodeMachine:
     }
     /// `zk_approximate_data_size` in bytes.
     fn approximate_data_size(&self) -> u64;
-
-    /// The ZooKeeper data tree, when this machine is one: only then does the client port
-    /// serve the ZooKeeper client protocol (see [`crate::sessions`]).
-    fn tree(&self) -> Option<&DataTree> {
-        None
-    }
-    fn tree_mut(&mut self) -> Option<&mut DataTree> {
-        None
-    }
-    /// A client write as this machine's transaction.
-    fn txn_from_tree(_txn: tree::Txn) -> Option<Self::Txn> {
-        None
-    }
-    /// A transaction's outcome as the data tree's.
-    fn outcome_as_tree(_outcome: &Self::Outcome) -> Option<&WriteOutcome> {
-        None
-    }
 }
 
 /// The core's test machine: each transaction is a u64 folded into a hash chain. Its txn

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use zablab_core::machine::ChainMachine;
+use zablab_core::tree::DataTree;
 use zablab_node::cluster::{self, ClusterOptions};
 use zablab_node::config::NodeConfig;
 
@@ -79,7 +79,7 @@ fn main() {
                 eprintln!("zablab: warning: {}: {w}", cfg_path.display());
             }
             let result =
-                runtime().block_on(zablab_node::runtime::run_server::<ChainMachine>(cfg, opts));
+                runtime().block_on(zablab_node::runtime::run_server::<DataTree>(cfg, opts));
             if let Err(e) = result {
                 eprintln!("zablab: {e}");
                 std::process::exit(1);

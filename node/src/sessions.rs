@@ -17,15 +17,52 @@ use std::net::IpAddr;
 
 use tokio::sync::mpsc::UnboundedSender;
 use zablab_core::durable::RequestTag;
+use zablab_core::machine::{ChainMachine, StateMachine};
 use zablab_core::peer::{Input, Peer};
 use zablab_core::tree::{
     authenticate, initial_session_id, negotiate_timeout, next_session_id, session_password,
-    AddWatchMode, ErrorCode, Id, ReadRequest, ReadResponse, SetWatches, Txn, WatchedEvent,
-    WatcherType, WriteOp, WriteOutcome, WriteResponse,
+    AddWatchMode, DataTree, ErrorCode, Id, ReadRequest, ReadResponse, SetWatches, Txn,
+    WatchedEvent, WatcherType, WriteOp, WriteOutcome, WriteResponse,
 };
 use zablab_core::zxid::{Sid, Zxid};
 
 use crate::machine::NodeMachine;
+
+/// What the client protocol needs from a replicated state machine: only the ZooKeeper data
+/// tree serves clients; any other machine (the core's test machine) refuses them.
+pub trait ClientMachine: StateMachine {
+    fn tree(&self) -> Option<&DataTree> {
+        None
+    }
+    fn tree_mut(&mut self) -> Option<&mut DataTree> {
+        None
+    }
+    /// A client write as this machine's transaction.
+    fn txn_from_tree(_txn: Txn) -> Option<Self::Txn> {
+        None
+    }
+    /// A transaction's outcome as the data tree's.
+    fn outcome_as_tree(_outcome: &Self::Outcome) -> Option<&WriteOutcome> {
+        None
+    }
+}
+
+impl ClientMachine for ChainMachine {}
+
+impl ClientMachine for DataTree {
+    fn tree(&self) -> Option<&DataTree> {
+        Some(self)
+    }
+    fn tree_mut(&mut self) -> Option<&mut DataTree> {
+        Some(self)
+    }
+    fn txn_from_tree(txn: Txn) -> Option<Txn> {
+        Some(txn)
+    }
+    fn outcome_as_tree(outcome: &WriteOutcome) -> Option<&WriteOutcome> {
+        Some(outcome)
+    }
+}
 
 /// A client connection on this server.
 pub type ConnId = u64;
