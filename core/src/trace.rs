@@ -175,4 +175,7 @@ pub enum GiveUpReason {
     CounterRollover,
     /// The learner's log could not be truncated to the leader's TRUNC target.
     CannotTruncate,
+    /// A learner had promised a newer epoch than this leader's: the leader steps down so a
+    /// new election can pick an epoch everyone accepts.
+    LearnerPromisedNewerEpoch,
 }

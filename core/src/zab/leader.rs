@@ -209,6 +209,14 @@ impl<M: StateMachine> Peer<M> {
         };
         l.learners.insert(sid, handler);
         if l.epoch_fixed {
+            if accepted_epoch > l.epoch {
+                // The learner promised a newer epoch to a leader that never got established;
+                // it can never accept ours (ZooKeeper's learner would fail LEADERINFO forever
+                // while we keep our quorum). Step down so the next election picks an epoch
+                // above every promise. A deviation from ZooKeeper, for liveness.
+                self.give_up(GiveUpReason::LearnerPromisedNewerEpoch);
+                return;
+            }
             self.send_leader_info(sid);
             return;
         }

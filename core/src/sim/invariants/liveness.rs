@@ -55,14 +55,15 @@ pub fn converge<M: StateMachine + Clone>(
         }
     };
     // Writes still in flight from the fault phase may commit after the probe, so wait until
-    // every server has applied exactly what the leader has.
+    // every server holds exactly the leader's state. (Compare states, not lastProcessedZxid:
+    // a leader sets that to `epoch << 32` when established, its followers keep their last txn.)
     let converged = cluster.run_until_pred(deadline, |c| {
-        let Some(target) = c.peer(leader).map(|p| p.last_processed_zxid()) else {
+        let Some(target) = c.peer(leader).map(|p| p.machine().digest()) else {
             return false;
         };
         c.nodes()
             .values()
-            .all(|n| matches!(&n.peer, Some(p) if p.last_processed_zxid() == target))
+            .all(|n| matches!(&n.peer, Some(p) if p.is_serving() && p.machine().digest() == target))
     });
     if !converged {
         return Err(no_progress(
