@@ -3,19 +3,24 @@
 //! `cargo run --release -p zablab-core --example sweep -- --seeds N [--from S] [--servers 3..7]`
 //! runs seeds S..S+N on every core and prints `N seeds, V violations` last. On the first
 //! violation it prints the command that reproduces it. `--seed S` runs one seed and prints
-//! its report (and the violation, if any).
+//! its report (and the violation, if any). `--tree` runs the data-tree sweep
+//! ([`zablab_core::sim::sweep_tree`]: sessions, ephemerals, sequential nodes, multi) instead
+//! of the chain machine's.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use zablab_core::sim::sweep::{reproduce_command, run_seed, SeedReport, SweepParams};
+use zablab_core::sim::invariants::Violation;
+use zablab_core::sim::sweep::{reproduce_command, run_seed, SweepParams};
+use zablab_core::sim::sweep_tree;
 
 struct Args {
     seeds: u64,
     from: u64,
     single: Option<u64>,
     servers: Option<(u64, u64)>,
+    tree: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -24,6 +29,7 @@ fn parse() -> Result<Args, String> {
         from: 0,
         single: None,
         servers: None,
+        tree: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -33,6 +39,7 @@ fn parse() -> Result<Args, String> {
             "--seeds" => args.seeds = num(value()?)?,
             "--from" => args.from = num(value()?)?,
             "--seed" => args.single = Some(num(value()?)?),
+            "--tree" => args.tree = true,
             "--servers" => {
                 let v = value()?;
                 args.servers = Some(match v.split_once("..") {
@@ -73,12 +80,22 @@ fn main() -> ExitCode {
     };
     if let Some(seed) = args.single {
         let params = params_for(args.servers, seed);
-        let r = run_seed(params, seed);
-        println!(
-            "seed {seed}: {} servers + {} observers, {} deliveries, {} acked writes, trace hash {:016x}",
-            r.servers, r.observers, r.deliveries, r.acked_writes, r.trace_hash
-        );
-        return match r.violation {
+        let violation = if args.tree {
+            let r = sweep_tree::run_seed(params, seed);
+            println!(
+                "seed {seed}: {} servers + {} observers, {} deliveries, {} acked writes, {} sessions ({} moves), {} multis ({} failed), {} zxids compared, trace hash {:016x}",
+                r.servers, r.observers, r.deliveries, r.acked_writes, r.sessions, r.session_moves, r.multis, r.failed_multis, r.compared_zxids, r.trace_hash
+            );
+            r.violation
+        } else {
+            let r = run_seed(params, seed);
+            println!(
+                "seed {seed}: {} servers + {} observers, {} deliveries, {} acked writes, trace hash {:016x}",
+                r.servers, r.observers, r.deliveries, r.acked_writes, r.trace_hash
+            );
+            r.violation
+        };
+        return match violation {
             Some(v) => {
                 println!("VIOLATION: {v}");
                 println!("1 seeds, 1 violations");
@@ -93,7 +110,7 @@ fn main() -> ExitCode {
     let next = AtomicU64::new(args.from);
     let end = args.from + args.seeds;
     let violations = AtomicU64::new(0);
-    let first: Mutex<Option<(SeedReport, SweepParams)>> = Mutex::new(None);
+    let first: Mutex<Option<(u64, Violation, SweepParams)>> = Mutex::new(None);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -105,23 +122,30 @@ fn main() -> ExitCode {
                     break;
                 }
                 let params = params_for(args.servers, seed);
-                let r = run_seed(params, seed);
-                if r.violation.is_some() {
+                let violation = if args.tree {
+                    sweep_tree::run_seed(params, seed).violation
+                } else {
+                    run_seed(params, seed).violation
+                };
+                if let Some(v) = violation {
                     violations.fetch_add(1, Ordering::Relaxed);
                     let mut f = first.lock().unwrap_or_else(|e| e.into_inner());
-                    if f.as_ref().is_none_or(|(p, _)| p.seed > seed) {
-                        *f = Some((r, params));
+                    if f.as_ref().is_none_or(|(s, _, _)| *s > seed) {
+                        *f = Some((seed, v, params));
                     }
                 }
             });
         }
     });
     let v = violations.load(Ordering::Relaxed);
-    if let Some((r, params)) = first.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        if let Some(violation) = &r.violation {
-            println!("seed {}: {violation}", r.seed);
-        }
-        println!("reproduce: {}", reproduce_command(r.seed, &params));
+    if let Some((seed, violation, params)) = first.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        println!("seed {seed}: {violation}");
+        let command = if args.tree {
+            sweep_tree::reproduce_command(seed, &params)
+        } else {
+            reproduce_command(seed, &params)
+        };
+        println!("reproduce: {command}");
     }
     println!("{} seeds, {v} violations", args.seeds);
     if v == 0 {

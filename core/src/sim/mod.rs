@@ -16,6 +16,7 @@ pub mod invariants;
 mod network;
 mod scenario;
 pub mod sweep;
+pub mod sweep_tree;
 mod trace;
 pub mod zk;
 
