@@ -12,6 +12,8 @@
 //! | [`wire`] | byte layouts of notifications and quorum packets |
 //! | [`jute`] | ZooKeeper's binary encoding, Adler-32 |
 //! | [`machine`] | [`machine::NodeMachine`]: codecs and numbers a replicated machine provides |
+//! | [`proto`] | ZooKeeper's client wire protocol: frames, records, opcodes (both directions) |
+//! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn records, snapshots |
 //! | [`client`] | client port: four-letter words now, the jute client protocol next |
 //! | [`fourlw`] | `ruok srvr stat mntr conf envi isro` output |
 //! | [`runtime`] | the peer task: executes outputs, feeds inputs |

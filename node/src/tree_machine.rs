@@ -21,7 +21,7 @@
 //! `i64 length` + [`TreeSnapshot::encode`]'s bytes (which end with a digest trailer), so the
 //! body is self-delimiting on the quorum stream before `"BenWasHere"`.
 
-use zablab_core::tree::{DataTree, Id, Txn, TreeSnapshot};
+use zablab_core::tree::{DataTree, Id, TreeSnapshot, Txn};
 
 use crate::jute::{self, JuteError, Reader};
 use crate::machine::NodeMachine;

@@ -87,7 +87,10 @@ fn every_truncation_of_a_valid_frame_is_an_error() {
         encode_request(&mut f, 1, &req);
         let body = &f[4..];
         for cut in 0..body.len() {
-            assert!(decode_request(&body[..cut]).is_err(), "opcode {opcode} cut {cut}");
+            assert!(
+                decode_request(&body[..cut]).is_err(),
+                "opcode {opcode} cut {cut}"
+            );
         }
     }
     for (opcode, resp) in sample_responses() {
@@ -95,7 +98,10 @@ fn every_truncation_of_a_valid_frame_is_an_error() {
         encode_reply(&mut f, 1, 2, Ok(&resp));
         let body = &f[4..];
         for cut in 0..body.len() {
-            assert!(decode_reply(&body[..cut], opcode).is_err(), "opcode {opcode} cut {cut}");
+            assert!(
+                decode_reply(&body[..cut], opcode).is_err(),
+                "opcode {opcode} cut {cut}"
+            );
         }
     }
     let cr = ConnectRequest {
@@ -162,7 +168,12 @@ fn deeply_nested_multi_txns_are_refused() {
     // multi { multi { multi { ... } } } deeper than MAX_MULTI_DEPTH, with no terminators.
     let mut b = Vec::new();
     for _ in 0..64 {
-        MultiHeader { op: op::MULTI, done: false, err: -1 }.put(&mut b);
+        MultiHeader {
+            op: op::MULTI,
+            done: false,
+            err: -1,
+        }
+        .put(&mut b);
     }
     assert!(read_write_op(op::MULTI, &mut reader(&b), 0).is_err());
 }

@@ -214,7 +214,10 @@ pub(crate) fn read_multi_response(r: &mut Reader<'_>) -> Result<Vec<OpResult>, J
     }
 }
 
-pub(crate) fn put_multi_read_response(out: &mut Vec<u8>, results: &[Result<ReadResponse, ErrorCode>]) {
+pub(crate) fn put_multi_read_response(
+    out: &mut Vec<u8>,
+    results: &[Result<ReadResponse, ErrorCode>],
+) {
     for res in results {
         match res {
             Ok(resp) => {

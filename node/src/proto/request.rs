@@ -3,8 +3,12 @@
 
 use zablab_core::tree::{AddWatchMode, ErrorCode, ReadRequest, SetWatches, WatcherType, WriteOp};
 
-use super::multi::{put_multi_read_request, put_multi_request, read_multi_read_request, read_multi_request};
-use super::records::{put_data, put_str, put_strings, put_write_op, read_data, read_str, read_strings, read_write_op};
+use super::multi::{
+    put_multi_read_request, put_multi_request, read_multi_read_request, read_multi_request,
+};
+use super::records::{
+    put_data, put_str, put_strings, put_write_op, read_data, read_str, read_strings, read_write_op,
+};
 use super::{begin_frame, end_frame, op, reader};
 use crate::jute::{put_bool, put_buffer, put_i32, put_i64, put_ustring, JuteError, Reader};
 
@@ -221,7 +225,9 @@ impl ClientRequest {
             op::GET_EPHEMERALS => ClientRequest::Read(ReadRequest::GetEphemerals {
                 prefix_path: read_str(r)?,
             }),
-            op::MULTI_READ => ClientRequest::Read(ReadRequest::MultiRead(read_multi_read_request(r)?)),
+            op::MULTI_READ => {
+                ClientRequest::Read(ReadRequest::MultiRead(read_multi_read_request(r)?))
+            }
             op::SYNC => ClientRequest::Sync { path: read_str(r)? },
             op::PING => ClientRequest::Ping,
             op::AUTH => {

@@ -87,13 +87,17 @@ pub enum Response {
     Write(WriteResponse),
     Read(ReadResponse),
     /// `SyncResponse{path}`.
-    Sync { path: String },
+    Sync {
+        path: String,
+    },
     /// addWatch answers `ErrorResponse{err = 0}`, a 4-byte body.
     AddWatch,
     /// `WhoAmIResponse{[ClientInfo]}`.
     WhoAmI(Vec<ClientInfo>),
     /// `SetSASLResponse{token}`.
-    Sasl { token: Option<Vec<u8>> },
+    Sasl {
+        token: Option<Vec<u8>>,
+    },
 }
 
 /// The multiRead result type of a read response (its opcode).
@@ -132,7 +136,10 @@ pub(crate) fn put_read_response(out: &mut Vec<u8>, r: &ReadResponse) {
     }
 }
 
-pub(crate) fn read_read_response(opcode: i32, r: &mut Reader<'_>) -> Result<ReadResponse, JuteError> {
+pub(crate) fn read_read_response(
+    opcode: i32,
+    r: &mut Reader<'_>,
+) -> Result<ReadResponse, JuteError> {
     Ok(match opcode {
         op::EXISTS => ReadResponse::Exists {
             stat: read_stat(r)?,

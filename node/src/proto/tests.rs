@@ -59,17 +59,67 @@ pub(super) fn sample_requests() -> Vec<(i32, ClientRequest)> {
         (1, w(WriteOp::Create(create("/a", None, 3)))),
         (1, w(WriteOp::Create(create("/a", Some(b""), 2)))),
         (1, w(WriteOp::Create(create("/a", None, 99)))), // invalid flags travel as sent
-        (2, w(WriteOp::Delete(DeleteRequest { path: "/a".into(), version: -1 }))),
-        (3, rd(ReadRequest::Exists { path: "/a".into(), watch: true })),
-        (4, rd(ReadRequest::GetData { path: "/a".into(), watch: false })),
-        (5, w(WriteOp::SetData(SetDataRequest { path: "/a".into(), data: None, version: 3 }))),
+        (
+            2,
+            w(WriteOp::Delete(DeleteRequest {
+                path: "/a".into(),
+                version: -1,
+            })),
+        ),
+        (
+            3,
+            rd(ReadRequest::Exists {
+                path: "/a".into(),
+                watch: true,
+            }),
+        ),
+        (
+            4,
+            rd(ReadRequest::GetData {
+                path: "/a".into(),
+                watch: false,
+            }),
+        ),
+        (
+            5,
+            w(WriteOp::SetData(SetDataRequest {
+                path: "/a".into(),
+                data: None,
+                version: 3,
+            })),
+        ),
         (6, rd(ReadRequest::GetAcl { path: "/a".into() })),
-        (7, w(WriteOp::SetAcl(SetAclRequest { path: "/a".into(), acl: acl(), version: 1 }))),
-        (8, rd(ReadRequest::GetChildren { path: "/".into(), watch: true })),
+        (
+            7,
+            w(WriteOp::SetAcl(SetAclRequest {
+                path: "/a".into(),
+                acl: acl(),
+                version: 1,
+            })),
+        ),
+        (
+            8,
+            rd(ReadRequest::GetChildren {
+                path: "/".into(),
+                watch: true,
+            }),
+        ),
         (9, ClientRequest::Sync { path: "/a".into() }),
         (11, ClientRequest::Ping),
-        (12, rd(ReadRequest::GetChildren2 { path: "/".into(), watch: false })),
-        (13, w(WriteOp::Check(CheckVersionRequest { path: "/a".into(), version: 0 }))),
+        (
+            12,
+            rd(ReadRequest::GetChildren2 {
+                path: "/".into(),
+                watch: false,
+            }),
+        ),
+        (
+            13,
+            w(WriteOp::Check(CheckVersionRequest {
+                path: "/a".into(),
+                version: 0,
+            })),
+        ),
         (
             14,
             w(WriteOp::Multi(vec![
@@ -83,13 +133,19 @@ pub(super) fn sample_requests() -> Vec<(i32, ClientRequest)> {
                     flags: 5,
                     ttl: 60_000,
                 }),
-                WriteOp::Delete(DeleteRequest { path: "/m".into(), version: 0 }),
+                WriteOp::Delete(DeleteRequest {
+                    path: "/m".into(),
+                    version: 0,
+                }),
                 WriteOp::SetData(SetDataRequest {
                     path: "/m2".into(),
                     data: Some(b"x".to_vec()),
                     version: -1,
                 }),
-                WriteOp::Check(CheckVersionRequest { path: "/m2".into(), version: 1 }),
+                WriteOp::Check(CheckVersionRequest {
+                    path: "/m2".into(),
+                    version: 1,
+                }),
             ])),
         ),
         (14, w(WriteOp::Multi(vec![]))),
@@ -103,8 +159,20 @@ pub(super) fn sample_requests() -> Vec<(i32, ClientRequest)> {
                 cur_config_id: -1,
             },
         ),
-        (17, ClientRequest::CheckWatches { path: "/a".into(), watcher_type: WatcherType::Data }),
-        (18, ClientRequest::RemoveWatches { path: "/a".into(), watcher_type: WatcherType::Any }),
+        (
+            17,
+            ClientRequest::CheckWatches {
+                path: "/a".into(),
+                watcher_type: WatcherType::Data,
+            },
+        ),
+        (
+            18,
+            ClientRequest::RemoveWatches {
+                path: "/a".into(),
+                watcher_type: WatcherType::Any,
+            },
+        ),
         (19, w(WriteOp::CreateContainer(create("/c", Some(b""), 4)))),
         (
             21,
@@ -119,11 +187,23 @@ pub(super) fn sample_requests() -> Vec<(i32, ClientRequest)> {
         (
             22,
             rd(ReadRequest::MultiRead(vec![
-                ReadRequest::GetData { path: "/a".into(), watch: false },
-                ReadRequest::GetChildren { path: "/".into(), watch: false },
+                ReadRequest::GetData {
+                    path: "/a".into(),
+                    watch: false,
+                },
+                ReadRequest::GetChildren {
+                    path: "/".into(),
+                    watch: false,
+                },
             ])),
         ),
-        (100, ClientRequest::Auth { scheme: "digest".into(), auth: b"user:password".to_vec() }),
+        (
+            100,
+            ClientRequest::Auth {
+                scheme: "digest".into(),
+                auth: b"user:password".to_vec(),
+            },
+        ),
         (
             101,
             ClientRequest::SetWatches(SetWatches {
@@ -132,9 +212,22 @@ pub(super) fn sample_requests() -> Vec<(i32, ClientRequest)> {
                 ..set_watches()
             }),
         ),
-        (102, ClientRequest::Sasl { token: Some(vec![1, 2, 3]) }),
-        (103, rd(ReadRequest::GetEphemerals { prefix_path: "/".into() })),
-        (104, rd(ReadRequest::GetAllChildrenNumber { path: "/".into() })),
+        (
+            102,
+            ClientRequest::Sasl {
+                token: Some(vec![1, 2, 3]),
+            },
+        ),
+        (
+            103,
+            rd(ReadRequest::GetEphemerals {
+                prefix_path: "/".into(),
+            }),
+        ),
+        (
+            104,
+            rd(ReadRequest::GetAllChildrenNumber { path: "/".into() }),
+        ),
         (105, ClientRequest::SetWatches2(set_watches())),
         (
             106,
@@ -143,7 +236,13 @@ pub(super) fn sample_requests() -> Vec<(i32, ClientRequest)> {
                 mode: AddWatchMode::PersistentRecursive,
             },
         ),
-        (106, ClientRequest::AddWatch { path: "/a".into(), mode: AddWatchMode::Persistent }),
+        (
+            106,
+            ClientRequest::AddWatch {
+                path: "/a".into(),
+                mode: AddWatchMode::Persistent,
+            },
+        ),
         (107, ClientRequest::WhoAmI),
         (-11, ClientRequest::CloseSession),
         (55, ClientRequest::Unimplemented(55)),
@@ -157,10 +256,33 @@ pub(super) fn sample_responses() -> Vec<(i32, Response)> {
     let w = Response::Write;
     let rd = Response::Read;
     vec![
-        (1, w(WriteResponse::Create { path: "/a0000000001".into() })),
-        (15, w(WriteResponse::Create2 { path: "/a".into(), stat: stat(1) })),
-        (19, w(WriteResponse::Create2 { path: "/c".into(), stat: stat(2) })),
-        (21, w(WriteResponse::Create2 { path: "/t".into(), stat: stat(3) })),
+        (
+            1,
+            w(WriteResponse::Create {
+                path: "/a0000000001".into(),
+            }),
+        ),
+        (
+            15,
+            w(WriteResponse::Create2 {
+                path: "/a".into(),
+                stat: stat(1),
+            }),
+        ),
+        (
+            19,
+            w(WriteResponse::Create2 {
+                path: "/c".into(),
+                stat: stat(2),
+            }),
+        ),
+        (
+            21,
+            w(WriteResponse::Create2 {
+                path: "/t".into(),
+                stat: stat(3),
+            }),
+        ),
         (2, w(WriteResponse::Delete)),
         (5, w(WriteResponse::SetData { stat: stat(4) })),
         (7, w(WriteResponse::SetAcl { stat: stat(5) })),
@@ -169,7 +291,10 @@ pub(super) fn sample_responses() -> Vec<(i32, Response)> {
             14,
             w(WriteResponse::Multi(vec![
                 OpResult::Create { path: "/m".into() },
-                OpResult::Create2 { path: "/m2".into(), stat: stat(6) },
+                OpResult::Create2 {
+                    path: "/m2".into(),
+                    stat: stat(6),
+                },
                 OpResult::Delete,
                 OpResult::SetData { stat: stat(7) },
                 OpResult::Check,
@@ -184,31 +309,91 @@ pub(super) fn sample_responses() -> Vec<(i32, Response)> {
             ])),
         ),
         (3, rd(ReadResponse::Exists { stat: stat(8) })),
-        (4, rd(ReadResponse::GetData { data: Some(b"hello".to_vec()), stat: stat(9) })),
-        (4, rd(ReadResponse::GetData { data: None, stat: stat(9) })),
-        (4, rd(ReadResponse::GetData { data: Some(vec![]), stat: stat(9) })),
-        (6, rd(ReadResponse::GetAcl { acl: acl(), stat: stat(10) })),
-        (8, rd(ReadResponse::GetChildren { children: vec!["a".into(), "b".into()] })),
+        (
+            4,
+            rd(ReadResponse::GetData {
+                data: Some(b"hello".to_vec()),
+                stat: stat(9),
+            }),
+        ),
+        (
+            4,
+            rd(ReadResponse::GetData {
+                data: None,
+                stat: stat(9),
+            }),
+        ),
+        (
+            4,
+            rd(ReadResponse::GetData {
+                data: Some(vec![]),
+                stat: stat(9),
+            }),
+        ),
+        (
+            6,
+            rd(ReadResponse::GetAcl {
+                acl: acl(),
+                stat: stat(10),
+            }),
+        ),
+        (
+            8,
+            rd(ReadResponse::GetChildren {
+                children: vec!["a".into(), "b".into()],
+            }),
+        ),
         (8, rd(ReadResponse::GetChildren { children: vec![] })),
-        (12, rd(ReadResponse::GetChildren2 { children: vec!["z".into()], stat: stat(11) })),
-        (104, rd(ReadResponse::GetAllChildrenNumber { total_number: 17 })),
-        (103, rd(ReadResponse::GetEphemerals { ephemerals: vec!["/e1".into(), "/e/2".into()] })),
+        (
+            12,
+            rd(ReadResponse::GetChildren2 {
+                children: vec!["z".into()],
+                stat: stat(11),
+            }),
+        ),
+        (
+            104,
+            rd(ReadResponse::GetAllChildrenNumber { total_number: 17 }),
+        ),
+        (
+            103,
+            rd(ReadResponse::GetEphemerals {
+                ephemerals: vec!["/e1".into(), "/e/2".into()],
+            }),
+        ),
         (
             22,
             rd(ReadResponse::MultiRead(vec![
-                Ok(ReadResponse::GetData { data: Some(b"d".to_vec()), stat: stat(12) }),
+                Ok(ReadResponse::GetData {
+                    data: Some(b"d".to_vec()),
+                    stat: stat(12),
+                }),
                 Err(ErrorCode::NoNode),
-                Ok(ReadResponse::GetChildren { children: vec!["k".into()] }),
+                Ok(ReadResponse::GetChildren {
+                    children: vec!["k".into()],
+                }),
             ])),
         ),
-        (16, rd(ReadResponse::GetData { data: Some(b"server.1=...".to_vec()), stat: stat(13) })),
+        (
+            16,
+            rd(ReadResponse::GetData {
+                data: Some(b"server.1=...".to_vec()),
+                stat: stat(13),
+            }),
+        ),
         (9, Response::Sync { path: "/a".into() }),
         (106, Response::AddWatch),
         (
             107,
             Response::WhoAmI(vec![
-                ClientInfo { auth_scheme: "ip".into(), user: "127.0.0.1".into() },
-                ClientInfo { auth_scheme: "digest".into(), user: "user".into() },
+                ClientInfo {
+                    auth_scheme: "ip".into(),
+                    user: "127.0.0.1".into(),
+                },
+                ClientInfo {
+                    auth_scheme: "digest".into(),
+                    user: "user".into(),
+                },
             ]),
         ),
         (102, Response::Sasl { token: None }),
@@ -246,14 +431,25 @@ fn every_response_round_trips() {
         let mut frame = Vec::new();
         encode_reply(&mut frame, 9, 0x2_0000_0003, Ok(&resp));
         let (h, back) = decode_reply(body(&frame), opcode).expect("decodes");
-        assert_eq!(h, ReplyHeader { xid: 9, zxid: 0x2_0000_0003, err: 0 });
+        assert_eq!(
+            h,
+            ReplyHeader {
+                xid: 9,
+                zxid: 0x2_0000_0003,
+                err: 0
+            }
+        );
         assert_eq!(back, Ok(resp), "opcode {opcode}");
     }
 }
 
 #[test]
 fn error_replies_are_the_header_only() {
-    for code in [ErrorCode::NoNode, ErrorCode::NodeExists, ErrorCode::Unimplemented] {
+    for code in [
+        ErrorCode::NoNode,
+        ErrorCode::NodeExists,
+        ErrorCode::Unimplemented,
+    ] {
         let mut frame = Vec::new();
         encode_error(&mut frame, 3, 5, code);
         assert_eq!(frame.len(), 4 + 16);
@@ -320,7 +516,9 @@ fn connect_response_with_read_only_byte() {
     };
     let mut frame = Vec::new();
     resp.encode(&mut frame);
-    let mut want = vec![0, 0, 0, 37, 0, 0, 0, 0, 0, 0, 0x75, 0x30, 1, 0, 0, 0, 0, 0, 0, 1];
+    let mut want = vec![
+        0, 0, 0, 37, 0, 0, 0, 0, 0, 0, 0x75, 0x30, 1, 0, 0, 0, 0, 0, 0, 1,
+    ];
     want.extend([0, 0, 0, 16]);
     want.extend(0..16u8);
     want.push(0);
@@ -352,7 +550,10 @@ fn connect_request_with_and_without_read_only() {
     req.encode(&mut frame);
     assert_eq!(frame.len(), 4 + 4 + 8 + 4 + 8 + 4 + 16 + 1);
     assert_eq!(ConnectRequest::decode(body(&frame)), Ok(req.clone()));
-    let old = ConnectRequest { read_only: None, ..req };
+    let old = ConnectRequest {
+        read_only: None,
+        ..req
+    };
     let mut frame = Vec::new();
     old.encode(&mut frame);
     assert_eq!(ConnectRequest::decode(body(&frame)), Ok(old));
@@ -408,7 +609,11 @@ fn kazoo_create_with_null_data_decodes_to_none() {
     assert_eq!(req, want);
     let mut again = Vec::new();
     encode_request(&mut again, 1, &want);
-    assert_eq!(body(&again), b.as_slice(), "null stays null on the way back");
+    assert_eq!(
+        body(&again),
+        b.as_slice(),
+        "null stays null on the way back"
+    );
 }
 
 #[test]
@@ -434,7 +639,11 @@ fn notification_bytes() {
     assert_eq!(h.xid, xid::NOTIFICATION);
     assert_eq!(
         WatcherEvent::read(&mut r),
-        Ok(WatcherEvent { event_type: 3, state: 3, path: "/a".into() })
+        Ok(WatcherEvent {
+            event_type: 3,
+            state: 3,
+            path: "/a".into()
+        })
     );
 }
 
@@ -448,26 +657,55 @@ fn add_watch_answers_a_four_byte_body() {
 #[test]
 fn out_of_range_arguments_decode_to_invalid() {
     let mut b = Vec::new();
-    RequestHeader { xid: 1, opcode: op::ADD_WATCH }.put(&mut b);
+    RequestHeader {
+        xid: 1,
+        opcode: op::ADD_WATCH,
+    }
+    .put(&mut b);
     b.extend(2i32.to_be_bytes());
     b.extend(b"/a");
     b.extend(7i32.to_be_bytes());
     let (_, req) = decode_request(&b).expect("decodes");
-    assert_eq!(req, ClientRequest::Invalid { opcode: 106, err: ErrorCode::BadArguments });
+    assert_eq!(
+        req,
+        ClientRequest::Invalid {
+            opcode: 106,
+            err: ErrorCode::BadArguments
+        }
+    );
     let mut b = Vec::new();
-    RequestHeader { xid: 1, opcode: op::REMOVE_WATCHES }.put(&mut b);
+    RequestHeader {
+        xid: 1,
+        opcode: op::REMOVE_WATCHES,
+    }
+    .put(&mut b);
     b.extend(2i32.to_be_bytes());
     b.extend(b"/a");
     b.extend(9i32.to_be_bytes());
     let (_, req) = decode_request(&b).expect("decodes");
-    assert_eq!(req, ClientRequest::Invalid { opcode: 18, err: ErrorCode::BadArguments });
+    assert_eq!(
+        req,
+        ClientRequest::Invalid {
+            opcode: 18,
+            err: ErrorCode::BadArguments
+        }
+    );
 }
 
 #[test]
 fn multi_refuses_reads_and_multi_read_refuses_writes() {
     let mut b = Vec::new();
-    RequestHeader { xid: 1, opcode: op::MULTI }.put(&mut b);
-    MultiHeader { op: op::GET_DATA, done: false, err: -1 }.put(&mut b);
+    RequestHeader {
+        xid: 1,
+        opcode: op::MULTI,
+    }
+    .put(&mut b);
+    MultiHeader {
+        op: op::GET_DATA,
+        done: false,
+        err: -1,
+    }
+    .put(&mut b);
     b.extend(2i32.to_be_bytes());
     b.extend(b"/a");
     b.push(0);
@@ -475,8 +713,17 @@ fn multi_refuses_reads_and_multi_read_refuses_writes() {
     assert!(matches!(decode_request(&b), Err(JuteError::Malformed(_))));
 
     let mut b = Vec::new();
-    RequestHeader { xid: 1, opcode: op::MULTI_READ }.put(&mut b);
-    MultiHeader { op: op::DELETE, done: false, err: -1 }.put(&mut b);
+    RequestHeader {
+        xid: 1,
+        opcode: op::MULTI_READ,
+    }
+    .put(&mut b);
+    MultiHeader {
+        op: op::DELETE,
+        done: false,
+        err: -1,
+    }
+    .put(&mut b);
     b.extend(2i32.to_be_bytes());
     b.extend(b"/a");
     b.extend((-1i32).to_be_bytes());
@@ -486,11 +733,23 @@ fn multi_refuses_reads_and_multi_read_refuses_writes() {
     // A client cannot nest multi, nor send setACL inside one.
     for sub in [op::MULTI, op::SET_ACL, op::CREATE_SESSION] {
         let mut b = Vec::new();
-        RequestHeader { xid: 1, opcode: op::MULTI }.put(&mut b);
-        MultiHeader { op: sub, done: false, err: -1 }.put(&mut b);
+        RequestHeader {
+            xid: 1,
+            opcode: op::MULTI,
+        }
+        .put(&mut b);
+        MultiHeader {
+            op: sub,
+            done: false,
+            err: -1,
+        }
+        .put(&mut b);
         MultiHeader::END.put(&mut b);
         MultiHeader::END.put(&mut b);
-        assert!(matches!(decode_request(&b), Err(JuteError::Malformed(_))), "{sub}");
+        assert!(
+            matches!(decode_request(&b), Err(JuteError::Malformed(_))),
+            "{sub}"
+        );
     }
 }
 
@@ -501,7 +760,11 @@ fn frame_lengths_beyond_maxbuffer_are_refused() {
     assert!(frame_len((-1i32).to_be_bytes()).is_err());
     // A string longer than jute.maxbuffer inside a frame is refused before reading it.
     let mut b = Vec::new();
-    RequestHeader { xid: 1, opcode: op::EXISTS }.put(&mut b);
+    RequestHeader {
+        xid: 1,
+        opcode: op::EXISTS,
+    }
+    .put(&mut b);
     b.extend(0x100000i32.to_be_bytes());
     assert!(matches!(decode_request(&b), Err(JuteError::Malformed(_))));
 }
