@@ -1,6 +1,8 @@
 // The browser lab in a real browser: run with `node --test` after `cargo xtask build`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { serveDist, launch, openPage, screenshot } from "./harness.mjs";
 
 let server;
@@ -222,4 +224,27 @@ test("nine servers do not overlap, a bad link shows a message, large type render
   await bad.page.waitForSelector("#error");
   assert.equal(await bad.page.locator("#cluster [data-node-id]").count(), 3, "falls back to the default run");
   await bad.page.close();
+});
+
+test("a run exports to a JSON file and imports back; a bad file shows a message", async () => {
+  const { page, errors } = await openPage(browser, `${server.url}?seed=9&servers=5&t=3000`);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+  const file = await download.path();
+  const json = JSON.parse(fs.readFileSync(file, "utf8"));
+  assert.equal(json.zablab_run, 1);
+  assert.equal(json.scenario.seed, 9);
+  assert.equal(json.scenario.config.participants, 5);
+
+  const other = await openPage(browser, `${server.url}?speed=20`);
+  await other.page.setInputFiles("#import", file);
+  await other.page.waitForFunction(() => document.querySelectorAll("#cluster [data-node-id]").length === 5);
+  assert.equal(await other.page.$eval("#seed", (el) => el.value), "9");
+  const bad = path.join(path.dirname(file), "bad.json");
+  fs.writeFileSync(bad, '{"zablab_run": 1, "scenario": {"seed": "x"}}');
+  await other.page.setInputFiles("#import", bad);
+  await other.page.waitForSelector("#error");
+  noErrors(errors);
+  noErrors(other.errors);
+  await page.close();
+  await other.page.close();
 });

@@ -15,7 +15,7 @@ use crate::show::vote_short;
 
 pub const WIDTH: f64 = 1000.0;
 pub const HEIGHT: f64 = 640.0;
-const BOX_W: f64 = 176.0;
+const BOX_W: f64 = 190.0;
 const BOX_H: f64 = 100.0;
 /// How long (virtual ms) a lost message stays visible while it falls.
 const DROP_SHOW_MS: f64 = 250.0;
@@ -109,8 +109,10 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                 Msg::SelectMessage(id)
             });
             let selected = matches!(&app.selection, Selection::Message(s) if s.msg_id == id);
+            // With an invariant broken, messages between the servers involved stand out.
+            let involved = violators.contains(&m.from) && violators.contains(&m.to);
             html! {
-                <g key={id} class={classes!("msg", kind.to_ascii_lowercase(), selected.then_some("selected"))}
+                <g key={id} class={classes!("msg", kind.to_ascii_lowercase(), selected.then_some("selected"), involved.then_some("involved"))}
                    data-msg-type={kind} data-msg-id={id.to_string()}
                    transform={format!("translate({x:.1},{y:.1})")} {onclick}>
                     <circle r="6" />
@@ -184,7 +186,7 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                     )
                 }
             };
-            let label = if observer { format!("S{sid} (observer)") } else { format!("S{sid}") };
+            let label = if observer { format!("S{sid}·obs") } else { format!("S{sid}") };
             html! {
                 <g key={format!("s{sid}")} class={classes!("server", state.to_ascii_lowercase(), selected.then_some("selected"), violating.then_some("violating"))}
                    data-node-id={sid.to_string()} data-state={state} data-phase={phase} data-zxid={zxid}
