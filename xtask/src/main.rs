@@ -71,7 +71,10 @@ fn parse_port(args: &[String]) -> Result<u16, String> {
 
 /// The workspace root (the parent of this crate's directory).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn dist_dir() -> PathBuf {
@@ -90,7 +93,9 @@ fn cargo() -> Command {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let status = cmd.status().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -102,12 +107,19 @@ fn ensure_wasm_target() -> Result<(), String> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == WASM_TARGET));
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == WASM_TARGET)
+        });
     match installed {
         Ok(true) => Ok(()),
         Ok(false) => {
             println!("xtask: adding the {WASM_TARGET} target");
-            run(Command::new("rustup").args(["target", "add", WASM_TARGET]), "rustup target add")
+            run(
+                Command::new("rustup").args(["target", "add", WASM_TARGET]),
+                "rustup target add",
+            )
         }
         // No rustup (a distribution's Rust): assume the target is there; cargo will say if not.
         Err(_) => Ok(()),
@@ -132,10 +144,14 @@ fn build() -> Result<PathBuf, String> {
         ]),
         "cargo build (wasm)",
     )?;
-    let wasm = target_dir().join(WASM_TARGET).join(UI_PROFILE).join("zablab-ui.wasm");
+    let wasm = target_dir()
+        .join(WASM_TARGET)
+        .join(UI_PROFILE)
+        .join("zablab-ui.wasm");
     let dist = dist_dir();
     if dist.exists() {
-        std::fs::remove_dir_all(&dist).map_err(|e| format!("cannot clear {}: {e}", dist.display()))?;
+        std::fs::remove_dir_all(&dist)
+            .map_err(|e| format!("cannot clear {}: {e}", dist.display()))?;
     }
     std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
     wasm_bindgen_cli_support::Bindgen::new()
@@ -150,9 +166,15 @@ fn build() -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot copy index.html: {e}"))?;
     let mut total = 0;
     for name in ["zablab-ui.js", "zablab-ui_bg.wasm"] {
-        total += std::fs::metadata(dist.join(name)).map(|m| m.len()).unwrap_or(0);
+        total += std::fs::metadata(dist.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0);
     }
-    println!("xtask: wrote {} ({} KB of wasm + JS)", dist.display(), total / 1024);
+    println!(
+        "xtask: wrote {} ({} KB of wasm + JS)",
+        dist.display(),
+        total / 1024
+    );
     Ok(dist)
 }
 
@@ -180,7 +202,11 @@ fn lab(port: u16) -> Result<(), String> {
         .map(|s| s.success())
         .unwrap_or(false);
     if built {
-        let exe = target_dir().join("release").join(if cfg!(windows) { "zablab.exe" } else { "zablab" });
+        let exe = target_dir().join("release").join(if cfg!(windows) {
+            "zablab.exe"
+        } else {
+            "zablab"
+        });
         let dir = std::env::temp_dir().join(format!("zablab-lab-{}", std::process::id()));
         match Command::new(&exe)
             .args(["cluster", "--size", "3", "--dir"])
@@ -189,10 +215,16 @@ fn lab(port: u16) -> Result<(), String> {
             .spawn()
         {
             Ok(child) => {
-                println!("xtask: started `zablab cluster --size 3` (data in {})", dir.display());
+                println!(
+                    "xtask: started `zablab cluster --size 3` (data in {})",
+                    dir.display()
+                );
                 children.0.push(child);
             }
-            Err(e) => println!("xtask: could not start {}: {e}; continuing with the browser lab only", exe.display()),
+            Err(e) => println!(
+                "xtask: could not start {}: {e}; continuing with the browser lab only",
+                exe.display()
+            ),
         }
     } else {
         println!("xtask: the native node does not build yet; continuing with the browser lab only");

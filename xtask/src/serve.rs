@@ -9,10 +9,13 @@ use std::path::{Component, Path, PathBuf};
 /// listening.
 pub fn serve(dir: &Path, port: u16, ready: impl FnOnce(&str)) -> Result<(), String> {
     if !dir.join("index.html").exists() {
-        return Err(format!("{} has no index.html: run `cargo xtask build` first", dir.display()));
+        return Err(format!(
+            "{} has no index.html: run `cargo xtask build` first",
+            dir.display()
+        ));
     }
-    let listener =
-        TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     ready(&format!("http://{addr}/"));
     for stream in listener.incoming() {
@@ -70,15 +73,33 @@ fn handle(stream: TcpStream, dir: &Path) -> std::io::Result<()> {
     let target = parts.next().unwrap_or("/");
     let mut out = stream;
     if method != "GET" && method != "HEAD" {
-        return respond(&mut out, "405 Method Not Allowed", "text/plain", b"method not allowed\n", true);
+        return respond(
+            &mut out,
+            "405 Method Not Allowed",
+            "text/plain",
+            b"method not allowed\n",
+            true,
+        );
     }
     match resolve(dir, target).and_then(|p| std::fs::read(&p).ok().map(|b| (p, b))) {
         Some((p, body)) => respond(&mut out, "200 OK", mime(&p), &body, method == "GET"),
-        None => respond(&mut out, "404 Not Found", "text/plain", b"not found\n", method == "GET"),
+        None => respond(
+            &mut out,
+            "404 Not Found",
+            "text/plain",
+            b"not found\n",
+            method == "GET",
+        ),
     }
 }
 
-fn respond(out: &mut TcpStream, status: &str, mime: &str, body: &[u8], with_body: bool) -> std::io::Result<()> {
+fn respond(
+    out: &mut TcpStream,
+    status: &str,
+    mime: &str,
+    body: &[u8],
+    with_body: bool,
+) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
         body.len()
