@@ -172,7 +172,7 @@ impl Lab {
     fn step_only(&mut self) -> bool {
         if self.cluster.step() {
             self.steps += 1;
-            if self.steps.is_multiple_of(CHECKPOINT_EVERY_STEPS) {
+            if self.steps % CHECKPOINT_EVERY_STEPS == 0 {
                 self.checkpoint();
             }
             true
