@@ -1,0 +1,211 @@
+//! The cluster's fault and workload actions: starting, crashing and restarting servers,
+//! wiping disks, cutting and healing links, and client requests. Split from `cluster.rs` so
+//! the event loop reads on its own.
+
+use alloc::vec::Vec;
+
+use crate::config::PeerConfig;
+use crate::durable::RequestTag;
+use crate::machine::StateMachine;
+use crate::peer::{Input, Peer, PeerDurable};
+use crate::sim::network::LinkState;
+use crate::sim::scenario::Action;
+use crate::sim::trace::SimEvent;
+use crate::zxid::Sid;
+
+use super::{ClientRequest, ClientResult, Cluster, Event};
+
+impl<M: StateMachine + Clone> Cluster<M> {
+    fn peer_config(&self, sid: Sid) -> PeerConfig {
+        let mut c = PeerConfig::new(sid, self.ensemble.clone());
+        c.timing = self.config.timing;
+        c.commit_log_count = self.config.commit_log_count;
+        c.snap_count = self.config.snap_count;
+        c
+    }
+
+    pub(super) fn start_node(&mut self, sid: Sid) {
+        let config = self.peer_config(sid);
+        let Some(n) = self.nodes.get_mut(&sid) else {
+            return;
+        };
+        if n.peer.is_some() {
+            return;
+        }
+        let restarted = n.started;
+        n.started = true;
+        n.peer = Some(Peer::recover(config, n.durable.clone()));
+        self.record(
+            sid,
+            if restarted {
+                SimEvent::Restarted
+            } else {
+                SimEvent::Started
+            },
+        );
+        self.step_peer(sid, Input::Start);
+    }
+
+    fn crash(&mut self, sid: Sid) {
+        let Some(n) = self.nodes.get_mut(&sid) else {
+            return;
+        };
+        if n.peer.take().is_none() {
+            return;
+        }
+        n.incarnation += 1;
+        n.pending_persist.clear();
+        n.timer_at = None;
+        n.last_persist_done = self.now;
+        self.record(sid, SimEvent::Crashed);
+        self.broken.retain(|(a, b)| *a != sid && *b != sid);
+        // The operating system closes a killed process's sockets: its peers see a reset.
+        let others: Vec<Sid> = self.nodes.keys().copied().filter(|s| *s != sid).collect();
+        for peer in others {
+            self.execute_disconnect_notice(sid, peer);
+        }
+        let tags: Vec<RequestTag> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.server == sid && r.result == ClientResult::Pending)
+            .map(|(t, _)| *t)
+            .collect();
+        for tag in tags {
+            if let Some(r) = self.requests.get_mut(&tag) {
+                r.result = ClientResult::Failed;
+            }
+            self.record(sid, SimEvent::ClientFailed { tag });
+        }
+    }
+
+    pub(super) fn execute_disconnect_notice(&mut self, from: Sid, to: Sid) {
+        let Some(link) = self.links.get_mut(from, to) else {
+            return;
+        };
+        if link.state.cut {
+            return;
+        }
+        let (lo, hi) = self.config.latency_ms;
+        let arrives = (self.now + self.rng.range(lo, hi)).max(link.last_arrival);
+        let Some(to_inc) = self.nodes.get(&to).map(|n| n.incarnation) else {
+            return;
+        };
+        self.push_event(arrives, Event::Disconnect { from, to, to_inc });
+    }
+
+    fn set_link(&mut self, from: Sid, to: Sid, f: impl Fn(&mut LinkState)) {
+        if from == to || !self.nodes.contains_key(&from) || !self.nodes.contains_key(&to) {
+            return;
+        }
+        let Some(link) = self.links.get_mut(from, to) else {
+            return;
+        };
+        f(&mut link.state);
+        let s = link.state;
+        self.record(
+            from,
+            SimEvent::LinkChanged {
+                to,
+                cut: s.cut,
+                extra_ms: s.extra_ms,
+                drop_per_million: s.drop_per_million,
+            },
+        );
+    }
+
+    pub(super) fn do_action(&mut self, action: Action<M::Txn>) -> Option<RequestTag> {
+        match action {
+            Action::Start(sid) | Action::Restart(sid) => self.start_node(sid),
+            Action::Crash(sid) => self.crash(sid),
+            Action::WipeDisk(sid) => {
+                self.crash(sid);
+                if let Some(n) = self.nodes.get_mut(&sid) {
+                    n.durable = PeerDurable::<M>::default();
+                    self.record(sid, SimEvent::Wiped);
+                }
+            }
+            Action::Cut { from, to, both } => {
+                self.set_link(from, to, |l| l.cut = true);
+                if both {
+                    self.set_link(to, from, |l| l.cut = true);
+                }
+            }
+            Action::Heal { from, to, both } => {
+                self.set_link(from, to, |l| *l = LinkState::default());
+                if both {
+                    self.set_link(to, from, |l| *l = LinkState::default());
+                }
+            }
+            Action::HealAll => {
+                let keys: Vec<(Sid, Sid)> = self
+                    .links
+                    .iter()
+                    .filter(|(_, _, l)| l.state != LinkState::default())
+                    .map(|(from, to, _)| (from, to))
+                    .collect();
+                for (from, to) in keys {
+                    self.set_link(from, to, |l| *l = LinkState::default());
+                }
+            }
+            Action::Isolate(sid) => {
+                let others: Vec<Sid> = self.nodes.keys().copied().filter(|s| *s != sid).collect();
+                for other in others {
+                    self.set_link(sid, other, |l| l.cut = true);
+                    self.set_link(other, sid, |l| l.cut = true);
+                }
+            }
+            Action::DropNext { from, to } => self.set_link(from, to, |l| l.drop_next = true),
+            Action::SetLink {
+                from,
+                to,
+                extra_ms,
+                drop_per_million,
+            } => self.set_link(from, to, |l| {
+                l.extra_ms = extra_ms;
+                l.drop_per_million = drop_per_million;
+            }),
+            Action::Write { server, txn } => return Some(self.client_request(server, Some(txn))),
+            Action::Sync { server } => return Some(self.client_request(server, None)),
+        }
+        None
+    }
+
+    fn client_request(&mut self, server: Sid, txn: Option<M::Txn>) -> RequestTag {
+        self.next_tag += 1;
+        let tag = self.next_tag;
+        let write = txn.is_some();
+        self.requests.insert(
+            tag,
+            ClientRequest {
+                server,
+                txn: txn.clone(),
+                result: ClientResult::Pending,
+            },
+        );
+        self.record(server, SimEvent::ClientRequest { tag, write });
+        let running = self.peer(server).is_some();
+        if !running {
+            if let Some(r) = self.requests.get_mut(&tag) {
+                r.result = ClientResult::Failed;
+            }
+            self.record(server, SimEvent::ClientFailed { tag });
+            return tag;
+        }
+        match txn {
+            Some(txn) => self.step_peer(server, Input::ClientWrite { tag, txn }),
+            None => self.step_peer(server, Input::ClientSync { tag }),
+        }
+        tag
+    }
+
+    /// A client session connected to `server` is alive (the server reports it to the leader).
+    pub fn touch_session(&mut self, server: Sid, session_id: i64, timeout_ms: i32) {
+        self.step_peer(
+            server,
+            Input::SessionTouch {
+                session_id,
+                timeout_ms,
+            },
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Executing a peer's outputs in the simulator: messages onto links (FIFO, latency, cuts,
+//! drops, TCP-like quorum connections), persist requests onto the simulated disk, client
+//! replies into the request table, and peer trace events into the trace.
+
+use alloc::borrow::Cow;
+
+use crate::machine::StateMachine;
+use crate::message::Message;
+use crate::peer::{Output, PeerMessage};
+use crate::sim::trace::SimEvent;
+use crate::trace::TraceEvent;
+use crate::zxid::Sid;
+
+use super::{ClientResult, Cluster, Event};
+
+impl<M: StateMachine + Clone> Cluster<M> {
+    pub(super) fn execute(&mut self, sid: Sid, output: Output<M>) {
+        match output {
+            Output::Send { to, msg } => self.send(sid, to, msg),
+            Output::Persist { id, op } => {
+                let (lo, hi) = self.config.disk_latency_ms;
+                let latency = self.rng.range(lo, hi);
+                let n = self.nodes.get_mut(&sid).expect("node exists");
+                let done = (self.now + latency).max(n.last_persist_done);
+                n.last_persist_done = done;
+                let inc = n.incarnation;
+                let kind = Cow::Borrowed(op.kind());
+                n.pending_persist.push_back((id, op));
+                self.record(sid, SimEvent::Persist { id, op: kind });
+                self.push_event(done, Event::PersistDone { node: sid, inc, id });
+            }
+            Output::Reply { tag, zxid, outcome } => {
+                if let Some(r) = self.requests.get_mut(&tag) {
+                    r.result = ClientResult::Replied { zxid, outcome };
+                    if let (Some(checker), Some(txn)) = (&mut self.checker, r.txn.as_ref()) {
+                        checker.acked.push((zxid, txn.clone()));
+                    }
+                }
+                self.record(sid, SimEvent::ClientReply { tag, zxid });
+            }
+            Output::SyncDone { tag, zxid } => {
+                if let Some(r) = self.requests.get_mut(&tag) {
+                    r.result = ClientResult::Synced { zxid };
+                }
+                self.record(sid, SimEvent::ClientSyncDone { tag, zxid });
+            }
+            Output::RequestFailed { tag } => {
+                if let Some(r) = self.requests.get_mut(&tag) {
+                    r.result = ClientResult::Failed;
+                }
+                self.record(sid, SimEvent::ClientFailed { tag });
+            }
+            Output::Disconnect { peer } => {
+                let Some(link) = self.links.get_mut(sid, peer) else {
+                    return;
+                };
+                if link.state.cut {
+                    return;
+                }
+                let (lo, hi) = self.config.latency_ms;
+                let latency = self.rng.range(lo, hi) + link.state.extra_ms;
+                let arrives = (self.now + latency).max(link.last_arrival);
+                link.last_arrival = arrives;
+                let Some(to_inc) = self.nodes.get(&peer).map(|n| n.incarnation) else {
+                    return;
+                };
+                self.push_event(
+                    arrives,
+                    Event::Disconnect {
+                        from: sid,
+                        to: peer,
+                        to_inc,
+                    },
+                );
+            }
+            Output::Trace(event) => {
+                if let (TraceEvent::LeaderEstablished { .. }, Some(checker)) =
+                    (&event, &mut self.checker)
+                {
+                    if self.violation.is_none() {
+                        if let Some(peer) = self.nodes.get(&sid).and_then(|n| n.peer.as_ref()) {
+                            if let Err(v) =
+                                checker.check_leader_has_acked_writes(self.now, sid, peer)
+                            {
+                                self.violation = Some(v);
+                            }
+                        }
+                    }
+                }
+                self.record(sid, SimEvent::Peer(event));
+            }
+        }
+    }
+
+    fn send(&mut self, from: Sid, to: Sid, msg: PeerMessage<M>) {
+        self.next_msg_id += 1;
+        let msg_id = self.next_msg_id;
+        let kind = Cow::Borrowed(msg.kind());
+        let (lo, hi) = self.config.latency_ms;
+        let jitter = self.rng.range(lo, hi);
+        // Quorum traffic runs over one TCP connection per learner: a lost packet means the
+        // connection broke, and nothing more passes until the learner reconnects.
+        let quorum = !msg.is_election();
+        let pair = (from.min(to), from.max(to));
+        if matches!(
+            msg,
+            Message::FollowerInfo { .. } | Message::ObserverInfo { .. }
+        ) {
+            self.broken.remove(&pair);
+        }
+        let Some(link) = self.links.get_mut(from, to) else {
+            return;
+        };
+        let dropped = if link.state.cut {
+            Some("cut")
+        } else if link.state.drop_next {
+            link.state.drop_next = false;
+            Some("dropped")
+        } else if link.state.drop_per_million > 0 && self.rng.chance(link.state.drop_per_million) {
+            Some("dropped")
+        } else if quorum && self.broken.contains(&pair) {
+            Some("connection closed")
+        } else {
+            None
+        };
+        if let Some(reason) = dropped {
+            let reason = Cow::Borrowed(reason);
+            self.record(
+                from,
+                SimEvent::Drop {
+                    from,
+                    to,
+                    msg_id,
+                    kind,
+                    reason,
+                },
+            );
+            if quorum && self.broken.insert(pair) {
+                self.execute_disconnect_notice(to, from);
+                self.execute_disconnect_notice(from, to);
+            }
+            return;
+        }
+        let link = self.links.get_mut(from, to).expect("checked above");
+        let arrives = (self.now + jitter + link.state.extra_ms).max(link.last_arrival);
+        link.last_arrival = arrives;
+        let from_inc = self.nodes.get(&from).map(|n| n.incarnation).unwrap_or(0);
+        let to_inc = self.nodes.get(&to).map(|n| n.incarnation).unwrap_or(0);
+        self.record(
+            from,
+            SimEvent::Send {
+                to,
+                msg_id,
+                kind,
+                arrives,
+            },
+        );
+        let sent = self.now;
+        self.push_event(
+            arrives,
+            Event::Deliver {
+                from,
+                to,
+                from_inc,
+                to_inc,
+                msg_id,
+                sent,
+                msg,
+            },
+        );
+    }
+}
