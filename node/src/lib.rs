@@ -14,6 +14,7 @@
 //! | [`machine`] | [`machine::NodeMachine`]: codecs and numbers a replicated machine provides |
 //! | [`proto`] | ZooKeeper's client wire protocol: frames, records, opcodes (both directions) |
 //! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn records, snapshots |
+//! | [`zkclient`] | an async ZooKeeper client over [`proto`] (cli, bench, tests) |
 //! | [`client`] | client port: four-letter words now, the jute client protocol next |
 //! | [`fourlw`] | `ruok srvr stat mntr conf envi isro` output |
 //! | [`runtime`] | the peer task: executes outputs, feeds inputs |
@@ -38,6 +39,7 @@ pub mod storage;
 pub mod trace;
 pub mod tree_machine;
 pub mod wire;
+pub mod zkclient;
 
 /// Sends `word` to a server's client port and returns the whole answer (bounded wait).
 pub async fn four_letter_word(

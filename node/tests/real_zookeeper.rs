@@ -1,0 +1,409 @@
+//! The codec and `zkclient` against a real Apache ZooKeeper 3.8 (Debian's `zookeeper`
+//! package): a standalone server on a random loopback port, killed by PID at the end.
+//! Skips (passes with a message) when Java or the ZooKeeper jars are missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::timeout;
+use zablab_core::tree::{
+    Acl, AddWatchMode, CheckVersionRequest, CreateMode, CreateRequest, DeleteRequest, ErrorCode,
+    OpResult, ReadRequest, ReadResponse, SetDataRequest, WatcherType, WriteOp,
+};
+use zablab_node::proto::event;
+use zablab_node::zkclient::{first_error, ConnectOptions, WatchEvent, ZkClient, ZkError};
+
+const JARS: [&str; 4] = [
+    "/usr/share/java/zookeeper.jar",
+    "/usr/share/java/zookeeper-jute.jar",
+    "/usr/share/java/slf4j-api.jar",
+    "/usr/share/java/slf4j-simple.jar",
+];
+
+/// A standalone Apache ZooKeeper; killed (by its PID) and its directory removed on drop.
+pub struct RealZk {
+    child: Child,
+    dir: PathBuf,
+    pub addr: String,
+}
+
+impl Drop for RealZk {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(21810)
+}
+
+/// Starts the server, or explains why it cannot and returns None.
+pub async fn start_real_zk() -> Option<RealZk> {
+    if let Some(missing) = JARS.iter().find(|j| !Path::new(j).exists()) {
+        eprintln!("SKIP: {missing} missing (apt-get install -y zookeeper)");
+        return None;
+    }
+    if Command::new("java").arg("-version").output().is_err() {
+        eprintln!("SKIP: no java on PATH");
+        return None;
+    }
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("zablab-realzk-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data")).ok()?;
+    let cfg = dir.join("zoo.cfg");
+    let text = format!(
+        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+         maxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n",
+        dir.join("data").display()
+    );
+    std::fs::write(&cfg, text).ok()?;
+    let log = std::fs::File::create(dir.join("zk.log")).ok()?;
+    let child = Command::new("java")
+        .arg("-Dzookeeper.extendedTypesEnabled=true")
+        .arg("-cp")
+        .arg(JARS.join(":"))
+        .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().ok()?)
+        .stderr(log)
+        .spawn()
+        .ok()?;
+    let zk = RealZk {
+        child,
+        dir,
+        addr: format!("127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        // `ruok` answers before the server serves; `srvr` prints a Mode only once it does.
+        let ok = zablab_node::four_letter_word(&zk.addr, "srvr", Duration::from_millis(500))
+            .await
+            .is_ok_and(|a| a.contains("Mode: standalone"));
+        if ok {
+            return Some(zk);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = std::fs::read_to_string(zk.dir.join("zk.log")).unwrap_or_default();
+    panic!("Apache ZooKeeper did not start on {}:\n{log}", zk.addr);
+}
+
+fn open() -> Vec<Acl> {
+    vec![Acl::new(31, "world", "anyone")]
+}
+
+async fn next_event(rx: &mut UnboundedReceiver<WatchEvent>) -> WatchEvent {
+    loop {
+        let ev = timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("the event stream is open");
+        if ev.event_type != event::NONE {
+            return ev;
+        }
+    }
+}
+
+async fn connect(addr: &str) -> (ZkClient, UnboundedReceiver<WatchEvent>) {
+    let mut o = ConnectOptions::new(addr);
+    o.session_timeout_ms = 10_000;
+    ZkClient::connect(o).await.expect("connects")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zkclient_against_apache_zookeeper() {
+    let Some(zk) = start_real_zk().await else {
+        return;
+    };
+    let (a, mut a_events) = connect(&zk.addr).await;
+    let (b, _b_events) = connect(&zk.addr).await;
+    assert!(a.session_id() > 0);
+    assert_eq!(a.session_password().len(), 16);
+    assert!((4000..=40_000).contains(&a.negotiated_timeout_ms()));
+
+    // create, get, set with and without version.
+    let p = a
+        .create("/t", Some(b"v1"), &open(), CreateMode::Persistent)
+        .await;
+    assert_eq!(p, Ok("/t".to_string()));
+    let (data, stat) = a.get_data("/t", false).await.expect("get");
+    assert_eq!(data.as_deref(), Some(&b"v1"[..]));
+    assert_eq!((stat.version, stat.data_length), (0, 2));
+    assert_eq!(
+        a.create("/t", None, &open(), CreateMode::Persistent).await,
+        Err(ZkError::Code(ErrorCode::NodeExists))
+    );
+    assert_eq!(
+        a.set_data("/t", Some(b"v2"), 0).await.map(|s| s.version),
+        Ok(1)
+    );
+    assert_eq!(
+        a.set_data("/t", Some(b"v3"), 0).await,
+        Err(ZkError::Code(ErrorCode::BadVersion))
+    );
+    assert_eq!(
+        a.set_data("/t", Some(b"v3"), -1).await.map(|s| s.version),
+        Ok(2)
+    );
+
+    // Null and empty data stay distinct through the real server.
+    a.create("/null", None, &open(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    a.create("/empty", Some(b""), &open(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    assert_eq!(a.get_data("/null", false).await.map(|d| d.0), Ok(None));
+    assert_eq!(
+        a.get_data("/empty", false).await.map(|d| d.0),
+        Ok(Some(vec![]))
+    );
+
+    // An exists watch on a missing node fires once when another session creates it.
+    assert_eq!(a.exists("/w", true).await, Ok(None));
+    b.create("/w", None, &open(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    let ev = next_event(&mut a_events).await;
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (event::NODE_CREATED, "/w")
+    );
+    assert_eq!(
+        ev.to_string(),
+        "WatchedEvent state:SyncConnected type:NodeCreated path:/w"
+    );
+    // A data watch, a child watch.
+    a.get_data("/t", true).await.expect("get");
+    b.set_data("/t", Some(b"x"), -1).await.expect("set");
+    let ev = next_event(&mut a_events).await;
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (event::NODE_DATA_CHANGED, "/t")
+    );
+    a.get_children("/t", true).await.expect("ls");
+    let seq = b
+        .create(
+            "/t/s-",
+            Some(b"1"),
+            &open(),
+            CreateMode::PersistentSequential,
+        )
+        .await
+        .expect("sequential");
+    assert!(
+        seq.starts_with("/t/s-") && seq.len() == "/t/s-".len() + 10,
+        "{seq}"
+    );
+    let ev = next_event(&mut a_events).await;
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (event::NODE_CHILDREN_CHANGED, "/t")
+    );
+
+    // create2, container, TTL, getChildren2, getAllChildrenNumber.
+    let (p2, st2) = a
+        .create2("/t/c2", Some(b"abc"), &open(), CreateMode::Persistent)
+        .await
+        .expect("create2");
+    assert_eq!((p2.as_str(), st2.data_length), ("/t/c2", 3));
+    a.create2("/box", None, &open(), CreateMode::Container)
+        .await
+        .expect("container");
+    a.create_ttl("/ttl", None, &open(), CreateMode::PersistentWithTtl, 60_000)
+        .await
+        .expect("ttl");
+    let (kids, pstat) = a.get_children2("/t", false).await.expect("ls2");
+    assert_eq!(kids.len(), 2);
+    assert_eq!(pstat.num_children, 2);
+    assert_eq!(a.get_all_children_number("/t").await, Ok(2));
+
+    // multi: success, then an atomic failure where nothing applies.
+    let ok = a
+        .multi(vec![
+            WriteOp::Create(CreateRequest {
+                path: "/m1".into(),
+                data: None,
+                acl: open(),
+                flags: 0,
+            }),
+            WriteOp::SetData(SetDataRequest {
+                path: "/m1".into(),
+                data: Some(b"d".to_vec()),
+                version: 0,
+            }),
+            WriteOp::Check(CheckVersionRequest {
+                path: "/m1".into(),
+                version: 1,
+            }),
+        ])
+        .await
+        .expect("multi");
+    assert!(matches!(ok[0], OpResult::Create { .. }), "{ok:?}");
+    assert!(matches!(ok[1], OpResult::SetData { .. }), "{ok:?}");
+    assert_eq!(ok[2], OpResult::Check);
+    let failed = a
+        .multi(vec![
+            WriteOp::Create(CreateRequest {
+                path: "/m3".into(),
+                data: None,
+                acl: open(),
+                flags: 0,
+            }),
+            WriteOp::Delete(DeleteRequest {
+                path: "/nope".into(),
+                version: -1,
+            }),
+            WriteOp::Delete(DeleteRequest {
+                path: "/m1".into(),
+                version: -1,
+            }),
+        ])
+        .await
+        .expect("multi answers");
+    assert_eq!(
+        failed,
+        vec![
+            OpResult::Error(ErrorCode::Ok),
+            OpResult::Error(ErrorCode::NoNode),
+            OpResult::Error(ErrorCode::RuntimeInconsistency),
+        ]
+    );
+    assert_eq!(first_error(&failed), Some(ErrorCode::NoNode));
+    assert_eq!(a.exists("/m3", false).await, Ok(None));
+    assert_eq!(
+        a.check("/m1", 0).await,
+        Err(ZkError::Code(ErrorCode::BadVersion))
+    );
+    let reads = a
+        .multi_read(vec![
+            ReadRequest::GetData {
+                path: "/m1".into(),
+                watch: false,
+            },
+            ReadRequest::GetChildren {
+                path: "/nope".into(),
+                watch: false,
+            },
+        ])
+        .await
+        .expect("multiRead");
+    assert!(
+        matches!(&reads[0], Ok(ReadResponse::GetData { data: Some(d), .. }) if d == b"d"),
+        "{reads:?}"
+    );
+    assert_eq!(reads[1], Err(ErrorCode::NoNode));
+
+    // Digest ACL: denied, then allowed after addauth.
+    let user_acl = vec![Acl::new(31, "digest", "user:tpUq/4Pn5A64fVZyQ0gOJ8ZWqkY=")];
+    b.create("/secret", Some(b"s"), &user_acl, CreateMode::Persistent)
+        .await
+        .expect("create with a digest ACL");
+    assert_eq!(
+        a.get_data("/secret", false).await.map(|d| d.0),
+        Err(ZkError::Code(ErrorCode::NoAuth))
+    );
+    a.add_auth("digest", b"user:password").await.expect("auth");
+    assert_eq!(
+        a.get_data("/secret", false).await.map(|d| d.0),
+        Ok(Some(b"s".to_vec()))
+    );
+    let who = a.who_am_i().await.expect("whoami");
+    assert!(
+        who.iter()
+            .any(|c| c.auth_scheme == "digest" && c.user == "user"),
+        "{who:?}"
+    );
+    let (acl, _) = a.get_acl("/secret").await.expect("getAcl");
+    assert_eq!(acl, user_acl);
+    assert_eq!(a.sync("/t").await, Ok("/t".to_string()));
+
+    // Persistent recursive watch; removeWatches; NoWatcher.
+    a.add_watch("/t", AddWatchMode::PersistentRecursive)
+        .await
+        .expect("addWatch");
+    b.set_data("/t/c2", Some(b"y"), -1).await.expect("set");
+    let ev = next_event(&mut a_events).await;
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (event::NODE_DATA_CHANGED, "/t/c2")
+    );
+    a.remove_watches("/t", WatcherType::Any)
+        .await
+        .expect("removeWatches");
+    assert_eq!(
+        a.remove_watches("/t", WatcherType::Any).await,
+        Err(ZkError::Code(ErrorCode::NoWatcher))
+    );
+
+    // An ephemeral node goes with its session.
+    let (c, _c_events) = connect(&zk.addr).await;
+    c.create("/eph", None, &open(), CreateMode::Ephemeral)
+        .await
+        .expect("ephemeral");
+    assert_eq!(c.get_ephemerals("/").await, Ok(vec!["/eph".to_string()]));
+    let owner = b
+        .exists("/eph", false)
+        .await
+        .expect("exists")
+        .map(|s| s.ephemeral_owner);
+    assert_eq!(owner, Some(c.session_id()));
+    c.close().await.expect("close");
+    assert_eq!(b.exists("/eph", false).await, Ok(None));
+    assert_eq!(c.exists("/t", false).await, Err(ZkError::Closed));
+
+    // Reconnect with the same session: the watch and the auth are restored.
+    let sid = a.session_id();
+    a.get_data("/t", true).await.expect("get with watch");
+    a.reconnect(None).await.expect("reconnect");
+    assert_eq!(a.session_id(), sid);
+    assert_eq!(
+        a.get_data("/secret", false).await.map(|d| d.0),
+        Ok(Some(b"s".to_vec()))
+    );
+    b.set_data("/t", Some(b"after"), -1).await.expect("set");
+    let ev = next_event(&mut a_events).await;
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (event::NODE_DATA_CHANGED, "/t")
+    );
+
+    // Resuming with a wrong password is Expired.
+    let mut o = ConnectOptions::new(&zk.addr);
+    o.session = Some((sid, vec![1; 16]));
+    // Apache ZooKeeper 3.8 queues the zeroed ConnectResponse and then the close; the close
+    // sometimes wins, so the client sees either Expired or a dropped connection.
+    let wrong = ZkClient::connect(o).await.map(|(c, _)| c.session_id());
+    assert!(
+        matches!(
+            wrong,
+            Err(ZkError::SessionExpired | ZkError::ConnectionLoss(_))
+        ),
+        "{wrong:?}"
+    );
+    // The first client goes away without closing; a new client object resumes the session
+    // with the right password, and its ephemeral is still there.
+    a.create("/a-eph", None, &open(), CreateMode::Ephemeral)
+        .await
+        .expect("ephemeral");
+    let pw = a.session_password();
+    drop(a);
+    let mut o = ConnectOptions::new(&zk.addr);
+    o.session = Some((sid, pw));
+    let (a2, _) = ZkClient::connect(o).await.expect("resume");
+    assert_eq!(a2.session_id(), sid);
+    assert_eq!(a2.get_ephemerals("/").await, Ok(vec!["/a-eph".to_string()]));
+    a2.close().await.expect("close");
+    assert_eq!(b.exists("/a-eph", false).await, Ok(None));
+    b.close().await.expect("close");
+    drop(zk);
+}
