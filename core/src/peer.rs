@@ -466,6 +466,9 @@ impl<M: StateMachine> Peer<M> {
             return;
         }
         self.started = true;
+        // A (re)started server begins in ELECTION: say so, so a timeline shows the phase from
+        // the first moment (the phase does not change, so set_phase would stay silent).
+        self.trace(TraceEvent::PhaseChanged { phase: ZabPhase::Election });
         self.start_looking();
     }
 
