@@ -15,6 +15,8 @@
 //! | [`proto`] | ZooKeeper's client wire protocol: frames, records, opcodes (both directions) |
 //! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn records, snapshots |
 //! | [`zkclient`] | an async ZooKeeper client over [`proto`] (cli, bench, tests) |
+//! | [`cli_shell`] | `zablab cli`: a zkCli-like shell and one-shot commands |
+//! | [`bench`] | `zablab bench`: a load generator over the wire protocol |
 //! | [`client`] | client port: four-letter words now, the jute client protocol next |
 //! | [`fourlw`] | `ruok srvr stat mntr conf envi isro` output |
 //! | [`runtime`] | the peer task: executes outputs, feeds inputs |
@@ -23,6 +25,8 @@
 //! | [`cluster`] | `zablab cluster` and `zablab status` |
 #![forbid(unsafe_code)]
 
+pub mod bench;
+pub mod cli_shell;
 pub mod client;
 pub mod client_conn;
 pub mod cluster;

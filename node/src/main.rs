@@ -4,6 +4,8 @@
 //! zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]]
 //! zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
 //! zablab status [host:port,...]
+//! zablab cli [-server host:port,...] [command args...]
+//! zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--inflight 64] [--secs 10] ...
 //! ```
 
 use std::path::PathBuf;
@@ -18,7 +20,9 @@ const USAGE: &str = "usage:
   zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]]
   zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
   zablab status [host:port,...]
-  zablab lesson list | <name> [--lang zh] [--auto] | <name> --exercise <id>";
+  zablab lesson list | <name> [--lang zh] [--auto] | <name> --exercise <id>
+  zablab cli [-server host:port,...] [-timeout ms] [-r] [command args...]
+  zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--inflight 64] [--secs 10] [--size 100] [--clients 1]";
 
 fn usage_error(msg: &str) -> ! {
     eprintln!("zablab: {msg}\n{USAGE}");
@@ -119,6 +123,10 @@ fn main() {
             std::process::exit(code);
         }
         "lesson" => std::process::exit(lesson_cmd::run(args.collect())),
+        "cli" => {
+            std::process::exit(runtime().block_on(zablab_node::cli_shell::run(args.collect())))
+        }
+        "bench" => std::process::exit(runtime().block_on(zablab_node::bench::run(args.collect()))),
         "-h" | "--help" | "help" => println!("{USAGE}"),
         "" => usage_error("missing command"),
         other => usage_error(&format!("unknown command `{other}`")),

@@ -407,3 +407,63 @@ async fn zkclient_against_apache_zookeeper() {
     b.close().await.expect("close");
     drop(zk);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_and_bench_against_apache_zookeeper() {
+    use zablab_node::bench::{bench, BenchOp, BenchOptions};
+    use zablab_node::cli_shell::Shell;
+
+    let Some(zk) = start_real_zk().await else {
+        return;
+    };
+    let mut sh = Shell::new(&zk.addr, 10_000, false);
+    sh.connect().await.expect("connects");
+    let ok = |r: Result<Option<String>, String>| r.expect("command succeeds").unwrap_or_default();
+    assert_eq!(ok(sh.exec("create /c hello").await), "Created /c");
+    assert_eq!(
+        ok(sh.exec("create -s /c/s- x").await),
+        "Created /c/s-0000000000"
+    );
+    let got = ok(sh.exec("get -s /c").await);
+    assert!(got.starts_with("hello\ncZxid = 0x"), "{got}");
+    assert!(got.contains("\nnumChildren = 1"), "{got}");
+    assert_eq!(ok(sh.exec("ls /c").await), "[s-0000000000]");
+    assert_eq!(
+        sh.exec("set -v 7 /c v").await,
+        Err("version No is not valid : /c".to_string())
+    );
+    assert_eq!(
+        sh.exec("get /missing").await,
+        Err("Node does not exist: /missing".to_string())
+    );
+    assert_eq!(ok(sh.exec("getAcl /c").await), "'world,'anyone\n: cdrwa");
+    assert_eq!(ok(sh.exec("create -t 60000 /ttl").await), "Created /ttl");
+    assert_eq!(ok(sh.exec("ls -R /c").await), "/c\n/c/s-0000000000");
+    assert_eq!(ok(sh.exec("deleteall /c").await), "");
+    assert_eq!(
+        sh.exec("stat /c").await,
+        Err("Node does not exist: /c".to_string())
+    );
+    assert_eq!(ok(sh.exec("sync /").await), "Sync is OK");
+    assert_eq!(sh.exec("quit").await, Ok(None));
+
+    for op in [BenchOp::Create, BenchOp::Set, BenchOp::Get, BenchOp::Mixed] {
+        let o = BenchOptions {
+            hosts: vec![zk.addr.clone()],
+            op,
+            inflight: 8,
+            secs: 0.5,
+            size: 100,
+            clients: 2,
+            keep: false,
+        };
+        let r = bench(&o).await.expect("bench runs");
+        assert!(r.ops > 0 && r.errors == 0, "{op:?}: {r:?}");
+        assert!(r.p50_us <= r.p99_us && r.p99_us <= r.p999_us, "{r:?}");
+        assert!(r.summary_line().starts_with("ops/s: "));
+    }
+    // The bench cleaned up after itself.
+    let out = ok(sh.exec("ls /").await);
+    assert!(!out.contains("zablab-bench"), "{out}");
+    drop(zk);
+}
