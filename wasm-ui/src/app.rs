@@ -14,13 +14,20 @@ use zablab_core::tree::acl::open_acl_unsafe;
 use zablab_core::tree::{CreateRequest, SetDataRequest, Txn, WriteOp};
 use zablab_core::Sid;
 
-use crate::lab::{lab_config, Lab, LabAction, LabScenario};
+use zablab_core::lesson::Lang;
+
+use crate::lab::{lab_config, Lab, LabAction, LabCluster, LabScenario};
+use crate::lesson::LessonMode;
 use crate::share;
 use crate::show::message_fields;
 
 pub const WALL_MS_PER_VIRTUAL_MS: f64 = 10.0;
 /// At most this many events per animation frame (then the view time waits for the simulator).
 const MAX_STEPS_PER_FRAME: u64 = 50_000;
+/// Where the page remembers the lesson language across visits.
+const LANG_KEY: &str = "zablab.lang";
+/// What the Step button lets pass during an exercise's free play (virtual ms).
+const FREE_PLAY_STEP_MS: u64 = 20;
 /// A client session's timeout for writes from the page (virtual ms).
 pub const SESSION_TIMEOUT_MS: i32 = 600_000;
 
@@ -101,6 +108,24 @@ pub enum Msg {
     ImportError(String),
     ToggleLarge,
     Key(String),
+    Lesson(LessonMsg),
+}
+
+/// The lesson slot's buttons.
+pub enum LessonMsg {
+    /// Open a catalog lesson (empty: back to the free lab).
+    Pick(String),
+    Next,
+    Back,
+    Lang(Lang),
+    AnswerDraft(String),
+    /// Check the draft (or a choice, if given) against step `n`'s question.
+    Answer(usize, Option<String>),
+    Exercise(usize),
+    Check,
+    RunFor(u64),
+    /// Leave the exercise: back to the lesson's last step.
+    EndExercise,
 }
 
 pub struct App {
@@ -121,6 +146,10 @@ pub struct App {
     pub link_drop_pct: f64,
     pub setup: SetupForm,
     pub share_url: Option<String>,
+    /// The lesson shown, if any: the cluster view then shows the lesson's run.
+    pub lesson: Option<LessonMode>,
+    pub lang: Lang,
+    pub answer_draft: String,
     _timer: gloo_timers::callback::Interval,
     _keys: Option<Closure<dyn Fn(KeyboardEvent)>>,
 }
@@ -140,6 +169,38 @@ fn location() -> (String, String) {
         .unwrap_or_default();
     let hash = loc.as_ref().and_then(|l| l.hash().ok()).unwrap_or_default();
     (search, hash)
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+}
+
+/// The language chosen on an earlier visit (English by default).
+fn remembered_lang() -> Lang {
+    local_storage()
+        .and_then(|s| s.get_item(LANG_KEY).ok().flatten())
+        .and_then(|v| Lang::parse(&v))
+        .unwrap_or_default()
+}
+
+pub fn lang_code(l: Lang) -> &'static str {
+    match l {
+        Lang::En => "en",
+        Lang::Zh => "zh",
+    }
+}
+
+fn replace_url(url: &str) {
+    if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
+    }
+}
+
+fn base_url() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .map(|h| h.split(['#', '?']).next().unwrap_or_default().to_string())
+        .unwrap_or_default()
 }
 
 fn default_scenario(seed: u64) -> LabScenario {
@@ -175,7 +236,22 @@ impl Component for App {
             lab.run_to(t);
             view_t = t as f64;
         }
-        let stopped = opened.until_ms.is_some() || opened.until_steps.is_some();
+        let mut error = opened.error;
+        let lesson = match opened.lesson.as_deref() {
+            Some(name) => match LessonMode::open(name, opened.step.unwrap_or(0)) {
+                Ok(m) => {
+                    view_t = m.cluster().now().0 as f64;
+                    Some(m)
+                }
+                Err(e) => {
+                    error.get_or_insert(e);
+                    None
+                }
+            },
+            None => None,
+        };
+        let lang = opened.lang.unwrap_or_else(remembered_lang);
+        let stopped = opened.until_ms.is_some() || opened.until_steps.is_some() || lesson.is_some();
         let link = ctx.link().clone();
         let timer = gloo_timers::callback::Interval::new(16, move || link.send_message(Msg::Tick));
         let link = ctx.link().clone();
@@ -206,7 +282,7 @@ impl Component for App {
             tick_started: 0.0,
             frame_ms: 0.0,
             selection: Selection::None,
-            error: opened.error,
+            error,
             violation_paused: false,
             large: opened.large,
             write: WriteForm {
@@ -219,6 +295,9 @@ impl Component for App {
             link_drop_pct: 0.0,
             setup,
             share_url: None,
+            lesson,
+            lang,
+            answer_draft: String::new(),
             _timer: timer,
             _keys: Some(keys),
         }
@@ -231,13 +310,14 @@ impl Component for App {
             Msg::Step => self.step(),
             Msg::StepBack => self.step_back(),
             Msg::Speed(s) => self.speed = s.clamp(0.1, 100.0),
+            Msg::Seek(_) if self.lesson.is_some() => return false,
             Msg::Seek(t) => {
                 self.lab.seek_time(t);
                 self.view_t = t as f64;
             }
             Msg::Select(s) => self.selection = s,
             Msg::SelectMessage(id) => {
-                let c = self.lab.cluster();
+                let c = self.cluster();
                 if let Some(m) = c.in_flight().into_iter().find(|m| m.msg_id == id) {
                     self.selection = Selection::Message(MsgSnapshot {
                         from: m.from,
@@ -284,18 +364,21 @@ impl Component for App {
                 };
                 self.load(s);
             }
+            Msg::Branch(i) if self.lesson.is_some() => {
+                self.lesson = None;
+                self.lab.select_branch(i);
+                self.view_t = self.lab.now_ms() as f64;
+            }
             Msg::Branch(i) => {
                 self.lab.select_branch(i);
                 self.view_t = self.lab.now_ms() as f64;
             }
             Msg::Share => {
-                let url = self.share_link();
-                if let Some(w) = web_sys::window() {
-                    if let Ok(h) = w.history() {
-                        let _ =
-                            h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-                    }
-                }
+                let url = match &self.lesson {
+                    Some(_) => self.lesson_link(),
+                    None => self.share_link(),
+                };
+                replace_url(&url);
                 self.share_url = Some(url);
             }
             Msg::Export => {
@@ -313,6 +396,7 @@ impl Component for App {
                 "ArrowLeft" => self.step_back(),
                 _ => return false,
             },
+            Msg::Lesson(m) => self.lesson_msg(m),
         }
         true
     }
@@ -336,14 +420,42 @@ impl Component for App {
 }
 
 impl App {
+    /// The cluster on screen: the lesson's run, or the lab's branch.
+    pub fn cluster(&self) -> &LabCluster {
+        match &self.lesson {
+            Some(m) => m.cluster(),
+            None => self.lab.cluster(),
+        }
+    }
+
     fn step(&mut self) {
         self.playing = false;
+        if let Some(m) = &mut self.lesson {
+            if m.exercise.is_some() {
+                m.run_for(FREE_PLAY_STEP_MS);
+            } else {
+                m.next();
+                self.answer_draft.clear();
+                self.lesson_url();
+            }
+            self.sync_view_t();
+            return;
+        }
         self.lab.step_event();
         self.view_t = self.lab.now_ms() as f64;
     }
 
     fn step_back(&mut self) {
         self.playing = false;
+        if let Some(m) = &mut self.lesson {
+            if m.exercise.is_none() {
+                m.back();
+                self.answer_draft.clear();
+                self.lesson_url();
+            }
+            self.sync_view_t();
+            return;
+        }
         let s = self.lab.steps();
         self.lab.seek_steps(s.saturating_sub(1));
         self.view_t = self.lab.now_ms() as f64;
@@ -361,6 +473,17 @@ impl App {
         }
         self.tick_started = now;
         let target = self.view_t + dt * self.speed / WALL_MS_PER_VIRTUAL_MS;
+        if let Some(m) = &mut self.lesson {
+            // Time only runs during an exercise's free play; steps are played by Next.
+            if m.exercise.is_none() {
+                self.playing = false;
+                return true;
+            }
+            let now = m.cluster().now().0;
+            m.run_for((target.floor() as u64).saturating_sub(now));
+            self.view_t = target.max(m.cluster().now().0 as f64);
+            return true;
+        }
         if self
             .lab
             .run_to_bounded(target.floor() as u64, MAX_STEPS_PER_FRAME)
@@ -388,6 +511,9 @@ impl App {
             seed: s.seed,
         };
         self.lab = Lab::new(s);
+        if self.lesson.take().is_some() {
+            replace_url(&base_url());
+        }
         self.view_t = 0.0;
         self.selection = Selection::None;
         self.error = None;
@@ -397,6 +523,24 @@ impl App {
     }
 
     fn act(&mut self, a: LabAction) {
+        if let Some(m) = &mut self.lesson {
+            if m.exercise.is_none() {
+                self.error = Some(
+                    crate::view_lesson::tr(
+                        self.lang,
+                        "Start an exercise to act on the lesson's cluster (the steps are scripted).",
+                        "请先开始练习，再对课程的集群操作（课程步骤是预先编排的）。",
+                    )
+                    .to_string(),
+                );
+            } else if let Err(e) = m.act(&a) {
+                self.error = Some(e);
+            } else {
+                self.error = None;
+            }
+            self.sync_view_t();
+            return;
+        }
         // The view may be between two whole milliseconds: act at the one the cluster is at.
         self.lab.act(a);
         self.view_t = self.lab.now_ms() as f64;
@@ -408,6 +552,22 @@ impl App {
         let f = self.write.clone();
         if !f.path.starts_with('/') {
             self.error = Some(format!("a znode path starts with '/': `{}`", f.path));
+            return;
+        }
+        if let Some(m) = &mut self.lesson {
+            let set = f.kind == WriteKind::SetData;
+            self.error = match m.exercise {
+                None => Some(
+                    crate::view_lesson::tr(
+                        self.lang,
+                        "Start an exercise to send writes to the lesson's cluster.",
+                        "请先开始练习，再向课程的集群发送写请求。",
+                    )
+                    .to_string(),
+                ),
+                Some(_) => m.write(f.server, set, &f.path, &f.data).err(),
+            };
+            self.sync_view_t();
             return;
         }
         let session = session_of(f.server);
@@ -461,15 +621,116 @@ impl App {
     }
 
     pub fn share_link(&self) -> String {
-        let base = web_sys::window()
-            .and_then(|w| w.location().href().ok())
-            .map(|h| h.split(['#', '?']).next().unwrap_or_default().to_string())
-            .unwrap_or_default();
+        let base = base_url();
         format!(
             "{base}#run={}&t={}&steps={}",
             share::encode(self.lab.scenario()),
             self.lab.now_ms(),
             self.lab.steps()
         )
+    }
+}
+
+impl App {
+    fn sync_view_t(&mut self) {
+        self.view_t = self.cluster().now().0 as f64;
+    }
+
+    /// `?lesson=NAME&step=N&lang=xx`: opens this lesson at this step.
+    pub fn lesson_link(&self) -> String {
+        match &self.lesson {
+            Some(m) => format!(
+                "{}?lesson={}&step={}&lang={}",
+                base_url(),
+                m.name(),
+                m.steps_played(),
+                lang_code(self.lang)
+            ),
+            None => base_url(),
+        }
+    }
+
+    /// Keeps the address bar on the lesson and step shown (a shareable link).
+    fn lesson_url(&self) {
+        if self.lesson.is_some() {
+            replace_url(&self.lesson_link());
+        }
+    }
+
+    fn lesson_msg(&mut self, msg: LessonMsg) {
+        match msg {
+            LessonMsg::Pick(name) if name.is_empty() => {
+                if self.lesson.take().is_some() {
+                    replace_url(&base_url());
+                }
+                self.selection = Selection::None;
+                self.error = None;
+                self.view_t = self.lab.now_ms() as f64;
+            }
+            LessonMsg::Pick(name) => match LessonMode::open(&name, 0) {
+                Ok(m) => {
+                    self.lesson = Some(m);
+                    self.playing = false;
+                    self.selection = Selection::None;
+                    self.error = None;
+                    self.share_url = None;
+                    self.answer_draft.clear();
+                    self.sync_view_t();
+                    self.lesson_url();
+                }
+                Err(e) => self.error = Some(e),
+            },
+            LessonMsg::Next => self.step(),
+            LessonMsg::Back => self.step_back(),
+            LessonMsg::Lang(l) => {
+                self.lang = l;
+                if let Some(s) = local_storage() {
+                    let _ = s.set_item(LANG_KEY, lang_code(l));
+                }
+                self.lesson_url();
+            }
+            LessonMsg::AnswerDraft(t) => self.answer_draft = t,
+            LessonMsg::Answer(step, choice) => {
+                let given = choice.unwrap_or_else(|| self.answer_draft.clone());
+                if let Some(m) = &mut self.lesson {
+                    m.answer(step, &given);
+                }
+            }
+            LessonMsg::Exercise(i) => {
+                if let Some(m) = &mut self.lesson {
+                    match m.start_exercise(i) {
+                        Ok(()) => {
+                            self.error = None;
+                            self.selection = Selection::None;
+                            self.playing = true;
+                        }
+                        Err(e) => self.error = Some(e),
+                    }
+                }
+                self.sync_view_t();
+            }
+            LessonMsg::Check => {
+                self.playing = false;
+                if let Some(m) = &mut self.lesson {
+                    m.check();
+                }
+            }
+            LessonMsg::RunFor(ms) => {
+                if let Some(m) = &mut self.lesson {
+                    m.run_for(ms);
+                }
+                self.sync_view_t();
+            }
+            LessonMsg::EndExercise => {
+                self.playing = false;
+                if let Some(m) = &mut self.lesson {
+                    let n = m.step_count();
+                    m.goto(n);
+                }
+                self.selection = Selection::None;
+                self.sync_view_t();
+                self.lesson_url();
+            }
+        }
     }
 }

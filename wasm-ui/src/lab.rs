@@ -11,7 +11,9 @@
 
 use std::rc::Rc;
 
-use zablab_core::sim::{Action, Cluster, Scenario, ScheduledAction, SimConfig, SimEvent};
+use zablab_core::sim::{
+    Action, Cluster, Scenario, ScheduledAction, SimConfig, SimEvent, TraceRecord,
+};
 use zablab_core::trace::{TraceEvent, ZabPhase};
 use zablab_core::tree::{DataTree, Txn};
 use zablab_core::{Instant, Sid};
@@ -58,6 +60,35 @@ impl Band {
 /// One server's timeline: (start time, band, trace records it was derived from), in time order.
 pub type BandRow = Vec<(u64, Band, u64)>;
 
+/// Empty timelines: every server of `sids` down from time 0.
+pub fn new_bands(sids: impl IntoIterator<Item = Sid>) -> Vec<(Sid, BandRow)> {
+    sids.into_iter()
+        .map(|s| (s, vec![(0, Band::Down, 0)]))
+        .collect()
+}
+
+/// Extends the timelines with what trace records `from..` say: starts, crashes, wipes and phase
+/// changes (shared by the lab's branches and the lessons' runs).
+pub fn extend_bands(bands: &mut [(Sid, BandRow)], records: &[TraceRecord], from: usize) {
+    for (i, r) in records.iter().enumerate().skip(from) {
+        let band = match &r.event {
+            SimEvent::Crashed | SimEvent::Wiped => Some(Band::Down),
+            SimEvent::Started | SimEvent::Restarted => Some(Band::Phase(ZabPhase::Election)),
+            SimEvent::Peer(TraceEvent::PhaseChanged { phase }) => Some(Band::Phase(*phase)),
+            _ => None,
+        };
+        let Some(band) = band else { continue };
+        if let Some((_, v)) = bands.iter_mut().find(|(s, _)| *s == r.node) {
+            let rec = i as u64 + 1;
+            match v.last_mut() {
+                Some(last) if last.1 == band => {}
+                Some(last) if last.0 == r.time.0 => *last = (r.time.0, band, rec),
+                _ => v.push((r.time.0, band, rec)),
+            }
+        }
+    }
+}
+
 /// A restorable moment of a branch.
 #[derive(Clone)]
 struct Checkpoint {
@@ -97,12 +128,7 @@ fn fresh_cluster(scenario: &LabScenario) -> LabCluster {
 impl Lab {
     pub fn new(scenario: LabScenario) -> Lab {
         let cluster = fresh_cluster(&scenario);
-        let bands = cluster
-            .ensemble()
-            .all()
-            .into_iter()
-            .map(|s| (s, vec![(0, Band::Down, 0)]))
-            .collect();
+        let bands = new_bands(cluster.ensemble().all());
         let branch = Branch {
             name: "main".into(),
             scenario,
@@ -377,23 +403,7 @@ impl Lab {
         if len <= b.bands_records {
             return;
         }
-        for (i, r) in records.iter().enumerate().skip(b.bands_records as usize) {
-            let band = match &r.event {
-                SimEvent::Crashed | SimEvent::Wiped => Some(Band::Down),
-                SimEvent::Started | SimEvent::Restarted => Some(Band::Phase(ZabPhase::Election)),
-                SimEvent::Peer(TraceEvent::PhaseChanged { phase }) => Some(Band::Phase(*phase)),
-                _ => None,
-            };
-            let Some(band) = band else { continue };
-            if let Some((_, v)) = b.bands.iter_mut().find(|(s, _)| *s == r.node) {
-                let rec = i as u64 + 1;
-                match v.last_mut() {
-                    Some(last) if last.1 == band => {}
-                    Some(last) if last.0 == r.time.0 => *last = (r.time.0, band, rec),
-                    _ => v.push((r.time.0, band, rec)),
-                }
-            }
-        }
+        extend_bands(&mut b.bands, records, b.bands_records as usize);
         b.bands_records = len;
     }
 }

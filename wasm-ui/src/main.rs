@@ -5,10 +5,12 @@ mod app;
 mod bench;
 mod files;
 mod lab;
+mod lesson;
 mod share;
 mod show;
 mod view;
 mod view_cluster;
+mod view_lesson;
 mod view_panels;
 
 fn main() {

@@ -9,6 +9,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::lab::{lab_config, LabScenario};
+use zablab_core::lesson::Lang;
 use zablab_core::sim::Scenario;
 
 /// The file and URL format, versioned.
@@ -90,6 +91,11 @@ pub struct Opened {
     pub large: bool,
     pub paused: bool,
     pub bench: Option<String>,
+    /// `?lesson=01&step=3&lang=zh`: a lesson (name or unique prefix), the steps played, the
+    /// language.
+    pub lesson: Option<String>,
+    pub step: Option<usize>,
+    pub lang: Option<Lang>,
     pub error: Option<String>,
 }
 
@@ -130,6 +136,14 @@ pub fn parse_location(search: &str, hash: &str) -> Opened {
                 o.paused = v != "0";
                 Ok(())
             }
+            "lesson" => {
+                o.lesson = Some(v.to_string());
+                Ok(())
+            }
+            "step" => num("step").map(|n| o.step = Some(n.min(usize::MAX as u64) as usize)),
+            "lang" => Lang::parse(v)
+                .map(|l| o.lang = Some(l))
+                .ok_or_else(|| format!("`lang={v}`: the lab speaks en and zh")),
             "bench" => {
                 o.bench = Some(v.to_string());
                 Ok(())
@@ -202,11 +216,18 @@ mod tests {
             ("?servers=12", ""),
             ("?servers=0", ""),
             ("?speed=-1", ""),
+            ("?lang=fr", ""),
+            ("?lesson=01&step=x", ""),
         ] {
             let o = parse_location(search, hash);
             assert!(o.error.is_some(), "{search}{hash} should be refused");
             assert!(o.scenario.is_none());
         }
+        let o = parse_location("?lesson=01&step=3&lang=zh", "");
+        assert_eq!(
+            (o.lesson.as_deref(), o.step, o.lang, o.error),
+            (Some("01"), Some(3), Some(Lang::Zh), None)
+        );
         let o = parse_location("?seed=5&servers=7&observers=2", "");
         let s = o.scenario.expect("a scenario");
         assert_eq!(

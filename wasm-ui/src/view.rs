@@ -61,7 +61,10 @@ fn toolbar(app: &App, ctx: &Context<App>) -> Html {
                 <input id="speed" type="range" min="0" max="300" step="1" value={format!("{:.0}", speed_to_slider(app.speed))} oninput={speed} />
                 <output>{format!("{:.1}×", app.speed)}</output>
             </label>
-            <span class="clock" id="clock">{format!("t = {:.0} ms · event {}", app.view_t, app.lab.steps())}</span>
+            <span class="clock" id="clock">{ match &app.lesson {
+                Some(m) => format!("t = {:.0} ms · lesson step {}/{}", app.view_t, m.steps_played(), m.step_count()),
+                None => format!("t = {:.0} ms · event {}", app.view_t, app.lab.steps()),
+            } }</span>
             <span class="spacer" />
             <label>{"participants "}<input id="participants" type="number" min="1" max="9" value={s.participants.to_string()} onchange={num(Field::Participants)} /></label>
             <label>{"observers "}<input id="observers" type="number" min="0" max="8" value={s.observers.to_string()} onchange={num(Field::Observers)} /></label>
@@ -89,20 +92,24 @@ fn band_class(b: Band) -> &'static str {
 
 fn timeline(app: &App, ctx: &Context<App>) -> Html {
     let b = app.lab.branch();
-    let end = b.explored_ms.max(app.view_t.ceil() as u64).max(1000);
+    // A lesson's run has its own timeline (no scrubber: Back rewinds it step by step).
+    let (all_bands, explored_ms) = match &app.lesson {
+        Some(m) => (&m.bands, m.cluster().now().0),
+        None => (&b.bands, b.explored_ms),
+    };
+    let end = explored_ms.max(app.view_t.ceil() as u64).max(1000);
     let row = 14.0;
     let label_w = 40.0;
     let w = WIDTH - label_w;
     let x = |t: u64| label_w + t as f64 / end as f64 * w;
-    let rows = b.bands.len();
-    let bands: Html = b
-        .bands
+    let rows = all_bands.len();
+    let bands: Html = all_bands
         .iter()
         .enumerate()
         .map(|(i, (sid, v))| {
             let y = i as f64 * row;
             let segs = v.iter().enumerate().map(|(k, (start, band, _))| {
-                let stop = v.get(k + 1).map(|n| n.0).unwrap_or(b.explored_ms.max(*start));
+                let stop = v.get(k + 1).map(|n| n.0).unwrap_or(explored_ms.max(*start));
                 let (x0, x1) = (x(*start), x(stop));
                 html! { <rect class={band_class(*band)} x={format!("{x0:.1}")} y={format!("{:.1}", y + 1.0)}
                               width={format!("{:.1}", (x1 - x0).max(0.5))} height={format!("{:.1}", row - 2.0)}>
@@ -142,8 +149,10 @@ fn timeline(app: &App, ctx: &Context<App>) -> Html {
                 <line class="cursor" x1={format!("{cursor:.1}")} x2={format!("{cursor:.1}")} y1="0" y2={format!("{h:.0}")} />
             </svg>
             <div class="scrub">
-                <input id="scrubber" type="range" min="0" max={end.to_string()} step="1" value={format!("{:.0}", app.view_t)} oninput={seek} />
-                <span>{"branch "}</span>{branch_select}
+                if app.lesson.is_none() {
+                    <input id="scrubber" type="range" min="0" max={end.to_string()} step="1" value={format!("{:.0}", app.view_t)} oninput={seek} />
+                    <span>{"branch "}</span>{branch_select}
+                }
                 <span class="legend">
                     <i class="band election" />{"ELECTION "}<i class="band discovery" />{"DISCOVERY "}
                     <i class="band sync" />{"SYNC "}<i class="band broadcast" />{"BROADCAST "}<i class="band down" />{"DOWN"}
@@ -155,7 +164,7 @@ fn timeline(app: &App, ctx: &Context<App>) -> Html {
 
 fn write_form(app: &App, ctx: &Context<App>) -> Html {
     let link = ctx.link();
-    let sids: Vec<Sid> = app.lab.cluster().ensemble().all();
+    let sids: Vec<Sid> = app.cluster().ensemble().all();
     let f = &app.write;
     let server = link
         .callback(|e: Event| Msg::Form(Field::WriteServer(input_value(&e).parse().unwrap_or(1))));
@@ -219,7 +228,7 @@ fn write_form(app: &App, ctx: &Context<App>) -> Html {
 }
 
 pub fn page(app: &App, ctx: &Context<App>) -> Html {
-    let c = app.lab.cluster();
+    let c = app.cluster();
     let violation = c.violation();
     let leader = c.leader().map(|l| l.to_string()).unwrap_or_default();
     let banner = violation.map(|v| {
@@ -244,11 +253,12 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
              data-hash={format!("{:016x}", c.trace().hash())}
              data-violation={violation.map(|v| v.invariant.clone()).unwrap_or_default()}
              data-playing={app.playing.to_string()} data-branch={app.lab.current.to_string()}
+             data-lesson-step={app.lesson.as_ref().map(|m| m.steps_played().to_string()).unwrap_or_default()}
              data-frame-ms={format!("{:.2}", app.frame_ms)}>
             {toolbar(app, ctx)}
             {error}{banner}{share}
             <div class="body">
-                <aside id="lesson-slot" class="lesson-slot" hidden=true></aside>
+                {crate::view_lesson::slot(app, ctx)}
                 <main class="stage">
                     {cluster(app, ctx)}
                     {timeline(app, ctx)}

@@ -41,14 +41,14 @@ fn lane(a: (f64, f64), b: (f64, f64), frac: f64) -> (f64, f64) {
 }
 
 pub fn state_name(app: &App, sid: Sid) -> &'static str {
-    match app.lab.cluster().peer(sid) {
+    match app.cluster().peer(sid) {
         Some(p) => p.state().name(),
         None => "DOWN",
     }
 }
 
 pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
-    let c = app.lab.cluster();
+    let c = app.cluster();
     let sids = c.ensemble().all();
     let n = sids.len();
     let pos = |sid: Sid| {

@@ -38,7 +38,7 @@ pub fn inspector(app: &App, ctx: &Context<App>) -> Html {
 }
 
 fn link_panel(app: &App, ctx: &Context<App>, a: Sid, b: Sid) -> Html {
-    let c = app.lab.cluster();
+    let c = app.cluster();
     let desc = |from: Sid, to: Sid| {
         let l = c.link(from, to);
         let mut s = if l.cut {
@@ -114,19 +114,29 @@ fn znodes(tree: &DataTree) -> Html {
 }
 
 fn server_panel(app: &App, ctx: &Context<App>, sid: Sid) -> Html {
-    let c = app.lab.cluster();
+    let c = app.cluster();
     let Some(node) = c.nodes().get(&sid) else {
         return html! {};
     };
     let act = |a: Action<_>| ctx.link().callback(move |_| Msg::Act(a.clone()));
     let running = node.peer.is_some();
+    // A lesson may set servers up that have not been started yet.
+    let started = running
+        || c.trace()
+            .records()
+            .iter()
+            .any(|r| r.node == sid && matches!(r.event, SimEvent::Started | SimEvent::Restarted));
     let controls = html! {
         <div class="buttons">
             if running {
                 <button data-action="kill" onclick={act(Action::Crash(sid))}>{"Kill"}</button>
                 <button data-action="isolate" onclick={act(Action::Isolate(sid))}>{"Cut all its links"}</button>
             } else {
-                <button data-action="restart" onclick={act(Action::Restart(sid))}>{"Restart"}</button>
+                if started {
+                    <button data-action="restart" onclick={act(Action::Restart(sid))}>{"Restart"}</button>
+                } else {
+                    <button data-action="start" onclick={act(Action::Start(sid))}>{"Start"}</button>
+                }
             }
             <button data-action="heal-all" onclick={act(Action::HealAll)}>{"Heal all links"}</button>
             <button data-action="wipe" onclick={act(Action::WipeDisk(sid))}>{"Wipe disk"}</button>

@@ -1,0 +1,283 @@
+//! The lesson slot: the lesson picker, the en / zh switch, and for the lesson shown its
+//! narration with Next / Back and the step counter, the step's checkpoint (✓, or what was
+//! expected and what the run shows), its question with an answer box, the message flow of the
+//! step, and the exercises with their Check button and hint. Everything comes from
+//! `zablab_core::lesson` through [`crate::lesson::LessonMode`].
+//!
+//! Test hooks: `#lesson-slot[data-lesson][data-lang]`, `#lesson-counter[data-step][data-steps]`,
+//! `#checkpoint[data-passed]`, `#answer-result[data-correct]`, `#exercise-result[data-passed]`.
+
+use yew::prelude::*;
+
+use zablab_core::lesson::{Lang, Question};
+
+use crate::app::{App, LessonMsg, Msg};
+use crate::lesson::{catalog, LessonMode};
+
+/// A label in the lesson's language.
+pub fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
+fn paragraphs(text: &str) -> Html {
+    text.split('\n')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| html! { <p>{p}</p> })
+        .collect()
+}
+
+fn lang_switch(app: &App, ctx: &Context<App>) -> Html {
+    let button = |l: Lang, id: &'static str, label: &'static str| {
+        let onclick = ctx
+            .link()
+            .callback(move |_| Msg::Lesson(LessonMsg::Lang(l)));
+        html! {
+            <button {id} class={classes!((app.lang == l).then_some("on"))}
+                    aria-pressed={(app.lang == l).to_string()} {onclick}>{label}</button>
+        }
+    };
+    html! {
+        <span class="lang-switch" role="group" aria-label="language">
+            {button(Lang::En, "lang-en", "EN")}{button(Lang::Zh, "lang-zh", "中文")}
+        </span>
+    }
+}
+
+fn picker(app: &App, ctx: &Context<App>) -> Html {
+    let current = app.lesson.as_ref().map(|m| m.name().to_string());
+    let onchange = ctx.link().callback(|e: Event| {
+        Msg::Lesson(LessonMsg::Pick(
+            e.target_unchecked_into::<web_sys::HtmlSelectElement>()
+                .value(),
+        ))
+    });
+    html! {
+        <select id="lesson-picker" {onchange} aria-label={tr(app.lang, "lesson", "课程")}>
+            <option value="" selected={current.is_none()}>{tr(app.lang, "— free lab (no lesson) —", "— 自由实验（无课程）—")}</option>
+            { for catalog(app.lang).into_iter().map(|(name, title)| {
+                let n = name.split('-').next().unwrap_or_default();
+                html! { <option value={name} selected={current.as_deref() == Some(name)}>{format!("{n}. {title}")}</option> }
+            }) }
+        </select>
+    }
+}
+
+fn checkpoint(m: &LessonMode, lang: Lang) -> Html {
+    let Some(r) = m.report() else {
+        return html! {};
+    };
+    if r.check.passed() {
+        return html! {
+            <div id="checkpoint" class="check ok" data-passed="true">
+                {format!("✓ {} ({} {})", tr(lang, "checkpoint holds", "检查点通过"), r.check.checked, tr(lang, "checks", "项检查"))}
+            </div>
+        };
+    }
+    html! {
+        <div id="checkpoint" class="check bad" data-passed="false">
+            <strong>{format!("✗ {}", tr(lang, "checkpoint failed", "检查点未通过"))}</strong>
+            <ul>
+                { for r.check.failures.iter().map(|f| html! {
+                    <li>{&f.what}{": "}<br/>
+                        {tr(lang, "expected ", "期望 ")}<code>{&f.expected}</code>{tr(lang, ", got ", "，实际 ")}<code>{&f.actual}</code></li>
+                }) }
+            </ul>
+        </div>
+    }
+}
+
+fn question(app: &App, ctx: &Context<App>, m: &LessonMode, step: usize, q: &Question) -> Html {
+    let lang = app.lang;
+    let link = ctx.link();
+    let text = match lang {
+        Lang::En => &q.en,
+        Lang::Zh => &q.zh,
+    };
+    let given = m.answers.get(step).cloned().flatten();
+    let input = if q.choices.is_empty() {
+        let oninput = link.callback(|e: InputEvent| {
+            Msg::Lesson(LessonMsg::AnswerDraft(
+                e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                    .value(),
+            ))
+        });
+        let onkeydown = link.batch_callback(move |e: KeyboardEvent| {
+            (e.key() == "Enter").then_some(Msg::Lesson(LessonMsg::Answer(step, None)))
+        });
+        html! {
+            <div class="answer-row">
+                <input id="answer" value={app.answer_draft.clone()} {oninput} {onkeydown} size="8"
+                       placeholder={tr(lang, "your answer", "你的答案")} />
+                <button id="answer-check" onclick={link.callback(move |_| Msg::Lesson(LessonMsg::Answer(step, None)))}>
+                    {tr(lang, "Check", "检查")}</button>
+            </div>
+        }
+    } else {
+        html! {
+            <div class="answer-row">
+                { for q.choices.iter().map(|c| {
+                    let choice = c.clone();
+                    let picked = given.as_ref().is_some_and(|(g, _)| g == c);
+                    html! { <button class={classes!("choice", picked.then_some("on"))} data-choice={c.clone()}
+                                    onclick={link.callback(move |_| Msg::Lesson(LessonMsg::Answer(step, Some(choice.clone()))))}>{c}</button> }
+                }) }
+            </div>
+        }
+    };
+    let verdict = given.map(|(g, ok)| {
+        let text = if ok {
+            format!("✓ {} ({g})", tr(lang, "right", "正确"))
+        } else {
+            format!("✗ {} ({g})", tr(lang, "not quite — look at the servers again", "不对——再看看各服务器的状态"))
+        };
+        html! { <div id="answer-result" class={classes!("check", if ok { "ok" } else { "bad" })} data-correct={ok.to_string()}>{text}</div> }
+    });
+    html! {
+        <div id="question" class="question">
+            <p class="q">{format!("? {text}")}</p>
+            {input}
+            {verdict}
+        </div>
+    }
+}
+
+fn flow(m: &LessonMode, lang: Lang) -> Html {
+    let title = if m.exercise.is_some() {
+        tr(lang, "Latest messages", "最近的消息")
+    } else {
+        tr(lang, "Messages in this step", "本步骤中的消息")
+    };
+    html! {
+        <details id="flow" class="flow" open=true>
+            <summary>{title}</summary>
+            { for m.flow(lang).into_iter().map(|l| html! { <div class="fl">{l.trim_start().to_string()}</div> }) }
+        </details>
+    }
+}
+
+fn exercises(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
+    let lang = app.lang;
+    let list = &m.run.lesson().exercises;
+    if list.is_empty() {
+        return html! { <p class="dim">{tr(lang, "This lesson has no exercise.", "本课没有练习。")}</p> };
+    }
+    html! {
+        <div id="exercises" class="exercises">
+            <h3>{tr(lang, "Exercises", "练习")}</h3>
+            <ol>
+                { for list.iter().enumerate().map(|(i, ex)| html! {
+                    <li data-exercise={ex.id.clone()}>
+                        {ex.title.get(lang)}{" "}
+                        <button class="try" onclick={ctx.link().callback(move |_| Msg::Lesson(LessonMsg::Exercise(i)))}>
+                            {tr(lang, "Try it", "开始练习")}</button>
+                    </li>
+                }) }
+            </ol>
+        </div>
+    }
+}
+
+fn exercise_panel(app: &App, ctx: &Context<App>, m: &LessonMode, i: usize) -> Html {
+    let lang = app.lang;
+    let link = ctx.link();
+    let Some(ex) = m.run.lesson().exercises.get(i) else {
+        return html! {};
+    };
+    let result = m.result.as_ref().map(|r| {
+        if r.passed {
+            html! {
+                <div id="exercise-result" class="check ok" data-passed="true">
+                    {format!("✓ {} ({})", tr(lang, "goal reached", "目标达成"), r.observed)}
+                </div>
+            }
+        } else {
+            html! {
+                <div id="exercise-result" class="check bad" data-passed="false">
+                    <strong>{format!("✗ {} ", tr(lang, "not yet:", "还没有："))}</strong>{&r.observed}
+                    { for r.hint.as_ref().map(|h| html! { <p id="exercise-hint" class="hint">{format!("💡 {}", h.get(lang))}</p> }) }
+                </div>
+            }
+        }
+    });
+    html! {
+        <div id="exercise" class="exercise" data-exercise={ex.id.clone()}>
+            <h3>{format!("{} {}", tr(lang, "Exercise", "练习"), i + 1)}</h3>
+            <p class="goal">{ex.title.get(lang)}</p>
+            <p class="dim">{tr(lang,
+                "Free play: click a server to start, kill or restart it, a link to cut or heal it; send writes with the client form. Play runs time.",
+                "自由操作：点击服务器可启动、停止或重启它，点击链路可断开或恢复；用客户端表单发送写请求。点“播放”让时间前进。")}</p>
+            <div class="buttons">
+                <button id="exercise-run" onclick={link.callback(|_| Msg::Lesson(LessonMsg::RunFor(1000)))}>{tr(lang, "Run 1 s", "运行 1 秒")}</button>
+                <button id="exercise-check" class="primary" onclick={link.callback(|_| Msg::Lesson(LessonMsg::Check))}>{tr(lang, "Check", "检查")}</button>
+                <button id="exercise-restart" onclick={link.callback(move |_| Msg::Lesson(LessonMsg::Exercise(i)))}>{tr(lang, "Start over", "重新开始")}</button>
+                <button id="exercise-leave" onclick={link.callback(|_| Msg::Lesson(LessonMsg::EndExercise))}>{tr(lang, "Back to the lesson", "返回课程")}</button>
+            </div>
+            {result}
+        </div>
+    }
+}
+
+fn lesson_body(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
+    let lang = app.lang;
+    let link = ctx.link();
+    let lesson = m.run.lesson();
+    let title = html! { <h2 id="lesson-title">{lesson.title.get(lang)}</h2> };
+    if let Some(i) = m.exercise {
+        return html! { <>{title}{exercise_panel(app, ctx, m, i)}{flow(m, lang)}</> };
+    }
+    let (n, total) = (m.steps_played(), m.step_count());
+    let narration = match n.checked_sub(1).and_then(|i| lesson.steps.get(i)) {
+        Some(step) => paragraphs(step.narration(lang)),
+        None => html! { <p>{tr(lang,
+        "The cluster is set up as the lesson describes. Press Next to play the first step; Back rewinds.",
+        "集群已按课程设置好。点击“下一步”播放第一步；“上一步”可回退。")}</p> },
+    };
+    let q = n
+        .checked_sub(1)
+        .and_then(|i| Some((i, lesson.steps.get(i)?.question.as_ref()?)))
+        .map(|(i, q)| question(app, ctx, m, i, q));
+    html! {
+        <>
+            {title}
+            <div class="stepper">
+                <button id="lesson-back" disabled={n == 0} onclick={link.callback(|_| Msg::Lesson(LessonMsg::Back))}>{tr(lang, "◀ Back", "◀ 上一步")}</button>
+                <span id="lesson-counter" data-step={n.to_string()} data-steps={total.to_string()}>
+                    {format!("{} {n} / {total}", tr(lang, "Step", "步骤"))}</span>
+                <button id="lesson-next" class="primary" disabled={n >= total} onclick={link.callback(|_| Msg::Lesson(LessonMsg::Next))}>{tr(lang, "Next ▶", "下一步 ▶")}</button>
+            </div>
+            <div id="narration" class="narration" lang={crate::app::lang_code(lang)}>{narration}</div>
+            {checkpoint(m, lang)}
+            {q}
+            if n > 0 { {flow(m, lang)} }
+            if n >= total {
+                <p class="done">{tr(lang, "End of the lesson.", "课程结束。")}</p>
+                {exercises(app, ctx, m)}
+            }
+        </>
+    }
+}
+
+pub fn slot(app: &App, ctx: &Context<App>) -> Html {
+    let lang = app.lang;
+    let body = match &app.lesson {
+        Some(m) => lesson_body(app, ctx, m),
+        None => html! { <p class="dim">{tr(lang,
+        "Pick a lesson to replay a classic walkthrough of FastLeaderElection and ZAB recovery step by step, or play freely with the lab.",
+        "选择一门课程，逐步重放 FastLeaderElection 与 ZAB 恢复的经典讲解；或者在实验室中自由操作。")}</p> },
+    };
+    html! {
+        <aside id="lesson-slot" class="lesson-slot panel"
+               data-lesson={app.lesson.as_ref().map(|m| m.name().to_string()).unwrap_or_default()}
+               data-lang={crate::app::lang_code(lang)}>
+            <div class="lesson-head">
+                <strong>{tr(lang, "Lessons", "课程")}</strong>
+                {lang_switch(app, ctx)}
+            </div>
+            {picker(app, ctx)}
+            {body}
+        </aside>
+    }
+}
