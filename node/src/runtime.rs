@@ -278,6 +278,7 @@ pub async fn run_server<M: NodeMachine>(
             .unwrap_or(0),
         out: Vec::new(),
         sessions: Sessions::default(),
+        walk_stats_due_ms: 0,
     };
     host.run(events_rx, client_rx).await;
     Ok(())
@@ -299,6 +300,8 @@ struct Host<M: NodeMachine> {
     wall_start_ms: u64,
     out: Vec<Output<M>>,
     sessions: Sessions,
+    /// When the tree-walking statistics of [`NodeStatus`] are next refreshed.
+    walk_stats_due_ms: u64,
 }
 
 impl<M: NodeMachine> Host<M> {
@@ -568,8 +571,14 @@ impl<M: NodeMachine> Host<M> {
         s.leader = p.leader_id();
         s.node_count = m.node_count();
         s.watch_count = m.watch_count();
-        s.ephemerals_count = m.ephemerals_count();
-        s.approximate_data_size = m.approximate_data_size();
+        // These two walk the whole tree: refresh them at most once a second, not after every
+        // event (they only feed mntr, whose numbers ZooKeeper also calls approximate).
+        let now_ms = self.clock.elapsed().as_millis() as u64;
+        if now_ms >= self.walk_stats_due_ms {
+            self.walk_stats_due_ms = now_ms + 1000;
+            s.ephemerals_count = m.ephemerals_count();
+            s.approximate_data_size = m.approximate_data_size();
+        }
         if let Some(l) = p.leader() {
             use zablab_core::config::LearnerType;
             use zablab_core::zab::leader::HandlerStage;
