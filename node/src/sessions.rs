@@ -17,147 +17,18 @@ use std::net::IpAddr;
 
 use tokio::sync::mpsc::UnboundedSender;
 use zablab_core::durable::RequestTag;
-use zablab_core::machine::{ChainMachine, StateMachine};
 use zablab_core::peer::{Input, Peer};
 use zablab_core::tree::{
     authenticate, initial_session_id, negotiate_timeout, next_session_id, session_password,
-    AddWatchMode, DataTree, ErrorCode, Id, ReadRequest, ReadResponse, SetWatches, Txn,
-    WatchedEvent, WatcherType, WriteOp, WriteOutcome, WriteResponse,
+    ErrorCode, Id, Txn, WatchedEvent, WriteOp, WriteOutcome, WriteResponse,
 };
 use zablab_core::zxid::{Sid, Zxid};
 
 use crate::machine::NodeMachine;
 
-/// What the client protocol needs from a replicated state machine: only the ZooKeeper data
-/// tree serves clients; any other machine (the core's test machine) refuses them.
-pub trait ClientMachine: StateMachine {
-    fn tree(&self) -> Option<&DataTree> {
-        None
-    }
-    fn tree_mut(&mut self) -> Option<&mut DataTree> {
-        None
-    }
-    /// A client write as this machine's transaction.
-    fn txn_from_tree(_txn: Txn) -> Option<Self::Txn> {
-        None
-    }
-    /// A transaction's outcome as the data tree's.
-    fn outcome_as_tree(_outcome: &Self::Outcome) -> Option<&WriteOutcome> {
-        None
-    }
-}
+mod types;
 
-impl ClientMachine for ChainMachine {}
-
-impl ClientMachine for DataTree {
-    fn tree(&self) -> Option<&DataTree> {
-        Some(self)
-    }
-    fn tree_mut(&mut self) -> Option<&mut DataTree> {
-        Some(self)
-    }
-    fn txn_from_tree(txn: Txn) -> Option<Txn> {
-        Some(txn)
-    }
-    fn outcome_as_tree(outcome: &WriteOutcome) -> Option<&WriteOutcome> {
-        Some(outcome)
-    }
-}
-
-/// A client connection on this server.
-pub type ConnId = u64;
-
-/// A request from a client connection, decoded and mapped onto the data tree's types.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ClientOp {
-    Write(WriteOp),
-    Read(ReadRequest),
-    Sync {
-        path: String,
-    },
-    SetWatches(SetWatches),
-    AddWatch {
-        path: String,
-        mode: AddWatchMode,
-    },
-    CheckWatches {
-        path: String,
-        kind: WatcherType,
-    },
-    RemoveWatches {
-        path: String,
-        kind: WatcherType,
-    },
-    WhoAmI,
-    /// An opcode this server does not serve (reconfig, sasl): answered Unimplemented.
-    Unimplemented(i32),
-    /// A request that could not be decoded into an operation (bad flags, …).
-    Invalid(ErrorCode),
-}
-
-/// What a connection task sends to the peer task.
-#[derive(Debug)]
-pub enum ClientEvent {
-    /// The ConnectRequest, with the channel the replies should go to.
-    Connect {
-        conn: ConnId,
-        tx: UnboundedSender<ClientReply>,
-        remote_ip: IpAddr,
-        last_zxid_seen: i64,
-        timeout_ms: i32,
-        session_id: i64,
-        password: Vec<u8>,
-    },
-    Request {
-        conn: ConnId,
-        xid: i32,
-        op: ClientOp,
-    },
-    /// An auth packet (xid -4), answered at once.
-    Auth {
-        conn: ConnId,
-        scheme: String,
-        auth: Vec<u8>,
-    },
-    /// A ping (xid -2): answered at once, and the session is alive.
-    Ping { conn: ConnId },
-    /// The socket closed.
-    Gone { conn: ConnId },
-}
-
-/// The body of a reply; the connection task encodes it for the request's opcode.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ReplyBody {
-    Write(WriteOutcome),
-    Read(Result<ReadResponse, ErrorCode>),
-    Sync(Result<String, ErrorCode>),
-    /// setWatches, checkWatches, removeWatches, ping, auth: the error code only.
-    Status(ErrorCode),
-    /// addWatch: an `ErrorResponse{err}` body on success.
-    AddWatch(ErrorCode),
-    /// whoAmI: (scheme, id) of every id the connection holds.
-    WhoAmI(Vec<(String, String)>),
-}
-
-/// What the peer task sends back to a connection, in the order it must be written.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ClientReply {
-    Connected {
-        session_id: i64,
-        timeout_ms: i32,
-        password: [u8; 16],
-    },
-    /// The session is unknown or the password wrong: ConnectResponse of zeros, then close.
-    Expired,
-    Reply {
-        xid: i32,
-        zxid: i64,
-        body: ReplyBody,
-    },
-    Event(WatchedEvent),
-    /// Close the connection (server not serving, session closed or expired, leader lost).
-    Close(&'static str),
-}
+pub use types::{ClientEvent, ClientMachine, ClientOp, ClientReply, ConnId, ReplyBody};
 
 enum Queued {
     Write {
