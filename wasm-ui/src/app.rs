@@ -150,6 +150,8 @@ pub struct App {
     pub lesson: Option<LessonMode>,
     pub lang: Lang,
     pub answer_draft: String,
+    /// The lesson picker's entries: (name, title), parsed once.
+    pub catalog: Vec<(&'static str, zablab_core::lesson::Text)>,
     _timer: gloo_timers::callback::Interval,
     _keys: Option<Closure<dyn Fn(KeyboardEvent)>>,
 }
@@ -298,6 +300,7 @@ impl Component for App {
             lesson,
             lang,
             answer_draft: String::new(),
+            catalog: crate::lesson::catalog(),
             _timer: timer,
             _keys: Some(keys),
         }

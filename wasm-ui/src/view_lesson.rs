@@ -12,7 +12,7 @@ use yew::prelude::*;
 use zablab_core::lesson::{Lang, Question};
 
 use crate::app::{App, LessonMsg, Msg};
-use crate::lesson::{catalog, LessonMode};
+use crate::lesson::LessonMode;
 
 /// A label in the lesson's language.
 pub fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
@@ -57,9 +57,9 @@ fn picker(app: &App, ctx: &Context<App>) -> Html {
     html! {
         <select id="lesson-picker" {onchange} aria-label={tr(app.lang, "lesson", "课程")}>
             <option value="" selected={current.is_none()}>{tr(app.lang, "— free lab (no lesson) —", "— 自由实验（无课程）—")}</option>
-            { for catalog(app.lang).into_iter().map(|(name, title)| {
+            { for app.catalog.iter().map(|(name, title)| {
                 let n = name.split('-').next().unwrap_or_default();
-                html! { <option value={name} selected={current.as_deref() == Some(name)}>{format!("{n}. {title}")}</option> }
+                html! { <option value={*name} selected={current.as_deref() == Some(*name)}>{format!("{n}. {}", title.get(app.lang))}</option> }
             }) }
         </select>
     }
@@ -197,7 +197,7 @@ fn exercise_panel(app: &App, ctx: &Context<App>, m: &LessonMode, i: usize) -> Ht
             html! {
                 <div id="exercise-result" class="check bad" data-passed="false">
                     <strong>{format!("✗ {} ", tr(lang, "not yet:", "还没有："))}</strong>{&r.observed}
-                    { for r.hint.as_ref().map(|h| html! { <p id="exercise-hint" class="hint">{format!("💡 {}", h.get(lang))}</p> }) }
+                    { for r.hint.as_ref().map(|h| html! { <p id="exercise-hint" class="hint"><strong>{tr(lang, "Hint: ", "提示：")}</strong>{h.get(lang)}</p> }) }
                 </div>
             }
         }
