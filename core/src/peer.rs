@@ -37,7 +37,7 @@ use crate::config::PeerConfig;
 use crate::durable::{DurableState, LogEntry, PersistOp};
 use crate::election::Election;
 use crate::machine::StateMachine;
-use crate::message::{Message, PeerState, SessionTouch, Vote};
+use crate::message::{Forwarded, Message, PeerState, SessionTouch, Vote};
 use crate::time::Instant;
 use crate::trace::{GiveUpReason, ResetReason, TraceEvent, ZabPhase};
 use crate::zab::{leader::Leader, learner::Learner};
@@ -244,8 +244,8 @@ impl<M: StateMachine> Peer<M> {
             Input::Receive { from, msg } => self.on_message(from, msg),
             Input::Persisted { id } => self.on_persisted(id),
             Input::PeerDisconnected { peer } => self.on_disconnected(peer),
-            Input::ClientWrite { tag, txn } => self.on_client_write(tag, txn),
-            Input::ClientSync { tag } => self.on_client_sync(tag),
+            Input::ClientWrite { tag, txn } => self.on_client_request(tag, Forwarded::Write(txn)),
+            Input::ClientSync { tag } => self.on_client_request(tag, Forwarded::Sync),
             Input::SessionTouch {
                 session_id,
                 timeout_ms,
@@ -468,7 +468,9 @@ impl<M: StateMachine> Peer<M> {
         self.started = true;
         // A (re)started server begins in ELECTION: say so, so a timeline shows the phase from
         // the first moment (the phase does not change, so set_phase would stay silent).
-        self.trace(TraceEvent::PhaseChanged { phase: ZabPhase::Election });
+        self.trace(TraceEvent::PhaseChanged {
+            phase: ZabPhase::Election,
+        });
         self.start_looking();
     }
 
@@ -513,49 +515,24 @@ impl<M: StateMachine> Peer<M> {
         }
     }
 
-    fn on_client_write(&mut self, tag: RequestTag, txn: M::Txn) {
+    /// A client write or `sync` sent to this server: the leader handles it, a learner forwards
+    /// it as a REQUEST, and a server not in broadcast refuses it.
+    fn on_client_request(&mut self, tag: RequestTag, body: Forwarded<M::Txn>) {
         let serving = self.is_serving();
         match &self.role {
             Role::Leader(_) if serving => {
                 self.pending_requests.insert(tag, ());
-                let origin = Some((self.config.myid, tag));
-                self.leader_propose(origin, txn);
+                match body {
+                    Forwarded::Write(txn) => {
+                        self.leader_propose(Some((self.config.myid, tag)), txn)
+                    }
+                    Forwarded::Sync => self.leader_sync(self.config.myid, tag),
+                }
             }
             Role::Learner(l) if serving => {
                 let leader = l.leader;
                 self.pending_requests.insert(tag, ());
-                self.send(
-                    leader,
-                    Message::Request {
-                        tag,
-                        body: crate::message::Forwarded::Write(txn),
-                    },
-                );
-            }
-            _ => {
-                self.trace(TraceEvent::RequestRefused);
-                self.outbox.push(Output::RequestFailed { tag });
-            }
-        }
-    }
-
-    fn on_client_sync(&mut self, tag: RequestTag) {
-        let serving = self.is_serving();
-        match &self.role {
-            Role::Leader(_) if serving => {
-                self.pending_requests.insert(tag, ());
-                self.leader_sync(self.config.myid, tag);
-            }
-            Role::Learner(l) if serving => {
-                let leader = l.leader;
-                self.pending_requests.insert(tag, ());
-                self.send(
-                    leader,
-                    Message::Request {
-                        tag,
-                        body: crate::message::Forwarded::Sync,
-                    },
-                );
+                self.send(leader, Message::Request { tag, body });
             }
             _ => {
                 self.trace(TraceEvent::RequestRefused);

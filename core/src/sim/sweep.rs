@@ -113,35 +113,42 @@ pub fn seed_cluster(params: SweepParams, seed: u64) -> Cluster<ChainMachine> {
                 txn: id,
             }
         } else {
-            let (a, b) = (pick(&mut rng), pick(&mut rng));
-            match rng.below(30) {
-                0..=5 => Action::Crash(a),
-                6..=13 => Action::Restart(a),
-                14..=17 => Action::Cut {
-                    from: a,
-                    to: b,
-                    both: rng.below(2) == 0,
-                },
-                18..=20 => Action::Heal {
-                    from: a,
-                    to: b,
-                    both: true,
-                },
-                21..=22 => Action::Isolate(a),
-                23..=24 => Action::HealAll,
-                25..=27 => Action::DropNext { from: a, to: b },
-                _ => Action::SetLink {
-                    from: a,
-                    to: b,
-                    extra_ms: rng.range(0, 300),
-                    drop_per_million: rng.range(0, 200_000) as u32,
-                },
-            }
+            random_fault(&mut rng, &all)
         };
         cluster.schedule(at, action);
     }
 
     cluster
+}
+
+/// A random fault among all of the sweep's kinds except disk wipes: crash, restart, cut (one
+/// way or both), heal, isolate, heal everything, drop the next message, slow and lossy link.
+pub fn random_fault<T>(rng: &mut Rng, all: &[Sid]) -> Action<T> {
+    let pick = |rng: &mut Rng| all[rng.below(all.len() as u64) as usize];
+    let (a, b) = (pick(rng), pick(rng));
+    match rng.below(30) {
+        0..=5 => Action::Crash(a),
+        6..=13 => Action::Restart(a),
+        14..=17 => Action::Cut {
+            from: a,
+            to: b,
+            both: rng.below(2) == 0,
+        },
+        18..=20 => Action::Heal {
+            from: a,
+            to: b,
+            both: true,
+        },
+        21..=22 => Action::Isolate(a),
+        23..=24 => Action::HealAll,
+        25..=27 => Action::DropNext { from: a, to: b },
+        _ => Action::SetLink {
+            from: a,
+            to: b,
+            extra_ms: rng.range(0, 300),
+            drop_per_million: rng.range(0, 200_000) as u32,
+        },
+    }
 }
 
 /// The command that reproduces a seed.

@@ -32,10 +32,11 @@ use alloc::vec::Vec;
 use crate::durable::RequestTag;
 use crate::rng::Rng;
 use crate::sim::invariants::{liveness, violation, Violation};
+use crate::sim::sweep::random_fault;
 use crate::sim::sweep::SweepParams;
 use crate::sim::trace::SimEvent;
 use crate::sim::zk::ZkCluster;
-use crate::sim::{Action, ClientResult, SimConfig};
+use crate::sim::{ClientResult, SimConfig};
 use crate::time::Instant;
 use crate::trace::TraceEvent;
 use crate::tree::{DataTree, OpResult, Txn, WriteOp, WriteOutcome, WriteResponse};
@@ -137,7 +138,7 @@ pub fn run_seed(params: SweepParams, seed: u64) -> TreeSeedReport {
         if rng.below(100) >= fault_percent {
             w.client_action(&mut cluster);
         } else {
-            cluster.act(fault(&mut rng, &w.servers));
+            cluster.act(random_fault(&mut rng, &w.servers));
         }
     }
     if violation.is_none() {
@@ -155,35 +156,6 @@ pub fn run_seed(params: SweepParams, seed: u64) -> TreeSeedReport {
             .err();
     }
     report(seed, &cluster, &w, violation)
-}
-
-/// A fault, as in the chain sweep but without disk wipes.
-fn fault(rng: &mut Rng, all: &[Sid]) -> Action<Txn> {
-    let pick = |rng: &mut Rng| all[rng.below(all.len() as u64) as usize];
-    let (a, b) = (pick(rng), pick(rng));
-    match rng.below(30) {
-        0..=5 => Action::Crash(a),
-        6..=13 => Action::Restart(a),
-        14..=17 => Action::Cut {
-            from: a,
-            to: b,
-            both: rng.below(2) == 0,
-        },
-        18..=20 => Action::Heal {
-            from: a,
-            to: b,
-            both: true,
-        },
-        21..=22 => Action::Isolate(a),
-        23..=24 => Action::HealAll,
-        25..=27 => Action::DropNext { from: a, to: b },
-        _ => Action::SetLink {
-            from: a,
-            to: b,
-            extra_ms: rng.range(0, 300),
-            drop_per_million: rng.range(0, 200_000) as u32,
-        },
-    }
 }
 
 /// Elects a leader and creates the directories and counters with a first session.
