@@ -7,50 +7,25 @@
 
 use std::time::Instant as WallClock;
 
-use zablab_core::machine::ChainMachine;
-use zablab_core::sim::{Action, ClientResult, Cluster, SimConfig};
-use zablab_core::Instant;
+use zablab_core::sim::bench::SteadyWrites;
 
 fn run(secs: f64, check: bool) -> (u64, u64, f64) {
-    let config = SimConfig {
-        participants: 5,
-        snap_count: 10_000,
-        ..SimConfig::default()
-    };
-    let mut c: Cluster<ChainMachine> = Cluster::for_benchmark(config, 42, check);
-    assert!(
-        c.run_until_pred(Instant(20_000), |c| c.is_stable()),
-        "no leader"
-    );
-    let servers: Vec<u64> = (1..=5).collect();
-    let mut next_id = 0u64;
-    let mut inflight: Vec<u64> = Vec::new();
+    let mut w = SteadyWrites::new(check).expect("the benchmark cluster elects a leader");
     let start = WallClock::now();
-    let d0 = c.deliveries();
-    let mut writes = 0u64;
-    loop {
-        inflight.retain(|tag| matches!(c.request(*tag), Some(ClientResult::Pending)));
-        while inflight.len() < 64 {
-            next_id += 1;
-            let server = servers[(next_id % 5) as usize];
-            if let Some(tag) = c.act(Action::Write {
-                server,
-                txn: next_id,
-            }) {
-                inflight.push(tag);
-                writes += 1;
-            }
-        }
-        for _ in 0..2000 {
-            c.step();
-        }
-        if start.elapsed().as_secs_f64() >= secs {
-            break;
-        }
+    let (d0, w0) = (w.deliveries(), w.writes);
+    while start.elapsed().as_secs_f64() < secs {
+        w.round();
     }
-    assert!(c.violation().is_none(), "{:?}", c.violation());
-    let elapsed = start.elapsed().as_secs_f64();
-    (c.deliveries() - d0, writes, elapsed)
+    assert!(
+        w.cluster().violation().is_none(),
+        "{:?}",
+        w.cluster().violation()
+    );
+    (
+        w.deliveries() - d0,
+        w.writes - w0,
+        start.elapsed().as_secs_f64(),
+    )
 }
 
 fn main() {

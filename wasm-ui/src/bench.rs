@@ -11,11 +11,10 @@ use std::cell::RefCell;
 
 use yew::prelude::*;
 
-use zablab_core::machine::ChainMachine;
-use zablab_core::sim::{Action, ClientResult, Cluster, Scenario, SimConfig};
+use zablab_core::sim::bench::SteadyWrites;
+use zablab_core::sim::{Action, Scenario};
 use zablab_core::tree::acl::open_acl_unsafe;
 use zablab_core::tree::{CreateRequest, Txn, WriteOp};
-use zablab_core::Instant;
 
 use crate::app::{now_ms, session_of, App, SESSION_TIMEOUT_MS};
 use crate::lab::{lab_config, LabScenario};
@@ -57,41 +56,19 @@ pub fn init(mode: Option<&str>) -> Option<LabScenario> {
 }
 
 fn sim_run(secs: f64, check: bool) -> (u64, u64, f64) {
-    let config = SimConfig {
-        participants: 5,
-        snap_count: 10_000,
-        ..SimConfig::default()
-    };
-    let mut c: Cluster<ChainMachine> = Cluster::for_benchmark(config, 42, check);
-    if !c.run_until_pred(Instant(20_000), |c| c.is_stable()) {
+    let Some(mut w) = SteadyWrites::new(check) else {
         return (0, 0, 1.0);
-    }
-    let mut next_id = 0u64;
-    let mut inflight: Vec<u64> = Vec::new();
+    };
     let start = now_ms();
-    let d0 = c.deliveries();
-    let mut writes = 0u64;
-    loop {
-        inflight.retain(|tag| matches!(c.request(*tag), Some(ClientResult::Pending)));
-        while inflight.len() < 64 {
-            next_id += 1;
-            let server = 1 + next_id % 5;
-            if let Some(tag) = c.act(Action::Write {
-                server,
-                txn: next_id,
-            }) {
-                inflight.push(tag);
-                writes += 1;
-            }
-        }
-        for _ in 0..2000 {
-            c.step();
-        }
-        if now_ms() - start >= secs * 1000.0 {
-            break;
-        }
+    let (d0, w0) = (w.deliveries(), w.writes);
+    while now_ms() - start < secs * 1000.0 {
+        w.round();
     }
-    ((c.deliveries() - d0), writes, (now_ms() - start) / 1000.0)
+    (
+        w.deliveries() - d0,
+        w.writes - w0,
+        (now_ms() - start) / 1000.0,
+    )
 }
 
 fn stats(v: &[f64]) -> (f64, f64, f64) {

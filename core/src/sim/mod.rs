@@ -11,6 +11,7 @@
 //! (`Peer::recover` from the durable state), wipe disk, drop one message, cut a link one way
 //! or both, heal, delay and drop rates per link.
 
+pub mod bench;
 mod cluster;
 pub mod invariants;
 mod network;
