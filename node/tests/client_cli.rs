@@ -1,0 +1,194 @@
+//! Apache ZooKeeper's own command-line clients against a 3-server `zablab cluster`, once through
+//! a follower and once through the leader: the Java `zkCli.sh` (Debian `zookeeper`) and the C
+//! `cli_mt` (Debian `zookeeper-bin`). Commands are fed on stdin (zkCli after its JVM has
+//! connected, cli_mt with pauses). Skips when not installed, unless ZABLAB_REQUIRE_CLIENTS=1.
+
+mod common;
+mod realclients;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use realclients::*;
+
+const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
+const CLI_MT: &str = "/usr/lib/zookeeper/bin/cli_mt";
+const INSTALL: &str = "apt-get install -y zookeeper zookeeper-bin";
+
+/// Runs `prog args` feeding `lines` on stdin, `first` before the first line and `gap` between
+/// lines; returns stdout + stderr. Bounded by `timeout 60`.
+fn feed(prog: &str, args: &[&str], lines: &[&str], first: Duration, gap: Duration) -> String {
+    // One pipe for stdout and stderr, so messages keep their order.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("exec timeout 60 \"$0\" \"$@\" 2>&1")
+        .arg(prog)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start client");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::thread::sleep(first);
+    for l in lines {
+        let _ = writeln!(stdin, "{l}");
+        let _ = stdin.flush();
+        std::thread::sleep(gap);
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("client output");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts that `want` occur in `out` in this order.
+fn in_order(out: &str, want: &[&str], what: &str) {
+    let mut at = 0;
+    for w in want {
+        match out[at..].find(w) {
+            Some(i) => at += i + w.len(),
+            None => panic!("{what}: expected {w:?} (after byte {at}) in:\n{out}"),
+        }
+    }
+}
+
+fn zkcli(server: &str, label: &str) {
+    let r = format!("/zkcli-{label}");
+    // digest of u:p = base64(sha1("u:p")), computed with openssl.
+    let digest = "u:Jq7wMyA/w2Vd5WIDAKdu4OIIFEQ=";
+    let script: Vec<String> = vec![
+        format!("create {r} hello"),
+        format!("get {r}"),
+        format!("set {r} v2"),
+        format!("set -v 0 {r} stale"),
+        format!("get -s {r}"),
+        format!("create -s -e {r}/e- x"),
+        format!("create -s {r}/s- y"),
+        format!("ls {r}"),
+        format!("stat {r}"),
+        format!("create {r}/sec s digest:{digest}:cdrwa"),
+        format!("get {r}/sec"),
+        format!("getAcl {r}/sec"),
+        "addauth digest u:p".to_string(),
+        format!("get {r}/sec"),
+        format!("getAcl {r}/sec"),
+        format!("setAcl {r}/sec world:anyone:r"),
+        format!("getAcl {r}/sec"),
+        format!("set {r}/sec nope"),
+        format!("create {r}/d"),
+        format!("delete {r}/d"),
+        format!("ls {r}"),
+        format!("deleteall {r}"),
+        format!("stat {r}"),
+        "quit".to_string(),
+    ];
+    let lines: Vec<&str> = script.iter().map(String::as_str).collect();
+    // The JVM starts and connects (about 1 s) before the first command is read.
+    let out = feed(
+        ZKCLI,
+        &["-server", server],
+        &lines,
+        Duration::from_millis(2500),
+        Duration::from_millis(50),
+    );
+    eprintln!("--- zkCli.sh via {label} {server}:\n{out}");
+    in_order(
+        &out,
+        &[
+            "state:SyncConnected",
+            &format!("Created {r}\n"),
+            "hello\n",
+            &format!("version No is not valid : {r}"),
+            "v2\n",
+            "dataVersion = 1",
+            &format!("Created {r}/e-0000000000"),
+            &format!("Created {r}/s-0000000001"),
+            "[e-0000000000, s-0000000001]",
+            "cversion = 2",
+            "numChildren = 2",
+            &format!("Created {r}/sec"),
+            &format!("Insufficient permission : {r}/sec"),
+            &format!("Insufficient permission : {r}/sec"),
+            "s\n",
+            &format!("'digest,'{digest}\n: cdrwa"),
+            "'world,'anyone\n: r",
+            &format!("Insufficient permission : {r}/sec"),
+            &format!("Created {r}/d"),
+            "[e-0000000000, s-0000000001, sec]",
+            &format!("Node does not exist: {r}"),
+        ],
+        &format!("zkCli.sh via the {label}"),
+    );
+}
+
+fn cli_mt(server: &str, label: &str) {
+    let r = format!("/climt-{label}");
+    let script: Vec<String> = vec![
+        format!("create {r}"),
+        format!("create +s {r}/s-"),
+        format!("create +e {r}/eph"),
+        format!("get {r}"),
+        format!("set {r} world"),
+        format!("get {r}"),
+        format!("ls {r}"),
+        format!("delete {r}"),
+        format!("delete {r}/eph"),
+        format!("delete {r}/s-0000000000"),
+        format!("delete {r}"),
+        format!("exists {r}"),
+        "quit".to_string(),
+    ];
+    let lines: Vec<&str> = script.iter().map(String::as_str).collect();
+    let out = feed(
+        CLI_MT,
+        &[server],
+        &lines,
+        Duration::from_millis(800),
+        Duration::from_millis(300),
+    );
+    eprintln!("--- cli_mt via {label} {server}:\n{out}");
+    in_order(
+        &out,
+        &[
+            "state = CONNECTED_STATE",
+            &format!("[{r}]: rc = 0"),
+            &format!("name = {r}\n"),
+            &format!("name = {r}/s-0000000000"),
+            &format!("name = {r}/eph"),
+            "value_len = 3\nnew",
+            "version=0",
+            &format!("{r}: rc = 0 Stat:"),
+            "version=1",
+            "value_len = 5\nworld",
+            "eph",
+            "s-0000000000",
+            &format!("{r}: rc = -111"), // delete of a node with children: NotEmpty
+            &format!("{r}/eph: rc = 0"),
+            &format!("{r}/s-0000000000: rc = 0"),
+            &format!("{r}: rc = 0"),
+            &format!("Error -101 for {r}"), // exists after delete: NoNode
+        ],
+        &format!("cli_mt via the {label}"),
+    );
+}
+
+#[test]
+fn zkcli_and_cli_mt_through_a_follower_and_through_the_leader() {
+    let zk = available("zkCli.sh", Path::new(ZKCLI).exists(), INSTALL);
+    let mt = available("cli_mt", Path::new(CLI_MT).exists(), INSTALL);
+    if !zk && !mt {
+        return;
+    }
+    let cluster = ZablabCluster::start("zkcli");
+    let (leader, f1, _) = cluster.roles();
+    for (addr, label) in [(&f1, "follower"), (&leader, "leader")] {
+        if zk {
+            zkcli(addr, label);
+        }
+        if mt {
+            cli_mt(addr, label);
+        }
+    }
+}
