@@ -225,7 +225,12 @@ async fn read_requests(
         let xid = header.xid;
         let event = match request {
             ClientRequest::Ping => ClientEvent::Ping { conn },
-            ClientRequest::Auth { scheme, auth } => ClientEvent::Auth { conn, scheme, auth },
+            ClientRequest::Auth { scheme, auth } => ClientEvent::Auth {
+                conn,
+                xid,
+                scheme,
+                auth,
+            },
             other => ClientEvent::Request {
                 conn,
                 xid,

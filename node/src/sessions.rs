@@ -123,7 +123,12 @@ impl Sessions {
             ClientEvent::Request { conn, xid, op } => {
                 self.request(peer, conn, xid, op, &mut inputs)
             }
-            ClientEvent::Auth { conn, scheme, auth } => self.auth(peer, conn, &scheme, &auth),
+            ClientEvent::Auth {
+                conn,
+                xid,
+                scheme,
+                auth,
+            } => self.auth(peer, conn, xid, &scheme, &auth),
             ClientEvent::Ping { conn } => {
                 if let Some(c) = self.conns.get(&conn) {
                     let zxid = zxid_i64(peer.last_processed_zxid());
@@ -304,6 +309,7 @@ impl Sessions {
         &mut self,
         peer: &mut Peer<M>,
         conn: ConnId,
+        xid: i32,
         scheme: &str,
         auth: &[u8],
     ) {
@@ -328,14 +334,14 @@ impl Sessions {
                 }
                 tree.set_connection_auth(conn, &c.auth);
                 let _ = c.tx.send(ClientReply::Reply {
-                    xid: -4,
+                    xid,
                     zxid: 0,
                     body: ReplyBody::Status(ErrorCode::Ok),
                 });
             }
             Err(code) => {
                 let _ = c.tx.send(ClientReply::Reply {
-                    xid: -4,
+                    xid,
                     zxid: 0,
                     body: ReplyBody::Status(code),
                 });
@@ -584,9 +590,16 @@ fn local_op<M: NodeMachine>(
                 .err()
                 .unwrap_or(ErrorCode::Ok),
         ),
+        // ZooKeeper names the user as its auth provider does: a digest id `user:hash` is `user`.
         ClientOp::WhoAmI => ReplyBody::WhoAmI(
             auth.iter()
-                .map(|i| (i.scheme.clone(), i.id.clone()))
+                .map(|i| {
+                    let user = match i.scheme.as_str() {
+                        "digest" => i.id.split(':').next().unwrap_or_default().to_string(),
+                        _ => i.id.clone(),
+                    };
+                    (i.scheme.clone(), user)
+                })
                 .collect(),
         ),
         ClientOp::Unimplemented(_) => ReplyBody::Status(ErrorCode::Unimplemented),

@@ -95,9 +95,11 @@ pub enum ClientEvent {
         xid: i32,
         op: ClientOp,
     },
-    /// An auth packet (xid -4), answered at once.
+    /// An auth packet, answered at once with the request's xid (ZooKeeper echoes it: Java,
+    /// C and kazoo send -4, the Rust client its own xid).
     Auth {
         conn: ConnId,
+        xid: i32,
         scheme: String,
         auth: Vec<u8>,
     },
