@@ -1,6 +1,6 @@
 // Measurements of the browser lab (prints numbers; asserts nothing). After `cargo xtask build`:
 //   node bench.mjs
-// 1. gzipped size of the wasm and JS shipped in dist/;
+// 1. gzipped size of the wasm and JS shipped in dist/, per module (lab page, lessons);
 // 2. simulated deliveries per second in Chromium (`?bench=sim`, the workload of the core's
 //    native `sim_bench` example; compare with `cargo run --release -p zablab-core --example sim_bench`);
 // 3. frame time with 9 servers and about 1,000 messages in flight (`?bench=frame`).
@@ -9,17 +9,21 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { DIST, serveDist, launch, openPage } from "./harness.mjs";
 
-let total = 0;
-let totalGz = 0;
+// Two modules: `zablab-ui` (the lab page) and `zablab-lessons` (loaded for `?lesson=` and
+// `?bench=sim` instead of it); each page loads one of them.
+const modules = {};
 for (const name of fs.readdirSync(DIST)) {
   if (!/\.(wasm|js)$/.test(name)) continue;
   const buf = fs.readFileSync(path.join(DIST, name));
   const gz = zlib.gzipSync(buf, { level: 9 }).length;
-  total += buf.length;
-  totalGz += gz;
+  const m = (modules[name.replace(/(_bg)?\.(wasm|js)$/, "")] ??= { raw: 0, gz: 0 });
+  m.raw += buf.length;
+  m.gz += gz;
   console.log(`${name}: ${(buf.length / 1024).toFixed(1)} KB raw, ${(gz / 1024).toFixed(1)} KB gzip`);
 }
-console.log(`shipped wasm + JS: ${(total / 1024).toFixed(1)} KB raw, ${(totalGz / 1024).toFixed(1)} KB gzip`);
+for (const [name, m] of Object.entries(modules)) {
+  console.log(`${name} (wasm + JS): ${(m.raw / 1024).toFixed(1)} KB raw, ${(m.gz / 1024).toFixed(1)} KB gzip`);
+}
 
 const server = await serveDist();
 const browser = await launch();

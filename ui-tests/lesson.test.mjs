@@ -16,6 +16,11 @@ after(async () => {
   await server?.close();
 });
 
+// The wasm modules this document loaded: the lab page `zablab-ui`, a lesson `zablab-lessons`.
+const wasmLoaded = (page) =>
+  page.evaluate(() =>
+    performance.getEntriesByType("resource").map((e) => e.name.split("/").pop()).filter((n) => n.endsWith(".wasm")),
+  );
 const counter = (page) => page.$eval("#lesson-counter", (el) => Number(el.dataset.step));
 const states = (page) =>
   page.$$eval("#cluster [data-node-id]", (els) => Object.fromEntries(els.map((e) => [e.dataset.nodeId, e.dataset.state])));
@@ -39,8 +44,10 @@ test("lesson 1 plays to the end with every checkpoint passed; Back rewinds; zh n
   assert.equal(names.length, 12);
   const first = names.find((n) => n.startsWith("01-"));
   assert.ok(first, "lesson 01 in the picker");
+  assert.deepEqual(await wasmLoaded(page), ["zablab-ui_bg.wasm"], "the lab page does not load the lessons");
   await page.selectOption("#lesson-picker", first);
   await page.waitForSelector("#lesson-counter");
+  assert.deepEqual(await wasmLoaded(page), ["zablab-lessons_bg.wasm"], "a lesson loads the lessons module");
   assert.equal(await counter(page), 0);
   const total = await page.$eval("#lesson-counter", (el) => Number(el.dataset.steps));
   assert.ok(total >= 3, `lesson 1 has ${total} steps`);

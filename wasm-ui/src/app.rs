@@ -111,7 +111,9 @@ pub enum Msg {
     Lesson(LessonMsg),
 }
 
-/// The lesson slot's buttons.
+/// The lesson slot's buttons. (Without the `lessons` feature only the picker and the language
+/// switch exist.)
+#[cfg_attr(not(feature = "lessons"), allow(dead_code))]
 pub enum LessonMsg {
     /// Open a catalog lesson (empty: back to the free lab).
     Pick(String),
@@ -150,8 +152,6 @@ pub struct App {
     pub lesson: Option<LessonMode>,
     pub lang: Lang,
     pub answer_draft: String,
-    /// The lesson picker's entries: (name, title), parsed once.
-    pub catalog: Vec<(&'static str, zablab_core::lesson::Text)>,
     _timer: gloo_timers::callback::Interval,
     _keys: Option<Closure<dyn Fn(KeyboardEvent)>>,
 }
@@ -195,6 +195,14 @@ pub fn lang_code(l: Lang) -> &'static str {
 fn replace_url(url: &str) {
     if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
         let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
+    }
+}
+
+/// Loads `url` as a new page (the lab page opens a lesson this way: the lessons module).
+#[cfg(not(feature = "lessons"))]
+fn navigate(url: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().assign(url);
     }
 }
 
@@ -300,7 +308,6 @@ impl Component for App {
             lesson,
             lang,
             answer_draft: String::new(),
-            catalog: crate::lesson::catalog(),
             _timer: timer,
             _keys: Some(keys),
         }
@@ -670,6 +677,14 @@ impl App {
                 self.error = None;
                 self.view_t = self.lab.now_ms() as f64;
             }
+            // The lab page has no lesson engine: the lessons module opens the lesson.
+            #[cfg(not(feature = "lessons"))]
+            LessonMsg::Pick(name) => navigate(&format!(
+                "{}?lesson={name}&step=0&lang={}",
+                base_url(),
+                lang_code(self.lang)
+            )),
+            #[cfg(feature = "lessons")]
             LessonMsg::Pick(name) => match LessonMode::open(&name, 0) {
                 Ok(m) => {
                     self.lesson = Some(m);

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 
 use yew::prelude::*;
 
+#[cfg(feature = "sim-bench")]
 use zablab_core::sim::bench::SteadyWrites;
 use zablab_core::sim::{Action, Scenario};
 use zablab_core::tree::acl::open_acl_unsafe;
@@ -55,6 +56,14 @@ pub fn init(mode: Option<&str>) -> Option<LabScenario> {
     }
 }
 
+/// The `ChainMachine` workload is a second instantiation of the simulator: it ships in the
+/// second module only (`index.html` loads that one for `?bench=sim`), not in the lab page.
+#[cfg(not(feature = "sim-bench"))]
+fn sim_run(_secs: f64, _check: bool) -> (u64, u64, f64) {
+    (0, 0, 1.0)
+}
+
+#[cfg(feature = "sim-bench")]
 fn sim_run(secs: f64, check: bool) -> (u64, u64, f64) {
     let Some(mut w) = SteadyWrites::new(check) else {
         return (0, 0, 1.0);

@@ -10,7 +10,7 @@
 use zablab_core::lesson::text::{flow_line, flow_lines, FlowOptions};
 use zablab_core::lesson::{
     ClientOp, ExerciseResult, Lang, Lesson, LessonError, LessonRun, LinkSpec, StepAction,
-    StepReport, Text,
+    StepReport,
 };
 use zablab_core::Sid;
 
@@ -32,14 +32,6 @@ pub struct LessonMode {
     /// Per server: the phase timeline of the run.
     pub bands: Vec<(Sid, BandRow)>,
     bands_records: usize,
-}
-
-/// The catalog's lessons: (name, title); lessons that do not parse are left out.
-pub fn catalog() -> Vec<(&'static str, Text)> {
-    zablab_core::lesson::catalog()
-        .iter()
-        .filter_map(|(name, text)| Some((*name, parse(text).ok()?.title)))
-        .collect()
 }
 
 /// Parses and validates a lesson file. (The same as `Lesson::from_json`, but the serde code is
@@ -291,14 +283,6 @@ mod tests {
             .peer(sid)
             .map(|p| p.state().name())
             .unwrap_or("DOWN")
-    }
-
-    #[test]
-    fn every_lesson_is_in_the_picker_in_both_languages() {
-        let all = catalog();
-        assert_eq!(all.len(), 12);
-        assert!(all[0].0.starts_with("01-"));
-        assert_ne!(all[0].1.en, all[0].1.zh);
     }
 
     #[test]

@@ -3,8 +3,13 @@
 
 mod app;
 mod bench;
+mod catalog;
 mod files;
 mod lab;
+#[cfg(feature = "lessons")]
+mod lesson;
+#[cfg(not(feature = "lessons"))]
+#[path = "lesson_stub.rs"]
 mod lesson;
 mod share;
 mod show;

@@ -9,7 +9,9 @@
 
 use yew::prelude::*;
 
-use zablab_core::lesson::{Lang, Question};
+use zablab_core::lesson::Lang;
+#[cfg(feature = "lessons")]
+use zablab_core::lesson::Question;
 
 use crate::app::{App, LessonMsg, Msg};
 use crate::lesson::LessonMode;
@@ -22,6 +24,7 @@ pub fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
     }
 }
 
+#[cfg(feature = "lessons")]
 fn paragraphs(text: &str) -> Html {
     text.split('\n')
         .filter(|p| !p.trim().is_empty())
@@ -57,14 +60,16 @@ fn picker(app: &App, ctx: &Context<App>) -> Html {
     html! {
         <select id="lesson-picker" {onchange} aria-label={tr(app.lang, "lesson", "课程")}>
             <option value="" selected={current.is_none()}>{tr(app.lang, "— free lab (no lesson) —", "— 自由实验（无课程）—")}</option>
-            { for app.catalog.iter().map(|(name, title)| {
+            { for crate::catalog::LESSONS.iter().map(|e| {
+                let name = e.0;
                 let n = name.split('-').next().unwrap_or_default();
-                html! { <option value={*name} selected={current.as_deref() == Some(*name)}>{format!("{n}. {}", title.get(app.lang))}</option> }
+                html! { <option value={name} selected={current.as_deref() == Some(name)}>{format!("{n}. {}", crate::catalog::title(e, app.lang))}</option> }
             }) }
         </select>
     }
 }
 
+#[cfg(feature = "lessons")]
 fn checkpoint(m: &LessonMode, lang: Lang) -> Html {
     let Some(r) = m.report() else {
         return html! {};
@@ -89,6 +94,7 @@ fn checkpoint(m: &LessonMode, lang: Lang) -> Html {
     }
 }
 
+#[cfg(feature = "lessons")]
 fn question(app: &App, ctx: &Context<App>, m: &LessonMode, step: usize, q: &Question) -> Html {
     let lang = app.lang;
     let link = ctx.link();
@@ -144,6 +150,7 @@ fn question(app: &App, ctx: &Context<App>, m: &LessonMode, step: usize, q: &Ques
     }
 }
 
+#[cfg(feature = "lessons")]
 fn flow(m: &LessonMode, lang: Lang) -> Html {
     let title = if m.exercise.is_some() {
         tr(lang, "Latest messages", "最近的消息")
@@ -158,6 +165,7 @@ fn flow(m: &LessonMode, lang: Lang) -> Html {
     }
 }
 
+#[cfg(feature = "lessons")]
 fn exercises(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
     let lang = app.lang;
     let list = &m.run.lesson().exercises;
@@ -180,6 +188,7 @@ fn exercises(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
     }
 }
 
+#[cfg(feature = "lessons")]
 fn exercise_panel(app: &App, ctx: &Context<App>, m: &LessonMode, i: usize) -> Html {
     let lang = app.lang;
     let link = ctx.link();
@@ -220,6 +229,7 @@ fn exercise_panel(app: &App, ctx: &Context<App>, m: &LessonMode, i: usize) -> Ht
     }
 }
 
+#[cfg(feature = "lessons")]
 fn lesson_body(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
     let lang = app.lang;
     let link = ctx.link();
@@ -258,6 +268,12 @@ fn lesson_body(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
             }
         </>
     }
+}
+
+/// Without the lessons feature no lesson is ever shown.
+#[cfg(not(feature = "lessons"))]
+fn lesson_body(_app: &App, _ctx: &Context<App>, m: &LessonMode) -> Html {
+    m.never()
 }
 
 pub fn slot(app: &App, ctx: &Context<App>) -> Html {

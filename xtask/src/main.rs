@@ -3,7 +3,8 @@
 //! * `build` — adds the wasm target if missing, compiles the browser lab (`zablab-ui`) for
 //!   `wasm32-unknown-unknown` with the small `wasm-release` profile, generates the JS glue with
 //!   the `wasm-bindgen` library (same pinned version as the `wasm-bindgen` crate, so no global
-//!   `cargo install`), and writes the page into `dist/`.
+//!   `cargo install`), and writes the page into `dist/`. The UI is built twice: `zablab-ui` (the
+//!   lab page) and `zablab-lessons` (`--features lessons`, loaded by `index.html` for `?lesson=`).
 //! * `serve [--port 8080]` — serves `dist/` on 127.0.0.1 with a tiny std-only HTTP server.
 //! * `lab [--port 8080]` — `build`, then starts a 3-server native cluster (`zablab cluster`) if the
 //!   node binary builds, serves the page and prints its URL; Ctrl-C stops everything.
@@ -126,12 +127,28 @@ fn ensure_wasm_target() -> Result<(), String> {
     }
 }
 
+/// The page's two wasm modules: (name in `dist/`, features of `zablab-ui`). The lab page loads
+/// the first; `index.html` loads the second instead for `?lesson=` and `?bench=sim` (the lesson
+/// engine, the lesson files and the benchmark's second simulator would take the lab page over
+/// its size budget).
+const MODULES: [(&str, &[&str]); 2] = [
+    ("zablab-ui", &[]),
+    ("zablab-lessons", &["lessons", "sim-bench"]),
+];
+
 /// Builds the page into `dist/` and returns that directory.
 fn build() -> Result<PathBuf, String> {
     ensure_wasm_target()?;
     let root = root();
-    run(
-        cargo().current_dir(&root).args([
+    let dist = dist_dir();
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist)
+            .map_err(|e| format!("cannot clear {}: {e}", dist.display()))?;
+    }
+    std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
+    for (name, features) in MODULES {
+        let mut cmd = cargo();
+        cmd.current_dir(&root).args([
             "build",
             "-p",
             UI_PACKAGE,
@@ -141,40 +158,38 @@ fn build() -> Result<PathBuf, String> {
             WASM_TARGET,
             "--profile",
             UI_PROFILE,
-        ]),
-        "cargo build (wasm)",
-    )?;
-    let wasm = target_dir()
-        .join(WASM_TARGET)
-        .join(UI_PROFILE)
-        .join("zablab-ui.wasm");
-    let dist = dist_dir();
-    if dist.exists() {
-        std::fs::remove_dir_all(&dist)
-            .map_err(|e| format!("cannot clear {}: {e}", dist.display()))?;
+        ]);
+        if !features.is_empty() {
+            cmd.args(["--features", &features.join(",")]);
+        }
+        run(&mut cmd, &format!("cargo build (wasm, {name})"))?;
+        // Both builds write the same file: bind each before the next build.
+        let wasm = target_dir()
+            .join(WASM_TARGET)
+            .join(UI_PROFILE)
+            .join("zablab-ui.wasm");
+        wasm_bindgen_cli_support::Bindgen::new()
+            .input_path(&wasm)
+            .out_name(name)
+            .web(true)
+            .map_err(|e| format!("wasm-bindgen: {e}"))?
+            .typescript(false)
+            .omit_default_module_path(false)
+            .generate(&dist)
+            .map_err(|e| format!("wasm-bindgen on {}: {e}", wasm.display()))?;
+        let size: u64 = [format!("{name}.js"), format!("{name}_bg.wasm")]
+            .iter()
+            .map(|f| {
+                std::fs::metadata(dist.join(f))
+                    .map(|m| m.len())
+                    .unwrap_or(0)
+            })
+            .sum();
+        println!("xtask: {name}: {} KB of wasm + JS", size / 1024);
     }
-    std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
-    wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(&wasm)
-        .web(true)
-        .map_err(|e| format!("wasm-bindgen: {e}"))?
-        .typescript(false)
-        .omit_default_module_path(false)
-        .generate(&dist)
-        .map_err(|e| format!("wasm-bindgen on {}: {e}", wasm.display()))?;
     std::fs::copy(root.join("index.html"), dist.join("index.html"))
         .map_err(|e| format!("cannot copy index.html: {e}"))?;
-    let mut total = 0;
-    for name in ["zablab-ui.js", "zablab-ui_bg.wasm"] {
-        total += std::fs::metadata(dist.join(name))
-            .map(|m| m.len())
-            .unwrap_or(0);
-    }
-    println!(
-        "xtask: wrote {} ({} KB of wasm + JS)",
-        dist.display(),
-        total / 1024
-    );
+    println!("xtask: wrote {}", dist.display());
     Ok(dist)
 }
 

@@ -1,0 +1,98 @@
+//! The lesson picker's entries, as a static list: the lab page lists the lessons without the
+//! lesson engine, the lesson files or their parser, which ship in the lazily loaded lessons
+//! module (`--features lessons`, see `xtask build`). A test checks the list against the
+//! lesson files.
+
+use zablab_core::lesson::Lang;
+
+/// (name, English title, Chinese title) of every catalog lesson, in the catalog's order.
+pub const LESSONS: &[(&str, &str, &str)] = &[
+    (
+        "01-startup-election",
+        "Start-up election: three servers started one by one",
+        "启动时的选举：三台服务器依次启动",
+    ),
+    (
+        "02-votes-and-logicclock",
+        "Votes and the logical clock (logicclock)",
+        "选票与逻辑时钟（logicclock）",
+    ),
+    (
+        "03-leader-crash",
+        "Leader crash at run time: zxid 124 beats zxid 123",
+        "运行期间 Leader 崩溃：zxid 124 胜过 zxid 123",
+    ),
+    (
+        "04-broadcast",
+        "Broadcast: two-phase commit without abort",
+        "广播：没有中止的两阶段提交",
+    ),
+    (
+        "05-recovery-diff",
+        "Recovery with DIFF: a follower that missed a few commits",
+        "通过 DIFF 恢复：错过了几次提交的 Follower",
+    ),
+    (
+        "06-recovery-trunc",
+        "Recovery with TRUNC: a proposal that only the old leader logged",
+        "通过 TRUNC 恢复：只有旧 Leader 记录过的提议",
+    ),
+    (
+        "07-recovery-snap",
+        "Recovery with SNAP: a server far behind the committed window",
+        "通过 SNAP 恢复：远远落后于已提交窗口的服务器",
+    ),
+    (
+        "08-why-a-majority",
+        "Why a majority: any two quorums share a server",
+        "为什么需要多数派：任意两个法定人数集合至少有一台共同的服务器",
+    ),
+    (
+        "09-observers",
+        "Observers: they serve reads and receive INFORM, but never vote or ACK",
+        "Observer：提供读服务并接收 INFORM，但从不投票也不发送 ACK",
+    ),
+    (
+        "10-sessions-ephemerals",
+        "Sessions and ephemeral nodes: master election",
+        "会话与临时节点：主节点选举",
+    ),
+    (
+        "11-distributed-lock",
+        "A distributed lock with sequential ephemeral nodes (no herd effect)",
+        "用顺序临时节点实现分布式锁（避免羊群效应）",
+    ),
+    (
+        "12-watches-one-shot",
+        "Watches are one-shot: read before you re-register",
+        "Watch 是一次性的：重新注册前要先读取",
+    ),
+];
+
+/// A lesson's title in `lang`.
+pub fn title(entry: &(&str, &'static str, &'static str), lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => entry.1,
+        Lang::Zh => entry.2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_picker_lists_every_lesson_file_with_its_titles() {
+        let files = zablab_core::lesson::catalog();
+        assert_eq!(LESSONS.len(), 12);
+        assert_eq!(LESSONS.len(), files.len());
+        for ((name, en, zh), (file, text)) in LESSONS.iter().zip(files) {
+            let lesson = zablab_core::lesson::Lesson::from_json(text).expect(file);
+            assert_eq!(
+                (*name, *en, *zh),
+                (*file, lesson.title.en.as_str(), lesson.title.zh.as_str())
+            );
+            assert_ne!(en, zh);
+        }
+    }
+}
