@@ -31,8 +31,12 @@ ZK_CP=/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar
 
 WORK=$(mktemp -d /tmp/zablab-compare.XXXXXX)
 declare -A PID
+# Every server started is listed in $WORK/pids (measure() runs in a subshell, so the PID
+# array alone would not reach this trap).
 cleanup() {
-  for k in "${!PID[@]}"; do kill -9 "${PID[$k]}" 2>/dev/null || true; done
+  if [ -f "$WORK/pids" ]; then
+    while read -r p; do kill -9 "$p" 2>/dev/null || true; done < "$WORK/pids"
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -66,6 +70,7 @@ start_server() { # SYSTEM N
     "$ZABLAB" server "$dir/zoo.cfg" > "$dir/log" 2>&1 &
   fi
   PID[$sys$n]=$!
+  echo "$!" >> "$WORK/pids"
 }
 
 mode_of() { # PORT -> leader|follower|""
@@ -98,7 +103,8 @@ bench() { # HOST OP -> "ops p50 p99 p999"
     | tail -n 1 | sed -E 's/ops\/s: ([0-9.]+) p50_us: ([0-9.]+) p99_us: ([0-9.]+) p999_us: ([0-9.]+).*/\1 \2 \3 \4/'
 }
 
-failover() { # SYSTEM BASE -> median ms over RUNS kills
+failover() { # SYSTEM BASE: sets FAIL_MS to the median ms over RUNS kills (no subshell, so the
+  # restarted servers' PIDs stay known)
   local sys=$1 base=$2 times=()
   for run in $(seq 1 "$RUNS"); do
     wait_quorum "$base"
@@ -116,7 +122,7 @@ failover() { # SYSTEM BASE -> median ms over RUNS kills
     times+=( $(( $(now_ms) - t0 )) )
     start_server "$sys" "$l"
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  FAIL_MS=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 }
 
 rss_mb() { # SYSTEM -> "a/b/c" MB of the three servers
@@ -139,7 +145,8 @@ measure() { # SYSTEM BASE
   read -r R_OPS R_P50 R_P99 R_P999 <<<"$(bench "$host" get)"
   read -r C_OPS C_P50 C_P99 C_P999 <<<"$(bench "$host" create)"
   RSS=$(rss_mb "$sys")
-  FAIL=$(failover "$sys" "$base")
+  failover "$sys" "$base"
+  local FAIL=$FAIL_MS
   for n in 1 2 3; do kill -9 "${PID[$sys$n]}" 2>/dev/null || true; unset "PID[$sys$n]"; done
   echo "$W_OPS $W_P99 $R_OPS $R_P99 $C_OPS $C_P50 $C_P99 $FAIL $RSS"
 }
