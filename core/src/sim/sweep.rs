@@ -80,16 +80,8 @@ pub fn run_seed(params: SweepParams, seed: u64) -> SeedReport {
 /// The cluster of one sweep seed with its whole fault and write schedule queued, at time 0.
 pub fn seed_cluster(params: SweepParams, seed: u64) -> Cluster<ChainMachine> {
     let mut rng = Rng::new(seed);
-    let servers = params.servers.unwrap_or_else(|| rng.range(3, 7));
-    let observers = rng.range(0, 2);
-    let config = SimConfig {
-        participants: servers,
-        observers,
-        commit_log_count: rng.range(5, 60) as usize,
-        snap_count: rng.range(20, 200),
-        latency_ms: (1, rng.range(2, 8)),
-        ..SimConfig::default()
-    };
+    let config = random_config(&mut rng, &params);
+    let (servers, observers) = (config.participants, config.observers);
     let all: Vec<Sid> = (1..=servers + observers).collect();
     let mut cluster: Cluster<ChainMachine> = Cluster::new(config, rng.next_u64());
     cluster.set_write_check(chain_contains);
@@ -119,6 +111,21 @@ pub fn seed_cluster(params: SweepParams, seed: u64) -> Cluster<ChainMachine> {
     }
 
     cluster
+}
+
+/// The ensemble of a sweep seed: 3–7 participants (unless given), 0–2 observers, a committed
+/// log of 5–60, snapshots every 20–200 transactions, 1–8 ms links.
+pub fn random_config(rng: &mut Rng, params: &SweepParams) -> SimConfig {
+    let servers = params.servers.unwrap_or_else(|| rng.range(3, 7));
+    let observers = rng.range(0, 2);
+    SimConfig {
+        participants: servers,
+        observers,
+        commit_log_count: rng.range(5, 60) as usize,
+        snap_count: rng.range(20, 200),
+        latency_ms: (1, rng.range(2, 8)),
+        ..SimConfig::default()
+    }
 }
 
 /// A random fault among all of the sweep's kinds except disk wipes: crash, restart, cut (one

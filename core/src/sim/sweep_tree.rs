@@ -32,11 +32,11 @@ use alloc::vec::Vec;
 use crate::durable::RequestTag;
 use crate::rng::Rng;
 use crate::sim::invariants::{liveness, violation, Violation};
-use crate::sim::sweep::random_fault;
 use crate::sim::sweep::SweepParams;
+use crate::sim::sweep::{random_config, random_fault};
 use crate::sim::trace::SimEvent;
 use crate::sim::zk::ZkCluster;
-use crate::sim::{ClientResult, SimConfig};
+use crate::sim::ClientResult;
 use crate::time::Instant;
 use crate::trace::TraceEvent;
 use crate::tree::{DataTree, OpResult, Txn, WriteOp, WriteOutcome, WriteResponse};
@@ -100,16 +100,8 @@ pub fn reproduce_command(seed: u64, params: &SweepParams) -> String {
 /// Runs one seed of the tree sweep.
 pub fn run_seed(params: SweepParams, seed: u64) -> TreeSeedReport {
     let mut rng = Rng::new(seed);
-    let servers = params.servers.unwrap_or_else(|| rng.range(3, 7));
-    let observers = rng.range(0, 2);
-    let config = SimConfig {
-        participants: servers,
-        observers,
-        commit_log_count: rng.range(5, 60) as usize,
-        snap_count: rng.range(20, 200),
-        latency_ms: (1, rng.range(2, 8)),
-        ..SimConfig::default()
-    };
+    let config = random_config(&mut rng, &params);
+    let (servers, observers) = (config.participants, config.observers);
     let mut cluster = ZkCluster::new(config, rng.next_u64());
     cluster.set_write_check(tree_contains);
     let mut w = Workload {
