@@ -41,8 +41,9 @@ pub enum PersistOp<T, S> {
     Snapshot { zxid: Zxid, snapshot: S },
     /// SNAP sync: the whole database is replaced by this snapshot and the log is emptied.
     InstallSnapshot { zxid: Zxid, snapshot: S },
-    /// Everything is gone (a learner whose TRUNC target lies below its snapshot starts over).
-    Wipe,
+    /// The snapshot and the log are discarded; acceptedEpoch and currentEpoch stay (a learner
+    /// whose TRUNC target lies below its snapshot starts over, keeping its epoch promises).
+    DiscardDatabase,
 }
 
 impl<T, S> PersistOp<T, S> {
@@ -54,7 +55,7 @@ impl<T, S> PersistOp<T, S> {
             PersistOp::Truncate(_) => "truncate",
             PersistOp::Snapshot { .. } => "snapshot",
             PersistOp::InstallSnapshot { .. } => "install snapshot",
-            PersistOp::Wipe => "wipe",
+            PersistOp::DiscardDatabase => "discard database",
         }
     }
 }
@@ -98,7 +99,10 @@ impl<T: Clone, S: Clone> DurableState<T, S> {
                 self.log.clear();
                 self.snapshot = Some((*zxid, snapshot.clone()));
             }
-            PersistOp::Wipe => *self = DurableState::default(),
+            PersistOp::DiscardDatabase => {
+                self.snapshot = None;
+                self.log.clear();
+            }
         }
     }
 

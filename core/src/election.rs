@@ -186,6 +186,13 @@ impl<M: StateMachine> Peer<M> {
 
     /// A notification arrives (WorkerReceiver, then lookForLeader).
     pub(crate) fn on_notification(&mut self, from: Sid, n: Notification) {
+        let max = crate::zab::leader::MAX_EPOCH;
+        if n.peer_epoch >= max || n.vote_zxid.epoch() >= max {
+            // No server of this ensemble can hold such an epoch (see MAX_EPOCH): a stranger's
+            // or a corrupted vote must not win an election.
+            self.trace_vote(from, n, VoteDecision::Ignored);
+            return;
+        }
         // Receiver thread: a non-voter gets our current vote back at once and nothing else.
         if !self.config.ensemble.is_voter(from) {
             self.reply_with_my_vote(from);

@@ -143,6 +143,22 @@ pub enum TraceEvent {
     },
     /// A client request could not be served here.
     RequestRefused,
+    /// The leader refused a learner's FOLLOWERINFO/OBSERVERINFO and closed its connection.
+    LearnerRefused {
+        learner: Sid,
+        accepted_epoch: Epoch,
+        reason: RefuseReason,
+    },
+}
+
+/// Why a leader refused a learner.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum RefuseReason {
+    /// The learner promised an epoch above this leader's (ZooKeeper refuses it the same way).
+    PromisedNewerEpoch,
+    /// The learner's acceptedEpoch is beyond any a leader of this ensemble could have proposed.
+    ImplausibleEpoch,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -154,7 +170,8 @@ pub enum ResetReason {
     FastForward,
     Truncated,
     SnapshotInstalled,
-    Wiped,
+    /// The snapshot and log were discarded (a TRUNC below the snapshot); epochs were kept.
+    Discarded,
 }
 
 /// Why a server left its role and went back to LOOKING.
@@ -175,7 +192,4 @@ pub enum GiveUpReason {
     CounterRollover,
     /// The learner's log could not be truncated to the leader's TRUNC target.
     CannotTruncate,
-    /// A learner had promised a newer epoch than this leader's: the leader steps down so a
-    /// new election can pick an epoch everyone accepts.
-    LearnerPromisedNewerEpoch,
 }

@@ -450,14 +450,12 @@ impl<M: NodeMachine> Store<M> {
                         let log_dir = self.log_dir.clone();
                         self.remove_all("log.", &log_dir)
                     }
-                    PersistOp::Wipe => {
+                    PersistOp::DiscardDatabase => {
+                        // The epoch files stay: they are promises (see PersistOp::DiscardDatabase).
                         self.close_log()?;
                         let (log_dir, snap_dir) = (self.log_dir.clone(), self.snap_dir.clone());
                         self.remove_all("log.", &log_dir)?;
                         self.remove_all("snapshot.", &snap_dir)?;
-                        for f in ["acceptedEpoch", "currentEpoch"] {
-                            let _ = fs::remove_file(snap_dir.join(f));
-                        }
                         fsync_dir(&snap_dir)
                     }
                     PersistOp::Append(_) => Ok(()),

@@ -189,7 +189,11 @@ pub fn encode_quorum<M: NodeMachine>(
             last_logged_zxid,
             current_epoch,
         } => {
-            let e = current_epoch.map(|e| e as i32).unwrap_or(-1);
+            // The core never holds an epoch at or above MAX_EPOCH (< i32::MAX), so the Java
+            // int ZooKeeper puts here cannot turn negative; -1 means "already promised".
+            let e = current_epoch
+                .map(|e| i32::try_from(e).expect("epochs stay below MAX_EPOCH"))
+                .unwrap_or(-1);
             put_packet(w, ty, last_logged_zxid.0 as i64, Some(&e.to_be_bytes()))
         }
         Message::Diff { zxid }

@@ -245,7 +245,7 @@ fn snapshots_epochs_truncate_and_purge_read_back() {
     let (d, _) = open(&dir).recover().expect("recover");
     assert_eq!(d.snapshot.map(|(z, _)| z), Some(Zxid::new(1, 20)));
 
-    // InstallSnapshot replaces everything; Wipe removes everything.
+    // InstallSnapshot replaces everything; DiscardDatabase removes the data, not the epochs.
     let mut s = open(&dir);
     s.apply(&PersistOp::InstallSnapshot {
         zxid: Zxid::new(4, 2),
@@ -257,9 +257,17 @@ fn snapshots_epochs_truncate_and_purge_read_back() {
     assert!(d.log.is_empty());
     assert_eq!(d.last_logged_zxid(), Zxid::new(4, 2));
     let mut s = open(&dir);
-    s.apply(&PersistOp::Wipe).expect("wipe");
+    s.apply(&PersistOp::AcceptedEpoch(5))
+        .expect("acceptedEpoch");
+    s.apply(&PersistOp::CurrentEpoch(4)).expect("currentEpoch");
+    s.apply(&PersistOp::DiscardDatabase).expect("discard");
     drop(s);
     let (d, _) = open(&dir).recover().expect("recover");
     assert_eq!(d.snapshot, None);
-    assert_eq!(d.accepted_epoch, 0);
+    assert!(d.log.is_empty());
+    assert_eq!(
+        (d.accepted_epoch, d.current_epoch),
+        (5, 4),
+        "epoch promises survive a discarded database"
+    );
 }

@@ -80,6 +80,8 @@ enum Event<M: StateMachine> {
         from: Sid,
         to: Sid,
         to_inc: u64,
+        /// The pair's connection this close ends (`conn_gen` when it was closed).
+        conn: u64,
     },
     Timer {
         node: Sid,
@@ -108,6 +110,11 @@ pub struct Cluster<M: StateMachine> {
     /// Quorum connections (learner ↔ leader, over TCP) that broke; closed until the learner
     /// connects again with FOLLOWERINFO/OBSERVERINFO. Keyed by (lower sid, higher sid).
     broken: alloc::collections::BTreeSet<(Sid, Sid)>,
+    /// The current quorum connection of each pair, counted up by every FOLLOWERINFO /
+    /// OBSERVERINFO (a learner dials a new TCP connection). A close or reset names the
+    /// connection it ends, so one of an earlier connection never ends a newer one (as in the
+    /// node, where each connection has an id).
+    conn_gen: BTreeMap<(Sid, Sid), u64>,
     /// Pending events as `time << 64 | seq << 24 | slot`: ordered by (time, sequence) in one
     /// integer comparison.
     queue: BinaryHeap<Reverse<u128>>,
@@ -160,6 +167,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             nodes,
             links: Links::new(ensemble_size),
             broken: alloc::collections::BTreeSet::new(),
+            conn_gen: BTreeMap::new(),
             queue: BinaryHeap::new(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -456,7 +464,15 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 );
                 self.step_peer(to, Input::Receive { from, msg });
             }
-            Event::Disconnect { from, to, to_inc } => {
+            Event::Disconnect {
+                from,
+                to,
+                to_inc,
+                conn,
+            } => {
+                if conn != self.conn_of(from, to) {
+                    return; // it closed a connection that a newer one has replaced
+                }
                 if matches!(self.nodes.get(&to), Some(n) if n.incarnation == to_inc && n.peer.is_some())
                 {
                     self.record(to, SimEvent::Disconnected { peer: from });
@@ -499,6 +515,14 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 self.do_action(action);
             }
         }
+    }
+
+    /// The current quorum connection between two servers (see `conn_gen`).
+    pub(super) fn conn_of(&self, a: Sid, b: Sid) -> u64 {
+        self.conn_gen
+            .get(&(a.min(b), a.max(b)))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn step_peer(&mut self, sid: Sid, input: Input<M>) {

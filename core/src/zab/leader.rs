@@ -14,7 +14,7 @@ use crate::machine::StateMachine;
 use crate::message::Message;
 use crate::peer::{AfterPersist, Peer, PeerMessage, Role};
 use crate::time::Instant;
-use crate::trace::{GiveUpReason, SyncMode, TraceEvent, ZabPhase};
+use crate::trace::{GiveUpReason, RefuseReason, SyncMode, TraceEvent, ZabPhase};
 use crate::zab::sync::choose_sync;
 use crate::zxid::{Epoch, Sid, Zxid};
 
@@ -126,7 +126,8 @@ impl<M: StateMachine> Peer<M> {
         let mut connecting = BTreeSet::new();
         connecting.insert(me);
         self.role = Role::Leader(alloc::boxed::Box::new(Leader {
-            epoch: self.accepted_epoch + 1,
+            // `accepted_epoch` never reaches MAX_EPOCH (plausible_epoch refuses it), so no wrap.
+            epoch: self.accepted_epoch.saturating_add(1).min(MAX_EPOCH),
             epoch_fixed: false,
             connecting,
             electing: BTreeSet::new(),
@@ -140,7 +141,9 @@ impl<M: StateMachine> Peer<M> {
             outstanding: BTreeMap::new(),
             pending_syncs: Vec::new(),
             tick: 0,
-            tick_skip: false,
+            // Leader.lead(): `tickSkip = true`, so the first half tick after establishment only
+            // pings; the tick advances and the quorum is checked on every second one.
+            tick_skip: true,
             next_wake: deadline,
         }));
         self.set_phase(ZabPhase::Discovery);
@@ -162,8 +165,12 @@ impl<M: StateMachine> Peer<M> {
                 let Some(h) = self.leader_mut().learners.get_mut(&from) else {
                     return; // no handler: the connection was closed
                 };
-                // Any packet from a learner refreshes its deadline (LearnerHandler.run).
-                h.tick_of_next_ack_deadline = h.tick_of_next_ack_deadline.max(tick + sync_limit);
+                // Any packet from a learner sets its deadline to tick + syncLimit
+                // (LearnerHandler.run: `tickOfNextAckDeadline = getTickOfNextAckDeadline()`).
+                // An assignment, not a maximum: the initial initLimit + syncLimit allowance ends
+                // with the learner's first packet, so a leader cut off right after its election
+                // steps down within syncLimit ticks, as ZooKeeper's does.
+                h.tick_of_next_ack_deadline = tick + sync_limit;
                 match other {
                     Message::AckEpoch {
                         last_logged_zxid,
@@ -192,6 +199,43 @@ impl<M: StateMachine> Peer<M> {
                 .push(crate::peer::Output::Disconnect { peer: sid });
             return;
         }
+        if !plausible_epoch(accepted_epoch, self.accepted_epoch) {
+            // An acceptedEpoch no leader of this ensemble could have proposed (a stranger's or
+            // a corrupted one): taking it would push every server's epoch towards overflow.
+            self.trace(TraceEvent::LearnerRefused {
+                learner: sid,
+                accepted_epoch,
+                reason: RefuseReason::ImplausibleEpoch,
+            });
+            self.outbox
+                .push(crate::peer::Output::Disconnect { peer: sid });
+            return;
+        }
+        let established_epoch = self
+            .leader_ref()
+            .epoch_fixed
+            .then(|| self.leader_ref().epoch);
+        if let Some(epoch) = established_epoch {
+            if accepted_epoch > epoch {
+                // The learner promised a newer epoch to a leader that never got established.
+                // ZooKeeper's LearnerHandler refuses it (the learner fails LEADERINFO and looks
+                // again) and the leader keeps its quorum: one FOLLOWERINFO must never depose a
+                // leader. The learner can join once a later election picks a higher epoch.
+                self.trace(TraceEvent::LearnerRefused {
+                    learner: sid,
+                    accepted_epoch,
+                    reason: RefuseReason::PromisedNewerEpoch,
+                });
+                self.forget_acks_of(sid);
+                self.leader_mut().learners.remove(&sid);
+                self.outbox
+                    .push(crate::peer::Output::Disconnect { peer: sid });
+                return;
+            }
+        }
+        // A new connection replaces the learner's old handler: whatever the old connection
+        // acknowledged no longer counts (see `forget_acks_of`).
+        self.forget_acks_of(sid);
         let init = self.config.timing.init_limit as u64;
         let sync = self.config.timing.sync_limit as u64;
         let l = self.leader_mut();
@@ -209,25 +253,31 @@ impl<M: StateMachine> Peer<M> {
         };
         l.learners.insert(sid, handler);
         if l.epoch_fixed {
-            if accepted_epoch > l.epoch {
-                // The learner promised a newer epoch to a leader that never got established;
-                // it can never accept ours (ZooKeeper's learner would fail LEADERINFO forever
-                // while we keep our quorum). Step down so the next election picks an epoch
-                // above every promise. A deviation from ZooKeeper, for liveness.
-                self.give_up(GiveUpReason::LearnerPromisedNewerEpoch);
-                return;
-            }
             self.send_leader_info(sid);
             return;
         }
         // getEpochToPropose: the new epoch is above every accepted epoch we hear of.
         if accepted_epoch >= l.epoch {
+            // `plausible_epoch` keeps accepted_epoch below MAX_EPOCH, so this cannot wrap.
             l.epoch = accepted_epoch + 1;
         }
         if learner_type == LearnerType::Participant {
             l.connecting.insert(sid);
         }
         self.check_epoch_quorum();
+    }
+
+    /// Removes `sid`'s ACKs from every outstanding proposal. Called whenever the leader loses
+    /// or replaces a learner's connection: the learner may have restarted, or been TRUNCated
+    /// and not yet re-logged what it acknowledged, so an ACK of an earlier connection says
+    /// nothing about what its disk holds now. (Apache ZooKeeper 3.8's `processAck` keeps
+    /// such ACKs; with five servers that loses an acknowledged write, see
+    /// `core/tests/safety_regressions.rs`.) The learner acknowledges the proposals again
+    /// after its NEWLEADER, from its new log.
+    fn forget_acks_of(&mut self, sid: Sid) {
+        for o in self.leader_mut().outstanding.values_mut() {
+            o.acks.remove(&sid);
+        }
     }
 
     fn check_epoch_quorum(&mut self) {
@@ -471,6 +521,7 @@ impl<M: StateMachine> Peer<M> {
 
     /// Closes a learner's connection and forgets its handler.
     pub(crate) fn leader_drop_learner(&mut self, sid: Sid) {
+        self.forget_acks_of(sid);
         if self.leader_mut().learners.remove(&sid).is_some() {
             self.outbox
                 .push(crate::peer::Output::Disconnect { peer: sid });
@@ -483,4 +534,19 @@ impl<M: StateMachine> Peer<M> {
             self.give_up(GiveUpReason::NoQuorumInDiscovery);
         }
     }
+}
+
+/// The largest epoch a ZabLab server takes part in. ZooKeeper's wire formats carry an epoch as
+/// a Java `int` in ACKEPOCH and as the high half of a signed 64-bit zxid, so an epoch at or
+/// above 2^31 would turn negative on the wire and in every client's zxid comparison.
+pub const MAX_EPOCH: Epoch = i32::MAX as Epoch - 1;
+
+/// How far above the leader's own acceptedEpoch a learner's may be. Legitimately a learner
+/// is ahead only by the few epochs proposed by candidates that failed to establish while this
+/// leader was out of reach; a jump of thousands is a stranger or a corrupted file.
+pub const MAX_EPOCH_LEAD: Epoch = 1000;
+
+/// Whether a learner's acceptedEpoch could come from a leader of this ensemble.
+pub fn plausible_epoch(learner_accepted: Epoch, own_accepted: Epoch) -> bool {
+    learner_accepted < MAX_EPOCH && learner_accepted <= own_accepted.saturating_add(MAX_EPOCH_LEAD)
 }

@@ -138,7 +138,12 @@ impl<M: StateMachine> Peer<M> {
             _ => timing.init_limit_ms(),
         };
         let deadline = self.now + limit;
-        self.learner_mut().deadline = deadline;
+        let l = self.learner_mut();
+        l.deadline = deadline;
+        // A packet from the leader means the connection is up: a retry scheduled by an earlier
+        // refused attempt must not send a second FOLLOWERINFO in the middle of the sync
+        // (the leader would answer with a new LEADERINFO and the sync would fail).
+        l.retry_at = None;
         let stage = self.learner_ref().stage;
         match (stage, msg) {
             (LearnerStage::Discovery, Message::LeaderInfo { new_epoch }) => {
@@ -194,6 +199,11 @@ impl<M: StateMachine> Peer<M> {
     fn on_leader_info(&mut self, new_epoch: Epoch) {
         let leader = self.learner_ref().leader;
         let last_logged_zxid = self.last_logged_zxid();
+        if new_epoch >= crate::zab::leader::MAX_EPOCH {
+            // No leader of this ensemble proposes such an epoch (see MAX_EPOCH).
+            self.give_up(GiveUpReason::ProtocolViolation);
+            return;
+        }
         let current_epoch = if new_epoch > self.accepted_epoch {
             self.accepted_epoch = new_epoch;
             self.persist(PersistOp::AcceptedEpoch(new_epoch));
@@ -235,18 +245,19 @@ impl<M: StateMachine> Peer<M> {
             return;
         }
         if matches!(self.snapshot, Some((s, _)) if s > zxid) {
-            // Our snapshot already contains what must go: start over with an empty disk.
-            self.persist(PersistOp::Wipe);
+            // Our snapshot already contains what must go: discard the database and start over
+            // (the next sync is a SNAP). The epoch files stay: acceptedEpoch and currentEpoch
+            // are promises, and forgetting them would let this server help establish a second
+            // leader of an epoch it already promised to another.
+            self.persist(PersistOp::DiscardDatabase);
             self.snapshot = None;
             self.log.clear();
-            self.accepted_epoch = 0;
-            self.current_epoch = 0;
             self.reload(Zxid::ZERO);
             let digest = self.machine.digest();
             self.trace(TraceEvent::StateReset {
                 zxid: Zxid::ZERO,
                 digest,
-                reason: ResetReason::Wiped,
+                reason: ResetReason::Discarded,
             });
             self.give_up(GiveUpReason::CannotTruncate);
             return;

@@ -90,7 +90,16 @@ impl<M: StateMachine + Clone> Cluster<M> {
         let Some(to_inc) = self.nodes.get(&to).map(|n| n.incarnation) else {
             return;
         };
-        self.push_event(arrives, Event::Disconnect { from, to, to_inc });
+        let conn = self.conn_of(from, to);
+        self.push_event(
+            arrives,
+            Event::Disconnect {
+                from,
+                to,
+                to_inc,
+                conn,
+            },
+        );
     }
 
     fn set_link(&mut self, from: Sid, to: Sid, f: impl Fn(&mut LinkState)) {

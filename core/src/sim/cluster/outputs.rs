@@ -64,12 +64,14 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 let Some(to_inc) = self.nodes.get(&peer).map(|n| n.incarnation) else {
                     return;
                 };
+                let conn = self.conn_of(sid, peer);
                 self.push_event(
                     arrives,
                     Event::Disconnect {
                         from: sid,
                         to: peer,
                         to_inc,
+                        conn,
                     },
                 );
             }
@@ -107,6 +109,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             Message::FollowerInfo { .. } | Message::ObserverInfo { .. }
         ) {
             self.broken.remove(&pair);
+            *self.conn_gen.entry(pair).or_insert(0) += 1;
         }
         let Some(link) = self.links.get_mut(from, to) else {
             return;
