@@ -1,9 +1,11 @@
 //! Random fault sweep over the simulator.
 //!
 //! `cargo run --release -p zablab-core --example sweep -- --seeds N [--from S] [--servers 3..7]`
-//! runs seeds S..S+N on every core and prints `N seeds, V violations` last. On the first
-//! violation it prints the command that reproduces it. `--seed S` runs one seed and prints
-//! its report (and the violation, if any). `--tree` runs the data-tree sweep
+//! runs seeds S..S+N on every core and prints `N seeds, V violations` last, with seeds/s. On
+//! the first violation it prints the seed's fault profile and the command that reproduces it.
+//! `--seed S` runs one seed and prints its report (and the violation, if any).
+//! `--mutation NAME` (built with `--features mutations`) switches on a seeded protocol bug
+//! (see `zablab_core::mutation`). `--tree` runs the data-tree sweep
 //! ([`zablab_core::sim::sweep_tree`]: sessions, ephemerals, sequential nodes, multi) instead
 //! of the chain machine's.
 
@@ -21,6 +23,7 @@ struct Args {
     single: Option<u64>,
     servers: Option<(u64, u64)>,
     tree: bool,
+    mutations: zablab_core::mutation::Mutations,
 }
 
 fn parse() -> Result<Args, String> {
@@ -30,6 +33,7 @@ fn parse() -> Result<Args, String> {
         single: None,
         servers: None,
         tree: false,
+        mutations: zablab_core::mutation::Mutations::NONE,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -40,6 +44,15 @@ fn parse() -> Result<Args, String> {
             "--from" => args.from = num(value()?)?,
             "--seed" => args.single = Some(num(value()?)?),
             "--tree" => args.tree = true,
+            "--mutation" => {
+                let v = value()?;
+                let m = zablab_core::mutation::Mutation::from_name(&v)
+                    .ok_or_else(|| format!("unknown mutation {v}"))?;
+                if cfg!(not(feature = "mutations")) {
+                    return Err("--mutation needs a build with --features mutations".into());
+                }
+                args.mutations.0 |= zablab_core::mutation::Mutations::only(m).0;
+            }
             "--servers" => {
                 let v = value()?;
                 args.servers = Some(match v.split_once("..") {
@@ -56,7 +69,11 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
-fn params_for(servers: Option<(u64, u64)>, seed: u64) -> SweepParams {
+fn params_for(
+    servers: Option<(u64, u64)>,
+    mutations: zablab_core::mutation::Mutations,
+    seed: u64,
+) -> SweepParams {
     let servers = servers.map(|(lo, hi)| {
         if hi <= lo {
             lo
@@ -66,6 +83,7 @@ fn params_for(servers: Option<(u64, u64)>, seed: u64) -> SweepParams {
     });
     SweepParams {
         servers,
+        mutations,
         ..SweepParams::default()
     }
 }
@@ -79,7 +97,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(seed) = args.single {
-        let params = params_for(args.servers, seed);
+        let params = params_for(args.servers, args.mutations, seed);
         let violation = if args.tree {
             let r = sweep_tree::run_seed(params, seed);
             println!(
@@ -93,6 +111,7 @@ fn main() -> ExitCode {
                 "seed {seed}: {} servers + {} observers, {} deliveries, {} acked writes, trace hash {:016x}",
                 r.servers, r.observers, r.deliveries, r.acked_writes, r.trace_hash
             );
+            println!("profile: {}", r.profile);
             r.violation
         };
         return match violation {
@@ -110,7 +129,8 @@ fn main() -> ExitCode {
     let next = AtomicU64::new(args.from);
     let end = args.from + args.seeds;
     let violations = AtomicU64::new(0);
-    let first: Mutex<Option<(u64, Violation, SweepParams)>> = Mutex::new(None);
+    let first: Mutex<Option<(u64, Violation, SweepParams, String)>> = Mutex::new(None);
+    let started = std::time::Instant::now();
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -121,25 +141,32 @@ fn main() -> ExitCode {
                 if seed >= end {
                     break;
                 }
-                let params = params_for(args.servers, seed);
-                let violation = if args.tree {
-                    sweep_tree::run_seed(params, seed).violation
+                let params = params_for(args.servers, args.mutations, seed);
+                let (violation, profile) = if args.tree {
+                    (sweep_tree::run_seed(params, seed).violation, String::new())
                 } else {
-                    run_seed(params, seed).violation
+                    let r = run_seed(params, seed);
+                    (r.violation, r.profile)
                 };
                 if let Some(v) = violation {
                     violations.fetch_add(1, Ordering::Relaxed);
                     let mut f = first.lock().unwrap_or_else(|e| e.into_inner());
-                    if f.as_ref().is_none_or(|(s, _, _)| *s > seed) {
-                        *f = Some((seed, v, params));
+                    if f.as_ref().is_none_or(|(s, _, _, _)| *s > seed) {
+                        *f = Some((seed, v, params, profile));
                     }
                 }
             });
         }
     });
     let v = violations.load(Ordering::Relaxed);
-    if let Some((seed, violation, params)) = first.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    let secs = started.elapsed().as_secs_f64();
+    if let Some((seed, violation, params, profile)) =
+        first.into_inner().unwrap_or_else(|e| e.into_inner())
+    {
         println!("seed {seed}: {violation}");
+        if !profile.is_empty() {
+            println!("profile: {profile}");
+        }
         let command = if args.tree {
             sweep_tree::reproduce_command(seed, &params)
         } else {
@@ -147,6 +174,10 @@ fn main() -> ExitCode {
         };
         println!("reproduce: {command}");
     }
+    println!(
+        "{:.0} seeds/s on {threads} threads ({secs:.1} s)",
+        args.seeds as f64 / secs.max(1e-9)
+    );
     println!("{} seeds, {v} violations", args.seeds);
     if v == 0 {
         ExitCode::SUCCESS

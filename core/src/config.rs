@@ -118,6 +118,8 @@ pub struct PeerConfig {
     pub commit_log_count: usize,
     /// `snapCount`: take a snapshot after this many logged transactions (0 = never).
     pub snap_count: u64,
+    /// Seeded protocol bugs switched on (only read when built with the `mutations` feature).
+    pub mutations: crate::mutation::Mutations,
 }
 
 impl PeerConfig {
@@ -128,6 +130,7 @@ impl PeerConfig {
             timing: Timing::default(),
             commit_log_count: 500,
             snap_count: 100_000,
+            mutations: crate::mutation::Mutations::NONE,
         }
     }
 

@@ -181,6 +181,11 @@ impl<M: StateMachine> Peer<M> {
 
     /// `totalOrderPredicate` with the weight check: an observer (weight 0) can never win.
     fn newer(&self, new: &Vote, cur: &Vote) -> bool {
+        if self.mutated(crate::mutation::Mutation::FleZxidBeforeEpoch) {
+            return self.config.ensemble.is_voter(new.vote_id)
+                && (new.vote_zxid, new.peer_epoch, new.vote_id)
+                    > (cur.vote_zxid, cur.peer_epoch, cur.vote_id);
+        }
         self.config.ensemble.is_voter(new.vote_id) && new.is_newer_than(cur)
     }
 

@@ -19,6 +19,7 @@ pub mod election;
 pub mod lesson;
 pub mod machine;
 pub mod message;
+pub mod mutation;
 pub mod peer;
 pub mod rng;
 pub mod sim;

@@ -191,6 +191,7 @@ impl<M: StateMachine> Peer<M> {
             None => (M::empty(), Zxid::ZERO),
         };
         let myid = config.myid;
+        let mutations = config.mutations;
         let mut peer = Peer {
             election: Election::new(myid),
             config,
@@ -198,7 +199,14 @@ impl<M: StateMachine> Peer<M> {
             started: false,
             state: PeerState::Looking,
             phase: ZabPhase::Election,
-            accepted_epoch: durable.accepted_epoch,
+            accepted_epoch: if crate::mutation::enabled(
+                mutations,
+                crate::mutation::Mutation::ForgetAcceptedEpoch,
+            ) {
+                durable.current_epoch
+            } else {
+                durable.accepted_epoch
+            },
             current_epoch: durable.current_epoch,
             snapshot: durable.snapshot,
             log: Vec::new(),
@@ -356,6 +364,12 @@ impl<M: StateMachine> Peer<M> {
 
     // ----- shared plumbing -------------------------------------------------------------------
 
+    /// Whether a seeded bug is switched on (constant `false` without the `mutations` feature).
+    #[inline(always)]
+    pub(crate) fn mutated(&self, m: crate::mutation::Mutation) -> bool {
+        crate::mutation::enabled(self.config.mutations, m)
+    }
+
     pub(crate) fn trace(&mut self, event: TraceEvent) {
         self.outbox.push(Output::Trace(event));
     }
@@ -383,6 +397,11 @@ impl<M: StateMachine> Peer<M> {
     }
 
     fn on_persisted(&mut self, id: u64) {
+        debug_assert!(
+            id <= self.next_persist_id,
+            "Persisted {id} was never issued (last issued {})",
+            self.next_persist_id
+        );
         if id > self.persisted_id {
             self.persisted_id = id;
         }

@@ -161,6 +161,31 @@ pub enum RefuseReason {
     ImplausibleEpoch,
 }
 
+impl TraceEvent {
+    /// The variant's name (crash points and filters refer to events by it).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TraceEvent::StateChanged { .. } => "StateChanged",
+            TraceEvent::PhaseChanged { .. } => "PhaseChanged",
+            TraceEvent::ElectionRound { .. } => "ElectionRound",
+            TraceEvent::VoteReceived { .. } => "VoteReceived",
+            TraceEvent::Finalizing { .. } => "Finalizing",
+            TraceEvent::ElectionDone { .. } => "ElectionDone",
+            TraceEvent::EpochProposed { .. } => "EpochProposed",
+            TraceEvent::SyncChosen { .. } => "SyncChosen",
+            TraceEvent::LeaderEstablished { .. } => "LeaderEstablished",
+            TraceEvent::NewEpochAccepted { .. } => "NewEpochAccepted",
+            TraceEvent::Proposed { .. } => "Proposed",
+            TraceEvent::Committed { .. } => "Committed",
+            TraceEvent::Delivered { .. } => "Delivered",
+            TraceEvent::StateReset { .. } => "StateReset",
+            TraceEvent::GaveUp { .. } => "GaveUp",
+            TraceEvent::RequestRefused => "RequestRefused",
+            TraceEvent::LearnerRefused { .. } => "LearnerRefused",
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ResetReason {

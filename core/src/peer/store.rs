@@ -14,6 +14,12 @@ impl<M: StateMachine> Peer<M> {
     /// Appends a transaction to the log (memory mirror + persist request) and takes a snapshot
     /// every `snap_count` transactions.
     pub(crate) fn log_append(&mut self, entry: LogEntry<M::Txn>) {
+        debug_assert!(
+            entry.zxid > self.last_logged_zxid(),
+            "append {} not above lastLoggedZxid {}",
+            entry.zxid,
+            self.last_logged_zxid()
+        );
         self.log.push(entry.clone());
         self.persist(PersistOp::Append(entry));
         self.logged_since_snapshot += 1;
@@ -37,6 +43,12 @@ impl<M: StateMachine> Peer<M> {
     /// Applies one transaction to the state machine, records it in the committed log, replies
     /// to this server's client if it came from one, and traces the delivery.
     pub(crate) fn apply_entry(&mut self, entry: &LogEntry<M::Txn>) {
+        debug_assert!(
+            entry.zxid > self.last_processed,
+            "apply {} not above lastProcessedZxid {}",
+            entry.zxid,
+            self.last_processed
+        );
         let ctx = TxnContext {
             zxid: entry.zxid,
             time_ms: entry.time_ms,

@@ -11,6 +11,7 @@ use crate::machine::StateMachine;
 use crate::message::PeerState;
 use crate::peer::{Input, Output, Peer, PeerDurable, PeerMessage, PeerPersistOp};
 use crate::rng::Rng;
+use crate::sim::fault_model::{global_time, local_time, CrashPoint, FaultModel};
 use crate::sim::invariants::{Checker, Violation};
 use crate::sim::network::{LinkState, Links};
 use crate::sim::scenario::{Action, SimConfig};
@@ -35,6 +36,8 @@ pub struct SimNode<M: StateMachine> {
     timer_at: Option<Instant>,
     last_persist_done: Instant,
     pub started: bool,
+    /// A paused process (SIGSTOP) handles nothing before this time; its events wait.
+    pub paused_until: Instant,
 }
 
 /// A client request's fate.
@@ -129,6 +132,10 @@ pub struct Cluster<M: StateMachine> {
     checker: Option<Checker<M>>,
     violation: Option<Violation>,
     deliveries: u64,
+    faults: FaultModel,
+    /// Each learner's last logged zxid right after it handled its latest NEWLEADER: what its
+    /// NEWLEADER ACK must find on its disk (the DurableAcknowledgement invariant).
+    synced_log: BTreeMap<Sid, Zxid>,
 }
 
 impl<M: StateMachine + Clone> Cluster<M> {
@@ -157,6 +164,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                     timer_at: None,
                     last_persist_done: Instant::ZERO,
                     started: false,
+                    paused_until: Instant::ZERO,
                 },
             );
         }
@@ -180,6 +188,8 @@ impl<M: StateMachine + Clone> Cluster<M> {
             checker: if check { Some(Checker::new()) } else { None },
             violation: None,
             deliveries: 0,
+            faults: FaultModel::default(),
+            synced_log: BTreeMap::new(),
             config,
         };
         if cluster.config.start_all {
@@ -211,6 +221,29 @@ impl<M: StateMachine + Clone> Cluster<M> {
     pub fn set_write_check(&mut self, contains: fn(&M, &M::Txn) -> bool) {
         if let Some(c) = &mut self.checker {
             c.contains = Some(contains);
+        }
+    }
+
+    /// Sets the continuous faults (slow fsyncs, crash points, clock rates); see [`FaultModel`].
+    pub fn set_fault_model(&mut self, faults: FaultModel) {
+        self.faults = faults;
+    }
+
+    pub fn fault_model(&self) -> &FaultModel {
+        &self.faults
+    }
+
+    /// Ends the continuous faults (crash points, slow fsyncs) and every pause, for the liveness
+    /// phase; clock rates stay, they are not faults a cluster recovers from.
+    pub fn calm(&mut self) {
+        let clock_ppm = core::mem::take(&mut self.faults.clock_ppm);
+        self.faults = FaultModel {
+            clock_ppm,
+            ..FaultModel::default()
+        };
+        let now = self.now;
+        for n in self.nodes.values_mut() {
+            n.paused_until = n.paused_until.min(now);
         }
     }
 
@@ -426,7 +459,26 @@ impl<M: StateMachine + Clone> Cluster<M> {
         self.trace.push(record);
     }
 
+    /// The server an event happens at, if it is one a paused process would have to handle.
+    fn target(event: &Event<M>) -> Option<Sid> {
+        match event {
+            Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Some(*to),
+            Event::Timer { node, .. } => Some(*node),
+            Event::Action(Action::Write { server, .. } | Action::Sync { server }) => Some(*server),
+            Event::PersistDone { .. } | Event::Action(_) => None,
+        }
+    }
+
     fn handle(&mut self, event: Event<M>) {
+        if let Some(sid) = Self::target(&event) {
+            if let Some(until) = self.nodes.get(&sid).map(|n| n.paused_until) {
+                if until > self.now {
+                    // SIGSTOP: the process handles it when it resumes, in the same order.
+                    self.push_event(until, event);
+                    return;
+                }
+            }
+        }
         match event {
             Event::Deliver {
                 from,
@@ -462,7 +514,17 @@ impl<M: StateMachine + Clone> Cluster<M> {
                         kind: Cow::Borrowed(msg.kind()),
                     },
                 );
+                let kind = msg.kind();
                 self.step_peer(to, Input::Receive { from, msg });
+                if kind == "NEWLEADER" {
+                    if let Some(p) = self.peer(to) {
+                        let last = p.last_logged_zxid();
+                        self.synced_log.insert(to, last);
+                    }
+                }
+                if self.crash_point_fires(CrashPoint::Delivered(kind)) {
+                    self.crash_at_point(to);
+                }
             }
             Event::Disconnect {
                 from,
@@ -480,16 +542,19 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 }
             }
             Event::Timer { node, inc } => {
+                let local = Instant(local_time(self.now.0, self.ppm(node)));
                 let Some(n) = self.nodes.get_mut(&node) else {
                     return;
                 };
                 if n.incarnation != inc {
                     return;
                 }
-                if n.timer_at == Some(self.now) {
+                if n.timer_at.is_some_and(|t| t <= self.now) {
+                    // This timer (possibly held back by a pause) is the armed one, or a stale
+                    // one: either way nothing is armed any more.
                     n.timer_at = None;
                 }
-                let due = matches!(n.peer.as_ref().and_then(|p| p.next_deadline()), Some(d) if d <= self.now);
+                let due = matches!(n.peer.as_ref().and_then(|p| p.next_deadline()), Some(d) if d <= local);
                 if due {
                     self.record(node, SimEvent::Timer);
                     self.step_peer(node, Input::Tick);
@@ -504,11 +569,40 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 if n.incarnation != inc {
                     return;
                 }
+                // The disk finishes whether or not the process runs.
+                let mut kinds = Vec::new();
+                let before = (n.durable.accepted_epoch, n.durable.current_epoch);
                 while matches!(n.pending_persist.front(), Some((pid, _)) if *pid <= id) {
                     let (_, op) = n.pending_persist.pop_front().expect("front exists");
+                    kinds.push(op.kind());
                     n.durable.apply(&op);
                 }
-                self.record(node, SimEvent::Persisted { id });
+                let after = (n.durable.accepted_epoch, n.durable.current_epoch);
+                if self.checker.is_some() && self.violation.is_none() {
+                    if let Err(v) =
+                        crate::sim::invariants::epochs::check(self.now, node, before, after)
+                    {
+                        self.violation = Some(v);
+                    }
+                }
+                if !kinds.is_empty() {
+                    self.record(node, SimEvent::Persisted { id });
+                    if kinds
+                        .iter()
+                        .any(|k| self.crash_point_fires(CrashPoint::Persisted(k)))
+                    {
+                        self.crash_at_point(node);
+                        return;
+                    }
+                }
+                let paused_until = self
+                    .nodes
+                    .get(&node)
+                    .map_or(Instant::ZERO, |n| n.paused_until);
+                if paused_until > self.now {
+                    self.push_event(paused_until, Event::PersistDone { node, inc, id });
+                    return;
+                }
                 self.step_peer(node, Input::Persisted { id });
             }
             Event::Action(action) => {
@@ -525,20 +619,66 @@ impl<M: StateMachine + Clone> Cluster<M> {
             .unwrap_or(0)
     }
 
+    /// A server's clock rate offset (0 unless the fault model skews it).
+    fn ppm(&self, sid: Sid) -> i32 {
+        self.faults.clock_ppm.get(&sid).copied().unwrap_or(0)
+    }
+
     fn step_peer(&mut self, sid: Sid, input: Input<M>) {
         let mut outputs = core::mem::take(&mut self.outputs);
+        let local = Instant(local_time(self.now.0, self.ppm(sid)));
         {
             let Some(peer) = self.nodes.get_mut(&sid).and_then(|n| n.peer.as_mut()) else {
                 self.outputs = outputs;
                 return;
             };
-            peer.step(self.now, input, &mut outputs);
+            peer.step(local, input, &mut outputs);
         }
+        let mut crashed = false;
         for output in outputs.drain(..) {
+            if crashed {
+                continue; // the process died: the rest of this step never happened
+            }
+            let mid_step = self.faults.crash_mid_step_per_million;
+            if mid_step > 0 && self.rng.chance(mid_step) {
+                self.crash_at_point(sid);
+                crashed = true;
+                continue;
+            }
+            let event_point = match &output {
+                Output::Trace(ev) => Some(CrashPoint::Event(ev.name())),
+                _ => None,
+            };
             self.execute(sid, output);
+            if event_point.is_some_and(|p| self.crash_point_fires(p)) {
+                self.crash_at_point(sid);
+                crashed = true;
+            }
         }
         self.outputs = outputs;
-        self.arm_timer(sid);
+        if !crashed {
+            self.arm_timer(sid);
+        }
+    }
+
+    /// Whether an armed crash point fires now (one draw per matching moment).
+    fn crash_point_fires(&mut self, point: CrashPoint) -> bool {
+        match self.faults.crash_chance(point) {
+            Some(chance) => self.rng.chance(chance),
+            None => false,
+        }
+    }
+
+    /// Kills a server at a crash point; it restarts by itself after `restart_after_ms`.
+    fn crash_at_point(&mut self, sid: Sid) {
+        if self.nodes.get(&sid).is_none_or(|n| n.peer.is_none()) {
+            return;
+        }
+        self.record(sid, SimEvent::CrashPoint);
+        self.do_action(Action::Crash(sid));
+        let (lo, hi) = self.faults.restart_after_ms;
+        let at = self.now + self.rng.range(lo, hi);
+        self.push_event(at, Event::Action(Action::Restart(sid)));
     }
 
     fn arm_timer(&mut self, sid: Sid) {
@@ -548,7 +688,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
         let Some(deadline) = n.peer.as_ref().and_then(|p| p.next_deadline()) else {
             return;
         };
-        let deadline = deadline.max(self.now);
+        let ppm = self.faults.clock_ppm.get(&sid).copied().unwrap_or(0);
+        let deadline = Instant(global_time(deadline.0, ppm)).max(self.now);
+        let n = self.nodes.get_mut(&sid).expect("checked above");
         if n.timer_at.is_none_or(|t| deadline < t) {
             n.timer_at = Some(deadline);
             let inc = n.incarnation;

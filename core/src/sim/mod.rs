@@ -13,6 +13,7 @@
 
 pub mod bench;
 mod cluster;
+pub mod fault_model;
 pub mod invariants;
 mod network;
 mod scenario;
@@ -22,6 +23,7 @@ mod trace;
 pub mod zk;
 
 pub use cluster::{ClientRequest, ClientResult, Cluster, InFlight, SimNode};
+pub use fault_model::{CrashPoint, FaultModel};
 pub use network::LinkState;
 pub use scenario::{Action, Scenario, ScheduledAction, SimConfig};
 pub use trace::{SimEvent, SimTrace, TraceRecord};

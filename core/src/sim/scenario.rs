@@ -26,6 +26,8 @@ pub struct SimConfig {
     pub disk_latency_ms: (u64, u64),
     /// Start every server at time 0 (otherwise use `Action::Start`).
     pub start_all: bool,
+    /// Seeded protocol bugs every server runs with (see [`crate::mutation`]).
+    pub mutations: crate::mutation::Mutations,
 }
 
 impl Default for SimConfig {
@@ -46,6 +48,7 @@ impl Default for SimConfig {
             latency_ms: (1, 3),
             disk_latency_ms: (1, 2),
             start_all: true,
+            mutations: crate::mutation::Mutations::NONE,
         }
     }
 }
@@ -79,6 +82,16 @@ pub enum Action<T> {
         extra_ms: u64,
         drop_per_million: u32,
     },
+    /// Pause the process (SIGSTOP) for `ms`: it handles nothing while its timers run out, then
+    /// resumes (SIGCONT) and handles everything that arrived, in order.
+    Pause { server: Sid, ms: u64 },
+    /// The disk completes nothing new for `ms` (a stalled fsync): later persists wait behind it.
+    StallDisk { server: Sid, ms: u64 },
+    /// Wipe the disk only if what it holds is redundant — every transaction it logged is on a
+    /// quorum of the other voters' disks and every other voter promised at least its epoch —
+    /// so the wipe cannot make ZAB lose anything (amnesia on a quorum is outside ZAB's fault
+    /// model); otherwise nothing happens. Then restart it after `restart_after_ms`.
+    WipeIfRedundant { server: Sid, restart_after_ms: u64 },
     /// A client connected to `server` asks for a write.
     Write { server: Sid, txn: T },
     /// A client connected to `server` asks for `sync`.

@@ -1,15 +1,22 @@
-//! Random fault sweeps: a seed picks the ensemble size, a schedule of faults (crashes,
-//! restarts, one-way and two-way cuts, isolated servers, dropped messages, slow and lossy
-//! links) and client writes to random servers. The safety invariants are checked after every
-//! event; then faults stop and the liveness phase must converge.
+//! Random fault sweeps (swarm testing): a seed picks the ensemble, its own fault profile —
+//! which kinds of fault, how often, how slow the disks and links, which crash points are armed,
+//! whose clock runs fast or slow — and a schedule of faults and client writes to random
+//! servers. The safety invariants are checked after every event; then faults stop and the
+//! liveness phase must converge.
 //!
-//! Disks are never wiped in a sweep: a wiped participant is amnesia, which ZAB does not
-//! survive on a quorum, so "no acknowledged write is lost" would not be a fair check.
+//! Disk wipes are drawn like any fault but executed only when the wiped server's data is
+//! redundant ([`Action::WipeIfRedundant`]): a wiped participant is amnesia, which ZAB does not
+//! survive when a quorum depended on it, so "no acknowledged write is lost" would not be a fair
+//! check otherwise.
 
 use alloc::vec::Vec;
 
+use alloc::string::String;
+
 use crate::machine::ChainMachine;
+use crate::mutation::Mutations;
 use crate::rng::Rng;
+use crate::sim::fault_model::{FaultModel, CRASH_POINTS};
 use crate::sim::invariants::{liveness, Violation};
 use crate::sim::{Action, Cluster, SimConfig};
 use crate::time::Instant;
@@ -24,6 +31,8 @@ pub struct SweepParams {
     pub fault_ms: u64,
     /// Virtual milliseconds the liveness phase may take.
     pub liveness_ms: u64,
+    /// Seeded protocol bugs to run with (the mutation check).
+    pub mutations: Mutations,
 }
 
 impl Default for SweepParams {
@@ -32,6 +41,7 @@ impl Default for SweepParams {
             servers: None,
             fault_ms: 20_000,
             liveness_ms: 60_000,
+            mutations: Mutations::NONE,
         }
     }
 }
@@ -46,6 +56,8 @@ pub struct SeedReport {
     pub deliveries: u64,
     pub acked_writes: usize,
     pub violation: Option<Violation>,
+    /// The seed's fault profile, printed with a failing seed.
+    pub profile: String,
 }
 
 /// Whether the chain machine holds write `id`.
@@ -55,7 +67,7 @@ pub fn chain_contains(m: &ChainMachine, id: &u64) -> bool {
 
 /// Runs one seed of the sweep.
 pub fn run_seed(params: SweepParams, seed: u64) -> SeedReport {
-    let mut cluster = seed_cluster(params, seed);
+    let (mut cluster, profile) = seed_cluster(params, seed);
     let end = Instant(params.fault_ms);
     let _ = cluster.run_until_pred(end, |c| c.violation().is_some());
     let mut violation = cluster.violation().cloned();
@@ -74,30 +86,32 @@ pub fn run_seed(params: SweepParams, seed: u64) -> SeedReport {
         deliveries: cluster.deliveries(),
         acked_writes,
         violation,
+        profile: alloc::format!("{profile}"),
     }
 }
 
-/// The cluster of one sweep seed with its whole fault and write schedule queued, at time 0.
-pub fn seed_cluster(params: SweepParams, seed: u64) -> Cluster<ChainMachine> {
+/// The cluster of one sweep seed with its fault model set and its whole fault and write
+/// schedule queued, at time 0, and the profile it was drawn from.
+pub fn seed_cluster(params: SweepParams, seed: u64) -> (Cluster<ChainMachine>, SwarmProfile) {
     let mut rng = Rng::new(seed);
     let config = random_config(&mut rng, &params);
     let (servers, observers) = (config.participants, config.observers);
     let all: Vec<Sid> = (1..=servers + observers).collect();
     let mut cluster: Cluster<ChainMachine> = Cluster::new(config, rng.next_u64());
     cluster.set_write_check(chain_contains);
+    let profile = SwarmProfile::draw(&mut rng, &all);
+    cluster.set_fault_model(profile.model.clone());
 
-    // Some seeds are calm (a fault in 20 actions), some stormy (one in 3).
-    let fault_percent = rng.range(5, 35);
     let mut next_write = 1u64;
     let mut t = 0u64;
     while t < params.fault_ms {
-        t += rng.range(10, 120);
+        t += rng.range(profile.gap_ms.0, profile.gap_ms.1);
         if t >= params.fault_ms {
             break;
         }
         let at = Instant(t);
         let pick = |rng: &mut Rng| all[rng.below(all.len() as u64) as usize];
-        let action = if rng.below(100) >= fault_percent {
+        let action = if rng.below(100) >= profile.fault_percent {
             let id = next_write;
             next_write += 1;
             Action::Write {
@@ -105,67 +119,256 @@ pub fn seed_cluster(params: SweepParams, seed: u64) -> Cluster<ChainMachine> {
                 txn: id,
             }
         } else {
-            random_fault(&mut rng, &all)
+            profile.fault(&mut rng, &all)
         };
         cluster.schedule(at, action);
     }
 
-    cluster
+    (cluster, profile)
 }
 
 /// The ensemble of a sweep seed: 3–7 participants (unless given), 0–2 observers, a committed
-/// log of 5–60, snapshots every 20–200 transactions, 1–8 ms links.
+/// log of 5–60, snapshots every 20–200 transactions, 1–8 ms links, 1–18 ms disks.
 pub fn random_config(rng: &mut Rng, params: &SweepParams) -> SimConfig {
     let servers = params.servers.unwrap_or_else(|| rng.range(3, 7));
     let observers = rng.range(0, 2);
+    let disk_lo = rng.range(1, 3);
     SimConfig {
         participants: servers,
         observers,
         commit_log_count: rng.range(5, 60) as usize,
         snap_count: rng.range(20, 200),
         latency_ms: (1, rng.range(2, 8)),
+        disk_latency_ms: (disk_lo, disk_lo + rng.range(0, 15)),
+        mutations: params.mutations,
         ..SimConfig::default()
     }
 }
 
-/// A random fault among all of the sweep's kinds except disk wipes: crash, restart, cut (one
-/// way or both), heal, isolate, heal everything, drop the next message, slow and lossy link.
-pub fn random_fault<T>(rng: &mut Rng, all: &[Sid]) -> Action<T> {
-    let pick = |rng: &mut Rng| all[rng.below(all.len() as u64) as usize];
-    let (a, b) = (pick(rng), pick(rng));
-    match rng.below(30) {
-        0..=5 => Action::Crash(a),
-        6..=13 => Action::Restart(a),
-        14..=17 => Action::Cut {
-            from: a,
-            to: b,
-            both: rng.below(2) == 0,
-        },
-        18..=20 => Action::Heal {
-            from: a,
-            to: b,
-            both: true,
-        },
-        21..=22 => Action::Isolate(a),
-        23..=24 => Action::HealAll,
-        25..=27 => Action::DropNext { from: a, to: b },
-        _ => Action::SetLink {
-            from: a,
-            to: b,
-            extra_ms: rng.range(0, 300),
-            drop_per_million: rng.range(0, 200_000) as u32,
-        },
+/// The kinds of scheduled fault a profile weighs.
+const FAULT_KINDS: [&str; 12] = [
+    "crash",
+    "restart",
+    "cut one way",
+    "cut both ways",
+    "heal",
+    "isolate",
+    "heal all",
+    "drop next",
+    "slow/lossy link",
+    "pause",
+    "stall disk",
+    "wipe",
+];
+
+/// One seed's fault profile (swarm testing): which faults, how often, how bad.
+#[derive(Clone, Debug)]
+pub struct SwarmProfile {
+    /// Percent of scheduled actions that are faults (the rest are client writes).
+    pub fault_percent: u64,
+    /// Time between two scheduled actions (uniform; 0 puts two at the same instant).
+    pub gap_ms: (u64, u64),
+    /// Relative weight of each of [`FAULT_KINDS`] (0: never in this seed).
+    pub weights: [u64; 12],
+    /// Extra link delay of a slow link, up to this.
+    pub max_link_delay_ms: u64,
+    pub pause_ms: (u64, u64),
+    pub stall_ms: (u64, u64),
+    /// The continuous faults: slow fsyncs, crash points, clock rates.
+    pub model: FaultModel,
+}
+
+impl SwarmProfile {
+    /// Draws a profile. About one seed in five is calm (the old sweep's mix), so plain
+    /// protocol runs stay covered too.
+    pub fn draw(rng: &mut Rng, all: &[Sid]) -> SwarmProfile {
+        let calm = rng.below(5) == 0;
+        let mut weights = [6, 8, 2, 2, 3, 2, 2, 3, 2, 0, 0, 0];
+        if !calm {
+            for w in weights.iter_mut() {
+                *w = if rng.below(4) == 0 {
+                    0
+                } else {
+                    rng.range(1, 10)
+                };
+            }
+            // Restarts are what brings crashed servers back: never leave them out.
+            weights[1] = weights[1].max(weights[0]).max(1);
+        }
+        let mut model = FaultModel::default();
+        if !calm {
+            if rng.below(2) == 0 {
+                model.slow_persist_per_million = rng.range(1_000, 100_000) as u32;
+                let lo = rng.range(50, 300);
+                model.slow_persist_ms = (lo, rng.range(lo, 1_000));
+            }
+            let armed = rng.range(0, 4);
+            for _ in 0..armed {
+                let point = CRASH_POINTS[rng.below(CRASH_POINTS.len() as u64) as usize];
+                if model.crash_chance(point).is_none() {
+                    model
+                        .crash_points
+                        .push((point, rng.range(20_000, 300_000) as u32));
+                }
+            }
+            if rng.below(4) == 0 {
+                model.crash_mid_step_per_million = rng.range(100, 3_000) as u32;
+            }
+            model.restart_after_ms = (0, rng.range(0, 2_000));
+            if rng.below(3) == 0 {
+                for &sid in all {
+                    if rng.below(2) == 0 {
+                        let ppm = rng.range(0, 200_000) as i32 - 100_000;
+                        model.clock_ppm.insert(sid, ppm);
+                    }
+                }
+            }
+        }
+        let gap_hi = rng.range(20, 240);
+        SwarmProfile {
+            fault_percent: rng.range(5, 35),
+            gap_ms: (if calm { 10 } else { 0 }, gap_hi),
+            weights,
+            max_link_delay_ms: if calm { 300 } else { rng.range(300, 3_000) },
+            pause_ms: (200, rng.range(500, 5_000)),
+            stall_ms: (50, rng.range(100, 3_000)),
+            model,
+        }
+    }
+
+    /// A random scheduled fault of this profile.
+    pub fn fault<T>(&self, rng: &mut Rng, all: &[Sid]) -> Action<T> {
+        let pick = |rng: &mut Rng| all[rng.below(all.len() as u64) as usize];
+        let (a, b) = (pick(rng), pick(rng));
+        let total: u64 = self.weights.iter().sum();
+        let mut x = rng.below(total.max(1));
+        let mut kind = 0;
+        for (i, w) in self.weights.iter().enumerate() {
+            if x < *w {
+                kind = i;
+                break;
+            }
+            x -= *w;
+        }
+        match kind {
+            0 => Action::Crash(a),
+            1 => Action::Restart(a),
+            2 => Action::Cut {
+                from: a,
+                to: b,
+                both: false,
+            },
+            3 => Action::Cut {
+                from: a,
+                to: b,
+                both: true,
+            },
+            4 => Action::Heal {
+                from: a,
+                to: b,
+                both: true,
+            },
+            5 => Action::Isolate(a),
+            6 => Action::HealAll,
+            7 => Action::DropNext { from: a, to: b },
+            8 => Action::SetLink {
+                from: a,
+                to: b,
+                extra_ms: rng.range(0, self.max_link_delay_ms),
+                drop_per_million: rng.range(0, 200_000) as u32,
+            },
+            9 => Action::Pause {
+                server: a,
+                ms: rng.range(self.pause_ms.0, self.pause_ms.1),
+            },
+            10 => Action::StallDisk {
+                server: a,
+                ms: rng.range(self.stall_ms.0, self.stall_ms.1),
+            },
+            _ => Action::WipeIfRedundant {
+                server: a,
+                restart_after_ms: rng.range(0, 2_000),
+            },
+        }
     }
 }
 
-/// The command that reproduces a seed.
-pub fn reproduce_command(seed: u64, params: &SweepParams) -> alloc::string::String {
-    match params.servers {
-        Some(n) => alloc::format!(
-            "cargo run --release -p zablab-core --example sweep -- --seed {seed} --servers {n}"
-        ),
-        None => {
-            alloc::format!("cargo run --release -p zablab-core --example sweep -- --seed {seed}")
+impl core::fmt::Display for SwarmProfile {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "faults {}% of actions, every {}..{} ms; weights",
+            self.fault_percent, self.gap_ms.0, self.gap_ms.1
+        )?;
+        for (name, w) in FAULT_KINDS.iter().zip(self.weights) {
+            if w > 0 {
+                write!(f, " {name}={w}")?;
+            }
         }
+        write!(
+            f,
+            "; links up to +{} ms; pauses {}..{} ms; disk stalls {}..{} ms",
+            self.max_link_delay_ms,
+            self.pause_ms.0,
+            self.pause_ms.1,
+            self.stall_ms.0,
+            self.stall_ms.1
+        )?;
+        let m = &self.model;
+        if m.slow_persist_per_million > 0 {
+            write!(
+                f,
+                "; slow fsyncs {}/M of {}..{} ms",
+                m.slow_persist_per_million, m.slow_persist_ms.0, m.slow_persist_ms.1
+            )?;
+        }
+        for (p, c) in &m.crash_points {
+            write!(f, "; crash point {p:?} {c}/M")?;
+        }
+        if m.crash_mid_step_per_million > 0 {
+            write!(f, "; crash mid-step {}/M", m.crash_mid_step_per_million)?;
+        }
+        if !m.crash_points.is_empty() || m.crash_mid_step_per_million > 0 {
+            write!(f, "; restart after 0..{} ms", m.restart_after_ms.1)?;
+        }
+        if !m.clock_ppm.is_empty() {
+            write!(f, "; clock ppm {:?}", m.clock_ppm)?;
+        }
+        Ok(())
     }
+}
+
+/// A random fault of the calm profile (the first sweep's mix, no pauses, stalls or wipes).
+pub fn random_fault<T>(rng: &mut Rng, all: &[Sid]) -> Action<T> {
+    let calm = SwarmProfile {
+        fault_percent: 20,
+        gap_ms: (10, 120),
+        weights: [6, 8, 2, 2, 3, 2, 2, 3, 2, 0, 0, 0],
+        max_link_delay_ms: 300,
+        pause_ms: (0, 0),
+        stall_ms: (0, 0),
+        model: FaultModel::default(),
+    };
+    calm.fault(rng, all)
+}
+
+/// The command that reproduces a seed.
+pub fn reproduce_command(seed: u64, params: &SweepParams) -> String {
+    let servers = match params.servers {
+        Some(n) => alloc::format!(" --servers {n}"),
+        None => String::new(),
+    };
+    let mutations: String = crate::mutation::Mutation::ALL
+        .into_iter()
+        .filter(|m| params.mutations.contains(*m))
+        .map(|m| alloc::format!(" --mutation {}", m.name()))
+        .collect();
+    let features = if mutations.is_empty() {
+        ""
+    } else {
+        " --features mutations"
+    };
+    alloc::format!(
+        "cargo run --release -p zablab-core{features} --example sweep -- --seed {seed}{servers}{mutations}"
+    )
 }

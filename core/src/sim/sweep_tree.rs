@@ -33,7 +33,7 @@ use crate::durable::RequestTag;
 use crate::rng::Rng;
 use crate::sim::invariants::{liveness, violation, Violation};
 use crate::sim::sweep::SweepParams;
-use crate::sim::sweep::{random_config, random_fault};
+use crate::sim::sweep::{random_config, SwarmProfile};
 use crate::sim::trace::SimEvent;
 use crate::sim::zk::ZkCluster;
 use crate::sim::ClientResult;
@@ -114,11 +114,14 @@ pub fn run_seed(params: SweepParams, seed: u64) -> TreeSeedReport {
         next_name: 0,
         moves: 0,
     };
-    let fault_percent = rng.range(5, 35);
+    let profile = SwarmProfile::draw(&mut rng, &w.servers);
+    let fault_percent = profile.fault_percent;
     let mut violation = setup(&mut cluster, &mut w, params).err();
+    // The continuous faults start with the fault phase, after the calm setup.
+    cluster.set_fault_model(profile.model.clone());
     let end = cluster.now() + params.fault_ms;
     while violation.is_none() {
-        let at = cluster.now() + rng.range(10, 120);
+        let at = cluster.now() + rng.range(profile.gap_ms.0, profile.gap_ms.1);
         if at >= end {
             break;
         }
@@ -130,7 +133,7 @@ pub fn run_seed(params: SweepParams, seed: u64) -> TreeSeedReport {
         if rng.below(100) >= fault_percent {
             w.client_action(&mut cluster);
         } else {
-            cluster.act(random_fault(&mut rng, &w.servers));
+            cluster.act(profile.fault(&mut rng, &w.servers));
         }
     }
     if violation.is_none() {

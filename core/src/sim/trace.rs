@@ -64,6 +64,12 @@ pub enum SimEvent {
         peer: Sid,
     },
     Started,
+    /// A crash point of the fault model fired (a `Crashed` follows).
+    CrashPoint,
+    /// The process was paused (SIGSTOP) until `until`.
+    Paused {
+        until: Instant,
+    },
     Crashed,
     Restarted,
     Wiped,

@@ -12,6 +12,7 @@ use crate::config::LearnerType;
 use crate::durable::{LogEntry, PersistOp, RequestTag};
 use crate::machine::StateMachine;
 use crate::message::Message;
+use crate::mutation::Mutation;
 use crate::peer::{AfterPersist, Peer, PeerMessage, Role};
 use crate::time::Instant;
 use crate::trace::{GiveUpReason, RefuseReason, SyncMode, TraceEvent, ZabPhase};
@@ -216,7 +217,7 @@ impl<M: StateMachine> Peer<M> {
             .epoch_fixed
             .then(|| self.leader_ref().epoch);
         if let Some(epoch) = established_epoch {
-            if accepted_epoch > epoch {
+            if accepted_epoch > epoch && !self.mutated(Mutation::AcceptOlderEpoch) {
                 // The learner promised a newer epoch to a leader that never got established.
                 // ZooKeeper's LearnerHandler refuses it (the learner fails LEADERINFO and looks
                 // again) and the leader keeps its quorum: one FOLLOWERINFO must never depose a
@@ -261,8 +262,8 @@ impl<M: StateMachine> Peer<M> {
             // `plausible_epoch` keeps accepted_epoch below MAX_EPOCH, so this cannot wrap.
             l.epoch = accepted_epoch + 1;
         }
-        if learner_type == LearnerType::Participant {
-            l.connecting.insert(sid);
+        if learner_type == LearnerType::Participant || self.mutated(Mutation::ObserverInQuorum) {
+            self.leader_mut().connecting.insert(sid);
         }
         self.check_epoch_quorum();
     }
@@ -275,6 +276,9 @@ impl<M: StateMachine> Peer<M> {
     /// `core/tests/safety_regressions.rs`.) The learner acknowledges the proposals again
     /// after its NEWLEADER, from its new log.
     fn forget_acks_of(&mut self, sid: Sid) {
+        if self.mutated(Mutation::StaleAckAfterTrunc) {
+            return;
+        }
         for o in self.leader_mut().outstanding.values_mut() {
             o.acks.remove(&sid);
         }
@@ -282,7 +286,7 @@ impl<M: StateMachine> Peer<M> {
 
     fn check_epoch_quorum(&mut self) {
         let l = self.leader_ref();
-        if l.epoch_fixed || !self.config.ensemble.is_quorum(&l.connecting) {
+        if l.epoch_fixed || !self.leader_quorum(&l.connecting) {
             return;
         }
         let epoch = l.epoch;
@@ -341,7 +345,7 @@ impl<M: StateMachine> Peer<M> {
                 self.leader_drop_learner(sid);
                 return;
             }
-            if participant {
+            if participant || self.mutated(Mutation::ObserverInQuorum) {
                 self.leader_mut().electing.insert(sid);
             }
         }
@@ -354,7 +358,10 @@ impl<M: StateMachine> Peer<M> {
 
     fn check_epoch_ack_quorum(&mut self) {
         let l = self.leader_ref();
-        if !l.epoch_fixed || l.current_epoch_written || !self.config.ensemble.is_quorum(&l.electing)
+        let no_wait = self.mutated(Mutation::NoAckEpochQuorum);
+        if !l.epoch_fixed
+            || l.current_epoch_written
+            || !(no_wait || self.leader_quorum(&l.electing))
         {
             return;
         }
@@ -394,7 +401,11 @@ impl<M: StateMachine> Peer<M> {
         };
         let peer_last_zxid = h.last_logged_zxid;
         let participant = h.learner_type == LearnerType::Participant;
-        let plan = choose_sync(peer_last_zxid, self.last_processed, &self.committed_log);
+        let mut plan = choose_sync(peer_last_zxid, self.last_processed, &self.committed_log);
+        if self.mutated(Mutation::TruncBelowCommitted) && plan.mode == SyncMode::Trunc {
+            let mut below = self.committed_log.iter().rev().map(|e| e.zxid);
+            plan.target = below.find(|z| *z < plan.target).unwrap_or(Zxid::ZERO);
+        }
         let record = SyncRecord {
             mode: plan.mode,
             peer_last_zxid,
@@ -473,7 +484,7 @@ impl<M: StateMachine> Peer<M> {
             self.send(sid, Message::UpToDate);
             return;
         }
-        if participant {
+        if participant || self.mutated(Mutation::ObserverInQuorum) {
             self.leader_mut().newleader_acks.insert(sid);
         }
         self.check_newleader_quorum();
@@ -481,10 +492,7 @@ impl<M: StateMachine> Peer<M> {
 
     fn check_newleader_quorum(&mut self) {
         let l = self.leader_ref();
-        if l.established
-            || !l.current_epoch_written
-            || !self.config.ensemble.is_quorum(&l.newleader_acks)
-        {
+        if l.established || !l.current_epoch_written || !self.leader_quorum(&l.newleader_acks) {
             return;
         }
         let epoch = l.epoch;
@@ -517,6 +525,19 @@ impl<M: StateMachine> Peer<M> {
             }
             self.send(sid, Message::UpToDate);
         }
+    }
+
+    /// The leader's quorum rule for discovery, sync and its synced-followers check: a strict
+    /// majority of voters (`ObserverInQuorum` counts every member instead).
+    pub(crate) fn leader_quorum<'a>(&self, sids: impl IntoIterator<Item = &'a Sid>) -> bool {
+        if self.mutated(Mutation::ObserverInQuorum) {
+            let members = sids
+                .into_iter()
+                .filter(|s| self.config.ensemble.is_member(**s))
+                .count();
+            return 2 * members > self.config.ensemble.voter_count();
+        }
+        self.config.ensemble.is_quorum(sids)
     }
 
     /// Closes a learner's connection and forgets its handler.

@@ -9,6 +9,7 @@ use crate::config::LearnerType;
 use crate::durable::{LogEntry, RequestTag};
 use crate::machine::StateMachine;
 use crate::message::{Forwarded, Message};
+use crate::mutation::Mutation;
 use crate::peer::{AfterPersist, Output, Peer};
 use crate::trace::{GiveUpReason, TraceEvent};
 use crate::zab::leader::{HandlerStage, Outstanding};
@@ -98,7 +99,9 @@ impl<M: StateMachine> Peer<M> {
             let Some((zxid, p)) = l.outstanding.iter().next() else {
                 return;
             };
-            if !self.config.ensemble.is_quorum(&p.acks) {
+            let minority = self.mutated(Mutation::CommitWithMinority)
+                && 2 * (p.acks.len() + 1) > self.config.ensemble.voter_count();
+            if !self.config.ensemble.is_quorum(&p.acks) && !minority {
                 return;
             }
             let zxid = *zxid;
@@ -113,6 +116,11 @@ impl<M: StateMachine> Peer<M> {
 
     fn commit(&mut self, entry: LogEntry<M::Txn>) {
         let zxid = entry.zxid;
+        debug_assert!(
+            zxid > self.leader_ref().last_committed,
+            "commit {zxid} not above lastCommitted {}",
+            self.leader_ref().last_committed
+        );
         self.leader_mut().last_committed = zxid;
         self.trace(TraceEvent::Committed { zxid });
         let mut followers = Vec::new();
@@ -238,7 +246,7 @@ impl<M: StateMachine> Peer<M> {
             .filter(|h| l.tick <= h.tick_of_next_ack_deadline)
             .map(|h| &h.sid)
             .chain(core::iter::once(&me));
-        self.config.ensemble.is_quorum(synced)
+        self.leader_quorum(synced)
     }
 
     /// `LearnerHandler.ping`: PING with the last proposed zxid, or close the connection when a

@@ -12,6 +12,7 @@ use alloc::collections::VecDeque;
 use crate::durable::{LogEntry, PersistOp};
 use crate::machine::StateMachine;
 use crate::message::{Message, PeerState};
+use crate::mutation::Mutation;
 use crate::peer::{AfterPersist, Output, Peer, PeerMessage, Role};
 use crate::time::Instant;
 use crate::trace::{GiveUpReason, ResetReason, SyncMode, TraceEvent, ZabPhase};
@@ -210,6 +211,10 @@ impl<M: StateMachine> Peer<M> {
             Some(self.current_epoch)
         } else if new_epoch == self.accepted_epoch {
             None // already promised: -1 on the wire
+        } else if self.mutated(Mutation::AcceptOlderEpoch) {
+            self.accepted_epoch = new_epoch;
+            self.persist(PersistOp::AcceptedEpoch(new_epoch));
+            Some(self.current_epoch)
         } else {
             self.give_up(GiveUpReason::ProtocolViolation);
             return;
@@ -342,6 +347,14 @@ impl<M: StateMachine> Peer<M> {
             return;
         }
         let pending = core::mem::take(&mut self.learner_mut().not_logged);
+        let leader = self.learner_ref().leader;
+        let early_ack = self.mutated(Mutation::CurrentEpochBeforeSyncLogged);
+        if early_ack {
+            // ZOOKEEPER-4643/4646: currentEpoch first, and the ACK waits only for it.
+            self.current_epoch = new_epoch;
+            self.persist(PersistOp::CurrentEpoch(new_epoch));
+            self.after_persisted(AfterPersist::LearnerNewLeaderAck { to: leader, zxid });
+        }
         let mut uncommitted = alloc::vec::Vec::new();
         for p in pending {
             if p.zxid > self.last_processed {
@@ -349,13 +362,16 @@ impl<M: StateMachine> Peer<M> {
             }
             self.log_append(p);
         }
-        self.current_epoch = new_epoch;
-        self.persist(PersistOp::CurrentEpoch(new_epoch));
+        if !early_ack {
+            self.current_epoch = new_epoch;
+            self.persist(PersistOp::CurrentEpoch(new_epoch));
+        }
         self.trace(TraceEvent::NewEpochAccepted { epoch: new_epoch });
         self.learner_mut().stage = LearnerStage::AwaitingUpToDate;
         self.learner_mut().deadline = self.now + self.config.timing.sync_limit_ms();
-        let leader = self.learner_ref().leader;
-        self.after_persisted(AfterPersist::LearnerNewLeaderAck { to: leader, zxid });
+        if !early_ack {
+            self.after_persisted(AfterPersist::LearnerNewLeaderAck { to: leader, zxid });
+        }
         if self.config.is_participant() {
             for z in uncommitted {
                 self.after_persisted(AfterPersist::Send {
@@ -392,7 +408,16 @@ impl<M: StateMachine> Peer<M> {
             return;
         }
         let (zxid, leader) = (p.zxid, self.learner_ref().leader);
-        self.log_append(p);
+        if self.mutated(Mutation::ApplyUncommitted) {
+            self.log_append(p.clone());
+            self.apply_entry(&p);
+        } else {
+            self.log_append(p);
+        }
+        if self.mutated(Mutation::AckBeforeDurable) {
+            self.send(leader, Message::Ack { zxid });
+            return;
+        }
         self.after_persisted(AfterPersist::Send {
             to: leader,
             msg_ack: zxid,
@@ -407,6 +432,7 @@ impl<M: StateMachine> Peer<M> {
                 let entry = e.clone();
                 self.apply_entry(&entry);
             }
+            _ if self.mutated(Mutation::ApplyUncommitted) && zxid <= self.last_processed => {}
             _ => self.give_up(GiveUpReason::ProtocolViolation),
         }
     }

@@ -21,6 +21,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         c.timing = self.config.timing;
         c.commit_log_count = self.config.commit_log_count;
         c.snap_count = self.config.snap_count;
+        c.mutations = self.config.mutations;
         c
     }
 
@@ -54,6 +55,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             return;
         }
         n.incarnation += 1;
+        n.paused_until = self.now;
         n.pending_persist.clear();
         n.timer_at = None;
         n.last_persist_done = self.now;
@@ -173,10 +175,72 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 l.extra_ms = extra_ms;
                 l.drop_per_million = drop_per_million;
             }),
+            Action::Pause { server, ms } => {
+                let until = self.now + ms;
+                if let Some(n) = self.nodes.get_mut(&server) {
+                    if n.peer.is_some() {
+                        n.paused_until = n.paused_until.max(until);
+                        self.record(server, SimEvent::Paused { until });
+                    }
+                }
+            }
+            Action::StallDisk { server, ms } => {
+                let until = self.now + ms;
+                if let Some(n) = self.nodes.get_mut(&server) {
+                    n.last_persist_done = n.last_persist_done.max(until);
+                }
+            }
+            Action::WipeIfRedundant {
+                server,
+                restart_after_ms,
+            } => {
+                if self.wipe_is_redundant(server) {
+                    self.do_action(Action::WipeDisk(server));
+                    let at = self.now + restart_after_ms;
+                    self.push_event(at, Event::Action(Action::Restart(server)));
+                }
+            }
             Action::Write { server, txn } => return Some(self.client_request(server, Some(txn))),
             Action::Sync { server } => return Some(self.client_request(server, None)),
         }
         None
+    }
+
+    /// See [`Action::WipeIfRedundant`]. Observers hold nothing a quorum depends on.
+    fn wipe_is_redundant(&self, sid: Sid) -> bool {
+        if !self.ensemble.is_voter(sid) {
+            return true;
+        }
+        let Some(mine) = self.nodes.get(&sid).map(|n| &n.durable) else {
+            return false;
+        };
+        let others: Vec<&PeerDurable<M>> = self
+            .nodes
+            .iter()
+            .filter(|(s, _)| **s != sid && self.ensemble.is_voter(**s))
+            .map(|(_, n)| &n.durable)
+            .collect();
+        if others
+            .iter()
+            .any(|o| o.accepted_epoch < mine.accepted_epoch || o.current_epoch < mine.current_epoch)
+        {
+            return false;
+        }
+        let quorum = self.ensemble.voter_count() / 2 + 1;
+        let holds = |o: &PeerDurable<M>, z: crate::zxid::Zxid| {
+            o.log.iter().any(|e| e.zxid == z) || o.snapshot.as_ref().is_some_and(|(s, _)| *s >= z)
+        };
+        let zxids = mine
+            .log
+            .iter()
+            .map(|e| e.zxid)
+            .chain(mine.snapshot.as_ref().map(|(z, _)| *z));
+        for z in zxids {
+            if others.iter().filter(|o| holds(o, z)).count() < quorum {
+                return false;
+            }
+        }
+        true
     }
 
     fn client_request(&mut self, server: Sid, txn: Option<M::Txn>) -> RequestTag {

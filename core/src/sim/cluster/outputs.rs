@@ -19,7 +19,13 @@ impl<M: StateMachine + Clone> Cluster<M> {
             Output::Send { to, msg } => self.send(sid, to, msg),
             Output::Persist { id, op } => {
                 let (lo, hi) = self.config.disk_latency_ms;
-                let latency = self.rng.range(lo, hi);
+                let slow = self.faults.slow_persist_per_million;
+                let latency = if slow > 0 && self.rng.chance(slow) {
+                    let (lo, hi) = self.faults.slow_persist_ms;
+                    self.rng.range(lo, hi)
+                } else {
+                    self.rng.range(lo, hi)
+                };
                 let n = self.nodes.get_mut(&sid).expect("node exists");
                 let done = (self.now + latency).max(n.last_persist_done);
                 n.last_persist_done = done;
@@ -76,6 +82,20 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 );
             }
             Output::Trace(event) => {
+                if let (TraceEvent::Committed { zxid }, true, None) =
+                    (&event, self.checker.is_some(), &self.violation)
+                {
+                    let disks = self.nodes.iter().map(|(s, n)| (*s, &n.durable));
+                    if let Err(v) = crate::sim::invariants::committed_durably::check(
+                        self.now,
+                        sid,
+                        *zxid,
+                        &self.ensemble,
+                        disks,
+                    ) {
+                        self.violation = Some(v);
+                    }
+                }
                 if let (TraceEvent::LeaderEstablished { .. }, Some(checker)) =
                     (&event, &mut self.checker)
                 {
@@ -95,6 +115,19 @@ impl<M: StateMachine + Clone> Cluster<M> {
     }
 
     fn send(&mut self, from: Sid, to: Sid, msg: PeerMessage<M>) {
+        if self.checker.is_some() && self.violation.is_none() {
+            if let Some(n) = self.nodes.get(&from) {
+                if let Some(peer) = &n.peer {
+                    let synced = self.synced_log.get(&from).copied();
+                    let checked = crate::sim::invariants::durable_acks::check(
+                        self.now, from, peer, &n.durable, synced, &msg,
+                    );
+                    if let Err(v) = checked {
+                        self.violation = Some(v);
+                    }
+                }
+            }
+        }
         self.next_msg_id += 1;
         let msg_id = self.next_msg_id;
         let kind = Cow::Borrowed(msg.kind());

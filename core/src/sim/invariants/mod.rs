@@ -6,6 +6,9 @@
 
 pub mod acked_writes;
 pub mod agreement;
+pub mod committed_durably;
+pub mod durable_acks;
+pub mod epochs;
 pub mod integrity;
 pub mod leadership;
 pub mod liveness;
