@@ -1,22 +1,44 @@
-//! `zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--inflight 64] [--secs 10]
-//! [--size 100] [--clients 1] [--keep]`: a load generator over ZooKeeper's wire protocol, so
-//! the same program measures ZabLab and Apache ZooKeeper.
+//! `zablab bench`: a load generator over ZooKeeper's wire protocol, so the same program
+//! measures ZabLab and Apache ZooKeeper.
 //!
-//! Each client is one session (client *i* starts at host *i* mod the list, so clients spread
-//! over the servers) with `inflight` tasks issuing requests back to back on it; every request's
-//! latency is recorded in microseconds. Operations: `create` makes new nodes, `set` and `get`
-//! work on one pre-created node per task, `mixed` is one setData in ten, the rest getData.
-//! Everything lives under a fresh `/zablab-bench-<pid>-<n>` that is deleted afterwards (unless
-//! `--keep`). The last line is machine-readable:
-//! `ops/s: X p50_us: A p99_us: B p999_us: C`.
+//! ```text
+//! zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--read-ratio 0.9]
+//!              [--sessions 1] [--inflight 64] [--rate OPS_PER_S] [--znodes N]
+//!              [--secs 10] [--size 100] [--progress 10] [--json] [--keep]
+//! ```
+//!
+//! `--sessions` sessions (session *s* starts at host *s* mod the list, so they spread over the
+//! servers), each with `--inflight` tasks. Without `--rate` every task sends its next request
+//! as soon as the last one is answered (closed loop); with `--rate` the run's requests are due
+//! at fixed times, `rate` per second over all tasks (open loop), and a latency counts from when
+//! its request was due, so queueing behind a slow server is measured (at most `inflight` per
+//! session are outstanding; requests that could not be sent before the end are reported as
+//! `behind`). `set`, `get` and `mixed` work on `--znodes` znodes of `--size` bytes created
+//! before the run (default: one per task); `mixed` reads `--read-ratio` of its requests,
+//! spread evenly. Latencies go into HdrHistograms (1 µs to 1 h, 3 significant digits), reads
+//! and writes apart. Everything lives under a fresh `/zablab-bench-<pid>-<n>` that is deleted
+//! afterwards (unless `--keep`).
+//!
+//! Output: a header line, the counts, and as the last line (bench/compare.sh reads it)
+//! `ops/s: X p50_us: A p99_us: B p999_us: C`; with `--json`, one JSON object on stdout and the
+//! rest on stderr. `--progress S` prints a line on stderr every S seconds (default 10, 0: none).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod load;
+mod report;
 
-use tokio::task::JoinSet;
-use zablab_core::tree::{Acl, CreateMode};
+pub use load::{bench, Schedule};
+pub use report::{BenchReport, Latencies, LatencySummary, LATENCY_US_MAX};
 
-use crate::zkclient::{ConnectOptions, ZkClient, ZkError};
+/// Limits on what the command line may ask for (memory and connections are taken per task).
+pub const SESSIONS_MAX: usize = 10_000;
+pub const INFLIGHT_MAX: usize = 10_000;
+pub const TASKS_MAX: usize = 100_000;
+pub const ZNODES_MAX: usize = 1_000_000;
+/// ZooKeeper refuses packets over jute.maxbuffer (1 MiB by default).
+pub const SIZE_BYTES_MAX: usize = 1_000_000;
+pub const PRELOAD_BYTES_MAX: usize = 1 << 30;
+pub const SECS_MAX: f64 = 86_400.0;
+pub const RATE_MAX: f64 = 10_000_000.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchOp {
@@ -26,15 +48,36 @@ pub enum BenchOp {
     Mixed,
 }
 
-#[derive(Clone, Debug)]
+impl BenchOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchOp::Create => "create",
+            BenchOp::Set => "set",
+            BenchOp::Get => "get",
+            BenchOp::Mixed => "mixed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub struct BenchOptions {
     pub hosts: Vec<String>,
     pub op: BenchOp,
+    /// Requests in flight per session (closed loop), or the most outstanding (open loop).
     pub inflight: usize,
     pub secs: f64,
     pub size: usize,
-    pub clients: usize,
+    pub sessions: usize,
     pub keep: bool,
+    /// Requests per second over all sessions (open loop); None: closed loop.
+    pub rate: Option<f64>,
+    /// Share of reads for `--op mixed`.
+    pub read_ratio: f64,
+    /// Znodes created before the run for set/get/mixed (None: one per task; create: none).
+    pub znodes: Option<usize>,
+    pub json: bool,
+    /// Seconds between progress lines on stderr (0: none).
+    pub progress_secs: f64,
 }
 
 impl Default for BenchOptions {
@@ -45,219 +88,88 @@ impl Default for BenchOptions {
             inflight: 64,
             secs: 10.0,
             size: 100,
-            clients: 1,
+            sessions: 1,
             keep: false,
+            rate: None,
+            read_ratio: 0.9,
+            znodes: None,
+            json: false,
+            progress_secs: 10.0,
         }
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct BenchReport {
-    pub ops: u64,
-    pub errors: u64,
-    pub elapsed_secs: f64,
-    pub ops_per_sec: f64,
-    pub p50_us: u64,
-    pub p99_us: u64,
-    pub p999_us: u64,
-    pub max_us: u64,
-}
-
-impl BenchReport {
-    /// The machine-readable last line.
-    pub fn summary_line(&self) -> String {
-        format!(
-            "ops/s: {:.1} p50_us: {} p99_us: {} p999_us: {}",
-            self.ops_per_sec, self.p50_us, self.p99_us, self.p999_us
-        )
-    }
-}
-
-/// The value at quantile `q` of sorted samples (nearest rank).
-pub fn percentile(sorted: &[u32], q: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1] as u64
-}
-
-fn open_acl() -> Vec<Acl> {
-    vec![Acl::new(31, "world", "anyone")]
-}
-
-async fn connect_at(hosts: &[String], first: usize) -> Result<ZkClient, ZkError> {
-    let n = hosts.len();
-    let rotated: Vec<String> = (0..n).map(|i| hosts[(first + i) % n].clone()).collect();
-    let mut o = ConnectOptions::new("");
-    o.hosts = rotated;
-    o.session_timeout_ms = 30_000;
-    ZkClient::connect(o).await.map(|(c, _)| c)
-}
-
-/// What one task did: latencies, errors, and the nodes it created.
-#[derive(Default)]
-struct TaskResult {
-    latencies_us: Vec<u32>,
-    errors: u64,
-    created: Vec<String>,
-}
-
-async fn task(
-    zk: ZkClient,
-    op: BenchOp,
-    node: String,
-    prefix: String,
-    data: Arc<Vec<u8>>,
-    deadline: Instant,
-) -> TaskResult {
-    let mut r = TaskResult::default();
-    let mut i: u64 = 0;
-    while Instant::now() < deadline {
-        let write = match op {
-            BenchOp::Create | BenchOp::Set => true,
-            BenchOp::Get => false,
-            BenchOp::Mixed => i.is_multiple_of(10),
-        };
-        let t0 = Instant::now();
-        let ok = match (op, write) {
-            (BenchOp::Create, _) => {
-                let p = format!("{prefix}-{i}");
-                let res = zk
-                    .create(&p, Some(&data), &open_acl(), CreateMode::Persistent)
-                    .await;
-                if res.is_ok() {
-                    r.created.push(p);
-                }
-                res.is_ok()
-            }
-            (_, true) => zk.set_data(&node, Some(&data), -1).await.is_ok(),
-            (_, false) => zk.get_data(&node, false).await.is_ok(),
-        };
-        let us = t0.elapsed().as_micros().min(u32::MAX as u128) as u32;
-        if ok {
-            r.latencies_us.push(us);
-        } else {
-            r.errors += 1;
-        }
-        i += 1;
-    }
-    r
-}
-
-/// Deletes `paths` (children before parents), `inflight` at a time.
-async fn delete_all(zk: &ZkClient, paths: Vec<String>, inflight: usize) {
-    let mut set = JoinSet::new();
-    for p in paths {
-        while set.len() >= inflight.max(1) {
-            set.join_next().await;
-        }
-        let zk = zk.clone();
-        set.spawn(async move {
-            let _ = zk.delete(&p, -1).await;
-        });
-    }
-    while set.join_next().await.is_some() {}
-}
-
-/// Runs the benchmark.
-pub async fn bench(o: &BenchOptions) -> Result<BenchReport, String> {
-    if o.hosts.is_empty() || o.inflight == 0 || o.clients == 0 {
-        return Err("need hosts, --inflight >= 1 and --clients >= 1".into());
-    }
-    let setup = connect_at(&o.hosts, 0)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() % 1_000_000_000)
-        .unwrap_or(0);
-    let root = format!("/zablab-bench-{}-{stamp}", std::process::id());
-    let data = Arc::new(vec![b'x'; o.size]);
-    setup
-        .create(&root, None, &open_acl(), CreateMode::Persistent)
-        .await
-        .map_err(|e| format!("create {root}: {e}"))?;
-    let nodes: Vec<String> = (0..o.clients * o.inflight)
-        .map(|i| format!("{root}/n-{i}"))
-        .collect();
-    if o.op != BenchOp::Create {
-        let mut set = JoinSet::new();
-        for p in nodes.clone() {
-            let zk = setup.clone();
-            let d = data.clone();
-            set.spawn(async move {
-                zk.create(&p, Some(&d), &open_acl(), CreateMode::Persistent)
-                    .await
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            if let Ok(Err(e)) = r {
-                return Err(format!("setup: {e}"));
-            }
+impl BenchOptions {
+    /// The number of znodes created before the run.
+    pub fn znodes_count(&self) -> usize {
+        match (self.znodes, self.op) {
+            (Some(n), _) => n,
+            (None, BenchOp::Create) => 0,
+            (None, _) => self.sessions * self.inflight,
         }
     }
-    let mut clients = Vec::new();
-    for c in 0..o.clients {
-        let zk = connect_at(&o.hosts, c)
-            .await
-            .map_err(|e| format!("client {c}: {e}"))?;
-        clients.push(zk);
-    }
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(o.secs.max(0.0));
-    let mut set = JoinSet::new();
-    for (c, zk) in clients.iter().enumerate() {
-        for t in 0..o.inflight {
-            let k = c * o.inflight + t;
-            set.spawn(task(
-                zk.clone(),
-                o.op,
-                nodes[k].clone(),
-                format!("{root}/c-{k}"),
-                data.clone(),
-                deadline,
+
+    /// Every limit, with the reason it is there.
+    pub fn validate(&self) -> Result<(), String> {
+        let within =
+            |v: f64, lo_exclusive: f64, hi: f64| v.is_finite() && v > lo_exclusive && v <= hi;
+        if self.hosts.is_empty() {
+            return Err("--hosts needs at least one host:port".into());
+        }
+        if !(1..=SESSIONS_MAX).contains(&self.sessions) {
+            return Err(format!("--sessions must be 1..={SESSIONS_MAX}"));
+        }
+        if !(1..=INFLIGHT_MAX).contains(&self.inflight) {
+            return Err(format!("--inflight must be 1..={INFLIGHT_MAX}"));
+        }
+        if self.sessions * self.inflight > TASKS_MAX {
+            return Err(format!(
+                "--sessions × --inflight must be at most {TASKS_MAX}"
             ));
         }
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    let mut created = Vec::new();
-    while let Some(r) = set.join_next().await {
-        if let Ok(r) = r {
-            all.extend(r.latencies_us);
-            errors += r.errors;
-            created.extend(r.created);
+        if !within(self.secs, 0.0, SECS_MAX) {
+            return Err(format!("--secs must be more than 0 and at most {SECS_MAX}"));
         }
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    for zk in &clients {
-        let _ = zk.close().await;
-    }
-    if !o.keep {
-        let mut doomed = created;
-        if o.op != BenchOp::Create {
-            doomed.extend(nodes);
+        if self.size > SIZE_BYTES_MAX {
+            return Err(format!(
+                "--size must be at most {SIZE_BYTES_MAX} bytes (ZooKeeper's jute.maxbuffer)"
+            ));
         }
-        delete_all(&setup, doomed, 256).await;
-        let _ = setup.delete(&root, -1).await;
+        if let Some(r) = self.rate {
+            if !within(r, 0.0, RATE_MAX) {
+                return Err(format!("--rate must be more than 0 and at most {RATE_MAX}"));
+            }
+        }
+        if !(self.read_ratio.is_finite() && (0.0..=1.0).contains(&self.read_ratio)) {
+            return Err("--read-ratio must be between 0 and 1".into());
+        }
+        if let Some(n) = self.znodes {
+            if !(1..=ZNODES_MAX).contains(&n) {
+                return Err(format!("--znodes must be 1..={ZNODES_MAX}"));
+            }
+        }
+        if self.znodes_count().saturating_mul(self.size) > PRELOAD_BYTES_MAX {
+            return Err(format!(
+                "--znodes × --size must be at most {PRELOAD_BYTES_MAX} bytes"
+            ));
+        }
+        if !(self.progress_secs.is_finite() && self.progress_secs >= 0.0) {
+            return Err("--progress must be 0 (none) or more".into());
+        }
+        Ok(())
     }
-    let _ = setup.close().await;
-    all.sort_unstable();
-    Ok(BenchReport {
-        ops: all.len() as u64,
-        errors,
-        elapsed_secs: elapsed,
-        ops_per_sec: all.len() as f64 / elapsed.max(1e-9),
-        p50_us: percentile(&all, 0.50),
-        p99_us: percentile(&all, 0.99),
-        p999_us: percentile(&all, 0.999),
-        max_us: all.last().copied().unwrap_or(0) as u64,
-    })
 }
 
-fn parse(args: Vec<String>) -> Result<BenchOptions, String> {
+pub const USAGE: &str = "usage: zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--read-ratio 0.9] [--sessions 1] [--inflight 64] [--rate OPS_PER_S] [--znodes N] [--secs 10] [--size 100] [--progress 10] [--json] [--keep]";
+
+/// Parses `zablab bench`'s arguments (`--clients` is the old name of `--sessions`).
+pub fn parse(args: Vec<String>) -> Result<BenchOptions, String> {
+    fn number<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
+        v.parse()
+            .map_err(|_| format!("{flag}: `{v}` is not a valid number"))
+    }
     let mut o = BenchOptions::default();
+    let mut read_ratio_given = false;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -279,16 +191,26 @@ fn parse(args: Vec<String>) -> Result<BenchOptions, String> {
                     other => return Err(format!("unknown --op {other}")),
                 }
             }
-            "--inflight" => {
-                o.inflight = val("--inflight")?.parse().map_err(|_| "bad --inflight")?
+            "--inflight" => o.inflight = number(&a, val(&a)?)?,
+            "--secs" => o.secs = number(&a, val(&a)?)?,
+            "--size" => o.size = number(&a, val(&a)?)?,
+            "--sessions" | "--clients" => o.sessions = number(&a, val(&a)?)?,
+            "--rate" => o.rate = Some(number(&a, val(&a)?)?),
+            "--read-ratio" => {
+                o.read_ratio = number(&a, val(&a)?)?;
+                read_ratio_given = true;
             }
-            "--secs" => o.secs = val("--secs")?.parse().map_err(|_| "bad --secs")?,
-            "--size" => o.size = val("--size")?.parse().map_err(|_| "bad --size")?,
-            "--clients" => o.clients = val("--clients")?.parse().map_err(|_| "bad --clients")?,
+            "--znodes" => o.znodes = Some(number(&a, val(&a)?)?),
+            "--progress" => o.progress_secs = number(&a, val(&a)?)?,
+            "--json" => o.json = true,
             "--keep" => o.keep = true,
             other => return Err(format!("unexpected argument `{other}`")),
         }
     }
+    if read_ratio_given && o.op != BenchOp::Mixed {
+        return Err("--read-ratio is for --op mixed".into());
+    }
+    o.validate()?;
     Ok(o)
 }
 
@@ -297,25 +219,45 @@ pub async fn run(args: Vec<String>) -> i32 {
     let o = match parse(args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("zablab bench: {e}\nusage: zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--inflight 64] [--secs 10] [--size 100] [--clients 1] [--keep]");
+            eprintln!("zablab bench: {e}\n{USAGE}");
             return 2;
         }
     };
-    println!(
-        "zablab bench: op={:?} hosts={} clients={} inflight={} size={} secs={}",
-        o.op,
+    let header = format!(
+        "zablab bench: op={} hosts={} sessions={} inflight={} size={} secs={} rate={} read_ratio={} znodes={}",
+        o.op.name(),
         o.hosts.join(","),
-        o.clients,
+        o.sessions,
         o.inflight,
         o.size,
-        o.secs
+        o.secs,
+        o.rate.map_or("closed-loop".to_string(), |r| r.to_string()),
+        if o.op == BenchOp::Mixed { o.read_ratio.to_string() } else { "-".into() },
+        o.znodes_count(),
     );
+    if o.json {
+        eprintln!("{header}");
+    } else {
+        println!("{header}");
+    }
     match bench(&o).await {
+        Ok(r) if o.json => {
+            println!("{}", r.to_json(&o));
+            0
+        }
         Ok(r) => {
             println!(
-                "ops: {} errors: {} elapsed_s: {:.2} max_us: {}",
-                r.ops, r.errors, r.elapsed_secs, r.max_us
+                "ops: {} errors: {} behind: {} elapsed_s: {:.2} max_us: {}",
+                r.ops, r.errors, r.behind, r.elapsed_secs, r.all.max_us
             );
+            for (name, s) in [("reads", r.reads), ("writes", r.writes)] {
+                if s.count > 0 {
+                    println!(
+                        "{name}: {} p50_us: {} p90_us: {} p99_us: {} p999_us: {} max_us: {}",
+                        s.count, s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.max_us
+                    );
+                }
+            }
             println!("{}", r.summary_line());
             0
         }
@@ -330,29 +272,80 @@ pub async fn run(args: Vec<String>) -> i32 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn percentiles_by_nearest_rank() {
-        let v: Vec<u32> = (1..=1000).collect();
-        assert_eq!(percentile(&v, 0.5), 500);
-        assert_eq!(percentile(&v, 0.99), 990);
-        assert_eq!(percentile(&v, 0.999), 999);
-        assert_eq!(percentile(&[], 0.5), 0);
-        assert_eq!(percentile(&[7], 0.999), 7);
+    fn a(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
     }
 
     #[test]
     fn arguments() {
-        let a = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
         let o = parse(a(
             "--hosts a:1,b:2 --op mixed --inflight 8 --secs 0.5 --size 10 --clients 3",
         ))
         .expect("parses");
         assert_eq!(o.hosts, vec!["a:1", "b:2"]);
         assert_eq!(
-            (o.op, o.inflight, o.size, o.clients),
+            (o.op, o.inflight, o.size, o.sessions),
             (BenchOp::Mixed, 8, 10, 3)
         );
         assert!(parse(a("--op nope")).is_err());
         assert!(parse(a("--inflight")).is_err());
+    }
+
+    #[test]
+    fn curve_options() {
+        let o = parse(a(
+            "--op mixed --read-ratio 0.75 --sessions 500 --inflight 2 --rate 2500 --znodes 100000 --json --progress 0",
+        ))
+        .expect("parses");
+        assert_eq!(o.read_ratio, 0.75);
+        assert_eq!(
+            (o.sessions, o.inflight, o.znodes_count()),
+            (500, 2, 100_000)
+        );
+        assert_eq!(o.rate, Some(2500.0));
+        assert!(o.json && o.progress_secs == 0.0);
+        // Defaults: closed loop, one znode per task, none for create, progress every 10 s.
+        let d = parse(a("--sessions 3 --inflight 4")).expect("parses");
+        assert_eq!(
+            (d.rate, d.znodes_count(), d.progress_secs),
+            (None, 12, 10.0)
+        );
+        let c = parse(a("--op create")).expect("parses");
+        assert_eq!(c.znodes_count(), 0);
+        assert_eq!(
+            parse(a("--op create --znodes 7"))
+                .expect("parses")
+                .znodes_count(),
+            7
+        );
+    }
+
+    #[test]
+    fn limits_and_bad_values_are_refused_with_the_flag_named() {
+        for (args, needle) in [
+            ("--read-ratio 0.5", "--op mixed"),
+            ("--op mixed --read-ratio 1.5", "--read-ratio"),
+            ("--op mixed --read-ratio NaN", "--read-ratio"),
+            ("--rate 0", "--rate"),
+            ("--rate -5", "--rate"),
+            ("--rate fast", "--rate"),
+            ("--sessions 0", "--sessions"),
+            ("--sessions 10001", "--sessions"),
+            ("--sessions 1000 --inflight 101", "--sessions × --inflight"),
+            ("--inflight 0", "--inflight"),
+            ("--secs 0", "--secs"),
+            ("--secs inf", "--secs"),
+            ("--size 2000000", "--size"),
+            ("--znodes 0", "--znodes"),
+            ("--znodes 1000000 --size 2000", "--znodes × --size"),
+            ("--progress -1", "--progress"),
+            ("--hosts ,", "--hosts"),
+            ("--bogus", "--bogus"),
+        ] {
+            match parse(a(args)) {
+                Ok(o) => panic!("{args}: accepted as {o:?}"),
+                Err(e) => assert!(e.contains(needle), "{args}: {e}"),
+            }
+        }
     }
 }

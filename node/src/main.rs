@@ -5,7 +5,7 @@
 //! zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
 //! zablab status [host:port,...]
 //! zablab cli [-server host:port,...] [command args...]
-//! zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--inflight 64] [--secs 10] ...
+//! zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--sessions 1] [--rate N] [--json] ...
 //! ```
 
 use std::path::PathBuf;
@@ -22,7 +22,8 @@ const USAGE: &str = "usage:
   zablab status [host:port,...]
   zablab lesson list | <name> [--lang zh] [--auto] | <name> --exercise <id>
   zablab cli [-server host:port,...] [-timeout ms] [-r] [command args...]
-  zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--inflight 64] [--secs 10] [--size 100] [--clients 1]";
+  zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--read-ratio 0.9] [--sessions 1] [--inflight 64]
+               [--rate OPS_PER_S] [--znodes N] [--secs 10] [--size 100] [--progress 10] [--json] [--keep]";
 
 fn usage_error(msg: &str) -> ! {
     eprintln!("zablab: {msg}\n{USAGE}");

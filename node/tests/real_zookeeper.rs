@@ -454,12 +454,15 @@ async fn cli_and_bench_against_apache_zookeeper() {
             inflight: 8,
             secs: 0.5,
             size: 100,
-            clients: 2,
-            keep: false,
+            sessions: 2,
+            ..BenchOptions::default()
         };
         let r = bench(&o).await.expect("bench runs");
         assert!(r.ops > 0 && r.errors == 0, "{op:?}: {r:?}");
-        assert!(r.p50_us <= r.p99_us && r.p99_us <= r.p999_us, "{r:?}");
+        assert!(
+            r.all.p50_us <= r.all.p99_us && r.all.p99_us <= r.all.p999_us,
+            "{r:?}"
+        );
         assert!(r.summary_line().starts_with("ops/s: "));
     }
     // The bench cleaned up after itself.
