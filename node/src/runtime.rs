@@ -279,7 +279,10 @@ pub async fn run_server<M: NodeMachine>(
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0),
         out: Vec::new(),
-        sessions: Sessions::default(),
+        sessions: Sessions::new(
+            cfg.jute_max_buffer,
+            zablab_core::tree::AuthConfig::default(),
+        ),
         walk_stats_due_ms: 0,
     };
     host.run(events_rx, client_rx).await;
