@@ -6,7 +6,9 @@
 mod common;
 mod hostile;
 
-use std::time::Duration;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use hostile::*;
 use zablab_core::tree::{ErrorCode, ReadRequest, ReadResponse};
@@ -225,4 +227,77 @@ fn auth_ids_are_bounded_and_no_client_can_build_a_proposal_followers_refuse() {
     }
     assert_eq!(writes_ok, of);
     assert_eq!(e.leader_and_epoch(), (leader, epoch), "no re-election");
+}
+
+/// Connects `n` sockets to `addr` that send nothing; how many the server closed at once
+/// (EOF or reset within 300 ms, where an admitted one waits for its handshake for seconds).
+fn flood(addr: &str, n: usize) -> (Vec<TcpStream>, usize) {
+    let socks: Vec<TcpStream> = (0..n)
+        .filter_map(|_| TcpStream::connect(addr).ok())
+        .collect();
+    let mut closed = 0;
+    for mut s in &socks {
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("timeout");
+        let mut b = [0u8; 1];
+        match s.read(&mut b) {
+            Ok(0) => closed += 1,
+            Err(e) if !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                closed += 1
+            }
+            _ => {}
+        }
+    }
+    (socks, closed)
+}
+
+/// Item 6: a stranger on the quorum port announcing a SNAP of 1 GiB is cut off after a few
+/// KiB (400 MB were buffered before); floods of silent connections on the quorum and election
+/// ports get a bounded number of handshake slots per address.
+#[test]
+fn strangers_on_the_quorum_and_election_ports_are_bounded_before_they_are_identified() {
+    let mut e = Ensemble::start("quorum-strangers", |_| String::new());
+    let (leader, epoch) = e.leader_and_epoch();
+    let mut normal = Raw::connect(&e.addr(leader), 30_000);
+    normal.create_open("/w", b"").expect("create /w");
+    let (_, hwm_before) = e.memory_kib(leader);
+
+    // SNAP (15), zxid, null data, null authinfo, then a snapshot "of 1 GiB".
+    let mut s = TcpStream::connect(e.quorum_addr(leader)).expect("quorum port");
+    s.set_write_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut head = Vec::new();
+    head.extend_from_slice(&15i32.to_be_bytes());
+    head.extend_from_slice(&0i64.to_be_bytes());
+    head.extend_from_slice(&(-1i32).to_be_bytes());
+    head.extend_from_slice(&(-1i32).to_be_bytes());
+    head.extend_from_slice(&(1i64 << 30).to_be_bytes());
+    s.write_all(&head).expect("header");
+    let chunk = vec![0u8; 64 * 1024];
+    let start = Instant::now();
+    let mut sent = 0usize;
+    while sent < 256 * MB && start.elapsed() < Duration::from_secs(20) {
+        match s.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    eprintln!("SNAP stranger: {sent} bytes accepted before the server cut it off");
+    assert!(sent < 32 * MB, "the server kept reading a stranger's SNAP");
+
+    // Silent floods: past the per-address bound, connections are closed at once.
+    let (q_socks, q_closed) = flood(&e.quorum_addr(leader), 40);
+    let (el_socks, el_closed) = flood(&e.election_addr(leader), 40);
+    eprintln!("flood of 40: quorum port closed {q_closed} at once, election port {el_closed}");
+    let of = 20;
+    let writes_ok = writes(&mut normal, "/w", of);
+    report("strangers", &mut e, leader, hwm_before, writes_ok, of);
+    drop((q_socks, el_socks));
+
+    assert!(q_closed >= 40 - 16 && el_closed >= 40 - 16);
+    assert!(e.alive(leader));
+    assert_eq!(writes_ok, of);
+    let grew_mib = e.memory_kib(leader).1.saturating_sub(hwm_before) / 1024;
+    assert!(grew_mib < 32, "peak RSS grew {grew_mib} MiB");
+    assert_eq!(e.leader_and_epoch(), (leader, epoch));
 }
