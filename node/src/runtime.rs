@@ -281,7 +281,10 @@ pub async fn run_server<M: NodeMachine>(
         out: Vec::new(),
         sessions: Sessions::new(
             cfg.jute_max_buffer,
-            zablab_core::tree::AuthConfig::default(),
+            zablab_core::tree::AuthConfig {
+                super_digest: cfg.super_digest.clone(),
+                skip_acl: false,
+            },
         ),
         walk_stats_due_ms: 0,
     };
