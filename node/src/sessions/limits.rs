@@ -7,8 +7,9 @@
 //!   every reply (about 1 MB per getData of a 1 MB node) until it runs out of memory. While a
 //!   connection's queued reply bytes are over [`ReplyBudget::max_queued_bytes`], the peer task
 //!   executes no further reads of that connection (they wait in its queue) and the connection
-//!   reads no further requests (ZooKeeper, too, stops reading from a connection whose
-//!   outgoing buffer is full). The writer reports when it drained below the budget.
+//!   reads no further requests until the writer reports that it drained below the budget.
+//!   (ZooKeeper stops reading a connection too, `disableRecv`, but only by the count of
+//!   requests outstanding; its outgoing queue itself is not bounded in bytes.)
 //! * **Requests in flight** (read from the socket, not answered yet): at most
 //!   [`MAX_REQUESTS_IN_FLIGHT`] and [`ReplyBudget::max_request_bytes`]; past that the
 //!   connection stops reading until replies go out.
