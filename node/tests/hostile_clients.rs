@@ -43,6 +43,7 @@ fn a_client_that_never_reads_holds_a_bounded_budget_and_is_closed() {
     big_node(&mut normal, "/big");
     normal.create_open("/w", b"").expect("create /w");
     let (_, hwm_before) = e.memory_kib(leader);
+    let connections_before = e.connections(leader);
 
     // The shortest session (4 s): the server gives up on writes after 8 s without progress.
     let mut attacker = Raw::connect(&addr, 4000);
@@ -68,8 +69,12 @@ fn a_client_that_never_reads_holds_a_bounded_budget_and_is_closed() {
     );
     eprintln!("attacker sent {sent} getData of 1 MB before the server stopped reading");
 
-    // Nothing read for longer than the write timeout: the server must have closed it.
+    // Nothing read for longer than the write timeout: the server must have closed it on its
+    // own (before, a writer blocked in write_all kept it open as long as the client did not
+    // read), and then the client sees the end of the stream.
     std::thread::sleep(Duration::from_secs(12));
+    let connections_after = e.connections(leader);
+    eprintln!("connections on the leader: {connections_before} before the attack, {connections_after} 12 s into it");
     let discarded = attacker
         .closed_by_server(Duration::from_secs(20))
         .expect("the server closed the connection of the client that does not read");
@@ -81,6 +86,10 @@ fn a_client_that_never_reads_holds_a_bounded_budget_and_is_closed() {
     let after = writes(&mut normal, "/w", 10);
     report("slow reader (after)", &mut e, leader, hwm_before, after, 10);
 
+    assert_eq!(
+        connections_after, connections_before,
+        "the server dropped the connection of the client that does not read"
+    );
     assert!(e.alive(leader), "the attacked server is up");
     assert_eq!(
         writes_ok, of,

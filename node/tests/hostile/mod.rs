@@ -107,6 +107,17 @@ impl Ensemble {
         (l, zxid >> 32)
     }
 
+    /// `Connections:` of `srvr` on server `i` (the srvr connection itself included).
+    pub fn connections(&self, i: usize) -> u64 {
+        four_letter(&self.addr(i), "srvr")
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("Connections: "))
+                    .and_then(|n| n.trim().parse().ok())
+            })
+            .expect("Connections line")
+    }
+
     pub fn follower(&self) -> usize {
         let l = self.leader();
         (0..3).find(|i| *i != l).expect("a follower")
