@@ -1,8 +1,15 @@
 //! One ZooKeeper client connection on the client port: bytes in, [`ClientEvent`]s to the peer
 //! task; [`ClientReply`]s back, bytes out (reference §5). Two halves run concurrently, so a
 //! client that stops reading never blocks the server: the peer task only ever pushes into this
-//! connection's unbounded queue, and the writer drains it at the client's pace (a queue that
-//! grows past a bound closes the connection).
+//! connection's queue, and the writer drains it at the client's pace.
+//!
+//! What a client that does not read can make the server hold is bounded
+//! ([`crate::sessions::limits`]): the queued reply bytes and the requests in flight are
+//! counted in the connection's [`ReplyBudget`]; over budget, the reader stops reading requests
+//! and the peer task holds back this connection's reads; a write that makes no progress for
+//! twice the session timeout closes the connection, and so does a queue past a hard bound
+//! (watch events and write replies, which are not held back). Closing drops both halves of the
+//! socket, whatever either was doing.
 //!
 //! Anything malformed — a bad length prefix, a frame over `jute.maxbuffer`, a record that does
 //! not decode — closes the connection with a log line, as ZooKeeper does.
@@ -24,10 +31,16 @@ use crate::proto::{
     ConnectResponse, Response,
 };
 use crate::runtime::Shared;
-use crate::sessions::{ClientEvent, ClientOp, ClientReply, ConnId, ReplyBody};
+use crate::sessions::limits::reply_bytes;
+use crate::sessions::{ClientEvent, ClientOp, ClientReply, ConnId, ReplyBody, ReplyBudget};
 
 /// Replies waiting for a client that does not read: past this, the connection is closed.
 const MAX_QUEUED_REPLIES: usize = 100_000;
+/// Queued reply bytes past this many budgets close the connection (what is not held back:
+/// watch events, write replies).
+const HARD_LIMIT_BUDGETS: usize = 4;
+/// The ConnectRequest and the ConnectResponse must each pass within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves a client whose first frame (the ConnectRequest) is `first_len` bytes long.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: Arc<Shared>) {
@@ -38,7 +51,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: 
     }
     let (mut rd, mut wr) = stream.into_split();
     let mut body = vec![0u8; first_len as usize];
-    if timeout(Duration::from_secs(10), rd.read_exact(&mut body))
+    if timeout(HANDSHAKE_TIMEOUT, rd.read_exact(&mut body))
         .await
         .is_err()
     {
@@ -54,10 +67,12 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: 
     };
     let conn: ConnId = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::unbounded_channel::<ClientReply>();
+    let budget = Arc::new(ReplyBudget::new(max));
     let events = shared.client_events.clone();
     let connect = ClientEvent::Connect {
         conn,
         tx,
+        budget: budget.clone(),
         remote_ip: peer.ip(),
         last_zxid_seen: req.last_zxid_seen,
         timeout_ms: req.timeout_ms,
@@ -84,7 +99,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: 
             };
             let mut out = Vec::new();
             resp.encode(&mut out);
-            if wr.write_all(&out).await.is_err() {
+            if !matches!(
+                timeout(HANDSHAKE_TIMEOUT, wr.write_all(&out)).await,
+                Ok(Ok(()))
+            ) {
                 let _ = events.send(ClientEvent::Gone { conn });
                 return;
             }
@@ -93,7 +111,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: 
         Some(ClientReply::Expired) => {
             let mut out = Vec::new();
             ConnectResponse::expired(read_only_byte).encode(&mut out);
-            let _ = wr.write_all(&out).await;
+            let _ = timeout(HANDSHAKE_TIMEOUT, wr.write_all(&out)).await;
             return;
         }
         Some(ClientReply::Close(why)) => {
@@ -105,40 +123,83 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: 
             return;
         }
     };
-    // A client silent for longer than its session timeout is gone (it pings at a third of it).
+    // A client silent for longer than its session timeout is gone (it pings at a third of it);
+    // one whose socket accepts nothing for as long is gone too.
     let idle = Duration::from_millis((negotiated.max(1) as u64) * 2);
     let reader_events = events.clone();
-    let mut reader = tokio::spawn(read_requests(rd, peer, conn, max, idle, reader_events));
+    let mut reader = tokio::spawn(read_requests(
+        rd,
+        peer,
+        conn,
+        max,
+        idle,
+        reader_events,
+        budget.clone(),
+    ));
+    let hard_limit_bytes = HARD_LIMIT_BUDGETS * budget.max_queued_bytes;
     let mut out = Vec::with_capacity(4096);
+    let mut reader_done = false;
     loop {
-        tokio::select! {
-            reply = rx.recv() => {
-                let Some(reply) = reply else { break };
-                out.clear();
-                let close = encode(reply, &mut out, peer);
-                // Batch whatever else is already queued into the same write.
-                while !close && out.len() < 64 * 1024 {
-                    match rx.try_recv() {
-                        Ok(more) => {
-                            if encode(more, &mut out, peer) {
-                                break;
-                            }
-                        }
-                        Err(_) => break,
-                    }
+        let reply = tokio::select! {
+            reply = rx.recv() => reply,
+            _ = &mut reader => {
+                reader_done = true;
+                break;
+            }
+        };
+        let Some(reply) = reply else { break };
+        out.clear();
+        let mut counted = reply_bytes(&reply);
+        let mut close = encode(reply, &mut out, peer);
+        // Batch whatever else is already queued into the same write.
+        while !close && out.len() < 64 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => {
+                    counted += reply_bytes(&more);
+                    close = encode(more, &mut out, peer);
                 }
-                if !out.is_empty() && wr.write_all(&out).await.is_err() {
+                Err(_) => break,
+            }
+        }
+        if !out.is_empty() {
+            let written = tokio::select! {
+                w = timeout(idle, wr.write_all(&out)) => w,
+                _ = &mut reader => {
+                    reader_done = true;
                     break;
                 }
-                if close || rx.len() > MAX_QUEUED_REPLIES {
+            };
+            match written {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    eprintln!(
+                        "zablab: client {peer}: not reading (no write progress for {} ms), closing",
+                        idle.as_millis()
+                    );
                     break;
                 }
             }
-            _ = &mut reader => break,
+        }
+        if budget.written(counted) && events.send(ClientEvent::Drained { conn }).is_err() {
+            break;
+        }
+        if close {
+            break;
+        }
+        if rx.len() > MAX_QUEUED_REPLIES || budget.queued_bytes() > hard_limit_bytes {
+            eprintln!("zablab: client {peer}: too many replies queued (not reading), closing");
+            break;
         }
     }
-    reader.abort();
-    let _ = wr.shutdown().await;
+    // Close for real: the reader half is dropped with its task, the writer half here.
+    // (A JoinHandle must not be polled again once it returned.)
+    if !reader_done {
+        reader.abort();
+        let _ = reader.await;
+    }
+    let _ = timeout(Duration::from_millis(100), wr.shutdown()).await;
+    drop(wr);
     let _ = events.send(ClientEvent::Gone { conn });
 }
 
@@ -182,7 +243,8 @@ fn encode(reply: ClientReply, out: &mut Vec<u8>, peer: SocketAddr) -> bool {
     }
 }
 
-/// Reads request frames until the client goes away, misbehaves or falls silent.
+/// Reads request frames until the client goes away, misbehaves or falls silent. While the
+/// connection is over its budget nothing is read: the client's requests wait in its socket.
 async fn read_requests(
     mut rd: OwnedReadHalf,
     peer: SocketAddr,
@@ -190,10 +252,12 @@ async fn read_requests(
     max: usize,
     idle: Duration,
     events: mpsc::UnboundedSender<ClientEvent>,
+    budget: Arc<ReplyBudget>,
 ) {
     let mut len_buf = [0u8; 4];
     let mut body = Vec::new();
     loop {
+        budget.wait_until_may_read().await;
         match timeout(idle, rd.read_exact(&mut len_buf)).await {
             Ok(Ok(_)) => {}
             Ok(Err(_)) => return,
@@ -231,11 +295,15 @@ async fn read_requests(
                 scheme,
                 auth,
             },
-            other => ClientEvent::Request {
-                conn,
-                xid,
-                op: to_op(other),
-            },
+            other => {
+                budget.request_read(body.len());
+                ClientEvent::Request {
+                    conn,
+                    xid,
+                    op: to_op(other),
+                    bytes: body.len(),
+                }
+            }
         };
         if events.send(event).is_err() {
             return;

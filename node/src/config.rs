@@ -46,6 +46,9 @@ pub struct NodeConfig {
     /// The enabled four-letter words (`srvr` is always in).
     pub four_letter_words: Vec<String>,
     pub jute_max_buffer: usize,
+    /// `DigestAuthenticationProvider.superDigest` (`user:base64(sha1(user:password))`): a
+    /// digest auth with these credentials also gets the `super` id, which passes every ACL.
+    pub super_digest: Option<String>,
     pub myid: Sid,
     /// Empty in standalone mode (no `server.N` lines).
     pub servers: BTreeMap<Sid, ServerEntry>,
@@ -111,6 +114,27 @@ const ACCEPTED_UNUSED: &[&str] = &[
     "leaderServes",
     "forceSync",
 ];
+
+/// The zoo.cfg key of the super user's digest.
+pub const SUPER_DIGEST_KEY: &str = "DigestAuthenticationProvider.superDigest";
+/// The same as ZooKeeper's system property.
+pub const SUPER_DIGEST_PROPERTY: &str = "zookeeper.DigestAuthenticationProvider.superDigest";
+
+/// `user:hash` as `DigestAuthenticationProvider.generateDigest` prints it: a non-empty user and
+/// a base64 SHA-1 (28 characters).
+fn parse_super_digest(key: &str, v: &str) -> Result<String, ConfigError> {
+    let Some((user, hash)) = v.split_once(':') else {
+        return err(key, format!("`{v}` is not user:base64digest"));
+    };
+    let base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+    if user.is_empty() || hash.len() != 28 || !hash.chars().all(base64) {
+        return err(
+            key,
+            format!("`{v}` is not user:base64digest (28 characters)"),
+        );
+    }
+    Ok(v.to_string())
+}
 
 fn parse_server(key: &str, sid: Sid, v: &str) -> Result<ServerEntry, ConfigError> {
     let (main, client) = match v.split_once(';') {
@@ -204,6 +228,7 @@ impl NodeConfig {
             purge_interval_hours: 0,
             four_letter_words: vec!["srvr".to_string()],
             jute_max_buffer: 0xfffff,
+            super_digest: None,
             myid: 1,
             servers: BTreeMap::new(),
             warnings: Vec::new(),
@@ -276,6 +301,11 @@ impl NodeConfig {
                         return err(k, format!("`{v}` out of range"));
                     }
                     cfg.jute_max_buffer = n;
+                }
+                // ZooKeeper turns an unknown zoo.cfg key K into the system property
+                // `zookeeper.K`; the property's own name is accepted here too.
+                SUPER_DIGEST_KEY | SUPER_DIGEST_PROPERTY => {
+                    cfg.super_digest = Some(parse_super_digest(k, v)?)
                 }
                 _ if k.starts_with("server.") => {
                     let sid = positive::<u64>(k, &k["server.".len()..])?;
@@ -443,6 +473,22 @@ mod tests {
         assert_eq!(e.key, "4lw.commands.whitelist");
         let e = NodeConfig::parse("clientPort=1\n").unwrap_err();
         assert_eq!(e.key, "dataDir");
+    }
+
+    #[test]
+    fn super_digest_is_read_in_both_forms_and_checked() {
+        let d = "super:D/InIHSb7yEEbrWz8b9l71RjZJU=";
+        for key in [SUPER_DIGEST_KEY, SUPER_DIGEST_PROPERTY] {
+            let c = NodeConfig::parse(&format!("{SAMPLE}{key}={d}\n")).expect("parses");
+            assert_eq!(c.super_digest.as_deref(), Some(d));
+            assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+            let e = NodeConfig::parse(&format!("{SAMPLE}{key}=super\n")).unwrap_err();
+            assert_eq!(e.key, key);
+        }
+        assert_eq!(
+            NodeConfig::parse(SAMPLE).expect("parses").super_digest,
+            None
+        );
     }
 
     #[test]

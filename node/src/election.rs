@@ -22,6 +22,7 @@ use tokio::time::{sleep, timeout};
 use zablab_core::message::Notification;
 use zablab_core::zxid::Sid;
 
+use crate::admission::HandshakeSlots;
 use crate::wire;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -87,6 +88,7 @@ pub async fn start(
         ));
     }
     let accept_slots = slots.clone();
+    let handshakes = HandshakeSlots::new();
     tokio::spawn(async move {
         loop {
             let (stream, from) = match listen.accept().await {
@@ -97,10 +99,18 @@ pub async fn start(
                     continue;
                 }
             };
+            let Some(handshake_slot) = handshakes.admit(from.ip()) else {
+                eprintln!(
+                    "zablab: election connection from {from}: too many handshakes from its address, closing"
+                );
+                continue;
+            };
             let slots = accept_slots.clone();
             tokio::spawn(async move {
                 let _ = stream.set_nodelay(true);
-                match timeout(CONNECT_TIMEOUT, read_handshake(stream)).await {
+                let handshake = timeout(CONNECT_TIMEOUT, read_handshake(stream)).await;
+                drop(handshake_slot);
+                match handshake {
                     Ok(Ok((sid, stream))) => match slots.get(&sid) {
                         Some(slot) => {
                             let _ = slot.incoming.send(stream);

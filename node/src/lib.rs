@@ -8,6 +8,7 @@
 //! | [`config`] | `zoo.cfg` and `dataDir/myid` |
 //! | [`storage`] | transaction log, snapshots, epoch files, group-commit writer, recovery |
 //! | [`election`] | election port: handshake, larger-sid rule, notifications |
+//! | [`admission`] | handshake slots per address on the quorum and election ports |
 //! | [`quorum`] | quorum port: leader listens, learners dial, QuorumPacket streams |
 //! | [`wire`] | byte layouts of notifications and quorum packets |
 //! | [`jute`] | ZooKeeper's binary encoding, Adler-32 |
@@ -25,6 +26,7 @@
 //! | [`cluster`] | `zablab cluster` and `zablab status` |
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod bench;
 pub mod cli_shell;
 pub mod client;

@@ -10,6 +10,11 @@
 //!   ([`DIAL_ATTEMPTS`] times, [`DIAL_RETRY`] apart, like ZooKeeper's 5 tries 100 ms apart).
 //! * Once established, EOF, a reset or a malformed packet ends the connection and becomes a
 //!   [`Event::QuorumClosed`] (the runtime's `Input::PeerDisconnected`). Decoders never panic.
+//! * Bytes buffered are bounded by what the protocol expects next: a stranger on the quorum
+//!   port gets [`MAX_UNIDENTIFIED_PACKET_BYTES`] for its LEARNERINFO (and one of
+//!   [`crate::admission`]'s handshake slots for its address), an identified learner sends
+//!   nothing larger than a REQUEST or PING (`2 × jute.maxbuffer`), and only the leader a
+//!   learner dialed may send a SNAP ([`MAX_SNAPSHOT_BYTES`]) after its LEADERINFO.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,6 +27,7 @@ use tokio::task::AbortHandle;
 use tokio::time::{sleep, timeout};
 use zablab_core::zxid::Sid;
 
+use crate::admission::HandshakeSlots;
 use crate::jute::{JuteError, Reader};
 use crate::machine::NodeMachine;
 use crate::runtime::Event;
@@ -31,6 +37,11 @@ pub const DIAL_ATTEMPTS: u32 = 20;
 pub const DIAL_RETRY: Duration = Duration::from_millis(25);
 /// The largest snapshot accepted from a leader.
 const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
+/// The most bytes read from a connection before its first packet decodes: FOLLOWERINFO or
+/// OBSERVERINFO (accepted side), LEADERINFO (dialing side) take about 40 bytes.
+pub const MAX_UNIDENTIFIED_PACKET_BYTES: usize = 4096;
+/// Slack over the largest buffer for the packet's own fields.
+const PACKET_SLACK_BYTES: usize = 64 * 1024;
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -56,15 +67,27 @@ impl Drop for QuorumConn {
     }
 }
 
-/// Reads whole packets from a stream, buffering partial ones.
+/// Reads whole packets from a stream, buffering partial ones, never more than
+/// `max_buffered_bytes` at a time.
 struct PacketReader {
     rd: OwnedReadHalf,
     buf: Vec<u8>,
     max_len: usize,
+    max_buffered_bytes: usize,
     last_fail_len: usize,
 }
 
 impl PacketReader {
+    fn new(rd: OwnedReadHalf, max_len: usize, max_buffered_bytes: usize) -> PacketReader {
+        PacketReader {
+            rd,
+            buf: Vec::new(),
+            max_len,
+            max_buffered_bytes,
+            last_fail_len: 0,
+        }
+    }
+
     async fn next<M: NodeMachine>(&mut self) -> Result<Decoded<M>, String> {
         let mut try_decode = !self.buf.is_empty();
         loop {
@@ -81,13 +104,17 @@ impl PacketReader {
                     Err(JuteError::Malformed(m)) => return Err(format!("malformed packet: {m}")),
                 }
             }
-            if self.buf.len() > MAX_SNAPSHOT_BYTES {
-                return Err("packet too large".into());
+            if self.buf.len() > self.max_buffered_bytes {
+                return Err(format!(
+                    "packet larger than {} bytes where none is expected",
+                    self.max_buffered_bytes
+                ));
             }
-            self.buf.reserve(64 * 1024);
-            let spare = self.buf.capacity() - self.buf.len();
-            let n = self
-                .rd
+            // Read at most one byte past the bound, so the check above fires before more.
+            let spare = (self.max_buffered_bytes + 1 - self.buf.len()).min(64 * 1024);
+            self.buf.reserve(spare);
+            let n = (&mut self.rd)
+                .take(spare as u64)
                 .read_buf(&mut self.buf)
                 .await
                 .map_err(|e| format!("read error: {e}"))?;
@@ -125,6 +152,7 @@ pub fn spawn_listener<M: NodeMachine>(
     max_len: usize,
     first_packet_timeout: Duration,
 ) {
+    let slots = HandshakeSlots::new();
     tokio::spawn(async move {
         loop {
             let (stream, from) = match listener.accept().await {
@@ -135,16 +163,17 @@ pub fn spawn_listener<M: NodeMachine>(
                     continue;
                 }
             };
+            let Some(slot) = slots.admit(from.ip()) else {
+                eprintln!(
+                    "zablab: quorum connection from {from}: too many handshakes from its address, closing"
+                );
+                continue;
+            };
             let events = events.clone();
             tokio::spawn(async move {
                 let _ = stream.set_nodelay(true);
                 let (rd, wr) = stream.into_split();
-                let mut reader = PacketReader {
-                    rd,
-                    buf: Vec::new(),
-                    max_len,
-                    last_fail_len: 0,
-                };
+                let mut reader = PacketReader::new(rd, max_len, MAX_UNIDENTIFIED_PACKET_BYTES);
                 let first = match timeout(first_packet_timeout, reader.next::<M>()).await {
                     Ok(Ok(d)) => d,
                     Ok(Err(e)) => {
@@ -160,6 +189,9 @@ pub fn spawn_listener<M: NodeMachine>(
                     eprintln!("zablab: quorum connection from {from} did not start with FOLLOWERINFO/OBSERVERINFO");
                     return;
                 };
+                // Identified: a learner's largest packet is a REQUEST or a PING.
+                drop(slot);
+                reader.max_buffered_bytes = max_len + PACKET_SLACK_BYTES;
                 let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
                 let (tx, rx) = mpsc::unbounded_channel();
                 let writer = tokio::spawn(write_loop(wr, rx)).abort_handle();
@@ -232,12 +264,7 @@ pub fn dial<M: NodeMachine>(
             };
             let _ = stream.set_nodelay(true);
             let (rd, mut wr) = stream.into_split();
-            let mut reader = PacketReader {
-                rd,
-                buf: Vec::new(),
-                max_len,
-                last_fail_len: 0,
-            };
+            let mut reader = PacketReader::new(rd, max_len, MAX_UNIDENTIFIED_PACKET_BYTES);
             if wr.write_all(&first).await.is_err() {
                 sleep(DIAL_RETRY).await;
                 continue;
@@ -247,7 +274,9 @@ pub fn dial<M: NodeMachine>(
                 tokio::select! {
                     d = reader.next::<M>() => match d {
                         Ok(d) => {
+                            // After LEADERINFO the leader syncs us: a SNAP may follow.
                             established = true;
+                            reader.max_buffered_bytes = MAX_SNAPSHOT_BYTES;
                             if events.send(Event::QuorumPacket { sid, conn_id: id, msg: d.msg }).is_err() {
                                 return;
                             }

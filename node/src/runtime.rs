@@ -279,7 +279,13 @@ pub async fn run_server<M: NodeMachine>(
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0),
         out: Vec::new(),
-        sessions: Sessions::default(),
+        sessions: Sessions::new(
+            cfg.jute_max_buffer,
+            zablab_core::tree::AuthConfig {
+                super_digest: cfg.super_digest.clone(),
+                skip_acl: false,
+            },
+        ),
         walk_stats_due_ms: 0,
     };
     host.run(events_rx, client_rx).await;

@@ -14,45 +14,54 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 use zablab_core::durable::RequestTag;
 use zablab_core::peer::{Input, Peer};
 use zablab_core::tree::{
-    authenticate, initial_session_id, negotiate_timeout, next_session_id, session_password,
+    initial_session_id, negotiate_timeout, next_session_id, session_password, AuthConfig,
     ErrorCode, Id, Txn, WatchedEvent, WriteOp, WriteOutcome, WriteResponse,
 };
 use zablab_core::zxid::{Sid, Zxid};
 
 use crate::machine::NodeMachine;
 
+mod auth;
+pub mod limits;
 mod local;
 mod types;
 
 use local::{local_op, wall_ms};
 
+pub use limits::ReplyBudget;
 pub use types::{ClientEvent, ClientMachine, ClientOp, ClientReply, ConnId, ReplyBody};
 
+/// A request waiting for its reply; `bytes` is its frame length, counted in flight.
 enum Queued {
     Write {
         xid: i32,
+        bytes: usize,
         tag: RequestTag,
         done: Option<(Zxid, WriteOutcome)>,
     },
     Sync {
         xid: i32,
+        bytes: usize,
         tag: RequestTag,
         path: String,
         done: Option<Zxid>,
     },
     Local {
         xid: i32,
+        bytes: usize,
         op: ClientOp,
     },
 }
 
 struct Conn {
     tx: UnboundedSender<ClientReply>,
+    budget: Arc<ReplyBudget>,
     session_id: i64,
     timeout_ms: i32,
     auth: Vec<Id>,
@@ -63,14 +72,26 @@ struct Conn {
     closing: bool,
 }
 
+impl Conn {
+    /// Queues a reply for the connection's writer, counting its bytes against the budget.
+    fn send(&self, reply: ClientReply) {
+        self.budget.queued(limits::reply_bytes(&reply));
+        let _ = self.tx.send(reply);
+    }
+}
+
 /// The sessions of this server's client connections.
-#[derive(Default)]
 pub struct Sessions {
     conns: HashMap<ConnId, Conn>,
     tags: HashMap<RequestTag, ConnId>,
     next_tag: RequestTag,
     last_session_id: Option<i64>,
     known_sessions: usize,
+    /// `jute.maxbuffer`: the largest transaction record proposed and reply built.
+    max_buffer_bytes: usize,
+    /// This server's authentication settings (superDigest): used when an auth packet
+    /// arrives, so only the resulting ids travel in transactions.
+    auth_config: AuthConfig,
 }
 
 fn zxid_i64(z: Zxid) -> i64 {
@@ -78,6 +99,19 @@ fn zxid_i64(z: Zxid) -> i64 {
 }
 
 impl Sessions {
+    /// Sessions of a server with this `jute.maxbuffer` and authentication settings.
+    pub fn new(max_buffer_bytes: usize, auth_config: AuthConfig) -> Sessions {
+        Sessions {
+            conns: HashMap::new(),
+            tags: HashMap::new(),
+            next_tag: 0,
+            last_session_id: None,
+            known_sessions: 0,
+            max_buffer_bytes,
+            auth_config,
+        }
+    }
+
     fn tag(&mut self, conn: ConnId) -> RequestTag {
         self.next_tag += 1;
         self.tags.insert(self.next_tag, conn);
@@ -106,6 +140,7 @@ impl Sessions {
             ClientEvent::Connect {
                 conn,
                 tx,
+                budget,
                 remote_ip,
                 last_zxid_seen,
                 timeout_ms,
@@ -116,6 +151,7 @@ impl Sessions {
                 myid,
                 conn,
                 tx,
+                budget,
                 remote_ip,
                 last_zxid_seen,
                 timeout_ms,
@@ -123,9 +159,12 @@ impl Sessions {
                 &password,
                 &mut inputs,
             ),
-            ClientEvent::Request { conn, xid, op } => {
-                self.request(peer, conn, xid, op, &mut inputs)
-            }
+            ClientEvent::Request {
+                conn,
+                xid,
+                op,
+                bytes,
+            } => self.request(peer, conn, xid, op, bytes, &mut inputs),
             ClientEvent::Auth {
                 conn,
                 xid,
@@ -135,7 +174,7 @@ impl Sessions {
             ClientEvent::Ping { conn } => {
                 if let Some(c) = self.conns.get(&conn) {
                     let zxid = zxid_i64(peer.last_processed_zxid());
-                    let _ = c.tx.send(ClientReply::Reply {
+                    c.send(ClientReply::Reply {
                         xid: -2,
                         zxid,
                         body: ReplyBody::Status(ErrorCode::Ok),
@@ -146,6 +185,7 @@ impl Sessions {
                     });
                 }
             }
+            ClientEvent::Drained { conn } => self.flush(peer, conn),
             ClientEvent::Gone { conn } => self.drop_conn(peer, conn),
         }
         inputs
@@ -158,6 +198,7 @@ impl Sessions {
         myid: Sid,
         conn: ConnId,
         tx: UnboundedSender<ClientReply>,
+        budget: Arc<ReplyBudget>,
         remote_ip: IpAddr,
         last_zxid_seen: i64,
         timeout_ms: i32,
@@ -190,6 +231,7 @@ impl Sessions {
                 conn,
                 Conn {
                     tx,
+                    budget,
                     session_id: id,
                     timeout_ms,
                     auth,
@@ -221,8 +263,7 @@ impl Sessions {
             .collect();
         for other in others {
             if let Some(c) = self.conns.get(&other) {
-                let _ =
-                    c.tx.send(ClientReply::Close("session moved to another connection"));
+                c.send(ClientReply::Close("session moved to another connection"));
             }
             self.drop_conn(peer, other);
         }
@@ -236,6 +277,7 @@ impl Sessions {
             conn,
             Conn {
                 tx,
+                budget,
                 session_id,
                 timeout_ms,
                 auth,
@@ -264,12 +306,14 @@ impl Sessions {
         conn: ConnId,
         xid: i32,
         op: ClientOp,
+        bytes: usize,
         inputs: &mut Vec<Input<M>>,
     ) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
         if c.creating.is_some() || c.closing {
+            c.budget.request_done(bytes);
             return;
         }
         let (session_id, timeout_ms, auth) = (c.session_id, c.timeout_ms, c.auth.clone());
@@ -279,15 +323,29 @@ impl Sessions {
         });
         let queued = match op {
             ClientOp::Write(op) => {
-                let tag = self.tag(conn);
-                match M::txn_from_tree(Txn::new(session_id, xid, auth, op)) {
-                    Some(txn) => inputs.push(Input::ClientWrite { tag, txn }),
-                    None => return,
-                }
-                Queued::Write {
-                    xid,
-                    tag,
-                    done: None,
+                let Some(txn) = M::txn_from_tree(Txn::new(session_id, xid, auth, op)) else {
+                    c.budget.request_done(bytes);
+                    return;
+                };
+                // The transaction carries the auth ids: it may be larger than the request.
+                // One above jute.maxbuffer is refused here, before it is forwarded or proposed.
+                let mut record = Vec::new();
+                M::write_txn(&txn, &mut record);
+                if record.len() > self.max_buffer_bytes {
+                    Queued::Local {
+                        xid,
+                        bytes,
+                        op: ClientOp::Invalid(ErrorCode::BadArguments),
+                    }
+                } else {
+                    let tag = self.tag(conn);
+                    inputs.push(Input::ClientWrite { tag, txn });
+                    Queued::Write {
+                        xid,
+                        bytes,
+                        tag,
+                        done: None,
+                    }
                 }
             }
             ClientOp::Sync { path } => {
@@ -295,12 +353,17 @@ impl Sessions {
                 inputs.push(Input::ClientSync { tag });
                 Queued::Sync {
                     xid,
+                    bytes,
                     tag,
                     path,
                     done: None,
                 }
             }
-            other => Queued::Local { xid, op: other },
+            other => Queued::Local {
+                xid,
+                bytes,
+                op: other,
+            },
         };
         if let Some(c) = self.conns.get_mut(&conn) {
             c.queue.push_back(queued);
@@ -308,54 +371,10 @@ impl Sessions {
         self.flush(peer, conn);
     }
 
-    fn auth<M: NodeMachine>(
-        &mut self,
-        peer: &mut Peer<M>,
-        conn: ConnId,
-        xid: i32,
-        scheme: &str,
-        auth: &[u8],
-    ) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        let Some(tree) = peer.machine_mut().tree_mut() else {
-            return;
-        };
-        let ip = c
-            .auth
-            .iter()
-            .find(|i| i.scheme == "ip")
-            .map(|i| i.id.clone())
-            .unwrap_or_default();
-        match authenticate(&tree.config().auth, scheme, auth, &ip) {
-            Ok(ids) => {
-                for id in ids {
-                    if !c.auth.contains(&id) {
-                        c.auth.push(id);
-                    }
-                }
-                tree.set_connection_auth(conn, &c.auth);
-                let _ = c.tx.send(ClientReply::Reply {
-                    xid,
-                    zxid: 0,
-                    body: ReplyBody::Status(ErrorCode::Ok),
-                });
-            }
-            Err(code) => {
-                let _ = c.tx.send(ClientReply::Reply {
-                    xid,
-                    zxid: 0,
-                    body: ReplyBody::Status(code),
-                });
-                let _ = c.tx.send(ClientReply::Close("authentication failed"));
-                self.drop_conn(peer, conn);
-            }
-        }
-    }
-
     /// Sends every answered entry at the head of a connection's queue, executing local
-    /// operations (reads, watch management) when they reach the head.
+    /// operations (reads, watch management) when they reach the head. While the connection's
+    /// queued replies are over its budget (a client that does not read), local operations
+    /// wait at the head; the writer's [`ClientEvent::Drained`] resumes them.
     fn flush<M: NodeMachine>(&mut self, peer: &mut Peer<M>, conn: ConnId) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -365,7 +384,7 @@ impl Sessions {
                 None => break,
                 Some(Queued::Write { done, .. }) => done.is_some(),
                 Some(Queued::Sync { done, .. }) => done.is_some(),
-                Some(Queued::Local { .. }) => true,
+                Some(Queued::Local { .. }) => !c.budget.over(),
             };
             if !ready {
                 break;
@@ -373,9 +392,11 @@ impl Sessions {
             let reply = match c.queue.pop_front().expect("front exists") {
                 Queued::Write {
                     xid,
+                    bytes,
                     done: Some((zxid, outcome)),
                     ..
                 } => {
+                    c.budget.request_done(bytes);
                     if matches!(outcome, Ok(WriteResponse::CloseSession)) {
                         c.closing = true;
                     }
@@ -387,16 +408,22 @@ impl Sessions {
                 }
                 Queued::Sync {
                     xid,
+                    bytes,
                     path,
                     done: Some(zxid),
                     ..
-                } => ClientReply::Reply {
-                    xid,
-                    zxid: zxid_i64(zxid),
-                    body: ReplyBody::Sync(Ok(path)),
-                },
-                Queued::Local { xid, op } => {
-                    let body = local_op(peer, conn, c.session_id, &c.auth, op);
+                } => {
+                    c.budget.request_done(bytes);
+                    ClientReply::Reply {
+                        xid,
+                        zxid: zxid_i64(zxid),
+                        body: ReplyBody::Sync(Ok(path)),
+                    }
+                }
+                Queued::Local { xid, bytes, op } => {
+                    c.budget.request_done(bytes);
+                    let max_reply = self.max_buffer_bytes + limits::REPLY_HEADROOM_BYTES;
+                    let body = local_op(peer, conn, c.session_id, &c.auth, op, max_reply);
                     ClientReply::Reply {
                         xid,
                         zxid: zxid_i64(peer.last_processed_zxid()),
@@ -405,10 +432,10 @@ impl Sessions {
                 }
                 _ => unreachable!("checked ready above"),
             };
-            let _ = c.tx.send(reply);
+            c.send(reply);
         }
         if c.closing && c.queue.is_empty() {
-            let _ = c.tx.send(ClientReply::Close("session closed"));
+            c.send(ClientReply::Close("session closed"));
             self.drop_conn(peer, conn);
         }
     }
@@ -496,7 +523,7 @@ impl Sessions {
             return;
         };
         if let Some(c) = self.conns.get(&conn) {
-            let _ = c.tx.send(ClientReply::Close(
+            c.send(ClientReply::Close(
                 "the request could not complete (no leader)",
             ));
         }
@@ -507,7 +534,7 @@ impl Sessions {
     pub fn dispatch_events(&mut self, events: Vec<(ConnId, WatchedEvent)>) {
         for (conn, ev) in events {
             if let Some(c) = self.conns.get(&conn) {
-                let _ = c.tx.send(ClientReply::Event(ev));
+                c.send(ClientReply::Event(ev));
             }
         }
     }
@@ -522,8 +549,7 @@ impl Sessions {
             let all: Vec<ConnId> = self.conns.keys().copied().collect();
             for conn in all {
                 if let Some(c) = self.conns.get(&conn) {
-                    let _ =
-                        c.tx.send(ClientReply::Close("this server is not serving requests"));
+                    c.send(ClientReply::Close("this server is not serving requests"));
                 }
                 self.drop_conn(peer, conn);
             }
@@ -546,7 +572,7 @@ impl Sessions {
             .collect();
         for conn in gone {
             if let Some(c) = self.conns.get(&conn) {
-                let _ = c.tx.send(ClientReply::Close("session expired"));
+                c.send(ClientReply::Close("session expired"));
             }
             self.drop_conn(peer, conn);
         }

@@ -2,24 +2,34 @@
 //! for the first session id.
 
 use zablab_core::peer::Peer;
-use zablab_core::tree::{ErrorCode, Id};
+use zablab_core::tree::{DataTree, ErrorCode, Id, ReadRequest, ReadResponse};
 
+use super::limits::read_response_bytes;
 use super::{ClientOp, ConnId, ReplyBody};
 use crate::machine::NodeMachine;
 
 /// Executes a request answered by this server alone, once everything before it is answered.
+/// A read whose response would exceed `max_reply_bytes` is answered BadArguments.
 pub(super) fn local_op<M: NodeMachine>(
     peer: &mut Peer<M>,
     conn: ConnId,
     session_id: i64,
     auth: &[Id],
     op: ClientOp,
+    max_reply_bytes: usize,
 ) -> ReplyBody {
     let Some(tree) = peer.machine_mut().tree_mut() else {
         return ReplyBody::Status(ErrorCode::Unimplemented);
     };
     match op {
-        ClientOp::Read(req) => ReplyBody::Read(tree.read(conn, session_id, auth, &req)),
+        ClientOp::Read(req) => ReplyBody::Read(bounded_read(
+            tree,
+            conn,
+            session_id,
+            auth,
+            &req,
+            max_reply_bytes,
+        )),
         ClientOp::SetWatches(req) => {
             tree.set_watches(conn, auth, &req);
             ReplyBody::Status(ErrorCode::Ok)
@@ -55,6 +65,50 @@ pub(super) fn local_op<M: NodeMachine>(
         // Writes and syncs never reach here (they are queued as such).
         ClientOp::Write(_) | ClientOp::Sync { .. } => ReplyBody::Status(ErrorCode::SystemError),
     }
+}
+
+/// A read whose response is at most `max_reply_bytes`, or BadArguments. A multiRead runs its
+/// sub-reads one at a time and stops at the first that would pass the bound, so the server
+/// never builds the oversized reply (500 getData of a 1 MB node would be 500 MB).
+fn bounded_read(
+    tree: &mut DataTree,
+    conn: ConnId,
+    session_id: i64,
+    auth: &[Id],
+    req: &ReadRequest,
+    max_reply_bytes: usize,
+) -> Result<ReadResponse, ErrorCode> {
+    let too_large = Err(ErrorCode::BadArguments);
+    let ReadRequest::MultiRead(ops) = req else {
+        let r = tree.read(conn, session_id, auth, req)?;
+        return if read_response_bytes(&r) > max_reply_bytes {
+            too_large
+        } else {
+            Ok(r)
+        };
+    };
+    // What the tree refuses as a whole (watches, other opcodes) it refuses before reading.
+    let plain = ops.iter().all(|o| {
+        matches!(
+            o,
+            ReadRequest::GetData { watch: false, .. }
+                | ReadRequest::GetChildren { watch: false, .. }
+        )
+    });
+    if !plain {
+        return tree.read(conn, session_id, auth, req);
+    }
+    let mut results = Vec::new();
+    let mut bytes = read_response_bytes(&ReadResponse::MultiRead(Vec::new()));
+    for o in ops {
+        let r = tree.read(conn, session_id, auth, o);
+        bytes += 9 + r.as_ref().map_or(4, read_response_bytes);
+        if bytes > max_reply_bytes {
+            return too_large;
+        }
+        results.push(r);
+    }
+    Ok(ReadResponse::MultiRead(results))
 }
 
 /// Wall-clock milliseconds, only for the first session id (ZooKeeper mixes in the time so ids

@@ -2,7 +2,9 @@
 //! must offer to serve ZooKeeper clients.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use super::limits::ReplyBudget;
 use tokio::sync::mpsc::UnboundedSender;
 use zablab_core::machine::{ChainMachine, StateMachine};
 use zablab_core::tree::{
@@ -84,6 +86,8 @@ pub enum ClientEvent {
     Connect {
         conn: ConnId,
         tx: UnboundedSender<ClientReply>,
+        /// Shared with the connection's reader and writer: what is queued and in flight.
+        budget: Arc<ReplyBudget>,
         remote_ip: IpAddr,
         last_zxid_seen: i64,
         timeout_ms: i32,
@@ -94,6 +98,8 @@ pub enum ClientEvent {
         conn: ConnId,
         xid: i32,
         op: ClientOp,
+        /// The request frame's length, counted in flight until the request is answered.
+        bytes: usize,
     },
     /// An auth packet, answered at once with the request's xid (ZooKeeper echoes it: Java,
     /// C and kazoo send -4, the Rust client its own xid).
@@ -105,6 +111,9 @@ pub enum ClientEvent {
     },
     /// A ping (xid -2): answered at once, and the session is alive.
     Ping { conn: ConnId },
+    /// The writer drained the connection's replies below its budget: reads held back
+    /// because of a slow reader may run again.
+    Drained { conn: ConnId },
     /// The socket closed.
     Gone { conn: ConnId },
 }
