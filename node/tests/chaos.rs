@@ -45,9 +45,11 @@ async fn chaos_60_s_three_servers_gives_a_clean_verdict() {
         "chaos run not clean (seed {seed}; servers' logs and history kept in {})",
         dir.display()
     );
-    assert!(faults >= 5, "only {faults} faults in 60 s");
+    // One fault at a time with recovery in between: 6-12 faults in 60 s on an idle machine;
+    // the bounds leave room for a loaded CI machine, where recovery is slower.
+    assert!(faults >= 3, "only {faults} faults in 60 s");
     assert!(
-        report.nemesis.injected.len() >= 4,
+        report.nemesis.injected.len() >= 3,
         "only {} fault kinds in 60 s",
         report.nemesis.injected.len()
     );
