@@ -22,6 +22,7 @@
 //! | [`fourlw`] | `ruok srvr stat mntr conf envi isro` output |
 //! | [`runtime`] | the peer task: executes outputs, feeds inputs |
 //! | [`sessions`] | client sessions on the peer task: reply order, watch routing |
+//! | [`fault`] | `--fault-addr`: test-only, loopback-only hook that cuts links (chaos tests) |
 //! | [`trace`] | `--trace-addr` JSON-lines stream |
 //! | [`cluster`] | `zablab cluster` and `zablab status` |
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ pub mod client_conn;
 pub mod cluster;
 pub mod config;
 pub mod election;
+pub mod fault;
 pub mod fourlw;
 pub mod jute;
 pub mod machine;

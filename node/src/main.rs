@@ -1,7 +1,7 @@
 //! `zablab`: the native ZabLab server and its tools.
 //!
 //! ```text
-//! zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]]
+//! zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]] [--fault-addr 127.0.0.1:PORT]
 //! zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
 //! zablab status [host:port,...]
 //! zablab cli [-server host:port,...] [command args...]
@@ -17,7 +17,7 @@ use zablab_node::config::NodeConfig;
 mod lesson_cmd;
 
 const USAGE: &str = "usage:
-  zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]]
+  zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]] [--fault-addr 127.0.0.1:PORT]
   zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000]
   zablab status [host:port,...]
   zablab lesson list | <name> [--lang zh] [--auto] | <name> --exercise <id>
@@ -64,6 +64,9 @@ fn main() {
                         opts.trace_addr = Some(value::<String>(&mut args, "--trace-addr"))
                     }
                     "--trace-wait" => opts.trace_wait_ms = value(&mut args, "--trace-wait"),
+                    "--fault-addr" => {
+                        opts.fault_addr = Some(value::<String>(&mut args, "--fault-addr"))
+                    }
                     _ if cfg_path.is_none() && !a.starts_with("--") => {
                         cfg_path = Some(PathBuf::from(a))
                     }

@@ -19,6 +19,7 @@ use zablab_core::zxid::{Epoch, Sid, Zxid};
 
 use crate::config::NodeConfig;
 use crate::election::{self, ElectionNet};
+use crate::fault::{self, LinkFaults};
 use crate::machine::NodeMachine;
 use crate::quorum::{self, QuorumConn};
 use crate::sessions::{ClientEvent, Sessions};
@@ -138,6 +139,8 @@ pub struct ServerOptions {
     /// `--trace-wait MS`: before starting the peer, wait up to this long for a first trace
     /// client, so a viewer (or a test) sees everything from the start.
     pub trace_wait_ms: u64,
+    /// `--fault-addr 127.0.0.1:PORT`: serve the test-only fault hook ([`crate::fault`]) there.
+    pub fault_addr: Option<String>,
 }
 
 /// Runs a server until the process is killed.
@@ -204,6 +207,15 @@ pub async fn run_server<M: NodeMachine>(
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             Some(t)
+        }
+        None => None,
+    };
+
+    let faults = match &opts.fault_addr {
+        Some(a) => {
+            let hook = fault::serve(a).await.map_err(|e| e.to_string())?;
+            eprintln!("zablab[{myid}]: fault hook (test only) on {a}");
+            Some(LinkFaults::new(hook))
         }
         None => None,
     };
@@ -287,6 +299,7 @@ pub async fn run_server<M: NodeMachine>(
             },
         ),
         walk_stats_due_ms: 0,
+        faults,
     };
     host.run(events_rx, client_rx).await;
     Ok(())
@@ -310,6 +323,8 @@ struct Host<M: NodeMachine> {
     sessions: Sessions,
     /// When the tree-walking statistics of [`NodeStatus`] are next refreshed.
     walk_stats_due_ms: u64,
+    /// The fault hook's cuts, when `--fault-addr` is given; `None` costs one branch per message.
+    faults: Option<LinkFaults<QuorumConn>>,
 }
 
 impl<M: NodeMachine> Host<M> {
@@ -399,6 +414,11 @@ impl<M: NodeMachine> Host<M> {
     fn handle(&mut self, ev: Event<M>) {
         match ev {
             Event::Notification(n) => {
+                if let Some(f) = &self.faults {
+                    if f.drops_notification_from(n.sender) {
+                        return;
+                    }
+                }
                 self.trace_receive(n.sender, &Message::Notification(n));
                 self.step(Input::Receive {
                     from: n.sender,
@@ -413,11 +433,22 @@ impl<M: NodeMachine> Host<M> {
                     drop(conn);
                     return;
                 }
+                if let Some(f) = &mut self.faults {
+                    if f.drops_packet_from(sid, conn.id) {
+                        f.hold(sid, conn);
+                        return;
+                    }
+                }
                 self.conns.insert(sid, conn);
                 self.receive(sid, msg);
             }
             Event::QuorumPacket { sid, conn_id, msg } => {
                 if self.conns.get(&sid).map(|c| c.id) == Some(conn_id) {
+                    if let Some(f) = &mut self.faults {
+                        if f.drops_packet_from(sid, conn_id) {
+                            return;
+                        }
+                    }
                     self.receive(sid, msg);
                 }
             }
@@ -474,6 +505,13 @@ impl<M: NodeMachine> Host<M> {
                 }
                 self.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
                 if let Message::Notification(n) = &msg {
+                    if self
+                        .faults
+                        .as_ref()
+                        .is_some_and(|f| f.drops_notification_to(to))
+                    {
+                        return;
+                    }
                     if let Some(net) = &self.election {
                         net.send(to, wire::encode_notification(n, &self.membership));
                     }
@@ -488,6 +526,11 @@ impl<M: NodeMachine> Host<M> {
                         else {
                             return;
                         };
+                        if self.faults.as_ref().is_some_and(|f| f.drops_dial_to(to)) {
+                            // As a SYN dropped by a firewall: no connection; initLimit acts.
+                            self.conns.remove(&to);
+                            return;
+                        }
                         let conn = quorum::dial::<M>(
                             to,
                             addr,
@@ -499,6 +542,13 @@ impl<M: NodeMachine> Host<M> {
                     }
                     _ => {
                         if let Some(c) = self.conns.get(&to) {
+                            if let Some(f) = &mut self.faults {
+                                if f.drops_packet_to(to, c.id) {
+                                    return;
+                                }
+                                let conns = &self.conns;
+                                f.forget_gone(|id| conns.values().any(|c| c.id == id));
+                            }
                             c.send(bytes);
                         }
                     }
