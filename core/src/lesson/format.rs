@@ -448,6 +448,23 @@ pub enum Goal {
     Znode { path: String, data: String },
     /// No leader was established for the last 3 s although at least `running` servers run.
     NoLeaderWith { running: u64 },
+    /// `leader` is the stable leader, `over` follows it, and during free play `over` gave up
+    /// its own initial vote for `leader`'s because of `field` (`epoch`, `zxid` or `id`: the
+    /// first of (peer epoch, zxid, server id) in which the two votes differ).
+    WinsOn {
+        leader: Sid,
+        over: Sid,
+        field: String,
+    },
+    /// A proposal made during free play that its leader never committed (it sent no COMMIT)
+    /// is committed by the stable leader of a later epoch: it was logged by a quorum.
+    CommittedByNextLeader,
+    /// The client received this watch event during free play, e.g. `NodeDeleted /lock/n-0000000000`.
+    Notified { client: String, event: String },
+    /// The client's last read returned a value that `path` no longer holds on its server,
+    /// while it holds a watch on `path`: it is waiting to be told of a change that already
+    /// happened (an update lost between the read and the re-arm).
+    MissedUpdate { client: String, path: String },
 }
 
 /// A free-play task checked from the trace (see [`super::check_exercise`]).

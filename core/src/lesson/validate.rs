@@ -35,6 +35,8 @@ pub(crate) const MESSAGE_KINDS: [&str; 17] = [
 pub(crate) const STATES: [&str; 5] = ["LOOKING", "FOLLOWING", "LEADING", "OBSERVING", "DOWN"];
 pub(crate) const PHASES: [&str; 4] = ["ELECTION", "DISCOVERY", "SYNC", "BROADCAST"];
 pub(crate) const SYNC_MODES: [&str; 3] = ["DIFF", "TRUNC", "SNAP"];
+/// The fields of a vote, in the order FastLeaderElection compares them.
+pub(crate) const VOTE_FIELDS: [&str; 3] = ["epoch", "zxid", "id"];
 
 struct Ctx {
     servers: u64,
@@ -328,7 +330,37 @@ impl Lesson {
             match &ex.goal {
                 Goal::LeaderIs(s) => ctx.server(*s)?,
                 Goal::SyncMode(m) => ctx.one_of("sync mode", m, &SYNC_MODES)?,
-                Goal::LoseUncommittedProposal | Goal::Znode { .. } | Goal::NoLeaderWith { .. } => {}
+                Goal::WinsOn {
+                    leader,
+                    over,
+                    field,
+                } => {
+                    ctx.server(*leader)?;
+                    ctx.server(*over)?;
+                    ctx.one_of("vote field", field, &VOTE_FIELDS)?;
+                    if leader == over {
+                        return Err(invalid(
+                            &at,
+                            "wins_on: leader and over are one server".to_string(),
+                        ));
+                    }
+                }
+                Goal::Notified { client, .. } | Goal::MissedUpdate { client, .. } => {
+                    // The client must exist once the solution has run.
+                    let mut c = Ctx {
+                        servers,
+                        clients: clients.clone(),
+                        at: at.clone(),
+                    };
+                    for a in &ex.solution {
+                        c.action(a)?;
+                    }
+                    c.client(client)?;
+                }
+                Goal::LoseUncommittedProposal
+                | Goal::CommittedByNextLeader
+                | Goal::Znode { .. }
+                | Goal::NoLeaderWith { .. } => {}
             }
             if ex.title.en.is_empty()
                 || ex.title.zh.is_empty()
