@@ -379,3 +379,70 @@ fn every_lesson_has_an_exercise_and_no_two_exercises_are_the_same() {
         }
     }
 }
+
+/// The numbers a text mentions, sorted: every run of ASCII digits, a zxid such as `1:3` as one
+/// number. Server ids, zxids, counts and times are all digits in both languages, so the two
+/// narrations of a step must mention the same ones, as often.
+fn numbers(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            cur.push(c);
+        } else if c == ':' && !cur.is_empty() && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+            cur.push(c);
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_numbers_test_reads_zxids_as_one_number() {
+    assert_eq!(
+        numbers("server 3 at 1:124, 2 of 10"),
+        ["10", "1:124", "2", "3"]
+    );
+    assert_eq!(
+        numbers("服务器 3 在 1:124，10 台中的 2 台"),
+        ["10", "1:124", "2", "3"]
+    );
+    assert_ne!(numbers("TRUNC 1:3"), numbers("TRUNC 1:4"));
+    assert_ne!(numbers("servers 1 and 2"), numbers("服务器 1"));
+}
+
+#[test]
+fn english_and_chinese_mention_the_same_numbers_in_every_step() {
+    let mut mismatches = Vec::new();
+    let mut compare = |what: String, en: &str, zh: &str| {
+        let (ne, nz) = (numbers(en), numbers(zh));
+        if ne != nz {
+            mismatches.push(format!("{what}: en {ne:?} vs zh {nz:?}"));
+        }
+    };
+    for lesson in all_lessons() {
+        let name = &lesson.name;
+        compare(format!("{name} title"), &lesson.title.en, &lesson.title.zh);
+        for (i, step) in lesson.steps.iter().enumerate() {
+            compare(format!("{name} step {}", i + 1), &step.en, &step.zh);
+            if let Some(q) = &step.question {
+                compare(format!("{name} step {} question", i + 1), &q.en, &q.zh);
+            }
+        }
+        for ex in &lesson.exercises {
+            compare(
+                format!("{name} {} title", ex.id),
+                &ex.title.en,
+                &ex.title.zh,
+            );
+            compare(format!("{name} {} hint", ex.id), &ex.hint.en, &ex.hint.zh);
+        }
+    }
+    assert!(mismatches.is_empty(), "\n{}", mismatches.join("\n"));
+}
