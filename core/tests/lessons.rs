@@ -446,3 +446,32 @@ fn english_and_chinese_mention_the_same_numbers_in_every_step() {
     }
     assert!(mismatches.is_empty(), "\n{}", mismatches.join("\n"));
 }
+
+/// Lesson 10 step 1 says the server keeps a requested session timeout between 2 and 20 ticks
+/// (tickTime 200 ms here): 2 s stands, less is raised, more is lowered.
+#[test]
+fn a_session_timeout_is_negotiated_between_two_and_twenty_ticks() {
+    use zablab_core::lesson::{Checkpoint, StepAction};
+    let mut run = LessonRun::from_name("10").unwrap();
+    run.goto(1);
+    for (client, asked) in [("short", 100), ("long", 60_000)] {
+        run.apply(&StepAction::Connect {
+            client: client.into(),
+            server: 3,
+            timeout_ms: asked,
+        })
+        .unwrap();
+    }
+    let want = |pairs: &[(&str, i32)]| Checkpoint {
+        session_timeout_ms: pairs.iter().map(|(c, t)| (c.to_string(), *t)).collect(),
+        ..Checkpoint::default()
+    };
+    let r = run.evaluate(&want(&[("a", 2000), ("short", 400), ("long", 4000)]));
+    assert!(r.passed(), "{:?}", r.failures);
+    assert_eq!(r.checked, 3);
+    let r = run.evaluate(&want(&[("short", 100)]));
+    assert_eq!(
+        r.failures[0].to_string(),
+        "session timeout of short (ms): expected 100, got 400"
+    );
+}

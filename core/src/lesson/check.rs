@@ -396,6 +396,13 @@ impl LessonRun {
                         actual.join(","),
                     );
                 }
+                if let Some(want) = &z.czxid {
+                    a.eq(
+                        || format!("czxid of {} on server {s}", z.path),
+                        zx(want),
+                        Zxid(stat.czxid as u64),
+                    );
+                }
                 if let Some(o) = &z.owner {
                     let sid = self
                         .client_id(o)
@@ -441,6 +448,21 @@ impl LessonRun {
                 _ => false,
             };
             a.eq(|| format!("session of {name} open"), *open, actual);
+        }
+        for (name, want) in &c.session_timeout_ms {
+            let sid = self
+                .client_id(name)
+                .and_then(|id| self.clients.get(id))
+                .map(|c| c.session_id);
+            let actual = match (sid, self.reference_server().and_then(peer)) {
+                (Some(sid), Some(p)) => p.machine().sessions().get(&sid).map(|s| s.timeout_ms),
+                _ => None,
+            };
+            a.eq(
+                || format!("session timeout of {name} (ms)"),
+                format!("{want}"),
+                opt(actual),
+            );
         }
         a.r
     }
@@ -515,6 +537,7 @@ impl LessonRun {
                     .count();
                 format!("{n}")
             }
+            AnswerFrom::ReadBy(client) => opt(self.read_data.get(client)),
             AnswerFrom::Fixed(s) => s.clone(),
         }
     }

@@ -333,6 +333,9 @@ pub struct ZnodeCheck {
     /// The client whose session owns this ephemeral node.
     #[cfg_attr(feature = "serde", serde(default))]
     pub owner: Option<String>,
+    /// The zxid of the transaction that created it, `"epoch:counter"` (a fencing token).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub czxid: Option<String>,
     /// The servers to look at (default: every running server).
     #[cfg_attr(feature = "serde", serde(default))]
     pub on: Option<Vec<Sid>>,
@@ -379,6 +382,9 @@ pub struct Checkpoint {
     pub events: BTreeMap<String, Vec<String>>,
     /// Client → whether its session is still open on the leader.
     pub session_open: BTreeMap<String, bool>,
+    /// Client → its session's timeout as the leader holds it (negotiated: between 2 and 20
+    /// ticks).
+    pub session_timeout_ms: BTreeMap<String, i32>,
 }
 
 impl Checkpoint {
@@ -410,6 +416,8 @@ pub enum AnswerFrom {
     DataOf(String),
     /// How many running servers hold a znode.
     HoldersOf(String),
+    /// What a client's last getData or getChildren returned (what it believes).
+    ReadBy(String),
     /// A fixed answer (for conceptual questions).
     Fixed(String),
 }

@@ -216,6 +216,9 @@ impl Ctx {
             if let Some(o) = &z.owner {
                 self.client(o)?;
             }
+            if let Some(c) = &z.czxid {
+                self.zxid(c)?;
+            }
         }
         for name in c
             .results
@@ -223,6 +226,7 @@ impl Ctx {
             .chain(c.read_data.keys())
             .chain(c.events.keys())
             .chain(c.session_open.keys())
+            .chain(c.session_timeout_ms.keys())
         {
             self.client(name)?;
         }
@@ -237,6 +241,7 @@ impl Ctx {
             | AnswerFrom::LastLoggedOf(s)
             | AnswerFrom::LastCommittedOf(s)
             | AnswerFrom::SyncModeFor(s) => self.server(*s),
+            AnswerFrom::ReadBy(c) => self.client(c),
             AnswerFrom::Leader
             | AnswerFrom::DataOf(_)
             | AnswerFrom::HoldersOf(_)
