@@ -538,6 +538,7 @@ impl LessonRun {
                 format!("{n}")
             }
             AnswerFrom::ReadBy(client) => opt(self.read_data.get(client)),
+            AnswerFrom::EventsOf(client) => format!("{}", self.events_in_step(client).len()),
             AnswerFrom::Fixed(s) => s.clone(),
         }
     }

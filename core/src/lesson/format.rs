@@ -418,6 +418,8 @@ pub enum AnswerFrom {
     HoldersOf(String),
     /// What a client's last getData or getChildren returned (what it believes).
     ReadBy(String),
+    /// How many watch events a client received during the step.
+    EventsOf(String),
     /// A fixed answer (for conceptual questions).
     Fixed(String),
 }

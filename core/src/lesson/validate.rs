@@ -241,7 +241,7 @@ impl Ctx {
             | AnswerFrom::LastLoggedOf(s)
             | AnswerFrom::LastCommittedOf(s)
             | AnswerFrom::SyncModeFor(s) => self.server(*s),
-            AnswerFrom::ReadBy(c) => self.client(c),
+            AnswerFrom::ReadBy(c) | AnswerFrom::EventsOf(c) => self.client(c),
             AnswerFrom::Leader
             | AnswerFrom::DataOf(_)
             | AnswerFrom::HoldersOf(_)
