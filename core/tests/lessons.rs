@@ -388,9 +388,9 @@ fn numbers(text: &str) -> Vec<String> {
     let mut cur = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            cur.push(c);
-        } else if c == ':' && !cur.is_empty() && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+        let zxid_colon =
+            c == ':' && !cur.is_empty() && chars.peek().is_some_and(|n| n.is_ascii_digit());
+        if c.is_ascii_digit() || zxid_colon {
             cur.push(c);
         } else if !cur.is_empty() {
             out.push(std::mem::take(&mut cur));
@@ -473,5 +473,46 @@ fn a_session_timeout_is_negotiated_between_two_and_twenty_ticks() {
     assert_eq!(
         r.failures[0].to_string(),
         "session timeout of short (ms): expected 100, got 400"
+    );
+}
+
+#[test]
+fn predict_first_asks_before_the_step_and_answers_after_it() {
+    let mut run = LessonRun::from_name("01").unwrap();
+    run.goto(1);
+    // Before step 2 runs: its question, no answer yet.
+    let asked = text::question_lines(&run, 1, Lang::En).join("\n");
+    assert!(
+        asked.contains("Which server will server 1 vote for?"),
+        "{asked}"
+    );
+    assert!(
+        asked.contains("choices: 1 / 2 / 3") && !asked.contains("Answer"),
+        "{asked}"
+    );
+    assert!(text::answer_lines(&run, 1, Some("2"), Lang::En).is_empty());
+    assert!(
+        text::question_lines(&run, 0, Lang::En).is_empty(),
+        "step 1 asks nothing"
+    );
+    run.step_forward();
+    let right = text::answer_lines(&run, 1, Some(" 2 "), Lang::En).join("\n");
+    assert!(
+        right.contains("Answer: 2") && right.contains("✓"),
+        "{right}"
+    );
+    let wrong = text::answer_lines(&run, 1, Some("3"), Lang::Zh).join("\n");
+    assert!(
+        wrong.contains("答案： 2") || wrong.contains("答案：2"),
+        "{wrong}"
+    );
+    assert!(wrong.contains("✗"), "{wrong}");
+    // The body of a step leaves its question out; the full text has both, answer last.
+    let body = text::step_body(&run, 1, Lang::En, text::FlowOptions::default());
+    assert!(!body.contains("Which server will") && body.contains("Server 2 starts"));
+    let full = text::step_text(&run, 1, Lang::En, text::FlowOptions::default());
+    assert!(
+        full.find("checkpoint holds") < full.find("Answer: 2"),
+        "{full}"
     );
 }

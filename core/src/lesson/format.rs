@@ -439,6 +439,16 @@ pub struct Question {
     pub choices: Vec<String>,
 }
 
+impl Question {
+    /// The question's text in `lang`.
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Zh => &self.zh,
+        }
+    }
+}
+
 /// What an exercise asks the student to bring about.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
