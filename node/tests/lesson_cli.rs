@@ -109,7 +109,7 @@ fn a_question_is_asked_before_its_step_and_answered_after_the_input() {
     let out = stdout(&o);
     assert!(o.status.success(), "{out}");
     let asked = out
-        .find("? Server 2 starts next to server 1")
+        .find("? Server 2 starts while server 1 is looking")
         .expect("the question of step 2");
     let prompt = out[asked..].find("[your prediction").expect("a prompt") + asked;
     let narrated = out
