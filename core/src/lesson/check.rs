@@ -312,15 +312,20 @@ impl LessonRun {
                         mode,
                         peer_last_zxid,
                         target,
+                        min_committed,
                         ..
-                    }) if *learner == sc.learner => {
-                        Some((r.node, mode.name(), *peer_last_zxid, *target))
-                    }
+                    }) if *learner == sc.learner => Some((
+                        r.node,
+                        mode.name(),
+                        *peer_last_zxid,
+                        *target,
+                        *min_committed,
+                    )),
                     _ => None,
                 })
                 .next_back();
             let want = format!(
-                "{}{}{}",
+                "{}{}{}{}",
                 sc.mode,
                 sc.peer_last_zxid
                     .as_ref()
@@ -328,16 +333,22 @@ impl LessonRun {
                 sc.target
                     .as_ref()
                     .map_or(String::new(), |z| format!(" target {}", zx(z))),
+                sc.min_committed
+                    .as_ref()
+                    .map_or(String::new(), |z| format!(" minCommittedLog {}", zx(z))),
             );
-            let got = found.map(|(_, mode, pl, t)| {
+            let got = found.map(|(_, mode, pl, t, min)| {
                 format!(
-                    "{mode}{}{}",
+                    "{mode}{}{}{}",
                     sc.peer_last_zxid
                         .as_ref()
                         .map_or(String::new(), |_| format!(" peerLastZxid {pl}")),
                     sc.target
                         .as_ref()
                         .map_or(String::new(), |_| format!(" target {t}")),
+                    sc.min_committed
+                        .as_ref()
+                        .map_or(String::new(), |_| format!(" minCommittedLog {min}")),
                 )
             });
             a.eq(

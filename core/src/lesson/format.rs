@@ -314,6 +314,9 @@ pub struct SyncCheck {
     pub peer_last_zxid: Option<String>,
     #[cfg_attr(feature = "serde", serde(default))]
     pub target: Option<String>,
+    /// The oldest proposal in the leader's in-memory committed log (`minCommittedLog`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub min_committed: Option<String>,
 }
 
 /// A znode as seen by some servers.

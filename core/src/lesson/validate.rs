@@ -199,7 +199,12 @@ impl Ctx {
                 self.server(l)?;
             }
             self.one_of("sync mode", &s.mode, &SYNC_MODES)?;
-            for z in s.peer_last_zxid.iter().chain(s.target.iter()) {
+            for z in s
+                .peer_last_zxid
+                .iter()
+                .chain(s.target.iter())
+                .chain(s.min_committed.iter())
+            {
                 self.zxid(z)?;
             }
         }
