@@ -7,6 +7,11 @@
 //! zablab lesson <name> --exercise <id> [--lang en|zh]   (commands on stdin, then `check`)
 //! ```
 //!
+//! Predict first: before a step that asks a question, the player prints the question (against
+//! the state before the step) and reads the student's prediction; the step's narration,
+//! messages, checkpoint and the computed answer follow. `--auto` (or a closed stdin) plays
+//! through and prints each answer after its step.
+//!
 //! A replay exits with 1 if a checkpoint does not hold; an exercise exits with 0 once its goal
 //! is reached and with 1 (after printing the hint) otherwise.
 
@@ -98,27 +103,59 @@ fn replay(lesson: Lesson, lang: Lang, auto: bool, opts: text::FlowOptions) -> i3
     let stdin = std::io::stdin();
     let mut interactive = !auto;
     let mut failed = 0;
+    // Reads one line of stdin after `prompt`; None once stdin is closed (then the rest plays
+    // without stopping).
+    let ask = |prompt: &str, interactive: &mut bool| -> Option<String> {
+        print!("{prompt} ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+            *interactive = false;
+            return None;
+        }
+        Some(line.trim().to_string())
+    };
     while !run.is_done() {
-        if interactive && run.steps_played() > 0 {
+        let index = run.steps_played();
+        // Predict first: a step's question is asked against the state before the step runs;
+        // its narration, checkpoint and answer come after the student's input.
+        let question = text::question_lines(&run, index, lang);
+        let mut predicted = None;
+        if interactive && !question.is_empty() {
+            for line in &question {
+                say(line);
+            }
+            let prompt = match lang {
+                Lang::En => "[your prediction, then Enter]",
+                Lang::Zh => "[输入你的预测，然后回车]",
+            };
+            predicted = ask(prompt, &mut interactive);
+        } else if interactive && index > 0 {
             let prompt = match lang {
                 Lang::En => "[Enter: next step]",
                 Lang::Zh => "[回车：下一步]",
             };
-            print!("{prompt} ");
-            let _ = std::io::stdout().flush();
-            let mut line = String::new();
-            if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
-                interactive = false; // stdin closed: play the rest
-            }
+            ask(prompt, &mut interactive);
         }
         let Some(report) = run.step_forward() else {
             break;
         };
-        let index = report.step;
         if !report.check.passed() {
             failed += 1;
         }
-        say(&text::step_text(&run, index, lang, opts));
+        match &predicted {
+            Some(given) => {
+                say(&text::step_body(&run, index, lang, opts));
+                if let Some(q) = run.lesson().steps[index].question.as_ref() {
+                    say(&format!("  ? {}", q.text(lang)));
+                }
+                for line in text::answer_lines(&run, index, Some(given), lang) {
+                    say(&line);
+                }
+                say("");
+            }
+            None => say(&text::step_text(&run, index, lang, opts)),
+        }
     }
     let exercises = text::exercises_text(&run, lang);
     if !exercises.is_empty() {

@@ -100,3 +100,31 @@ fn an_exercise_is_checked_from_commands_on_stdin() {
     let out = stdout(&o);
     assert!(out.contains("尚未完成") && out.contains("提示"), "{out}");
 }
+
+#[test]
+fn a_question_is_asked_before_its_step_and_answered_after_the_input() {
+    // Step 2 asks who server 1 will vote for (2), step 3 who will lead (2), step 4 whom
+    // server 3 will follow (2): answer right, wrong, and not at all.
+    let o = zablab(&["lesson", "01"], "2\n1\n\n");
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    let asked = out
+        .find("? Server 2 starts while server 1 is looking")
+        .expect("the question of step 2");
+    let prompt = out[asked..].find("[your prediction").expect("a prompt") + asked;
+    let narrated = out
+        .find("Server 2 starts and votes for itself")
+        .expect("the narration of step 2");
+    let verdict = out.find("you said 2: ✓ right").expect("a verdict");
+    assert!(
+        asked < prompt && prompt < narrated && narrated < verdict,
+        "{out}"
+    );
+    assert!(
+        !out[asked..narrated].contains("Answer:"),
+        "the answer comes after the input: {out}"
+    );
+    assert!(out.contains("you said 1: ✗ not this time"), "{out}");
+    assert_eq!(out.matches("you said").count(), 2, "{out}");
+    assert_eq!(out.matches("Answer: 2").count(), 3, "{out}");
+}

@@ -710,6 +710,14 @@ impl App {
             LessonMsg::AnswerDraft(t) => self.answer_draft = t,
             LessonMsg::Answer(step, choice) => {
                 let given = choice.unwrap_or_else(|| self.answer_draft.clone());
+                // Predict first: an answer to the step not yet played plays it, then checks.
+                let predicted = self
+                    .lesson
+                    .as_ref()
+                    .is_some_and(|m| m.exercise.is_none() && m.steps_played() == step);
+                if predicted {
+                    self.step();
+                }
                 if let Some(m) = &mut self.lesson {
                     m.answer(step, &given);
                 }

@@ -25,7 +25,7 @@ pub const LESSONS: &[(&str, &str, &str)] = &[
     (
         "04-broadcast",
         "Broadcast: two-phase commit without abort",
-        "广播：没有中止的两阶段提交",
+        "消息广播：没有中止的两阶段提交",
     ),
     (
         "05-recovery-diff",
@@ -35,7 +35,7 @@ pub const LESSONS: &[(&str, &str, &str)] = &[
     (
         "06-recovery-trunc",
         "Recovery with TRUNC: a proposal that only the old leader logged",
-        "通过 TRUNC 恢复：只有旧 Leader 记录过的提议",
+        "通过 TRUNC 恢复：只有旧 Leader 记录过的提案",
     ),
     (
         "07-recovery-snap",
@@ -45,17 +45,17 @@ pub const LESSONS: &[(&str, &str, &str)] = &[
     (
         "08-why-a-majority",
         "Why a majority: any two quorums share a server",
-        "为什么需要多数派：任意两个法定人数集合至少有一台共同的服务器",
+        "为什么要过半：任意两个过半的集合至少有一台共同的服务器",
     ),
     (
         "09-observers",
-        "Observers: they serve reads and receive INFORM, but never vote or ACK",
-        "Observer：提供读服务并接收 INFORM，但从不投票也不发送 ACK",
+        "Observers: they serve reads and receive INFORM, but never vote or ACK proposals",
+        "Observer：提供读服务并接收 INFORM，但从不投票，也从不对提案回复 ACK",
     ),
     (
         "10-sessions-ephemerals",
         "Sessions and ephemeral nodes: master election",
-        "会话与临时节点：主节点选举",
+        "会话与临时节点：Master 选举",
     ),
     (
         "11-distributed-lock",
@@ -64,8 +64,8 @@ pub const LESSONS: &[(&str, &str, &str)] = &[
     ),
     (
         "12-watches-one-shot",
-        "Watches are one-shot: read before you re-register",
-        "Watch 是一次性的：重新注册前要先读取",
+        "Watches are one-shot: re-arm with the read",
+        "Watcher 是一次性的：在读取的同时重新注册",
     ),
 ];
 

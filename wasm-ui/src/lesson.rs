@@ -312,6 +312,23 @@ mod tests {
     }
 
     #[test]
+    fn a_prediction_is_checked_once_its_step_has_run() {
+        // Predict first: the app shows step 2's question after step 1 and, on an answer,
+        // plays step 2 and only then checks it (before that there is nothing to check).
+        let mut m = LessonMode::open("01", 1).expect("lesson 01");
+        let q = m.run.lesson().steps[1]
+            .question
+            .clone()
+            .expect("step 2 asks");
+        assert!(q.text(Lang::En).contains("will"), "a prediction: {}", q.en);
+        assert_eq!(m.answer(1, "2"), None, "step 2 has not run");
+        assert_eq!(m.answers[1], None);
+        assert!(m.next());
+        assert_eq!(m.answer(1, "2"), Some(true));
+        assert_eq!(m.answers[1], Some(("2".to_string(), true)));
+    }
+
+    #[test]
     fn an_exercise_gives_the_hint_after_a_wrong_try_and_passes_with_the_solution() {
         let mut m = LessonMode::open("01", 4).expect("lesson 01");
         m.start_exercise(0).expect("exercise 0");

@@ -4,8 +4,14 @@
 //! step, and the exercises with their Check button and hint. Everything comes from
 //! `zablab_core::lesson` through [`crate::lesson::LessonMode`].
 //!
+//! Predict first: when the next step asks a question, it is shown (`#predict`, with
+//! `#predict-answer` / `#predict-check` or choice buttons) against the state before that step;
+//! answering plays the step, whose narration, checkpoint and verdict then appear. Next still
+//! plays a step without a prediction, and a played step's question can be answered afterwards.
+//!
 //! Test hooks: `#lesson-slot[data-lesson][data-lang]`, `#lesson-counter[data-step][data-steps]`,
-//! `#checkpoint[data-passed]`, `#answer-result[data-correct]`, `#exercise-result[data-passed]`.
+//! `#checkpoint[data-passed]`, `#answer-result[data-correct]`, `#exercise-result[data-passed]`,
+//! `#predict[data-step]`.
 
 use yew::prelude::*;
 
@@ -94,16 +100,42 @@ fn checkpoint(m: &LessonMode, lang: Lang) -> Html {
     }
 }
 
+/// How a question is shown: after its step (answerable, or only its verdict) or before it.
 #[cfg(feature = "lessons")]
-fn question(app: &App, ctx: &Context<App>, m: &LessonMode, step: usize, q: &Question) -> Html {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    /// Its step was played: answer it now (or see the verdict).
+    Played,
+    /// Its step was played and the next step asks a prediction: only the verdict, if any.
+    VerdictOnly,
+    /// Its step has not run yet: predict first.
+    Predict,
+}
+
+#[cfg(feature = "lessons")]
+fn question(
+    app: &App,
+    ctx: &Context<App>,
+    m: &LessonMode,
+    step: usize,
+    q: &Question,
+    ask: Ask,
+) -> Html {
     let lang = app.lang;
     let link = ctx.link();
-    let text = match lang {
-        Lang::En => &q.en,
-        Lang::Zh => &q.zh,
-    };
+    let text = q.text(lang);
     let given = m.answers.get(step).cloned().flatten();
-    let input = if q.choices.is_empty() {
+    if ask == Ask::VerdictOnly && given.is_none() {
+        return html! {};
+    }
+    let (input_id, check_id) = if ask == Ask::Predict {
+        ("predict-answer", "predict-check")
+    } else {
+        ("answer", "answer-check")
+    };
+    let input = if ask == Ask::VerdictOnly {
+        html! {}
+    } else if q.choices.is_empty() {
         let oninput = link.callback(|e: InputEvent| {
             Msg::Lesson(LessonMsg::AnswerDraft(
                 e.target_unchecked_into::<web_sys::HtmlInputElement>()
@@ -115,9 +147,9 @@ fn question(app: &App, ctx: &Context<App>, m: &LessonMode, step: usize, q: &Ques
         });
         html! {
             <div class="answer-row">
-                <input id="answer" value={app.answer_draft.clone()} {oninput} {onkeydown} size="8"
+                <input id={input_id} value={app.answer_draft.clone()} {oninput} {onkeydown} size="8"
                        placeholder={tr(lang, "your answer", "你的答案")} />
-                <button id="answer-check" onclick={link.callback(move |_| Msg::Lesson(LessonMsg::Answer(step, None)))}>
+                <button id={check_id} onclick={link.callback(move |_| Msg::Lesson(LessonMsg::Answer(step, None)))}>
                     {tr(lang, "Check", "检查")}</button>
             </div>
         }
@@ -141,6 +173,15 @@ fn question(app: &App, ctx: &Context<App>, m: &LessonMode, step: usize, q: &Ques
         };
         html! { <div id="answer-result" class={classes!("check", if ok { "ok" } else { "bad" })} data-correct={ok.to_string()}>{text}</div> }
     });
+    if ask == Ask::Predict {
+        return html! {
+            <div id="predict" class="question" data-step={step.to_string()}>
+                <p class="q">{format!("{} {}/{} — {}", tr(lang, "Predict first: step", "先预测：步骤"), step + 1, m.step_count(), tr(lang, "answer to play it", "回答后播放这一步"))}</p>
+                <p class="q">{format!("? {text}")}</p>
+                {input}
+            </div>
+        };
+    }
     html! {
         <div id="question" class="question">
             <p class="q">{format!("? {text}")}</p>
@@ -245,10 +286,22 @@ fn lesson_body(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
         "The cluster is set up as the lesson describes. Press Next to play the first step; Back rewinds.",
         "集群已按课程设置好。点击“下一步”播放第一步；“上一步”可回退。")}</p> },
     };
+    // Predict first: the next step's question, unanswered, is asked before the step runs.
+    let upcoming = lesson
+        .steps
+        .get(n)
+        .and_then(|s| s.question.as_ref())
+        .filter(|_| m.answers.get(n).is_some_and(|a| a.is_none()));
+    let played = if upcoming.is_some() {
+        Ask::VerdictOnly
+    } else {
+        Ask::Played
+    };
     let q = n
         .checked_sub(1)
         .and_then(|i| Some((i, lesson.steps.get(i)?.question.as_ref()?)))
-        .map(|(i, q)| question(app, ctx, m, i, q));
+        .map(|(i, q)| question(app, ctx, m, i, q, played));
+    let predict = upcoming.map(|q| question(app, ctx, m, n, q, Ask::Predict));
     html! {
         <>
             {title}
@@ -261,6 +314,7 @@ fn lesson_body(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
             <div id="narration" class="narration" lang={crate::app::lang_code(lang)}>{narration}</div>
             {checkpoint(m, lang)}
             {q}
+            {predict}
             if n > 0 { {flow(m, lang)} }
             if n >= total {
                 <p class="done">{tr(lang, "End of the lesson.", "课程结束。")}</p>

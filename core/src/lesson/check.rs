@@ -312,15 +312,20 @@ impl LessonRun {
                         mode,
                         peer_last_zxid,
                         target,
+                        min_committed,
                         ..
-                    }) if *learner == sc.learner => {
-                        Some((r.node, mode.name(), *peer_last_zxid, *target))
-                    }
+                    }) if *learner == sc.learner => Some((
+                        r.node,
+                        mode.name(),
+                        *peer_last_zxid,
+                        *target,
+                        *min_committed,
+                    )),
                     _ => None,
                 })
                 .next_back();
             let want = format!(
-                "{}{}{}",
+                "{}{}{}{}",
                 sc.mode,
                 sc.peer_last_zxid
                     .as_ref()
@@ -328,16 +333,22 @@ impl LessonRun {
                 sc.target
                     .as_ref()
                     .map_or(String::new(), |z| format!(" target {}", zx(z))),
+                sc.min_committed
+                    .as_ref()
+                    .map_or(String::new(), |z| format!(" minCommittedLog {}", zx(z))),
             );
-            let got = found.map(|(_, mode, pl, t)| {
+            let got = found.map(|(_, mode, pl, t, min)| {
                 format!(
-                    "{mode}{}{}",
+                    "{mode}{}{}{}",
                     sc.peer_last_zxid
                         .as_ref()
                         .map_or(String::new(), |_| format!(" peerLastZxid {pl}")),
                     sc.target
                         .as_ref()
                         .map_or(String::new(), |_| format!(" target {t}")),
+                    sc.min_committed
+                        .as_ref()
+                        .map_or(String::new(), |_| format!(" minCommittedLog {min}")),
                 )
             });
             a.eq(
@@ -396,6 +407,13 @@ impl LessonRun {
                         actual.join(","),
                     );
                 }
+                if let Some(want) = &z.czxid {
+                    a.eq(
+                        || format!("czxid of {} on server {s}", z.path),
+                        zx(want),
+                        Zxid(stat.czxid as u64),
+                    );
+                }
                 if let Some(o) = &z.owner {
                     let sid = self
                         .client_id(o)
@@ -441,6 +459,21 @@ impl LessonRun {
                 _ => false,
             };
             a.eq(|| format!("session of {name} open"), *open, actual);
+        }
+        for (name, want) in &c.session_timeout_ms {
+            let sid = self
+                .client_id(name)
+                .and_then(|id| self.clients.get(id))
+                .map(|c| c.session_id);
+            let actual = match (sid, self.reference_server().and_then(peer)) {
+                (Some(sid), Some(p)) => p.machine().sessions().get(&sid).map(|s| s.timeout_ms),
+                _ => None,
+            };
+            a.eq(
+                || format!("session timeout of {name} (ms)"),
+                format!("{want}"),
+                opt(actual),
+            );
         }
         a.r
     }
@@ -515,6 +548,8 @@ impl LessonRun {
                     .count();
                 format!("{n}")
             }
+            AnswerFrom::ReadBy(client) => opt(self.read_data.get(client)),
+            AnswerFrom::EventsOf(client) => format!("{}", self.events_in_step(client).len()),
             AnswerFrom::Fixed(s) => s.clone(),
         }
     }

@@ -6,12 +6,18 @@ use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
 
+use crate::message::PeerState;
+use crate::message::Vote;
 use crate::sim::zk::ZkCluster;
 use crate::sim::SimEvent;
 use crate::trace::TraceEvent;
+use crate::trace::VoteDecision;
+use crate::tree::watch::Table;
+use crate::zxid::Sid;
 use crate::zxid::Zxid;
 
 use super::format::{Exercise, Goal, Text};
+use super::run::LessonRun;
 
 /// The verdict on a try.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -108,6 +114,18 @@ pub fn check_exercise_since(
             };
             (ok, seen)
         }
+        Goal::WinsOn {
+            leader,
+            over,
+            field,
+        } => wins_on(cluster, recent, *leader, *over, field),
+        Goal::CommittedByNextLeader => committed_by_next_leader(cluster, recent),
+        Goal::Notified { .. } | Goal::MissedUpdate { .. } => (
+            false,
+            String::from(
+                "this goal needs the lesson's clients: check it with LessonRun::check_exercise",
+            ),
+        ),
     };
     ExerciseResult {
         passed,
@@ -164,4 +182,188 @@ fn lost_proposal(cluster: &ZkCluster, recent: &[crate::sim::TraceRecord]) -> (bo
         String::from("the uncommitted proposal is still on some disk (or no later epoch began)")
     };
     (!lost.is_empty(), seen)
+}
+
+/// The first field of (peer epoch, zxid, server id) in which `a` and `b` differ.
+fn deciding_field(a: &Vote, b: &Vote) -> &'static str {
+    if a.peer_epoch != b.peer_epoch {
+        "epoch"
+    } else if a.vote_zxid != b.vote_zxid {
+        "zxid"
+    } else {
+        "id"
+    }
+}
+
+/// `leader` leads, `over` follows it, and `over`'s last switch to `leader`'s vote during free
+/// play was decided by `field` against `over`'s own initial vote.
+fn wins_on(
+    cluster: &ZkCluster,
+    recent: &[crate::sim::TraceRecord],
+    leader: Sid,
+    over: Sid,
+    field: &str,
+) -> (bool, String) {
+    let mut own: Option<Vote> = None;
+    let mut decided: Option<(Vote, Vote)> = None;
+    for r in recent.iter().filter(|r| r.node == over) {
+        match &r.event {
+            SimEvent::Peer(TraceEvent::ElectionRound { vote, .. }) => own = Some(*vote),
+            SimEvent::Peer(TraceEvent::VoteReceived {
+                notification,
+                decision: VoteDecision::Adopted | VoteDecision::NewRound { adopted: true },
+                proposal,
+                ..
+            }) if proposal.vote_id == leader => {
+                if let Some(own) = own {
+                    decided = Some((notification.vote(), own));
+                }
+            }
+            _ => {}
+        }
+    }
+    let following = cluster
+        .peer(over)
+        .filter(|p| p.state() == PeerState::Following)
+        .and_then(|p| p.leader_id());
+    let established = cluster.leader() == Some(leader) && cluster.is_stable();
+    let seen = match (&decided, established, following) {
+        (_, false, _) => match cluster.leader() {
+            Some(l) if cluster.is_stable() => format!("the leader is server {l}"),
+            _ => String::from("no stable leader is established"),
+        },
+        (_, true, f) if f != Some(leader) => format!("server {over} does not follow server {leader}"),
+        (None, true, _) => format!(
+            "server {over} never compared its own vote with server {leader}'s (it joined an established leader, or voted for it from the start)"
+        ),
+        (Some((theirs, mine)), true, _) => format!(
+            "server {over} dropped its vote ({}, {}, epoch {}) for ({}, {}, epoch {}): the {} decided",
+            mine.vote_id,
+            mine.vote_zxid,
+            mine.peer_epoch,
+            theirs.vote_id,
+            theirs.vote_zxid,
+            theirs.peer_epoch,
+            deciding_field(theirs, mine)
+        ),
+    };
+    let ok = established
+        && following == Some(leader)
+        && decided.is_some_and(|(theirs, mine)| deciding_field(&theirs, &mine) == field);
+    (ok, seen)
+}
+
+/// A free-play proposal that no leader committed in its own epoch (no COMMIT was sent for it)
+/// and that the stable leader of a later epoch holds and has applied.
+fn committed_by_next_leader(
+    cluster: &ZkCluster,
+    recent: &[crate::sim::TraceRecord],
+) -> (bool, String) {
+    let proposed: BTreeSet<Zxid> = recent
+        .iter()
+        .filter_map(|r| match &r.event {
+            SimEvent::Peer(TraceEvent::Proposed { zxid }) => Some(*zxid),
+            _ => None,
+        })
+        .collect();
+    let committed: BTreeSet<Zxid> = cluster
+        .trace()
+        .records()
+        .iter()
+        .filter_map(|r| match &r.event {
+            SimEvent::Peer(TraceEvent::Committed { zxid }) => Some(*zxid),
+            _ => None,
+        })
+        .collect();
+    let uncommitted: alloc::vec::Vec<Zxid> = proposed
+        .iter()
+        .copied()
+        .filter(|z| !committed.contains(z))
+        .collect();
+    let leader = cluster
+        .leader()
+        .filter(|_| cluster.is_stable())
+        .and_then(|l| Some((l, cluster.peer(l)?, cluster.nodes().get(&l)?)));
+    let kept = |z: &Zxid| {
+        leader.is_some_and(|(_, p, n)| {
+            p.current_epoch() > z.epoch()
+                && p.last_processed_zxid() >= *z
+                && n.durable.log.iter().any(|e| e.zxid == *z)
+        })
+    };
+    let seen = if proposed.is_empty() {
+        String::from("no proposal was made")
+    } else if uncommitted.is_empty() {
+        format!(
+            "all {} proposals were committed by the leader that made them",
+            proposed.len()
+        )
+    } else if let Some(z) = uncommitted.iter().find(|z| kept(z)) {
+        let (l, p, _) = leader.expect("kept implies a leader");
+        format!(
+            "proposal {z} got no COMMIT in epoch {}, and leader {l} of epoch {} committed it",
+            z.epoch(),
+            p.current_epoch()
+        )
+    } else if leader.is_none() {
+        String::from("an uncommitted proposal exists, but no stable leader serves")
+    } else {
+        format!(
+            "proposal {} was never committed and the new leader does not have it",
+            uncommitted[0]
+        )
+    };
+    (uncommitted.iter().any(kept), seen)
+}
+
+/// Goals about a lesson's clients ([`Goal::Notified`], [`Goal::MissedUpdate`]), checked from
+/// what the clients saw since free play began; other goals go to [`check_exercise_since`].
+pub(crate) fn check_with_clients(exercise: &Exercise, run: &LessonRun) -> ExerciseResult {
+    let (passed, observed) = match &exercise.goal {
+        Goal::Notified { client, event } => {
+            let got = run.events_since_free_play(client);
+            let seen = if got.is_empty() {
+                format!("{client} received no watch event")
+            } else {
+                format!("{client} received {}", got.join(", "))
+            };
+            (got.iter().any(|e| e == event), seen)
+        }
+        Goal::MissedUpdate { client, path } => missed_update(run, client, path),
+        _ => {
+            return check_exercise_since(exercise, run.cluster(), run.free_play_from);
+        }
+    };
+    ExerciseResult {
+        passed,
+        hint: (!passed).then(|| exercise.hint.clone()),
+        observed,
+    }
+}
+
+fn missed_update(run: &LessonRun, client: &str, path: &str) -> (bool, String) {
+    let Some(c) = run.client_id(client).and_then(|id| run.clients().get(id)) else {
+        return (false, format!("{client} is not connected"));
+    };
+    let Some(tree) = run.cluster().peer(c.server).map(|p| p.machine()) else {
+        return (false, format!("{client}'s server {} is down", c.server));
+    };
+    let now = match tree.get_data(&[], path) {
+        Ok((d, _)) => String::from_utf8_lossy(d.as_deref().unwrap_or_default()).into_owned(),
+        Err(_) => return (false, format!("{path} does not exist")),
+    };
+    let believed = run.read_data.get(client).cloned();
+    let armed = tree.watches.has(Table::Data, path, c.conn);
+    let seen = match &believed {
+        None => format!("{client} never read {path}"),
+        Some(b) if *b == now => format!("{client} last read {b:?}, which is what {path} holds"),
+        Some(b) if !armed => format!(
+            "{client} last read {b:?}, {path} holds {now:?}, but {client} has no watch on it (so it is not waiting to be told)"
+        ),
+        Some(b) => format!(
+            "{client} believes {b:?}, {path} holds {now:?}, and {client}'s watch will only fire on the next change"
+        ),
+    };
+    let ok = armed && believed.is_some_and(|b| b != now);
+    (ok, seen)
 }

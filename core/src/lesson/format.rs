@@ -314,6 +314,9 @@ pub struct SyncCheck {
     pub peer_last_zxid: Option<String>,
     #[cfg_attr(feature = "serde", serde(default))]
     pub target: Option<String>,
+    /// The oldest proposal in the leader's in-memory committed log (`minCommittedLog`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub min_committed: Option<String>,
 }
 
 /// A znode as seen by some servers.
@@ -333,6 +336,9 @@ pub struct ZnodeCheck {
     /// The client whose session owns this ephemeral node.
     #[cfg_attr(feature = "serde", serde(default))]
     pub owner: Option<String>,
+    /// The zxid of the transaction that created it, `"epoch:counter"` (a fencing token).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub czxid: Option<String>,
     /// The servers to look at (default: every running server).
     #[cfg_attr(feature = "serde", serde(default))]
     pub on: Option<Vec<Sid>>,
@@ -379,6 +385,9 @@ pub struct Checkpoint {
     pub events: BTreeMap<String, Vec<String>>,
     /// Client → whether its session is still open on the leader.
     pub session_open: BTreeMap<String, bool>,
+    /// Client → its session's timeout as the leader holds it (negotiated: between 2 and 20
+    /// ticks).
+    pub session_timeout_ms: BTreeMap<String, i32>,
 }
 
 impl Checkpoint {
@@ -410,6 +419,10 @@ pub enum AnswerFrom {
     DataOf(String),
     /// How many running servers hold a znode.
     HoldersOf(String),
+    /// What a client's last getData or getChildren returned (what it believes).
+    ReadBy(String),
+    /// How many watch events a client received during the step.
+    EventsOf(String),
     /// A fixed answer (for conceptual questions).
     Fixed(String),
 }
@@ -427,6 +440,16 @@ pub struct Question {
     /// Answers to offer (optional; any text is accepted otherwise).
     #[cfg_attr(feature = "serde", serde(default))]
     pub choices: Vec<String>,
+}
+
+impl Question {
+    /// The question's text in `lang`.
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Zh => &self.zh,
+        }
+    }
 }
 
 /// What an exercise asks the student to bring about.
@@ -448,6 +471,23 @@ pub enum Goal {
     Znode { path: String, data: String },
     /// No leader was established for the last 3 s although at least `running` servers run.
     NoLeaderWith { running: u64 },
+    /// `leader` is the stable leader, `over` follows it, and during free play `over` gave up
+    /// its own initial vote for `leader`'s because of `field` (`epoch`, `zxid` or `id`: the
+    /// first of (peer epoch, zxid, server id) in which the two votes differ).
+    WinsOn {
+        leader: Sid,
+        over: Sid,
+        field: String,
+    },
+    /// A proposal made during free play that its leader never committed (it sent no COMMIT)
+    /// is committed by the stable leader of a later epoch: it was logged by a quorum.
+    CommittedByNextLeader,
+    /// The client received this watch event during free play, e.g. `NodeDeleted /lock/n-0000000000`.
+    Notified { client: String, event: String },
+    /// The client's last read returned a value that `path` no longer holds on its server,
+    /// while it holds a watch on `path`: it is waiting to be told of a change that already
+    /// happened (an update lost between the read and the re-arm).
+    MissedUpdate { client: String, path: String },
 }
 
 /// A free-play task checked from the trace (see [`super::check_exercise`]).

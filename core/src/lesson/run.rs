@@ -93,7 +93,9 @@ pub struct LessonRun {
     next: usize,
     reports: Vec<StepReport>,
     pub(crate) step_first_record: usize,
-    free_play_from: usize,
+    pub(crate) free_play_from: usize,
+    /// Client → how many watch events it had when free play began.
+    free_play_events: BTreeMap<String, usize>,
 }
 
 impl LessonRun {
@@ -134,6 +136,7 @@ impl LessonRun {
             reports: Vec::new(),
             step_first_record: 0,
             free_play_from: 0,
+            free_play_events: BTreeMap::new(),
         };
         run.scan();
         Ok(run)
@@ -276,6 +279,11 @@ impl LessonRun {
     /// Marks the start of free play: exercises look at the trace from here on.
     pub fn begin_free_play(&mut self) {
         self.free_play_from = self.cluster.trace().records().len();
+        self.free_play_events = self
+            .names
+            .iter()
+            .filter_map(|(n, id)| Some((n.clone(), self.clients.get(*id)?.events.len())))
+            .collect();
     }
 
     /// A run positioned where exercise `index` of `lesson` starts, ready for free play.
@@ -294,11 +302,20 @@ impl LessonRun {
     /// Checks exercise `index` of this lesson against what happened since free play began.
     pub fn check_exercise(&self, index: usize) -> Option<super::ExerciseResult> {
         let ex = self.lesson.exercises.get(index)?;
-        Some(super::check_exercise_since(
-            ex,
-            &self.cluster,
-            self.free_play_from,
-        ))
+        Some(super::exercise::check_with_clients(ex, self))
+    }
+
+    /// Watch events a client received since free play began, as `NodeDeleted /master`.
+    pub fn events_since_free_play(&self, name: &str) -> Vec<String> {
+        let Some(c) = self.client_id(name).and_then(|id| self.clients.get(id)) else {
+            return Vec::new();
+        };
+        let from = self.free_play_events.get(name).copied().unwrap_or(0);
+        c.events
+            .iter()
+            .skip(from)
+            .map(|e| format!("{:?} {}", e.event_type, e.path))
+            .collect()
     }
 
     /// Runs events up to `limit` (or until `stop` holds); true if `stop` held (or none given).

@@ -240,8 +240,72 @@ pub fn check_lines(report: &StepReport, lang: Lang) -> Vec<String> {
         .collect()
 }
 
-/// The whole text of step `index` (which must have been played).
+/// The whole text of step `index` (which must have been played): its body, then its question
+/// and the answer the run computed (for a replay nobody answers, e.g. `--auto`).
 pub fn step_text(run: &LessonRun, index: usize, lang: Lang, opts: FlowOptions) -> String {
+    let mut s = step_body(run, index, lang, opts);
+    let question = run
+        .lesson()
+        .steps
+        .get(index)
+        .and_then(|s| s.question.as_ref());
+    if let (Some(q), Some(_)) = (question, run.reports().get(index)) {
+        s.push_str(&format!("  ? {}\n", q.text(lang)));
+        for line in answer_lines(run, index, None, lang) {
+            s.push_str(&line);
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// Predict first: the question of step `index`, asked against the state before the step runs
+/// (its narration and checkpoint are shown only after the answer). Empty if it asks nothing.
+pub fn question_lines(run: &LessonRun, index: usize, lang: Lang) -> Vec<String> {
+    let Some(step) = run.lesson().steps.get(index) else {
+        return Vec::new();
+    };
+    let Some(q) = &step.question else {
+        return Vec::new();
+    };
+    let mut out = alloc::vec![format!(
+        "── {} {}/{} ── {}",
+        t(lang, "Step", "步骤"),
+        index + 1,
+        run.step_count(),
+        t(lang, "predict first", "先预测")
+    )];
+    out.push(format!("  ? {}", q.text(lang)));
+    if !q.choices.is_empty() {
+        out.push(format!(
+            "    {} {}",
+            t(lang, "choices:", "选项："),
+            q.choices.join(" / ")
+        ));
+    }
+    out
+}
+
+/// The answer to step `index`'s question (played), and whether `given` matched it.
+pub fn answer_lines(run: &LessonRun, index: usize, given: Option<&str>, lang: Lang) -> Vec<String> {
+    let Some(answer) = run.reports().get(index).and_then(|r| r.answer.clone()) else {
+        return Vec::new();
+    };
+    let mut out = alloc::vec![format!("    {} {answer}", t(lang, "Answer:", "答案："))];
+    if let Some(given) = given.map(str::trim).filter(|g| !g.is_empty()) {
+        let right = run.check_answer(index, given) == Some(true);
+        out.push(match (lang, right) {
+            (Lang::En, true) => format!("    you said {given}: ✓ right"),
+            (Lang::En, false) => format!("    you said {given}: ✗ not this time"),
+            (Lang::Zh, true) => format!("    你的答案 {given}：✓ 正确"),
+            (Lang::Zh, false) => format!("    你的答案 {given}：✗ 不对"),
+        });
+    }
+    out
+}
+
+/// Step `index` without its question: header, narration, messages, servers, data, checkpoint.
+pub fn step_body(run: &LessonRun, index: usize, lang: Lang, opts: FlowOptions) -> String {
     let Some(report) = run.reports().get(index) else {
         return String::new();
     };
@@ -274,14 +338,6 @@ pub fn step_text(run: &LessonRun, index: usize, lang: Lang, opts: FlowOptions) -
     out.extend(data_lines(run, lang));
     out.push(String::new());
     out.extend(check_lines(report, lang));
-    if let (Some(q), Some(a)) = (&step.question, &report.answer) {
-        let text = match lang {
-            Lang::En => &q.en,
-            Lang::Zh => &q.zh,
-        };
-        out.push(format!("  ? {text}"));
-        out.push(format!("    {} {a}", t(lang, "Answer:", "答案：")));
-    }
     let mut s = out.join("\n");
     s.push('\n');
     s

@@ -35,6 +35,8 @@ pub(crate) const MESSAGE_KINDS: [&str; 17] = [
 pub(crate) const STATES: [&str; 5] = ["LOOKING", "FOLLOWING", "LEADING", "OBSERVING", "DOWN"];
 pub(crate) const PHASES: [&str; 4] = ["ELECTION", "DISCOVERY", "SYNC", "BROADCAST"];
 pub(crate) const SYNC_MODES: [&str; 3] = ["DIFF", "TRUNC", "SNAP"];
+/// The fields of a vote, in the order FastLeaderElection compares them.
+pub(crate) const VOTE_FIELDS: [&str; 3] = ["epoch", "zxid", "id"];
 
 struct Ctx {
     servers: u64,
@@ -197,7 +199,12 @@ impl Ctx {
                 self.server(l)?;
             }
             self.one_of("sync mode", &s.mode, &SYNC_MODES)?;
-            for z in s.peer_last_zxid.iter().chain(s.target.iter()) {
+            for z in s
+                .peer_last_zxid
+                .iter()
+                .chain(s.target.iter())
+                .chain(s.min_committed.iter())
+            {
                 self.zxid(z)?;
             }
         }
@@ -214,6 +221,9 @@ impl Ctx {
             if let Some(o) = &z.owner {
                 self.client(o)?;
             }
+            if let Some(c) = &z.czxid {
+                self.zxid(c)?;
+            }
         }
         for name in c
             .results
@@ -221,6 +231,7 @@ impl Ctx {
             .chain(c.read_data.keys())
             .chain(c.events.keys())
             .chain(c.session_open.keys())
+            .chain(c.session_timeout_ms.keys())
         {
             self.client(name)?;
         }
@@ -235,6 +246,7 @@ impl Ctx {
             | AnswerFrom::LastLoggedOf(s)
             | AnswerFrom::LastCommittedOf(s)
             | AnswerFrom::SyncModeFor(s) => self.server(*s),
+            AnswerFrom::ReadBy(c) | AnswerFrom::EventsOf(c) => self.client(c),
             AnswerFrom::Leader
             | AnswerFrom::DataOf(_)
             | AnswerFrom::HoldersOf(_)
@@ -328,7 +340,37 @@ impl Lesson {
             match &ex.goal {
                 Goal::LeaderIs(s) => ctx.server(*s)?,
                 Goal::SyncMode(m) => ctx.one_of("sync mode", m, &SYNC_MODES)?,
-                Goal::LoseUncommittedProposal | Goal::Znode { .. } | Goal::NoLeaderWith { .. } => {}
+                Goal::WinsOn {
+                    leader,
+                    over,
+                    field,
+                } => {
+                    ctx.server(*leader)?;
+                    ctx.server(*over)?;
+                    ctx.one_of("vote field", field, &VOTE_FIELDS)?;
+                    if leader == over {
+                        return Err(invalid(
+                            &at,
+                            "wins_on: leader and over are one server".to_string(),
+                        ));
+                    }
+                }
+                Goal::Notified { client, .. } | Goal::MissedUpdate { client, .. } => {
+                    // The client must exist once the solution has run.
+                    let mut c = Ctx {
+                        servers,
+                        clients: clients.clone(),
+                        at: at.clone(),
+                    };
+                    for a in &ex.solution {
+                        c.action(a)?;
+                    }
+                    c.client(client)?;
+                }
+                Goal::LoseUncommittedProposal
+                | Goal::CommittedByNextLeader
+                | Goal::Znode { .. }
+                | Goal::NoLeaderWith { .. } => {}
             }
             if ex.title.en.is_empty()
                 || ex.title.zh.is_empty()
