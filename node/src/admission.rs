@@ -72,8 +72,8 @@ mod tests {
     #[test]
     fn an_address_gets_at_most_its_share_and_slots_come_back_when_dropped() {
         let slots = HandshakeSlots::new();
-        let a: IpAddr = "10.0.0.1".parse().expect("ip");
-        let b: IpAddr = "10.0.0.2".parse().expect("ip");
+        let a: IpAddr = "127.0.0.2".parse().expect("ip");
+        let b: IpAddr = "127.0.0.3".parse().expect("ip");
         let held: Vec<Slot> = (0..MAX_HANDSHAKES_PER_IP)
             .map(|_| slots.admit(a).expect("within the bound"))
             .collect();

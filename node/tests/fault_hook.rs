@@ -1,7 +1,8 @@
 //! The fault hook (`zablab server --fault-addr`, node/src/fault.rs) on real processes: the line
 //! protocol answers as documented; cutting the leader off both ways makes the other two elect
-//! another leader, and healing brings the old one back as a follower; a non-loopback address
-//! is refused at start.
+//! another leader, and healing brings the old one back as a follower; a leader cut off right
+//! after its election steps down within syncLimit ticks, as ZooKeeper's does; a non-loopback
+//! address is refused at start.
 
 mod common;
 
@@ -118,6 +119,56 @@ fn cutting_the_leader_off_elects_another_and_heal_brings_it_back() {
     }
     let after = wait_for(LIMIT, "all three serving again", || leader(&[0, 1, 2]));
     assert_eq!(after, new, "the healed old leader joins as a follower");
+}
+
+/// ZooKeeper resets a learner's deadline to tick + syncLimit on every packet, so a leader cut
+/// off right after its election steps down after about syncLimit ticks (5 × 200 ms here).
+/// The bug this pins: deadlines that only grew from tick + initLimit + syncLimit kept the
+/// isolated leader LEADING for 15 ticks (3.0 s) while the other two elected a new one.
+#[test]
+fn a_leader_cut_off_right_after_its_election_steps_down_within_sync_limit_ticks() {
+    const TICK_MS: u64 = 200;
+    const INIT_LIMIT: u64 = 10; // as `zablab cluster` writes them
+    const SYNC_LIMIT: u64 = 5;
+    let dir = TempDir::new("fault-hook-quorum");
+    let base = free_base_port(3);
+    let opts = ClusterOptions {
+        base_port: base,
+        dir: Some(dir.0.clone()),
+        tick_time_ms: TICK_MS,
+        ..ClusterOptions::default()
+    };
+    let planned = write_configs(&dir.0, &opts).expect("configs");
+    let fault_port = |i: usize| base + 3000 + i as u16;
+    let _servers: Vec<Server> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let addr = format!("127.0.0.1:{}", fault_port(i));
+            let log = dir.0.join(format!("{}.log", p.sid));
+            Server::start(&p.config, &["--fault-addr", &addr], &log)
+        })
+        .collect();
+    let addrs: Vec<String> = planned.iter().map(|p| p.client_addr.clone()).collect();
+    let old = wait_for(LIMIT, "a leader", || {
+        (0..3).find(|&i| mode(&addrs[i]).as_deref() == Some("leader"))
+    });
+    let cut_at = std::time::Instant::now();
+    for j in (0..3).filter(|&j| j != old) {
+        let cut = format!("cut {} both", planned[j].sid);
+        assert_eq!(hook(fault_port(old), &[&cut]), ["ok"]);
+        let back = format!("cut {} both", planned[old].sid);
+        assert_eq!(hook(fault_port(j), &[&back]), ["ok"]);
+    }
+    wait_for(LIMIT, "the isolated leader to step down", || {
+        (mode(&addrs[old]).as_deref() != Some("leader")).then_some(())
+    });
+    let ticks = cut_at.elapsed().as_millis() as u64 / TICK_MS;
+    eprintln!("isolated leader stepped down after {ticks} ticks of {TICK_MS} ms");
+    assert!(
+        ticks < INIT_LIMIT + SYNC_LIMIT - 2,
+        "stepped down after {ticks} ticks; ZooKeeper's rule gives about {SYNC_LIMIT}"
+    );
 }
 
 #[test]
