@@ -212,11 +212,11 @@ impl<M: StateMachine> Peer<M> {
                 .push(crate::peer::Output::Disconnect { peer: sid });
             return;
         }
-        let established_epoch = self
+        let fixed_epoch = self
             .leader_ref()
             .epoch_fixed
             .then(|| self.leader_ref().epoch);
-        if let Some(epoch) = established_epoch {
+        if let Some(epoch) = fixed_epoch {
             if accepted_epoch > epoch && !self.mutated(Mutation::AcceptOlderEpoch) {
                 // The learner promised a newer epoch to a leader that never got established.
                 // ZooKeeper's LearnerHandler refuses it (the learner fails LEADERINFO and looks
