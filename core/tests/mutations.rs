@@ -19,7 +19,7 @@ const CATCHES: [(Mutation, u64, &str); 11] = [
     (Mutation::CommitWithMinority, 0, "CommittedDurably"),
     (Mutation::FleZxidBeforeEpoch, 767, "Liveness"),
     (Mutation::AcceptOlderEpoch, 414, "EpochMonotonicity"),
-    (Mutation::NoAckEpochQuorum, 247, "Liveness"),
+    (Mutation::NoAckEpochQuorum, 499, "AckedWriteDurability"),
     (Mutation::TruncBelowCommitted, 5, "Liveness"),
     (Mutation::ForgetAcceptedEpoch, 41, "EpochMonotonicity"),
     (Mutation::ObserverInQuorum, 9, "Liveness"),

@@ -397,3 +397,81 @@ fn a_learner_registers_once_and_syncs_without_a_second_followerinfo() {
     c.run_until(Instant(8000));
     assert!(c.violation().is_none(), "{:?}", c.violation());
 }
+
+/// Found by the swarm sweep (seed 20176 of the first 100,000): a quorum of learners'
+/// NEWLEADER ACKs established the leader while its own currentEpoch write was still on a
+/// stalled disk; when that write finished, the leader fell back to SYNC and never served
+/// again. ZooKeeper's leader starts serving only after its own setCurrentEpoch returns.
+#[test]
+fn a_leader_is_established_only_after_its_own_current_epoch_is_durable() {
+    let mut sim = Sim::new(
+        SimConfig {
+            participants: 5,
+            ..SimConfig::default()
+        },
+        8,
+    );
+    let proposed = |s: &Sim| {
+        s.trace()
+            .records()
+            .iter()
+            .find(|r| matches!(r.event, SimEvent::Peer(TraceEvent::EpochProposed { .. })))
+            .map(|r| r.node)
+    };
+    let limit = sim.now() + 10_000;
+    assert!(sim.run_until_pred(limit, |s| proposed(s).is_some()));
+    let leader = proposed(&sim).unwrap();
+    let stalled_at = sim.now();
+    sim.act(Action::StallDisk {
+        server: leader,
+        ms: 1_000,
+    });
+    // The currentEpoch write is issued (a quorum ACKEPOCHed) and waits on the stalled disk.
+    // The learners that counted for that quorum restart and register again: they are synced
+    // at once and their NEWLEADER ACKs alone make a quorum.
+    let limit = sim.now() + 1_000;
+    assert!(sim.run_until_pred(limit, |s| s
+        .peer(leader)
+        .and_then(|p| p.leader())
+        .is_some_and(|l| l.current_epoch_written)));
+    let electing: Vec<u64> = sim
+        .peer(leader)
+        .unwrap()
+        .leader()
+        .unwrap()
+        .electing
+        .iter()
+        .copied()
+        .filter(|s| *s != leader)
+        .collect();
+    for sid in electing {
+        sim.act(Action::Crash(sid));
+        sim.act(Action::Restart(sid));
+    }
+    let limit = sim.now() + 10_000;
+    assert!(
+        sim.run_until_pred(limit, |s| s.is_stable()),
+        "the leader serves once its disk comes back"
+    );
+    let established = sim
+        .trace()
+        .records()
+        .iter()
+        .find(|r| {
+            r.node == leader
+                && matches!(
+                    r.event,
+                    SimEvent::Peer(TraceEvent::LeaderEstablished { .. })
+                )
+        })
+        .map(|r| r.time)
+        .expect("established");
+    assert!(
+        established.0 >= stalled_at.0 + 1_000,
+        "established at {} ms, before its currentEpoch could be durable (stalled until {} ms)",
+        established.0,
+        stalled_at.0 + 1_000
+    );
+    assert_eq!(sim.peer(leader).unwrap().phase(), ZabPhase::Broadcast);
+    assert_no_violation(&sim);
+}

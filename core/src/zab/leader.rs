@@ -492,7 +492,17 @@ impl<M: StateMachine> Peer<M> {
 
     fn check_newleader_quorum(&mut self) {
         let l = self.leader_ref();
-        if l.established || !l.current_epoch_written || !self.leader_quorum(&l.newleader_acks) {
+        // The leader's own NEWLEADER "ACK" is its currentEpoch on disk (added to
+        // newleader_acks once that write is durable). Learners that ACKEPOCHed after the write
+        // was issued are synced in parallel, as ZooKeeper's LearnerHandlers are, but even a
+        // quorum of their ACKs must not establish the leader before its own write is durable
+        // (Leader.lead() starts serving only after setCurrentEpoch returns).
+        let own_durable = l.newleader_acks.contains(&self.config.myid);
+        if l.established
+            || !l.current_epoch_written
+            || !own_durable
+            || !self.leader_quorum(&l.newleader_acks)
+        {
             return;
         }
         let epoch = l.epoch;
