@@ -136,6 +136,8 @@ pub struct Cluster<M: StateMachine> {
     /// Each learner's last logged zxid right after it handled its latest NEWLEADER: what its
     /// NEWLEADER ACK must find on its disk (the DurableAcknowledgement invariant).
     synced_log: BTreeMap<Sid, Zxid>,
+    /// Whether any server was ever paused (skips the pause check on every event otherwise).
+    any_paused: bool,
 }
 
 impl<M: StateMachine + Clone> Cluster<M> {
@@ -190,6 +192,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             deliveries: 0,
             faults: FaultModel::default(),
             synced_log: BTreeMap::new(),
+            any_paused: false,
             config,
         };
         if cluster.config.start_all {
@@ -470,7 +473,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
     }
 
     fn handle(&mut self, event: Event<M>) {
-        if let Some(sid) = Self::target(&event) {
+        if let Some(sid) = Self::target(&event).filter(|_| self.any_paused) {
             if let Some(until) = self.nodes.get(&sid).map(|n| n.paused_until) {
                 if until > self.now {
                     // SIGSTOP: the process handles it when it resumes, in the same order.
@@ -570,11 +573,16 @@ impl<M: StateMachine + Clone> Cluster<M> {
                     return;
                 }
                 // The disk finishes whether or not the process runs.
+                let points_armed = !self.faults.crash_points.is_empty();
                 let mut kinds = Vec::new();
+                let mut completed = false;
                 let before = (n.durable.accepted_epoch, n.durable.current_epoch);
                 while matches!(n.pending_persist.front(), Some((pid, _)) if *pid <= id) {
                     let (_, op) = n.pending_persist.pop_front().expect("front exists");
-                    kinds.push(op.kind());
+                    if points_armed {
+                        kinds.push(op.kind());
+                    }
+                    completed = true;
                     n.durable.apply(&op);
                 }
                 let after = (n.durable.accepted_epoch, n.durable.current_epoch);
@@ -585,7 +593,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                         self.violation = Some(v);
                     }
                 }
-                if !kinds.is_empty() {
+                if completed {
                     self.record(node, SimEvent::Persisted { id });
                     if kinds
                         .iter()
@@ -621,6 +629,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
 
     /// A server's clock rate offset (0 unless the fault model skews it).
     fn ppm(&self, sid: Sid) -> i32 {
+        if self.faults.clock_ppm.is_empty() {
+            return 0;
+        }
         self.faults.clock_ppm.get(&sid).copied().unwrap_or(0)
     }
 
@@ -635,6 +646,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             peer.step(local, input, &mut outputs);
         }
         let mut crashed = false;
+        let points_armed = !self.faults.crash_points.is_empty();
         for output in outputs.drain(..) {
             if crashed {
                 continue; // the process died: the rest of this step never happened
@@ -646,7 +658,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 continue;
             }
             let event_point = match &output {
-                Output::Trace(ev) => Some(CrashPoint::Event(ev.name())),
+                Output::Trace(ev) if points_armed => Some(CrashPoint::Event(ev.name())),
                 _ => None,
             };
             self.execute(sid, output);

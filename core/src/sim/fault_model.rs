@@ -83,13 +83,21 @@ impl FaultModel {
 }
 
 /// A server's local clock from the simulator's: `now · (1 + ppm/10⁶)`.
+#[inline]
 pub(crate) fn local_time(now: u64, ppm: i32) -> u64 {
+    if ppm == 0 {
+        return now;
+    }
     let scaled = now as i128 * (1_000_000 + ppm as i128) / 1_000_000;
     scaled.max(0) as u64
 }
 
 /// The first simulator time at which a server's local clock reads at least `local`.
+#[inline]
 pub(crate) fn global_time(local: u64, ppm: i32) -> u64 {
+    if ppm == 0 {
+        return local;
+    }
     let rate = (1_000_000 + ppm as i128).max(1);
     let t = (local as i128 * 1_000_000 + rate - 1) / rate;
     let mut t = t.max(0) as u64;

@@ -180,6 +180,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 if let Some(n) = self.nodes.get_mut(&server) {
                     if n.peer.is_some() {
                         n.paused_until = n.paused_until.max(until);
+                        self.any_paused = true;
                         self.record(server, SimEvent::Paused { until });
                     }
                 }
@@ -228,7 +229,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         }
         let quorum = self.ensemble.voter_count() / 2 + 1;
         let holds = |o: &PeerDurable<M>, z: crate::zxid::Zxid| {
-            o.log.iter().any(|e| e.zxid == z) || o.snapshot.as_ref().is_some_and(|(s, _)| *s >= z)
+            o.log.binary_search_by_key(&z, |e| e.zxid).is_ok() || o.snapshot.as_ref().is_some_and(|(s, _)| *s >= z)
         };
         let zxids = mine
             .log

@@ -25,7 +25,7 @@ pub fn check<'a, T: 'a, S: 'a>(
     let holders: Vec<Sid> = disks
         .filter(|(sid, d)| {
             ensemble.is_voter(*sid)
-                && (d.log.iter().any(|e| e.zxid == zxid)
+                && (d.log.binary_search_by_key(&zxid, |e| e.zxid).is_ok()
                     || d.snapshot.as_ref().is_some_and(|(s, _)| *s >= zxid))
         })
         .map(|(sid, _)| sid)

@@ -50,7 +50,7 @@ pub fn check<M: StateMachine>(
             }
         }
         Message::Ack { zxid } => {
-            let logged = durable.log.iter().any(|e| e.zxid == *zxid)
+            let logged = durable.log.binary_search_by_key(zxid, |e| e.zxid).is_ok()
                 || durable.snapshot.as_ref().is_some_and(|(s, _)| s >= zxid);
             if !logged {
                 return fail(format!(
