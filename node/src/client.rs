@@ -142,6 +142,8 @@ async fn serve(
         Ok(Ok(_)) => {}
         _ => return,
     }
+    // The word, or the ConnectRequest: a packet either way (ZooKeeper counts both).
+    stats.packet_received();
     if let Some(word) = fourlw::is_known(&first) {
         // stmk's argument: the 8-byte mask after the word, read (as ZooKeeper does) only
         // once the whitelist let the word run.
@@ -170,7 +172,6 @@ async fn serve(
         let _ = stream.shutdown().await;
         return;
     }
-    stats.packet_received();
     let len = i32::from_be_bytes(first);
     crate::client_conn::serve(stream, peer, len, shared, stats).await;
 }

@@ -265,6 +265,7 @@ fn encode(
 
 /// Reads request frames until the client goes away, misbehaves or falls silent. While the
 /// connection is over its budget nothing is read: the client's requests wait in its socket.
+#[allow(clippy::too_many_arguments)]
 async fn read_requests(
     mut rd: OwnedReadHalf,
     peer: SocketAddr,

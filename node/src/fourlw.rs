@@ -126,7 +126,7 @@ pub fn answer(word: &str, cx: &Context) -> String {
                 "wchp" => dump::wchp(i),
                 _ => {
                     let leads = cfg.is_standalone() || s.state == PeerState::Leading;
-                    dump::dump(i, leads, &infos, cfg.tick_time_ms)
+                    dump::dump(i, leads, &infos)
                 }
             }
         }

@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 use crate::conn_stats::ConnInfo;
 use crate::sessions::{expiry_bucket, Inspection};
 
+/// `zookeeper.nio.sessionlessCnxnTimeout`'s default: the timeout of a connection without a
+/// session, and the width of the connections' expiry buckets.
+const SESSIONLESS_CNXN_TIMEOUT_MS: u64 = 10_000;
+
 /// `wchs`: "N connections watching M paths\nTotal watches:K\n".
 pub fn wchs(i: &Inspection) -> String {
     let paths: std::collections::BTreeSet<&String> =
@@ -69,7 +73,7 @@ pub fn cons(conns: &[ConnInfo]) -> String {
 /// then the sessions with ephemerals, then the connections' expiry queue.
 /// ZabLab's expiry queue lives in the core's tree; what this server knows of it are the
 /// buckets of the sessions whose clients are connected here (the same rounding as the core).
-pub fn dump(i: &Inspection, leads: bool, conns: &[ConnInfo], tick_ms: u64) -> String {
+pub fn dump(i: &Inspection, leads: bool, conns: &[ConnInfo]) -> String {
     let mut o = String::from("SessionTracker dump:\n");
     if leads {
         o.push_str("Session ");
@@ -97,10 +101,16 @@ pub fn dump(i: &Inspection, leads: bool, conns: &[ConnInfo], tick_ms: u64) -> St
         }
     }
     o.push_str("Connections dump:\nConnections ");
-    // A connection expires its session timeout after its last packet (NIOServerCnxnFactory).
+    // A connection expires its session timeout (without a session: the sessionless timeout)
+    // after its last packet, in buckets as wide as the sessionless timeout
+    // (NIOServerCnxnFactory); every connection is listed, this word's own (0x0) included.
     let mut buckets: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for c in conns.iter().filter(|c| c.session_id != 0) {
-        let at = expiry_bucket(c.last_recv_ms + c.timeout_ms.max(0) as u64, tick_ms);
+    for c in conns {
+        let timeout_ms = match c.timeout_ms {
+            t if c.session_id != 0 && t > 0 => t as u64,
+            _ => SESSIONLESS_CNXN_TIMEOUT_MS,
+        };
+        let at = expiry_bucket(c.last_recv_ms + timeout_ms, SESSIONLESS_CNXN_TIMEOUT_MS);
         buckets.entry(at).or_default().push(format!(
             "ip: /{}:{} sessionId: 0x{:x}",
             c.remote.ip(),
@@ -199,7 +209,7 @@ mod tests {
         let c = ConnStats::new("127.0.0.1:6000".parse().unwrap());
         c.established(0x10, 30000);
         let conns = vec![c.info()];
-        let d = dump(&sample(), true, &conns, 2000);
+        let d = dump(&sample(), true, &conns);
         let lines: Vec<&str> = d.lines().collect();
         assert_eq!(lines[0], "SessionTracker dump:");
         assert_eq!(lines[1], "Session Sets (1)/(2):");
@@ -223,7 +233,7 @@ mod tests {
             ["Connections dump:", "Connections Sets (1)/(1):"]
         );
         assert_eq!(lines[13], "\tip: /127.0.0.1:6000 sessionId: 0x10");
-        let f = dump(&sample(), false, &[], 2000);
+        let f = dump(&sample(), false, &[]);
         assert!(
             f.starts_with(
                 "SessionTracker dump:\nGlobal Sessions(2):\n0x10\t30000ms\n0x11\t4000ms\n"
