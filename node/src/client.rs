@@ -145,6 +145,7 @@ async fn serve(
     // The word, or the ConnectRequest: a packet either way (ZooKeeper counts both).
     stats.packet_received();
     if let Some(word) = fourlw::is_known(&first) {
+        stats.four_letter();
         // stmk's argument: the 8-byte mask after the word, read (as ZooKeeper does) only
         // once the whitelist let the word run.
         let mut arg = None;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -82,6 +82,8 @@ pub struct ConnStats {
     last_response_ms: AtomicU64,
     /// Wall ms of the last packet received: the connection's expiry bucket in `dump`.
     last_recv_ms: AtomicU64,
+    /// A four-letter-word connection: it no longer reads (ZooKeeper's interest ops 0).
+    four_letter: AtomicBool,
     inner: Mutex<Inner>,
 }
 
@@ -97,6 +99,8 @@ struct Inner {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnInfo {
     pub remote: SocketAddr,
+    /// ZooKeeper's interest ops: 1 (reading) for a client, 0 for a four-letter word.
+    pub interest_ops: u8,
     pub queued: u64,
     pub recved: u64,
     pub sent: u64,
@@ -131,6 +135,7 @@ impl ConnStats {
             last_zxid: AtomicI64::new(-1),
             last_response_ms: AtomicU64::new(0),
             last_recv_ms: AtomicU64::new(wall_ms()),
+            four_letter: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 last_op: "NA",
                 ..Inner::default()
@@ -142,6 +147,11 @@ impl ConnStats {
     pub fn packet_received(&self) {
         self.recved.fetch_add(1, REL);
         self.last_recv_ms.store(wall_ms(), REL);
+    }
+
+    /// The connection turned out to carry a four-letter word.
+    pub fn four_letter(&self) {
+        self.four_letter.store(true, REL);
     }
 
     /// A request with this xid and opcode was read; its reply is timed.
@@ -208,6 +218,7 @@ impl ConnStats {
             .unwrap_or(("NA", Latency::default(), 0));
         ConnInfo {
             remote: self.remote,
+            interest_ops: u8::from(!self.four_letter.load(REL)),
             queued,
             recved: self.recved.load(REL),
             sent: self.sent.load(REL),
@@ -256,12 +267,13 @@ pub fn op_name(opcode: i32) -> &'static str {
 
 impl ConnInfo {
     /// One line of `cons` (`brief = false`) or of `stat`'s client list (`brief = true`),
-    /// as `ServerCnxn.dumpConnectionInfo` prints it (the interest ops are always 1: reading).
+    /// as `ServerCnxn.dumpConnectionInfo` prints it.
     pub fn dump(&self, brief: bool) -> String {
         let mut o = format!(
-            " /{}:{}[1](queued={},recved={},sent={}",
+            " /{}:{}[{}](queued={},recved={},sent={}",
             self.remote.ip(),
             self.remote.port(),
+            self.interest_ops,
             self.queued,
             self.recved,
             self.sent
@@ -333,6 +345,11 @@ mod tests {
         let i = c.info();
         assert_eq!((i.recved, i.sent, i.last_cxid, i.last_op), (0, 0, -1, "NA"));
         assert!(!i.dump(false).contains("lcxid"), "no lcxid before a reply");
+        c.four_letter();
+        assert!(c
+            .info()
+            .dump(true)
+            .starts_with(" /127.0.0.1:5000[0](queued=0,"));
         // A reply nobody timed (a watch event's xid -1) counts as sent only.
         assert_eq!(c.replied(-1, 5), None);
         assert_eq!(c.info().sent, 1);
