@@ -15,15 +15,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
+use crate::conn_stats::{ConnInfo, ConnStats};
 use crate::fourlw;
 use crate::runtime::Shared;
+use crate::sessions::{ClientEvent, Inspection};
 
 /// Open client connections, for `Connections:`, `stat`'s client list and maxClientCnxns.
 #[derive(Default)]
 pub struct Connections {
     total: AtomicU64,
     per_ip: Mutex<HashMap<IpAddr, u32>>,
-    list: Mutex<HashMap<SocketAddr, u64>>,
+    list: Mutex<HashMap<SocketAddr, Arc<ConnStats>>>,
 }
 
 struct Guard {
@@ -49,7 +51,11 @@ impl Drop for Guard {
 }
 
 impl Connections {
-    fn admit(self: &Arc<Self>, peer: SocketAddr, max_per_ip: u32) -> Option<Guard> {
+    fn admit(
+        self: &Arc<Self>,
+        peer: SocketAddr,
+        max_per_ip: u32,
+    ) -> Option<(Guard, Arc<ConnStats>)> {
         let mut m = self.per_ip.lock().ok()?;
         let n = m.entry(peer.ip()).or_insert(0);
         if max_per_ip != 0 && *n >= max_per_ip {
@@ -57,33 +63,42 @@ impl Connections {
         }
         *n += 1;
         self.total.fetch_add(1, Ordering::Relaxed);
+        let stats = Arc::new(ConnStats::new(peer));
         if let Ok(mut l) = self.list.lock() {
-            l.insert(peer, 0);
+            l.insert(peer, stats.clone());
         }
-        Some(Guard {
+        let guard = Guard {
             conns: self.clone(),
             peer,
-        })
+        };
+        Some((guard, stats))
     }
 
-    fn client_lines(&self) -> String {
-        let l = match self.list.lock() {
-            Ok(l) => l,
-            Err(_) => return String::new(),
+    /// Every open connection's statistics, by remote address (the four-letter word's own
+    /// connection included, as in ZooKeeper).
+    pub fn infos(&self) -> Vec<ConnInfo> {
+        let mut v: Vec<ConnInfo> = match self.list.lock() {
+            Ok(l) => l.values().map(|c| c.info()).collect(),
+            Err(_) => return Vec::new(),
         };
-        let mut v: Vec<_> = l.iter().collect();
-        v.sort();
-        v.iter()
-            .map(|(a, n)| {
-                format!(
-                    " /{}:{}[1](queued=0,recved={n},sent={n})\n",
-                    a.ip(),
-                    a.port()
-                )
-            })
-            .collect()
+        v.sort_by_key(|i| i.remote);
+        v
+    }
+
+    /// `crst`.
+    pub fn reset_stats(&self) {
+        if let Ok(l) = self.list.lock() {
+            l.values().for_each(|c| c.reset());
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
     }
 }
+
+/// How long `stmk` waits for its 8-byte argument.
+const STMK_ARG_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Accepts client connections.
 pub fn spawn(listener: TcpListener, shared: Arc<Shared>) {
@@ -98,7 +113,7 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>) {
                     continue;
                 }
             };
-            let Some(guard) = conns.admit(peer, shared.config.max_client_cnxns) else {
+            let Some((guard, stats)) = conns.admit(peer, shared.config.max_client_cnxns) else {
                 eprintln!(
                     "zablab: too many connections from {} (maxClientCnxns), closing",
                     peer.ip()
@@ -107,7 +122,7 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>) {
             };
             let (shared, conns) = (shared.clone(), conns.clone());
             tokio::spawn(async move {
-                serve(stream, peer, shared, conns).await;
+                serve(stream, peer, shared, conns, stats).await;
                 drop(guard);
             });
         }
@@ -119,6 +134,7 @@ async fn serve(
     peer: SocketAddr,
     shared: Arc<Shared>,
     conns: Arc<Connections>,
+    stats: Arc<ConnStats>,
 ) {
     let _ = stream.set_nodelay(true);
     let mut first = [0u8; 4];
@@ -126,13 +142,47 @@ async fn serve(
         Ok(Ok(_)) => {}
         _ => return,
     }
+    // The word, or the ConnectRequest: a packet either way (ZooKeeper counts both).
+    stats.packet_received();
     if let Some(word) = fourlw::is_known(&first) {
-        let n = conns.total.load(Ordering::Relaxed);
-        let text = fourlw::answer(word, &shared, n, &conns.client_lines());
+        stats.four_letter();
+        // stmk's argument: the 8-byte mask after the word, read (as ZooKeeper does) only
+        // once the whitelist let the word run.
+        let mut arg = None;
+        if word == "stmk" && fourlw::allowed(&shared.config, word) {
+            let mut b = [0u8; 8];
+            if let Ok(Ok(_)) = timeout(STMK_ARG_TIMEOUT, stream.read_exact(&mut b)).await {
+                arg = Some(i64::from_be_bytes(b));
+            }
+        }
+        let inspection = if fourlw::needs_inspection(word, &shared) {
+            inspect(&shared).await
+        } else {
+            None
+        };
+        let text = fourlw::answer(
+            word,
+            &fourlw::Context {
+                shared: &shared,
+                conns: &conns,
+                inspection: inspection.as_ref(),
+                arg,
+            },
+        );
         let _ = stream.write_all(text.as_bytes()).await;
         let _ = stream.shutdown().await;
         return;
     }
     let len = i32::from_be_bytes(first);
-    crate::client_conn::serve(stream, peer, len, shared).await;
+    crate::client_conn::serve(stream, peer, len, shared, stats).await;
+}
+
+/// Asks the peer task for the watches, ephemerals and session buckets.
+async fn inspect(shared: &Shared) -> Option<Inspection> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    shared
+        .client_events
+        .send(ClientEvent::Inspect { reply: tx })
+        .ok()?;
+    timeout(Duration::from_secs(5), rx).await.ok()?.ok()
 }

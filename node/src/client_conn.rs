@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 use zablab_core::tree::{ErrorCode, WriteOp, WriteResponse};
 
+use crate::conn_stats::ConnStats;
 use crate::proto::{
     decode_request, encode_notification, encode_reply, ClientInfo, ClientRequest, ConnectRequest,
     ConnectResponse, Response,
@@ -43,7 +44,13 @@ const HARD_LIMIT_BUDGETS: usize = 4;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves a client whose first frame (the ConnectRequest) is `first_len` bytes long.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: Arc<Shared>) {
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    first_len: i32,
+    shared: Arc<Shared>,
+    stats: Arc<ConnStats>,
+) {
     let max = shared.config.jute_max_buffer;
     if first_len <= 0 || first_len as usize > max {
         eprintln!("zablab: client {peer}: first frame length {first_len} is invalid, closing");
@@ -106,6 +113,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: 
                 let _ = events.send(ClientEvent::Gone { conn });
                 return;
             }
+            stats.established(session_id, timeout_ms);
             timeout_ms
         }
         Some(ClientReply::Expired) => {
@@ -135,6 +143,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: 
         idle,
         reader_events,
         budget.clone(),
+        stats.clone(),
     ));
     let hard_limit_bytes = HARD_LIMIT_BUDGETS * budget.max_queued_bytes;
     let mut out = Vec::with_capacity(4096);
@@ -150,13 +159,13 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: 
         let Some(reply) = reply else { break };
         out.clear();
         let mut counted = reply_bytes(&reply);
-        let mut close = encode(reply, &mut out, peer);
+        let mut close = encode(reply, &mut out, peer, &stats, &shared);
         // Batch whatever else is already queued into the same write.
         while !close && out.len() < 64 * 1024 {
             match rx.try_recv() {
                 Ok(more) => {
                     counted += reply_bytes(&more);
-                    close = encode(more, &mut out, peer);
+                    close = encode(more, &mut out, peer, &stats, &shared);
                 }
                 Err(_) => break,
             }
@@ -204,9 +213,19 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, first_len: i32, shared: 
 }
 
 /// Encodes one reply into `out`; true when the connection must close after it.
-fn encode(reply: ClientReply, out: &mut Vec<u8>, peer: SocketAddr) -> bool {
+/// Counts it in the connection's and the server's statistics.
+fn encode(
+    reply: ClientReply,
+    out: &mut Vec<u8>,
+    peer: SocketAddr,
+    stats: &ConnStats,
+    shared: &Shared,
+) -> bool {
     match reply {
         ClientReply::Reply { xid, zxid, body } => {
+            if let Some(ms) = stats.replied(xid, zxid) {
+                shared.server_stats.record(ms);
+            }
             let result: Result<Response, ErrorCode> = match body {
                 ReplyBody::Write(Ok(WriteResponse::CloseSession)) => Ok(Response::Empty),
                 ReplyBody::Write(Ok(w)) => Ok(Response::Write(w)),
@@ -231,6 +250,7 @@ fn encode(reply: ClientReply, out: &mut Vec<u8>, peer: SocketAddr) -> bool {
             close
         }
         ClientReply::Event(ev) => {
+            stats.packet_sent();
             encode_notification(out, &ev);
             false
         }
@@ -245,6 +265,7 @@ fn encode(reply: ClientReply, out: &mut Vec<u8>, peer: SocketAddr) -> bool {
 
 /// Reads request frames until the client goes away, misbehaves or falls silent. While the
 /// connection is over its budget nothing is read: the client's requests wait in its socket.
+#[allow(clippy::too_many_arguments)]
 async fn read_requests(
     mut rd: OwnedReadHalf,
     peer: SocketAddr,
@@ -253,6 +274,7 @@ async fn read_requests(
     idle: Duration,
     events: mpsc::UnboundedSender<ClientEvent>,
     budget: Arc<ReplyBudget>,
+    stats: Arc<ConnStats>,
 ) {
     let mut len_buf = [0u8; 4];
     let mut body = Vec::new();
@@ -287,6 +309,8 @@ async fn read_requests(
             }
         };
         let xid = header.xid;
+        stats.packet_received();
+        stats.request_read(xid, header.opcode);
         let event = match request {
             ClientRequest::Ping => ClientEvent::Ping { conn },
             ClientRequest::Auth { scheme, auth } => ClientEvent::Auth {

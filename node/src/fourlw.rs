@@ -1,10 +1,47 @@
-//! The four-letter words (reference §6): `ruok srvr stat mntr conf envi isro`, in ZooKeeper's
-//! output formats, obeying `4lw.commands.whitelist`. Pure functions over a [`NodeStatus`].
+//! The four-letter words (reference §6): every word of ZooKeeper 3.8 (`conf cons crst dump
+//! envi ruok srst srvr stat wchs wchc wchp mntr isro gtmk stmk dirs`), in its output formats,
+//! obeying `4lw.commands.whitelist`. Pure functions over a [`Context`]: the published
+//! [`NodeStatus`], the connections' statistics and, for the words that read the tree, an
+//! [`Inspection`] the peer task made.
+
+use std::sync::atomic::Ordering;
 
 use zablab_core::message::PeerState;
 
+use crate::client::Connections;
 use crate::config::NodeConfig;
 use crate::runtime::{NodeStatus, Shared};
+use crate::sessions::Inspection;
+
+mod dump;
+
+pub use dump::java_date;
+
+/// ZooKeeper's default trace mask (`ZooTrace`): client requests, server packets, sessions,
+/// warnings.
+pub const DEFAULT_TRACE_MASK: u64 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 8);
+
+/// What a four-letter word is answered from.
+pub struct Context<'a> {
+    pub shared: &'a Shared,
+    pub conns: &'a Connections,
+    /// For `wchs wchc wchp dump`: the peer task's snapshot (None if it did not answer).
+    pub inspection: Option<&'a Inspection>,
+    /// For `stmk`: the 8-byte mask that followed the word.
+    pub arg: Option<i64>,
+}
+
+/// True when answering `word` needs an [`Inspection`] from the peer task.
+pub fn needs_inspection(word: &str, shared: &Shared) -> bool {
+    matches!(word, "wchs" | "wchc" | "wchp" | "dump")
+        && allowed(&shared.config, word)
+        && shared.status().serving
+}
+
+/// True when `4lw.commands.whitelist` lets `word` run.
+pub fn allowed(cfg: &NodeConfig, word: &str) -> bool {
+    cfg.four_letter_words.iter().any(|w| w == word)
+}
 
 /// The version string printed where ZooKeeper prints its own.
 pub const VERSION: &str = concat!(
@@ -38,34 +75,102 @@ pub fn mode(cfg: &NodeConfig, s: &NodeStatus) -> &'static str {
 }
 
 /// The answer to `word` (already known to be a four-letter word), given the current status.
-pub fn answer(word: &str, shared: &Shared, connections: u64, clients: &str) -> String {
+pub fn answer(word: &str, cx: &Context) -> String {
+    let shared = cx.shared;
     let cfg = &shared.config;
-    if !cfg.four_letter_words.iter().any(|w| w == word) {
+    if !allowed(cfg, word) {
         return format!("{word} is not executed because it is not in the whitelist.\n");
     }
     let s = shared.status();
+    let infos = cx.conns.infos();
+    let n = cx.conns.total();
     match word {
         "ruok" => "imok".to_string(),
         "isro" => if s.serving { "rw" } else { "null" }.to_string(),
         "envi" => envi(cfg),
+        "gtmk" => shared.trace_mask.load(Ordering::Relaxed).to_string(),
+        "stmk" => {
+            if let Some(mask) = cx.arg {
+                shared.trace_mask.store(mask as u64, Ordering::Relaxed);
+            }
+            (shared.trace_mask.load(Ordering::Relaxed) as i64).to_string()
+        }
         _ if !s.serving => NOT_SERVING.to_string(),
-        "srvr" => srvr(shared, &s, connections, None),
-        "stat" => srvr(shared, &s, connections, Some(clients)),
+        "srvr" => srvr(shared, &s, n, &infos, false),
+        "stat" => srvr(shared, &s, n, &infos, true),
         "conf" => conf(cfg),
-        "mntr" => mntr(shared, &s, connections),
-        other => format!("{other} is not implemented by ZabLab yet.\n"),
+        "mntr" => mntr(shared, &s, n, &infos),
+        "dirs" => format!(
+            "datadir_size: {}\nlogdir_size: {}\n",
+            dir_size(&cfg.data_dir.join("version-2")),
+            dir_size(&cfg.data_log_dir.join("version-2"))
+        ),
+        "cons" => dump::cons(&infos),
+        "crst" => {
+            cx.conns.reset_stats();
+            "Connection stats reset.\n".to_string()
+        }
+        "srst" => {
+            shared.server_stats.reset();
+            shared.packets_received.store(0, Ordering::Relaxed);
+            shared.packets_sent.store(0, Ordering::Relaxed);
+            "Server stats reset.\n".to_string()
+        }
+        "wchs" | "wchc" | "wchp" | "dump" => {
+            let Some(i) = cx.inspection else {
+                return NOT_SERVING.to_string();
+            };
+            match word {
+                "wchs" => dump::wchs(i),
+                "wchc" => dump::wchc(i),
+                "wchp" => dump::wchp(i),
+                _ => {
+                    let leads = cfg.is_standalone() || s.state == PeerState::Leading;
+                    dump::dump(i, leads, &infos)
+                }
+            }
+        }
+        other => format!("{other} is not implemented by ZabLab.\n"),
     }
 }
 
-fn srvr(shared: &Shared, s: &NodeStatus, connections: u64, clients: Option<&str>) -> String {
+/// A double as Java prints it for these figures ("0.0", "2.5").
+fn java_double(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
+}
+
+fn outstanding(infos: &[crate::conn_stats::ConnInfo]) -> u64 {
+    infos.iter().map(|i| i.queued).sum()
+}
+
+fn srvr(
+    shared: &Shared,
+    s: &NodeStatus,
+    connections: u64,
+    infos: &[crate::conn_stats::ConnInfo],
+    clients: bool,
+) -> String {
     let cfg = &shared.config;
     let mut o = format!("Zookeeper version: {VERSION}\n");
-    if let Some(c) = clients {
+    if clients {
         o.push_str("Clients:\n");
-        o.push_str(c);
+        for i in infos {
+            o.push_str(&i.dump(true));
+            o.push('\n');
+        }
         o.push('\n');
     }
-    o.push_str("Latency min/avg/max: 0/0.0/0\n");
+    let l = shared.server_stats.latency();
+    o.push_str(&format!(
+        "Latency min/avg/max: {}/{}/{}\n",
+        l.min(),
+        java_double(l.avg()),
+        l.max_ms
+    ));
     o.push_str(&format!(
         "Received: {}\n",
         shared
@@ -79,7 +184,7 @@ fn srvr(shared: &Shared, s: &NodeStatus, connections: u64, clients: Option<&str>
             .load(std::sync::atomic::Ordering::Relaxed)
     ));
     o.push_str(&format!("Connections: {connections}\n"));
-    o.push_str("Outstanding: 0\n");
+    o.push_str(&format!("Outstanding: {}\n", outstanding(infos)));
     o.push_str(&format!("Zxid: 0x{:x}\n", s.last_zxid.0));
     o.push_str(&format!("Mode: {}\n", mode(cfg, s)));
     o.push_str(&format!("Node count: {}\n", s.node_count));
@@ -169,7 +274,12 @@ fn envi(cfg: &NodeConfig) -> String {
     o
 }
 
-fn mntr(shared: &Shared, s: &NodeStatus, connections: u64) -> String {
+fn mntr(
+    shared: &Shared,
+    s: &NodeStatus,
+    connections: u64,
+    infos: &[crate::conn_stats::ConnInfo],
+) -> String {
     let cfg = &shared.config;
     let mut o = String::new();
     let mut kv = |k: &str, v: String| o.push_str(&format!("zk_{k}\t{v}\n"));
@@ -198,16 +308,17 @@ fn mntr(shared: &Shared, s: &NodeStatus, connections: u64) -> String {
         kv("peer_state", peer_state);
     }
     let rel = std::sync::atomic::Ordering::Relaxed;
-    kv("avg_latency", "0.0".into());
-    kv("max_latency", "0".into());
-    kv("min_latency", "0".into());
+    let l = shared.server_stats.latency();
+    kv("avg_latency", java_double(l.avg()));
+    kv("max_latency", l.max_ms.to_string());
+    kv("min_latency", l.min().to_string());
     kv(
         "packets_received",
         shared.packets_received.load(rel).to_string(),
     );
     kv("packets_sent", shared.packets_sent.load(rel).to_string());
     kv("num_alive_connections", connections.to_string());
-    kv("outstanding_requests", "0".into());
+    kv("outstanding_requests", outstanding(infos).to_string());
     kv("uptime", shared.uptime_ms().to_string());
     kv("znode_count", s.node_count.to_string());
     kv("watch_count", s.watch_count.to_string());

@@ -34,6 +34,7 @@ pub mod client;
 pub mod client_conn;
 pub mod cluster;
 pub mod config;
+pub mod conn_stats;
 pub mod election;
 pub mod fault;
 pub mod fourlw;

@@ -116,6 +116,10 @@ pub struct Shared {
     pub client_events: mpsc::UnboundedSender<ClientEvent>,
     /// Client connection ids.
     pub next_conn: AtomicU64,
+    /// Client request latency (`srvr`, `mntr`; reset by `srst`).
+    pub server_stats: crate::conn_stats::ServerStats,
+    /// ZooKeeper's trace mask (`gtmk`, `stmk`): kept and reported; ZabLab's log does not use it.
+    pub trace_mask: AtomicU64,
 }
 
 impl Shared {
@@ -167,6 +171,8 @@ pub async fn run_server<M: NodeMachine>(
     let shared = Arc::new(Shared {
         client_events: client_tx,
         next_conn: AtomicU64::new(1),
+        server_stats: Default::default(),
+        trace_mask: AtomicU64::new(crate::fourlw::DEFAULT_TRACE_MASK),
         config: cfg.clone(),
         status: Mutex::new(NodeStatus::default()),
         started: std::time::Instant::now(),

@@ -28,12 +28,14 @@ use zablab_core::zxid::{Sid, Zxid};
 use crate::machine::NodeMachine;
 
 mod auth;
+mod inspect;
 pub mod limits;
 mod local;
 mod types;
 
 use local::{local_op, wall_ms};
 
+pub use inspect::{expiry_bucket, Inspection};
 pub use limits::ReplyBudget;
 pub use types::{ClientEvent, ClientMachine, ClientOp, ClientReply, ConnId, ReplyBody};
 
@@ -70,6 +72,11 @@ struct Conn {
     queue: VecDeque<Queued>,
     /// A closeSession was answered: close once the queue drains.
     closing: bool,
+    /// Paths this connection asked to watch in the data table ([`inspect`]).
+    watch_paths: std::collections::BTreeSet<String>,
+    watch_paths_pruned_at: usize,
+    /// Wall ms of the last touch of the session through this connection.
+    touched_ms: u64,
 }
 
 impl Conn {
@@ -172,7 +179,8 @@ impl Sessions {
                 auth,
             } => self.auth(peer, conn, xid, &scheme, &auth),
             ClientEvent::Ping { conn } => {
-                if let Some(c) = self.conns.get(&conn) {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.touched_ms = wall_ms();
                     let zxid = zxid_i64(peer.last_processed_zxid());
                     c.send(ClientReply::Reply {
                         xid: -2,
@@ -186,6 +194,9 @@ impl Sessions {
                 }
             }
             ClientEvent::Drained { conn } => self.flush(peer, conn),
+            ClientEvent::Inspect { reply } => {
+                let _ = reply.send(self.inspect(peer));
+            }
             ClientEvent::Gone { conn } => self.drop_conn(peer, conn),
         }
         inputs
@@ -238,6 +249,9 @@ impl Sessions {
                     creating: Some(tag),
                     queue: VecDeque::new(),
                     closing: false,
+                    watch_paths: Default::default(),
+                    watch_paths_pruned_at: 0,
+                    touched_ms: wall_ms(),
                 },
             );
             let txn = Txn::new(id, 0, Vec::new(), WriteOp::CreateSession { timeout_ms });
@@ -284,6 +298,9 @@ impl Sessions {
                 creating: None,
                 queue: VecDeque::new(),
                 closing: false,
+                watch_paths: Default::default(),
+                watch_paths_pruned_at: 0,
+                touched_ms: wall_ms(),
             },
         );
         if let Some(t) = peer.machine_mut().tree_mut() {
@@ -309,13 +326,15 @@ impl Sessions {
         bytes: usize,
         inputs: &mut Vec<Input<M>>,
     ) {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         if c.creating.is_some() || c.closing {
             c.budget.request_done(bytes);
             return;
         }
+        c.touched_ms = wall_ms();
+        c.note_watch(&op);
         let (session_id, timeout_ms, auth) = (c.session_id, c.timeout_ms, c.auth.clone());
         inputs.push(Input::SessionTouch {
             session_id,
@@ -369,6 +388,7 @@ impl Sessions {
             c.queue.push_back(queued);
         }
         self.flush(peer, conn);
+        self.maybe_prune_watches(peer, conn);
     }
 
     /// Sends every answered entry at the head of a connection's queue, executing local

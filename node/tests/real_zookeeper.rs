@@ -470,3 +470,152 @@ async fn cli_and_bench_against_apache_zookeeper() {
     assert!(!out.contains("zablab-bench"), "{out}");
     drop(zk);
 }
+
+/// A line's structure: hex ids become `0xH`, digit runs `N`, a last-op name `OP`.
+fn shape(line: &str) -> String {
+    let mut out = String::new();
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if line[i..].starts_with("0x") {
+            out.push_str("0xH");
+            i += 2;
+            while i < b.len() && b[i].is_ascii_hexdigit() {
+                i += 1;
+            }
+        } else if line[i..].starts_with("lop=") {
+            out.push_str("lop=OP");
+            i += 4;
+            while i < b.len() && b[i].is_ascii_uppercase() {
+                i += 1;
+            }
+        } else if b[i].is_ascii_digit() {
+            out.push('N');
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+        } else {
+            let c = line[i..].chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// The set of line shapes of an answer (line order and counts vary with hash maps and timing).
+fn shapes(text: &str) -> std::collections::BTreeSet<String> {
+    let mut s: std::collections::BTreeSet<String> = text.split('\n').map(shape).collect();
+    if text.ends_with('\n') {
+        s.insert("<ends with a newline>".into());
+    }
+    s
+}
+
+/// A standalone `zablab server` with every word whitelisted; killed by PID on drop.
+struct Zablab {
+    child: Child,
+    dir: PathBuf,
+    addr: String,
+}
+
+impl Drop for Zablab {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn start_zablab() -> Zablab {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("zablab-4lwcmp-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data")).expect("dir");
+    let cfg = dir.join("zoo.cfg");
+    let text = format!(
+        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+         maxClientCnxns=0\n4lw.commands.whitelist=*\n",
+        dir.join("data").display()
+    );
+    std::fs::write(&cfg, text).expect("cfg");
+    let log = std::fs::File::create(dir.join("zablab.log")).expect("log");
+    let child = Command::new(env!("CARGO_BIN_EXE_zablab"))
+        .arg("server")
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start zablab");
+    let z = Zablab {
+        child,
+        dir,
+        addr: format!("127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        let ok = zablab_node::four_letter_word(&z.addr, "srvr", Duration::from_millis(500))
+            .await
+            .is_ok_and(|a| a.contains("Mode: standalone"));
+        if ok {
+            return z;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("zablab did not start on {}", z.addr);
+}
+
+/// Every word after the same client activity: a watch on a node, one on a missing node, an
+/// ephemeral; `stmk` with its 8-byte argument.
+async fn answers(addr: &str) -> Vec<(&'static str, String)> {
+    let (c, _events) = connect(addr).await;
+    c.create("/w", Some(b"x"), &open(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    c.create("/eph", None, &open(), CreateMode::Ephemeral)
+        .await
+        .expect("create");
+    c.get_data("/w", true).await.expect("getData");
+    assert_eq!(c.exists("/missing", true).await, Ok(None));
+    let mut out = Vec::new();
+    for w in [
+        "wchs", "wchc", "wchp", "dump", "cons", "dirs", "gtmk", "crst", "srst",
+    ] {
+        let a = zablab_node::four_letter_word(addr, w, Duration::from_secs(2))
+            .await
+            .expect("answer");
+        out.push((w, a));
+    }
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut msg = b"stmk".to_vec();
+    msg.extend_from_slice(&0x1f_i64.to_be_bytes());
+    s.write_all(&msg).await.expect("write");
+    let mut a = String::new();
+    let _ = timeout(Duration::from_secs(2), s.read_to_string(&mut a)).await;
+    out.push(("stmk", a));
+    c.close().await.expect("close");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_letter_words_have_zookeepers_line_structure() {
+    let Some(zk) = start_real_zk().await else {
+        return;
+    };
+    let z = start_zablab().await;
+    let theirs = answers(&zk.addr).await;
+    let ours = answers(&z.addr).await;
+    assert_eq!(theirs.len(), ours.len());
+    for ((w, t), (_, o)) in theirs.iter().zip(&ours) {
+        eprintln!("--- {w}: ZooKeeper\n{t}\n--- {w}: ZabLab\n{o}");
+        assert_eq!(
+            shapes(o),
+            shapes(t),
+            "{w}: ZabLab's line shapes differ from Apache ZooKeeper's\n--- ZooKeeper:\n{t}\n--- ZabLab:\n{o}"
+        );
+    }
+    drop(z);
+    drop(zk);
+}

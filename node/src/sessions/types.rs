@@ -116,6 +116,10 @@ pub enum ClientEvent {
     Drained { conn: ConnId },
     /// The socket closed.
     Gone { conn: ConnId },
+    /// A four-letter word asks for the watches, ephemerals and session buckets.
+    Inspect {
+        reply: tokio::sync::oneshot::Sender<super::Inspection>,
+    },
 }
 
 /// The body of a reply; the connection task encodes it for the request's opcode.
