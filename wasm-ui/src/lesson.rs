@@ -79,6 +79,9 @@ pub fn step_action(a: &LabAction) -> Result<StepAction, String> {
         Action::Write { .. } | Action::Sync { .. } => {
             return Err("in a lesson, clients write through the client form".into())
         }
+        Action::Pause { .. } | Action::StallDisk { .. } | Action::WipeIfRedundant { .. } => {
+            return Err("pauses, stalled disks and redundant wipes are not part of lessons".into())
+        }
     })
 }
 
