@@ -102,6 +102,7 @@ pub fn catalog() -> &'static [(&'static str, &'static str)] {
         "11-distributed-lock",
         "12-watches-one-shot",
         "13-quorum-logged-survives",
+        "14-versions-conditional-set",
     )
 }
 
