@@ -22,7 +22,11 @@ fn all_lessons() -> Vec<Lesson> {
 #[test]
 fn every_lesson_file_parses_and_the_catalog_lists_every_file() {
     let lessons = all_lessons();
-    assert_eq!(lessons.len(), 12, "the twelve lessons of issue 7");
+    assert_eq!(
+        lessons.len(),
+        14,
+        "the twelve lessons of issue 7 and those of issue 19"
+    );
     for ((name, _), lesson) in catalog().iter().zip(&lessons) {
         assert_eq!(&lesson.name, name, "a lesson's name is its file name");
         assert!(!lesson.steps.is_empty(), "{name}: no steps");
@@ -515,4 +519,79 @@ fn predict_first_asks_before_the_step_and_answers_after_it() {
         full.find("checkpoint holds") < full.find("Answer: 2"),
         "{full}"
     );
+}
+
+/// Lesson 14's engine pieces: a conditional setData carries its version, `version` and
+/// `read_version` checkpoints say what they found, and the `rejected` goal only counts a
+/// request sent during free play.
+#[test]
+fn conditional_writes_carry_their_version_and_rejected_counts_only_free_play() {
+    use zablab_core::lesson::{Checkpoint, ClientOp, StepAction, ZnodeCheck};
+    let mut run = LessonRun::from_name("14").unwrap();
+    run.goto(3);
+    let set = |client: &str, version: Option<i32>| {
+        StepAction::Set(ClientOp {
+            client: client.into(),
+            path: "/cfg".into(),
+            data: Some("z".into()),
+            version,
+            ..ClientOp::default()
+        })
+    };
+    // b read version 1; a wrong version is refused and changes nothing.
+    run.apply(&set("b", Some(7))).unwrap();
+    let at = |v: i32| Checkpoint {
+        znodes: vec![ZnodeCheck {
+            path: "/cfg".into(),
+            version: Some(v),
+            ..ZnodeCheck::default()
+        }],
+        results: [("b".to_string(), "BadVersion".to_string())].into(),
+        ..Checkpoint::default()
+    };
+    let r = run.evaluate(&at(1));
+    assert!(r.passed(), "{:?}", r.failures);
+    let r = run.evaluate(&at(2));
+    assert!(r.failures[0]
+        .to_string()
+        .starts_with("version of /cfg on server 1: expected 2, got 1"));
+    let r = run.evaluate(&Checkpoint {
+        read_version: [("a".to_string(), 5)].into(),
+        ..Checkpoint::default()
+    });
+    assert_eq!(
+        r.failures[0].to_string(),
+        "version a read: expected 5, got 1"
+    );
+    // -1 (no version) always wins.
+    run.apply(&set("b", None)).unwrap();
+    run.apply(&StepAction::RunFor(50)).unwrap();
+    let r = run.evaluate(&at(2));
+    assert_eq!(
+        r.failures.len(),
+        1,
+        "only b's result differs: {:?}",
+        r.failures
+    );
+    assert_eq!(
+        r.failures[0].to_string(),
+        "result of b's last request: expected BadVersion, got ok"
+    );
+
+    // The goal: b's BadVersion from before free play does not count.
+    let lesson = Lesson::by_name("14").unwrap();
+    let ex = lesson
+        .exercises
+        .iter()
+        .position(|e| e.id == "prevent-a-lost-update")
+        .unwrap();
+    let mut run = LessonRun::for_exercise(lesson.clone(), ex).unwrap();
+    assert!(!run.check_exercise(ex).unwrap().passed, "nothing sent yet");
+    run.apply(&set("b", Some(1))).unwrap();
+    assert!(
+        !run.check_exercise(ex).unwrap().passed,
+        "b's write succeeded: version 1 matched"
+    );
+    run.apply(&set("b", Some(1))).unwrap();
+    assert!(run.check_exercise(ex).unwrap().passed);
 }

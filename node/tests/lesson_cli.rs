@@ -31,12 +31,20 @@ fn lesson_list_prints_one_lesson_a_line_name_first() {
     assert!(o.status.success());
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 12, "{out}");
+    assert_eq!(lines.len(), 14, "{out}");
     assert!(
         lines[0].starts_with("01-startup-election  Start-up election"),
         "{out}"
     );
     assert!(lines[11].starts_with("12-watches-one-shot  "), "{out}");
+    assert!(
+        lines[12].starts_with("13-quorum-logged-survives  A proposal logged by more than half"),
+        "{out}"
+    );
+    assert!(
+        lines[13].starts_with("14-versions-conditional-set  Versions and conditional setData"),
+        "{out}"
+    );
 }
 
 #[test]

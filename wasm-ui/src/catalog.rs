@@ -67,6 +67,16 @@ pub const LESSONS: &[(&str, &str, &str)] = &[
         "Watches are one-shot: re-arm with the read",
         "Watcher 是一次性的：在读取的同时重新注册",
     ),
+    (
+        "13-quorum-logged-survives",
+        "A proposal logged by more than half survives its leader's crash",
+        "被过半服务器记录的提案在 Leader 崩溃后保留下来",
+    ),
+    (
+        "14-versions-conditional-set",
+        "Versions and conditional setData: compare-and-set without locks",
+        "版本号与带条件的 setData：不用锁的比较并设置",
+    ),
 ];
 
 /// A lesson's title in `lang`.
@@ -84,7 +94,7 @@ mod tests {
     #[test]
     fn the_picker_lists_every_lesson_file_with_its_titles() {
         let files = zablab_core::lesson::catalog();
-        assert_eq!(LESSONS.len(), 12);
+        assert_eq!(LESSONS.len(), 14);
         assert_eq!(LESSONS.len(), files.len());
         for ((name, en, zh), (file, text)) in LESSONS.iter().zip(files) {
             let lesson = zablab_core::lesson::Lesson::from_json(text).expect(file);

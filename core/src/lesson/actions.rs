@@ -204,14 +204,14 @@ impl LessonRun {
                 let w = WriteOp::SetData(SetDataRequest {
                     path: op.path.clone(),
                     data: Some(data_of(op)),
-                    version: -1,
+                    version: op.version.unwrap_or(-1),
                 });
                 self.write(op, w);
             }
             StepAction::Delete(op) => {
                 let w = WriteOp::Delete(DeleteRequest {
                     path: op.path.clone(),
-                    version: -1,
+                    version: op.version.unwrap_or(-1),
                 });
                 self.write(op, w);
             }
@@ -267,6 +267,7 @@ impl LessonRun {
         let Some(id) = self.names.get(&op.client).copied() else {
             return;
         };
+        *self.requests.entry(op.client.clone()).or_default() += 1;
         let Some(tag) = self.clients.submit(&mut self.cluster, id, w) else {
             self.last_result.insert(
                 op.client.clone(),
@@ -289,9 +290,11 @@ impl LessonRun {
         let Some(id) = self.names.get(&op.client).copied() else {
             return;
         };
+        *self.requests.entry(op.client.clone()).or_default() += 1;
         let r = self.clients.read(&mut self.cluster, id, &req);
         let text = match &r {
-            Ok(ReadResponse::GetData { data, .. }) => {
+            Ok(ReadResponse::GetData { data, stat }) => {
+                self.read_version.insert(op.client.clone(), stat.version);
                 let d = data.as_deref().unwrap_or_default();
                 self.read_data
                     .insert(op.client.clone(), String::from_utf8_lossy(d).into_owned());

@@ -414,6 +414,13 @@ impl LessonRun {
                         Zxid(stat.czxid as u64),
                     );
                 }
+                if let Some(v) = z.version {
+                    a.eq(
+                        || format!("version of {} on server {s}", z.path),
+                        v,
+                        stat.version,
+                    );
+                }
                 if let Some(o) = &z.owner {
                     let sid = self
                         .client_id(o)
@@ -439,6 +446,13 @@ impl LessonRun {
                 || format!("data {name} read"),
                 want.clone(),
                 opt(self.read_data.get(name)),
+            );
+        }
+        for (name, want) in &c.read_version {
+            a.eq(
+                || format!("version {name} read"),
+                format!("{want}"),
+                opt(self.read_version.get(name).map(|v| format!("{v}")).as_ref()),
             );
         }
         for (name, want) in &c.events {
@@ -550,6 +564,13 @@ impl LessonRun {
             }
             AnswerFrom::ReadBy(client) => opt(self.read_data.get(client)),
             AnswerFrom::EventsOf(client) => format!("{}", self.events_in_step(client).len()),
+            AnswerFrom::VersionOf(path) => self
+                .reference_server()
+                .and_then(peer)
+                .and_then(|p| p.machine().get_data(&[], path).ok())
+                .map(|(_, stat)| format!("{}", stat.version))
+                .unwrap_or_else(|| "absent".to_string()),
+            AnswerFrom::ResultOf(client) => opt(self.last_result(client).as_ref()),
             AnswerFrom::Fixed(s) => s.clone(),
         }
     }

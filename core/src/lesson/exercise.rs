@@ -120,7 +120,7 @@ pub fn check_exercise_since(
             field,
         } => wins_on(cluster, recent, *leader, *over, field),
         Goal::CommittedByNextLeader => committed_by_next_leader(cluster, recent),
-        Goal::Notified { .. } | Goal::MissedUpdate { .. } => (
+        Goal::Notified { .. } | Goal::MissedUpdate { .. } | Goal::Rejected { .. } => (
             false,
             String::from(
                 "this goal needs the lesson's clients: check it with LessonRun::check_exercise",
@@ -330,6 +330,14 @@ pub(crate) fn check_with_clients(exercise: &Exercise, run: &LessonRun) -> Exerci
             (got.iter().any(|e| e == event), seen)
         }
         Goal::MissedUpdate { client, path } => missed_update(run, client, path),
+        Goal::Rejected { client, code } => {
+            let got = run.last_result_since_free_play(client);
+            let seen = match &got {
+                None => format!("{client} sent no request during free play"),
+                Some(r) => format!("{client}'s last request: {r}"),
+            };
+            (got.as_deref() == Some(code.as_str()), seen)
+        }
         _ => {
             return check_exercise_since(exercise, run.cluster(), run.free_play_from);
         }

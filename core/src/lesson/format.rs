@@ -146,6 +146,9 @@ pub struct ClientOp {
     /// write: send and go on without waiting for the reply (default: wait up to 5 s).
     #[cfg_attr(feature = "serde", serde(default))]
     pub no_wait: bool,
+    /// setData / delete: the version the node must be at, else BadVersion (default -1: any).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub version: Option<i32>,
 }
 
 /// A link between two servers (one way unless `both`).
@@ -339,6 +342,9 @@ pub struct ZnodeCheck {
     /// The zxid of the transaction that created it, `"epoch:counter"` (a fencing token).
     #[cfg_attr(feature = "serde", serde(default))]
     pub czxid: Option<String>,
+    /// Its stat's `version` (dataVersion): 0 at create, +1 per setData.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub version: Option<i32>,
     /// The servers to look at (default: every running server).
     #[cfg_attr(feature = "serde", serde(default))]
     pub on: Option<Vec<Sid>>,
@@ -381,6 +387,8 @@ pub struct Checkpoint {
     pub results: BTreeMap<String, String>,
     /// Client → the data its last read returned.
     pub read_data: BTreeMap<String, String>,
+    /// Client → the stat version its last getData returned.
+    pub read_version: BTreeMap<String, i32>,
     /// Client → the watch events it received during this step, e.g. `NodeDeleted /master`.
     pub events: BTreeMap<String, Vec<String>>,
     /// Client → whether its session is still open on the leader.
@@ -423,6 +431,10 @@ pub enum AnswerFrom {
     ReadBy(String),
     /// How many watch events a client received during the step.
     EventsOf(String),
+    /// A znode's stat version on the leader (`absent` if there is none).
+    VersionOf(String),
+    /// The result of a client's last request: `ok`, `pending` or an error code name.
+    ResultOf(String),
     /// A fixed answer (for conceptual questions).
     Fixed(String),
 }
@@ -488,6 +500,9 @@ pub enum Goal {
     /// while it holds a watch on `path`: it is waiting to be told of a change that already
     /// happened (an update lost between the read and the re-arm).
     MissedUpdate { client: String, path: String },
+    /// The client's last request, sent during free play, failed with this error code (e.g.
+    /// `BadVersion`: a conditional write that lost the race).
+    Rejected { client: String, code: String },
 }
 
 /// A free-play task checked from the trace (see [`super::check_exercise`]).

@@ -101,6 +101,8 @@ pub fn catalog() -> &'static [(&'static str, &'static str)] {
         "10-sessions-ephemerals",
         "11-distributed-lock",
         "12-watches-one-shot",
+        "13-quorum-logged-survives",
+        "14-versions-conditional-set",
     )
 }
 

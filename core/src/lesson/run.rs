@@ -85,6 +85,8 @@ pub struct LessonRun {
     pub(crate) names: BTreeMap<String, ClientId>,
     pub(crate) last_result: BTreeMap<String, LastResult>,
     pub(crate) read_data: BTreeMap<String, String>,
+    /// Client → the stat version its last getData returned.
+    pub(crate) read_version: BTreeMap<String, i32>,
     /// Client → how many watch events it had when the current step began.
     pub(crate) events_mark: BTreeMap<String, usize>,
     pub(crate) messages: Vec<FlowMessage>,
@@ -96,6 +98,10 @@ pub struct LessonRun {
     pub(crate) free_play_from: usize,
     /// Client → how many watch events it had when free play began.
     free_play_events: BTreeMap<String, usize>,
+    /// Client → how many reads and writes it has sent.
+    pub(crate) requests: BTreeMap<String, u64>,
+    /// Client → how many reads and writes it had sent when free play began.
+    free_play_requests: BTreeMap<String, u64>,
 }
 
 impl LessonRun {
@@ -128,6 +134,7 @@ impl LessonRun {
             names: BTreeMap::new(),
             last_result: BTreeMap::new(),
             read_data: BTreeMap::new(),
+            read_version: BTreeMap::new(),
             events_mark: BTreeMap::new(),
             messages: Vec::new(),
             msg_index: BTreeMap::new(),
@@ -137,6 +144,8 @@ impl LessonRun {
             step_first_record: 0,
             free_play_from: 0,
             free_play_events: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            free_play_requests: BTreeMap::new(),
         };
         run.scan();
         Ok(run)
@@ -284,6 +293,14 @@ impl LessonRun {
             .iter()
             .filter_map(|(n, id)| Some((n.clone(), self.clients.get(*id)?.events.len())))
             .collect();
+        self.free_play_requests = self.requests.clone();
+    }
+
+    /// The result of a client's last request if it sent one since free play began.
+    pub fn last_result_since_free_play(&self, name: &str) -> Option<String> {
+        let now = self.requests.get(name).copied().unwrap_or(0);
+        let then = self.free_play_requests.get(name).copied().unwrap_or(0);
+        (now > then).then(|| self.last_result(name)).flatten()
     }
 
     /// A run positioned where exercise `index` of `lesson` starts, ready for free play.

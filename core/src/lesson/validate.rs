@@ -229,6 +229,7 @@ impl Ctx {
             .results
             .keys()
             .chain(c.read_data.keys())
+            .chain(c.read_version.keys())
             .chain(c.events.keys())
             .chain(c.session_open.keys())
             .chain(c.session_timeout_ms.keys())
@@ -246,10 +247,13 @@ impl Ctx {
             | AnswerFrom::LastLoggedOf(s)
             | AnswerFrom::LastCommittedOf(s)
             | AnswerFrom::SyncModeFor(s) => self.server(*s),
-            AnswerFrom::ReadBy(c) | AnswerFrom::EventsOf(c) => self.client(c),
+            AnswerFrom::ReadBy(c) | AnswerFrom::EventsOf(c) | AnswerFrom::ResultOf(c) => {
+                self.client(c)
+            }
             AnswerFrom::Leader
             | AnswerFrom::DataOf(_)
             | AnswerFrom::HoldersOf(_)
+            | AnswerFrom::VersionOf(_)
             | AnswerFrom::Fixed(_) => Ok(()),
         }
     }
@@ -355,7 +359,9 @@ impl Lesson {
                         ));
                     }
                 }
-                Goal::Notified { client, .. } | Goal::MissedUpdate { client, .. } => {
+                Goal::Notified { client, .. }
+                | Goal::MissedUpdate { client, .. }
+                | Goal::Rejected { client, .. } => {
                     // The client must exist once the solution has run.
                     let mut c = Ctx {
                         servers,
