@@ -40,7 +40,9 @@ impl Default for SweepParams {
         SweepParams {
             servers: None,
             fault_ms: 20_000,
-            liveness_ms: 60_000,
+            // Twice ZooKeeper's maxNotificationInterval (60 s): a server that backed off to it
+            // during the faults may take that long to send its next vote after the heal.
+            liveness_ms: 120_000,
             mutations: Mutations::NONE,
         }
     }

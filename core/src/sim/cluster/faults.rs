@@ -229,7 +229,8 @@ impl<M: StateMachine + Clone> Cluster<M> {
         }
         let quorum = self.ensemble.voter_count() / 2 + 1;
         let holds = |o: &PeerDurable<M>, z: crate::zxid::Zxid| {
-            o.log.binary_search_by_key(&z, |e| e.zxid).is_ok() || o.snapshot.as_ref().is_some_and(|(s, _)| *s >= z)
+            o.log.binary_search_by_key(&z, |e| e.zxid).is_ok()
+                || o.snapshot.as_ref().is_some_and(|(s, _)| *s >= z)
         };
         let zxids = mine
             .log
