@@ -32,28 +32,56 @@ fn hook(port: u16, lines: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Three servers on 127.0.0.1, each with its fault hook on `base + 3000 + index`.
+struct Ensemble {
+    /// Dropped first (fields drop in order): the servers stop before their directory goes.
+    _servers: Vec<Server>,
+    _dir: TempDir,
+    base: u16,
+    planned: Vec<zablab_node::cluster::Planned>,
+    addrs: Vec<String>,
+}
+
+impl Ensemble {
+    fn start(name: &str, tick_time_ms: u64) -> Ensemble {
+        let dir = TempDir::new(name);
+        let base = free_base_port(3);
+        let opts = ClusterOptions {
+            base_port: base,
+            dir: Some(dir.0.clone()),
+            tick_time_ms,
+            ..ClusterOptions::default()
+        };
+        let planned = write_configs(&dir.0, &opts).expect("configs");
+        let servers = planned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let addr = format!("127.0.0.1:{}", base + 3000 + i as u16);
+                let log = dir.0.join(format!("{}.log", p.sid));
+                Server::start(&p.config, &["--fault-addr", &addr], &log)
+            })
+            .collect();
+        let addrs = planned.iter().map(|p| p.client_addr.clone()).collect();
+        Ensemble {
+            _servers: servers,
+            _dir: dir,
+            base,
+            planned,
+            addrs,
+        }
+    }
+
+    fn fault_port(&self, i: usize) -> u16 {
+        self.base + 3000 + i as u16
+    }
+}
+
 #[test]
 fn cutting_the_leader_off_elects_another_and_heal_brings_it_back() {
-    let dir = TempDir::new("fault-hook");
-    let base = free_base_port(3);
-    let opts = ClusterOptions {
-        base_port: base,
-        dir: Some(dir.0.clone()),
-        tick_time_ms: 200,
-        ..ClusterOptions::default()
-    };
-    let planned = write_configs(&dir.0, &opts).expect("configs");
-    let fault_port = |i: usize| base + 3000 + i as u16;
-    let _servers: Vec<Server> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let addr = format!("127.0.0.1:{}", fault_port(i));
-            let log = dir.0.join(format!("{}.log", p.sid));
-            Server::start(&p.config, &["--fault-addr", &addr], &log)
-        })
-        .collect();
-    let addrs: Vec<String> = planned.iter().map(|p| p.client_addr.clone()).collect();
+    let e = Ensemble::start("fault-hook", 200);
+    let (planned, addrs) = (&e.planned, &e.addrs);
+    let fault_port = |i: usize| e.fault_port(i);
     let leader = |serving: &[usize]| -> Option<usize> {
         let m: Vec<Option<String>> = serving.iter().map(|&i| mode(&addrs[i])).collect();
         let l: Vec<usize> = serving
@@ -130,26 +158,9 @@ fn a_leader_cut_off_right_after_its_election_steps_down_within_sync_limit_ticks(
     const TICK_MS: u64 = 200;
     const INIT_LIMIT: u64 = 10; // as `zablab cluster` writes them
     const SYNC_LIMIT: u64 = 5;
-    let dir = TempDir::new("fault-hook-quorum");
-    let base = free_base_port(3);
-    let opts = ClusterOptions {
-        base_port: base,
-        dir: Some(dir.0.clone()),
-        tick_time_ms: TICK_MS,
-        ..ClusterOptions::default()
-    };
-    let planned = write_configs(&dir.0, &opts).expect("configs");
-    let fault_port = |i: usize| base + 3000 + i as u16;
-    let _servers: Vec<Server> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let addr = format!("127.0.0.1:{}", fault_port(i));
-            let log = dir.0.join(format!("{}.log", p.sid));
-            Server::start(&p.config, &["--fault-addr", &addr], &log)
-        })
-        .collect();
-    let addrs: Vec<String> = planned.iter().map(|p| p.client_addr.clone()).collect();
+    let e = Ensemble::start("fault-hook-quorum", TICK_MS);
+    let (planned, addrs) = (&e.planned, &e.addrs);
+    let fault_port = |i: usize| e.fault_port(i);
     let old = wait_for(LIMIT, "a leader", || {
         (0..3).find(|&i| mode(&addrs[i]).as_deref() == Some("leader"))
     });
