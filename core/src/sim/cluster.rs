@@ -77,6 +77,9 @@ enum Event<M: StateMachine> {
         to_inc: u64,
         msg_id: u64,
         sent: Instant,
+        /// The quorum connection it travels on (`None` for election notifications): bytes of
+        /// a connection that was replaced never arrive on the new one.
+        conn: Option<u64>,
         msg: PeerMessage<M>,
     },
     Disconnect {
@@ -490,12 +493,21 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 to_inc,
                 msg_id,
                 sent: _,
+                conn,
                 msg,
             } => {
                 let alive = |n: Option<&SimNode<M>>, inc| matches!(n, Some(n) if n.incarnation == inc && n.peer.is_some());
-                if !alive(self.nodes.get(&to), to_inc) || !alive(self.nodes.get(&from), from_inc) {
+                let replaced = conn.is_some_and(|c| c != self.conn_of(from, to));
+                if replaced
+                    || !alive(self.nodes.get(&to), to_inc)
+                    || !alive(self.nodes.get(&from), from_inc)
+                {
                     let kind = Cow::Borrowed(msg.kind());
-                    let reason = Cow::Borrowed("crash");
+                    let reason = Cow::Borrowed(if replaced {
+                        "connection replaced"
+                    } else {
+                        "crash"
+                    });
                     self.record(
                         to,
                         SimEvent::Drop {

@@ -192,6 +192,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             },
         );
         let sent = self.now;
+        let conn = quorum.then(|| self.conn_of(from, to));
         self.push_event(
             arrives,
             Event::Deliver {
@@ -201,6 +202,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 to_inc,
                 msg_id,
                 sent,
+                conn,
                 msg,
             },
         );
