@@ -20,6 +20,7 @@ use crate::time::Instant;
 use crate::trace::ZabPhase;
 use crate::zxid::{Sid, Zxid};
 
+mod fault_hooks;
 mod faults;
 mod outputs;
 
@@ -227,29 +228,6 @@ impl<M: StateMachine + Clone> Cluster<M> {
     pub fn set_write_check(&mut self, contains: fn(&M, &M::Txn) -> bool) {
         if let Some(c) = &mut self.checker {
             c.contains = Some(contains);
-        }
-    }
-
-    /// Sets the continuous faults (slow fsyncs, crash points, clock rates); see [`FaultModel`].
-    pub fn set_fault_model(&mut self, faults: FaultModel) {
-        self.faults = faults;
-    }
-
-    pub fn fault_model(&self) -> &FaultModel {
-        &self.faults
-    }
-
-    /// Ends the continuous faults (crash points, slow fsyncs) and every pause, for the liveness
-    /// phase; clock rates stay, they are not faults a cluster recovers from.
-    pub fn calm(&mut self) {
-        let clock_ppm = core::mem::take(&mut self.faults.clock_ppm);
-        self.faults = FaultModel {
-            clock_ppm,
-            ..FaultModel::default()
-        };
-        let now = self.now;
-        for n in self.nodes.values_mut() {
-            n.paused_until = n.paused_until.min(now);
         }
     }
 
@@ -639,14 +617,6 @@ impl<M: StateMachine + Clone> Cluster<M> {
             .unwrap_or(0)
     }
 
-    /// A server's clock rate offset (0 unless the fault model skews it).
-    fn ppm(&self, sid: Sid) -> i32 {
-        if self.faults.clock_ppm.is_empty() {
-            return 0;
-        }
-        self.faults.clock_ppm.get(&sid).copied().unwrap_or(0)
-    }
-
     fn step_peer(&mut self, sid: Sid, input: Input<M>) {
         let mut outputs = core::mem::take(&mut self.outputs);
         let local = Instant(local_time(self.now.0, self.ppm(sid)));
@@ -683,26 +653,6 @@ impl<M: StateMachine + Clone> Cluster<M> {
         if !crashed {
             self.arm_timer(sid);
         }
-    }
-
-    /// Whether an armed crash point fires now (one draw per matching moment).
-    fn crash_point_fires(&mut self, point: CrashPoint) -> bool {
-        match self.faults.crash_chance(point) {
-            Some(chance) => self.rng.chance(chance),
-            None => false,
-        }
-    }
-
-    /// Kills a server at a crash point; it restarts by itself after `restart_after_ms`.
-    fn crash_at_point(&mut self, sid: Sid) {
-        if self.nodes.get(&sid).is_none_or(|n| n.peer.is_none()) {
-            return;
-        }
-        self.record(sid, SimEvent::CrashPoint);
-        self.do_action(Action::Crash(sid));
-        let (lo, hi) = self.faults.restart_after_ms;
-        let at = self.now + self.rng.range(lo, hi);
-        self.push_event(at, Event::Action(Action::Restart(sid)));
     }
 
     fn arm_timer(&mut self, sid: Sid) {
