@@ -8,15 +8,6 @@ use zablab_core::sim::{Action, ClientResult, SimConfig};
 use zablab_core::trace::SyncMode;
 use zablab_core::{TraceEvent, Zxid};
 
-fn stable(sim: &mut Sim) -> u64 {
-    let limit = sim.now() + 10_000;
-    assert!(
-        sim.run_until_pred(limit, |s| s.is_stable()),
-        "no stable leader"
-    );
-    sim.leader().unwrap()
-}
-
 fn write(sim: &mut Sim, server: u64, id: u64) -> u64 {
     let tag = sim.act(Action::Write { server, txn: id }).unwrap();
     let limit = sim.now() + 5_000;

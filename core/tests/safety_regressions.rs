@@ -16,15 +16,6 @@ use zablab_core::tree::acl::open_acl_unsafe;
 use zablab_core::tree::{CreateRequest, DataTree, Txn, WriteOp};
 use zablab_core::{DurableState, Instant, LogEntry, PeerState, TraceEvent, Zxid};
 
-fn stable(sim: &mut Sim) -> u64 {
-    let limit = sim.now() + 10_000;
-    assert!(
-        sim.run_until_pred(limit, |s| s.is_stable()),
-        "no stable leader"
-    );
-    sim.leader().unwrap()
-}
-
 fn write(sim: &mut Sim, server: u64, id: u64) {
     let tag = sim.act(Action::Write { server, txn: id }).unwrap();
     let limit = sim.now() + 5_000;

@@ -63,3 +63,13 @@ pub fn assert_no_violation(sim: &Sim) {
         panic!("invariant violated: {v}");
     }
 }
+
+/// Runs until one leader is in broadcast and every running server follows it (10 s at most).
+pub fn stable(sim: &mut Sim) -> u64 {
+    let limit = sim.now() + 10_000;
+    assert!(
+        sim.run_until_pred(limit, |s| s.is_stable()),
+        "no stable leader"
+    );
+    sim.leader().unwrap()
+}
