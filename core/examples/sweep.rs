@@ -3,7 +3,9 @@
 //! `cargo run --release -p zablab-core --example sweep -- --seeds N [--from S] [--servers 3..7]`
 //! runs seeds S..S+N on every core and prints `N seeds, V violations` last, with seeds/s. On
 //! the first violation it prints the seed's fault profile and the command that reproduces it.
-//! `--seed S` runs one seed and prints its report (and the violation, if any).
+//! `--seed S` runs one seed and prints its report (and the violation, if any); with `--trace`
+//! it first prints the seed's trace up to the violation. A sweep prints every violating seed
+//! to stderr as it finds it.
 //! `--mutation NAME` (built with `--features mutations`) switches on a seeded protocol bug
 //! (see `zablab_core::mutation`). `--tree` runs the data-tree sweep
 //! ([`zablab_core::sim::sweep_tree`]: sessions, ephemerals, sequential nodes, multi) instead
@@ -23,6 +25,7 @@ struct Args {
     single: Option<u64>,
     servers: Option<(u64, u64)>,
     tree: bool,
+    trace: bool,
     mutations: zablab_core::mutation::Mutations,
 }
 
@@ -33,6 +36,7 @@ fn parse() -> Result<Args, String> {
         single: None,
         servers: None,
         tree: false,
+        trace: false,
         mutations: zablab_core::mutation::Mutations::NONE,
     };
     let mut it = std::env::args().skip(1);
@@ -44,6 +48,7 @@ fn parse() -> Result<Args, String> {
             "--from" => args.from = num(value()?)?,
             "--seed" => args.single = Some(num(value()?)?),
             "--tree" => args.tree = true,
+            "--trace" => args.trace = true,
             "--mutation" => {
                 let v = value()?;
                 let m = zablab_core::mutation::Mutation::from_name(&v)
@@ -88,6 +93,17 @@ fn params_for(
     }
 }
 
+/// Prints every trace record of the seed's run up to its first violation (or the end of the
+/// fault phase), one per line, for reading a failure by hand.
+fn print_trace(params: SweepParams, seed: u64) {
+    let (mut cluster, _) = zablab_core::sim::sweep::seed_cluster(params, seed);
+    let end = zablab_core::time::Instant(params.fault_ms);
+    let _ = cluster.run_until_pred(end, |c| c.violation().is_some());
+    for r in cluster.trace().records() {
+        println!("{:>7} s{} {:?}", r.time.0, r.node, r.event);
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse() {
         Ok(a) => a,
@@ -106,6 +122,9 @@ fn main() -> ExitCode {
             );
             r.violation
         } else {
+            if args.trace {
+                print_trace(params, seed);
+            }
             let r = run_seed(params, seed);
             println!(
                 "seed {seed}: {} servers + {} observers, {} deliveries, {} acked writes, trace hash {:016x}",
@@ -150,6 +169,7 @@ fn main() -> ExitCode {
                 };
                 if let Some(v) = violation {
                     violations.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("seed {seed}: {v}");
                     let mut f = first.lock().unwrap_or_else(|e| e.into_inner());
                     if f.as_ref().is_none_or(|(s, _, _, _)| *s > seed) {
                         *f = Some((seed, v, params, profile));

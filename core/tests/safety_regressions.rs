@@ -466,3 +466,56 @@ fn a_leader_is_established_only_after_its_own_current_epoch_is_durable() {
     assert_eq!(sim.peer(leader).unwrap().phase(), ZabPhase::Broadcast);
     assert_no_violation(&sim);
 }
+
+/// Sweep seed 653117: a follower paused in the middle of its DIFF, whose pause is extended
+/// while the first pause's messages still wait, must still handle its leader's stream in the
+/// order it was sent (TCP). Deferred events used to be re-queued behind later ones, so it took
+/// COMMIT 3:1 before the DIFF's proposals and reported a PrefixConsistency violation.
+#[test]
+fn a_paused_server_handles_each_connection_in_order_when_its_pause_is_extended() {
+    let mut sim = Sim::new(SimConfig::default(), 4);
+    let leader = stable(&mut sim);
+    let follower = (1..=3).find(|s| *s != leader).unwrap();
+    sim.act(Action::Pause {
+        server: follower,
+        ms: 500,
+    });
+    let mut tags = Vec::new();
+    for id in 1..=3 {
+        tags.push(sim.act(Action::Write { server: leader, txn: id }).unwrap());
+        sim.run_for(100);
+    }
+    // Extended while the first pause's deliveries are queued for its end.
+    sim.act(Action::Pause {
+        server: follower,
+        ms: 1_500,
+    });
+    for id in 4..=6 {
+        tags.push(sim.act(Action::Write { server: leader, txn: id }).unwrap());
+        sim.run_for(100);
+    }
+    sim.run_for(3_000);
+    let delivered: Vec<u64> = sim
+        .trace()
+        .records()
+        .iter()
+        .filter(|r| r.node == follower)
+        .filter_map(|r| match &r.event {
+            SimEvent::Deliver { from, msg_id, .. } if *from == leader => Some(*msg_id),
+            _ => None,
+        })
+        .collect();
+    assert!(delivered.len() >= 12, "the follower took the writes: {delivered:?}");
+    assert!(
+        delivered.windows(2).all(|w| w[0] < w[1]),
+        "leader -> follower delivered out of order: {delivered:?}"
+    );
+    for tag in tags {
+        assert!(matches!(sim.request(tag), Some(ClientResult::Replied { .. })));
+    }
+    assert_eq!(
+        sim.nodes()[&follower].durable.last_logged_zxid(),
+        sim.nodes()[&leader].durable.last_logged_zxid()
+    );
+    assert_no_violation(&sim);
+}

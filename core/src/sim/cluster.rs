@@ -362,8 +362,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
         let Some(Reverse(key)) = self.queue.pop() else {
             return false;
         };
-        let (time, slot) = (
+        let (time, seq, slot) = (
             Instant((key >> 64) as u64),
+            (key as u64) >> 24,
             (key as u64 & SLOT_MASK) as usize,
         );
         let event = self.slots[slot].take().expect("queued slot holds an event");
@@ -371,7 +372,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         if time > self.now {
             self.now = time;
         }
-        self.handle(event);
+        self.handle(event, seq);
         true
     }
 
@@ -412,6 +413,16 @@ impl<M: StateMachine + Clone> Cluster<M> {
     // ----- internals ---------------------------------------------------------------------
 
     fn push_event(&mut self, at: Instant, event: Event<M>) {
+        self.seq += 1;
+        self.push_event_seq(at, self.seq, event);
+    }
+
+    /// Queues `event` at `at` with sequence number `seq`, which orders events of the same
+    /// instant. An event a paused process defers keeps the `seq` it was first queued with, so
+    /// whatever waits for the resume is handled in the order it happened — a connection stays
+    /// FIFO even when a pause is extended while earlier deferred events are still queued.
+    fn push_event_seq(&mut self, at: Instant, seq: u64, event: Event<M>) {
+        debug_assert!(seq < 1 << 40, "event sequence numbers fit 40 bits");
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s] = Some(event);
@@ -422,8 +433,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 self.slots.len() - 1
             }
         };
-        self.seq += 1;
-        let key = ((at.0 as u128) << 64) | ((self.seq as u128) << 24) | slot as u128;
+        let key = ((at.0 as u128) << 64) | ((seq as u128) << 24) | slot as u128;
         self.queue.push(Reverse(key));
     }
 
@@ -453,12 +463,12 @@ impl<M: StateMachine + Clone> Cluster<M> {
         }
     }
 
-    fn handle(&mut self, event: Event<M>) {
+    fn handle(&mut self, event: Event<M>, seq: u64) {
         if let Some(sid) = Self::target(&event).filter(|_| self.any_paused) {
             if let Some(until) = self.nodes.get(&sid).map(|n| n.paused_until) {
                 if until > self.now {
                     // SIGSTOP: the process handles it when it resumes, in the same order.
-                    self.push_event(until, event);
+                    self.push_event_seq(until, seq, event);
                     return;
                 }
             }
@@ -598,7 +608,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                     .get(&node)
                     .map_or(Instant::ZERO, |n| n.paused_until);
                 if paused_until > self.now {
-                    self.push_event(paused_until, Event::PersistDone { node, inc, id });
+                    self.push_event_seq(paused_until, seq, Event::PersistDone { node, inc, id });
                     return;
                 }
                 self.step_peer(node, Input::Persisted { id });
