@@ -114,10 +114,15 @@ pub struct PeerConfig {
     pub ensemble: Ensemble,
     pub timing: Timing,
     /// `zookeeper.commitLogCount`: how many committed proposals the leader keeps in memory for
-    /// DIFF sync. A learner further behind gets SNAP (reference §3.5).
+    /// DIFF sync. A learner further behind gets a DIFF from the transaction log if
+    /// `snapshot_size_factor_percent` allows it, SNAP otherwise (reference §3.5).
     pub commit_log_count: usize,
     /// `snapCount`: take a snapshot after this many logged transactions (0 = never).
     pub snap_count: u64,
+    /// `zookeeper.snapshotSizeFactor` in percent: a learner older than the committed log gets
+    /// a DIFF read from the transaction log while that part of the log is at most this share
+    /// of the newest snapshot's size. `None` (ZooKeeper: a negative factor) never reads it.
+    pub snapshot_size_factor_percent: Option<u32>,
     /// Seeded protocol bugs switched on (only read when built with the `mutations` feature).
     pub mutations: crate::mutation::Mutations,
 }
@@ -130,6 +135,7 @@ impl PeerConfig {
             timing: Timing::default(),
             commit_log_count: 500,
             snap_count: 100_000,
+            snapshot_size_factor_percent: Some(33),
             mutations: crate::mutation::Mutations::NONE,
         }
     }

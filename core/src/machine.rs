@@ -42,6 +42,17 @@ pub trait StateMachine: Sized {
     /// A hash of the replicated state; equal states have equal digests.
     fn digest(&self) -> u64;
 
+    /// About how many bytes `txn` takes in a transaction-log record, headers included: the
+    /// leader weighs a DIFF from its log against `snapshotSizeFactor` × the snapshot.
+    fn txn_log_bytes(_txn: &Self::Txn) -> u64 {
+        TXN_RECORD_OVERHEAD
+    }
+    /// About how many bytes `snapshot` takes on disk; 0 when unknown, which (like ZooKeeper
+    /// with no snapshot file) puts no size limit on a DIFF from the transaction log.
+    fn snapshot_bytes(_snapshot: &Self::Snapshot) -> u64 {
+        0
+    }
+
     /// Leader only, called every tick: transactions the leader proposes on its own
     /// (ZooKeeper's session expiry, which proposes `closeSession`).
     fn leader_tick(&mut self, _now: Instant) -> Vec<Self::Txn> {
@@ -53,6 +64,11 @@ pub trait StateMachine: Sized {
     /// tracking (e.g. give every session a fresh expiry deadline, as ZooKeeper does).
     fn on_leading(&mut self, _now: Instant) {}
 }
+
+/// The bytes a ZooKeeper transaction-log record takes besides its transaction body: the
+/// checksum (8), the length (4), the TxnHeader (clientId 8, cxid 4, zxid 8, time 8, type 4)
+/// and the end-of-record byte.
+pub const TXN_RECORD_OVERHEAD: u64 = 45;
 
 /// A protocol-test state machine: each transaction is a write id; the state is a 64-bit hash
 /// chain over `(zxid, id)` plus the ids in order.
@@ -95,6 +111,14 @@ impl StateMachine for ChainMachine {
 
     fn digest(&self) -> u64 {
         self.chain
+    }
+
+    fn txn_log_bytes(_txn: &u64) -> u64 {
+        TXN_RECORD_OVERHEAD + 8
+    }
+
+    fn snapshot_bytes(snapshot: &ChainMachine) -> u64 {
+        16 + 8 * snapshot.writes.len() as u64
     }
 }
 

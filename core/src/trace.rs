@@ -64,6 +64,82 @@ impl SyncMode {
     }
 }
 
+/// Why the leader chose a learner's DIFF/TRUNC/SNAP (which branch of ZooKeeper's
+/// `syncFollower` applied).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum SyncReason {
+    /// The learner's last zxid is the leader's last processed one: an empty DIFF.
+    InSync,
+    /// The learner logged proposals past the leader's last commit: TRUNC to it.
+    LearnerAhead,
+    /// The learner's last zxid is inside the in-memory committed log.
+    CommittedLog,
+    /// Older than the committed log, but the on-disk transaction log reaches back to it and
+    /// is smaller than snapshotSizeFactor × the snapshot.
+    TxnLog,
+    /// Older than the committed log and snapshotSizeFactor < 0.
+    TxnLogDisabled,
+    /// Older than the committed log, and the transaction log starts after it.
+    TxnLogTooShort,
+    /// Older than the committed log, and the log to send exceeds snapshotSizeFactor × the
+    /// snapshot size.
+    TxnLogTooLarge,
+    /// The transaction log ends before the committed log starts.
+    TxnLogGap,
+    /// The learner's log diverges from the leader's across an epoch boundary (no TRUNC can
+    /// cross one).
+    DivergedAcrossEpochs,
+}
+
+impl SyncReason {
+    pub const ALL: [SyncReason; 9] = [
+        SyncReason::InSync,
+        SyncReason::LearnerAhead,
+        SyncReason::CommittedLog,
+        SyncReason::TxnLog,
+        SyncReason::TxnLogDisabled,
+        SyncReason::TxnLogTooShort,
+        SyncReason::TxnLogTooLarge,
+        SyncReason::TxnLogGap,
+        SyncReason::DivergedAcrossEpochs,
+    ];
+
+    /// The name lessons check against (the variant's name).
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncReason::InSync => "InSync",
+            SyncReason::LearnerAhead => "LearnerAhead",
+            SyncReason::CommittedLog => "CommittedLog",
+            SyncReason::TxnLog => "TxnLog",
+            SyncReason::TxnLogDisabled => "TxnLogDisabled",
+            SyncReason::TxnLogTooShort => "TxnLogTooShort",
+            SyncReason::TxnLogTooLarge => "TxnLogTooLarge",
+            SyncReason::TxnLogGap => "TxnLogGap",
+            SyncReason::DivergedAcrossEpochs => "DivergedAcrossEpochs",
+        }
+    }
+
+    /// Why, in a few words, for logs and the lab.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SyncReason::InSync => "already in sync",
+            SyncReason::LearnerAhead => "the learner has proposals past my last commit",
+            SyncReason::CommittedLog => "inside my in-memory committed log",
+            SyncReason::TxnLog => "older than my committed log, read from my transaction log",
+            SyncReason::TxnLogDisabled => "older than my committed log; snapshotSizeFactor < 0",
+            SyncReason::TxnLogTooShort => "older than my committed log and my transaction log",
+            SyncReason::TxnLogTooLarge => {
+                "my transaction log from there is larger than snapshotSizeFactor x my snapshot"
+            }
+            SyncReason::TxnLogGap => "my transaction log ends before my committed log starts",
+            SyncReason::DivergedAcrossEpochs => {
+                "our logs diverge across an epoch boundary (no TRUNC crosses one)"
+            }
+        }
+    }
+}
+
 /// Something a peer did, for the trace.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -104,6 +180,7 @@ pub enum TraceEvent {
     SyncChosen {
         learner: Sid,
         mode: SyncMode,
+        reason: SyncReason,
         peer_last_zxid: Zxid,
         min_committed: Zxid,
         max_committed: Zxid,

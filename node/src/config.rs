@@ -41,6 +41,11 @@ pub struct NodeConfig {
     pub min_session_timeout_ms: u64,
     pub max_session_timeout_ms: u64,
     pub snap_count: u64,
+    /// `zookeeper.snapshotSizeFactor` in percent (`None` when negative: never DIFF from the
+    /// transaction log).
+    pub snapshot_size_factor_percent: Option<u32>,
+    /// `zookeeper.commitLogCount`: committed proposals kept in memory for DIFF.
+    pub commit_log_count: usize,
     pub snap_retain_count: u32,
     pub purge_interval_hours: u32,
     /// The enabled four-letter words (`srvr` is always in).
@@ -116,6 +121,25 @@ const ACCEPTED_UNUSED: &[&str] = &[
 ];
 
 /// The zoo.cfg key of the super user's digest.
+/// The largest `commitLogCount` accepted: the committed log is held in memory.
+pub const MAX_COMMIT_LOG_COUNT: usize = 1_000_000;
+
+/// ZooKeeper's `snapshotSizeFactor` (a double, default 0.33): negative turns DIFF from the
+/// transaction log off, above 1 falls back to the default (as ZKDatabase does).
+fn parse_size_factor(k: &str, v: &str) -> Result<Option<u32>, ConfigError> {
+    let f: f64 = match v.trim().parse() {
+        Ok(f) if f64::is_finite(f) => f,
+        _ => return err(k, format!("`{v}` is not a number")),
+    };
+    Ok(if f < 0.0 {
+        None
+    } else if f > 1.0 {
+        Some(33)
+    } else {
+        Some((f * 100.0).round() as u32)
+    })
+}
+
 pub const SUPER_DIGEST_KEY: &str = "DigestAuthenticationProvider.superDigest";
 /// The same as ZooKeeper's system property.
 pub const SUPER_DIGEST_PROPERTY: &str = "zookeeper.DigestAuthenticationProvider.superDigest";
@@ -224,6 +248,8 @@ impl NodeConfig {
             min_session_timeout_ms: 0,
             max_session_timeout_ms: 0,
             snap_count: 100_000,
+            snapshot_size_factor_percent: Some(33),
+            commit_log_count: 500,
             snap_retain_count: 3,
             purge_interval_hours: 0,
             four_letter_words: vec!["srvr".to_string()],
@@ -270,6 +296,16 @@ impl NodeConfig {
                 "minSessionTimeout" => cfg.min_session_timeout_ms = num(k, v)?,
                 "maxSessionTimeout" => cfg.max_session_timeout_ms = num(k, v)?,
                 "snapCount" => cfg.snap_count = positive(k, v)?,
+                "snapshotSizeFactor" | "zookeeper.snapshotSizeFactor" => {
+                    cfg.snapshot_size_factor_percent = parse_size_factor(k, v)?
+                }
+                "commitLogCount" | "zookeeper.commitLogCount" => {
+                    let n: usize = positive(k, v)?;
+                    if n > MAX_COMMIT_LOG_COUNT {
+                        return err(k, format!("`{v}` above {MAX_COMMIT_LOG_COUNT}"));
+                    }
+                    cfg.commit_log_count = n
+                }
                 "autopurge.snapRetainCount" => {
                     // ZooKeeper raises anything below 3 to 3.
                     cfg.snap_retain_count = num::<u32>(k, v)?.max(3)
@@ -394,6 +430,8 @@ impl NodeConfig {
             ..Timing::default()
         };
         pc.snap_count = self.snap_count;
+        pc.snapshot_size_factor_percent = self.snapshot_size_factor_percent;
+        pc.commit_log_count = self.commit_log_count;
         pc
     }
 
@@ -473,6 +511,36 @@ mod tests {
         assert_eq!(e.key, "4lw.commands.whitelist");
         let e = NodeConfig::parse("clientPort=1\n").unwrap_err();
         assert_eq!(e.key, "dataDir");
+    }
+
+    #[test]
+    fn snapshot_size_factor_and_commit_log_count_reach_the_peer() {
+        let pc = NodeConfig::parse(SAMPLE).unwrap().peer_config();
+        assert_eq!(pc.snapshot_size_factor_percent, Some(33));
+        assert_eq!(pc.commit_log_count, 500);
+        for (v, want) in [
+            ("0.5", Some(50)),
+            ("-1", None),
+            ("7", Some(33)),
+            ("0", Some(0)),
+        ] {
+            let c = NodeConfig::parse(&format!("{SAMPLE}zookeeper.snapshotSizeFactor={v}\n"));
+            assert_eq!(
+                c.unwrap().peer_config().snapshot_size_factor_percent,
+                want,
+                "{v}"
+            );
+        }
+        let c = NodeConfig::parse(&format!("{SAMPLE}commitLogCount=20\n")).unwrap();
+        assert_eq!(c.peer_config().commit_log_count, 20);
+        for bad in [
+            "snapshotSizeFactor=x",
+            "snapshotSizeFactor=NaN",
+            "commitLogCount=0",
+        ] {
+            let e = NodeConfig::parse(&format!("{SAMPLE}{bad}\n")).unwrap_err();
+            assert_eq!(e.key, bad.split('=').next().unwrap());
+        }
     }
 
     #[test]

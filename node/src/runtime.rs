@@ -607,10 +607,16 @@ impl<M: NodeMachine> Host<M> {
             TraceEvent::PhaseChanged { phase } => {
                 eprintln!("zablab[{myid}]: phase {}", phase.name())
             }
-            TraceEvent::SyncChosen { learner, mode, .. } => {
+            TraceEvent::SyncChosen {
+                learner,
+                mode,
+                reason,
+                ..
+            } => {
                 eprintln!(
-                    "zablab[{myid}]: syncing learner {learner} with {}",
-                    mode.name()
+                    "zablab[{myid}]: syncing learner {learner} with {} ({})",
+                    mode.name(),
+                    reason.describe()
                 )
             }
             TraceEvent::StateReset { reason, zxid, .. } => {

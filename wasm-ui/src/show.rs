@@ -3,7 +3,7 @@
 
 use zablab_core::election::ReceivedVote;
 use zablab_core::message::Forwarded;
-use zablab_core::trace::{SyncMode, VoteDecision};
+use zablab_core::trace::{SyncMode, SyncReason, VoteDecision};
 use zablab_core::tree::{Txn, WriteOp};
 use zablab_core::zab::leader::SyncRecord;
 use zablab_core::{LogEntry, Message, Notification, Vote, Zxid};
@@ -187,27 +187,26 @@ pub fn received(v: &ReceivedVote) -> String {
     )
 }
 
-/// The leader's "why DIFF/TRUNC/SNAP" for one learner.
+/// The leader's "why DIFF/TRUNC/SNAP" for one learner: which branch of ZooKeeper's
+/// `syncFollower` applied.
 pub fn sync_reason(s: &SyncRecord) -> String {
-    let window = format!(
-        "committed window [{} .. {}]",
-        s.min_committed, s.max_committed
-    );
+    let window = format!("committed log [{} .. {}]", s.min_committed, s.max_committed);
     let last = s.peer_last_zxid;
-    match s.mode {
-        SyncMode::Diff if s.proposals == 0 => {
-            format!("DIFF (empty): its last zxid {last} = my last processed; {window}")
+    let why = s.reason.describe();
+    match (s.mode, s.reason) {
+        (SyncMode::Diff, SyncReason::InSync) => {
+            format!("DIFF (empty): its last zxid {last} = my last processed ({why}); {window}")
         }
-        SyncMode::Diff => format!(
-            "DIFF: its last zxid {last} is inside my {window}: sent {} proposal(s) up to {}",
+        (SyncMode::Diff, _) => format!(
+            "DIFF: its last zxid {last} is {why}; {window}: sent {} proposal(s) up to {}",
             s.proposals, s.target
         ),
-        SyncMode::Trunc => format!(
-            "TRUNC: its last zxid {last} is beyond what I committed ({window}): truncate to {}",
+        (SyncMode::Trunc, _) => format!(
+            "TRUNC to {}: its last zxid {last}: {why}; {window}",
             s.target
         ),
-        SyncMode::Snap => format!(
-            "SNAP: its last zxid {last} is outside my {window}: whole snapshot at {}",
+        (SyncMode::Snap, _) => format!(
+            "SNAP at {}: its last zxid {last}: {why}; {window}",
             s.target
         ),
     }

@@ -313,6 +313,7 @@ impl LessonRun {
                         peer_last_zxid,
                         target,
                         min_committed,
+                        reason,
                         ..
                     }) if *learner == sc.learner => Some((
                         r.node,
@@ -320,12 +321,13 @@ impl LessonRun {
                         *peer_last_zxid,
                         *target,
                         *min_committed,
+                        reason.name(),
                     )),
                     _ => None,
                 })
                 .next_back();
             let want = format!(
-                "{}{}{}{}",
+                "{}{}{}{}{}",
                 sc.mode,
                 sc.peer_last_zxid
                     .as_ref()
@@ -336,10 +338,13 @@ impl LessonRun {
                 sc.min_committed
                     .as_ref()
                     .map_or(String::new(), |z| format!(" minCommittedLog {}", zx(z))),
+                sc.reason
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(" because {r}")),
             );
-            let got = found.map(|(_, mode, pl, t, min)| {
+            let got = found.map(|(_, mode, pl, t, min, reason)| {
                 format!(
-                    "{mode}{}{}{}",
+                    "{mode}{}{}{}{}",
                     sc.peer_last_zxid
                         .as_ref()
                         .map_or(String::new(), |_| format!(" peerLastZxid {pl}")),
@@ -349,6 +354,9 @@ impl LessonRun {
                     sc.min_committed
                         .as_ref()
                         .map_or(String::new(), |_| format!(" minCommittedLog {min}")),
+                    sc.reason
+                        .as_ref()
+                        .map_or(String::new(), |_| format!(" because {reason}")),
                 )
             });
             a.eq(

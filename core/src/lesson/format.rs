@@ -80,6 +80,9 @@ pub struct ClusterSpec {
     /// ZooKeeper's `commitLogCount`: how far back the leader can still DIFF.
     #[cfg_attr(feature = "serde", serde(default))]
     pub commit_log_count: Option<usize>,
+    /// ZooKeeper's `snapCount`: a snapshot after this many logged transactions.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub snap_count: Option<u64>,
     /// Initial disks: server id → its epochs and last zxid before the lesson begins.
     #[cfg_attr(feature = "serde", serde(default))]
     pub disks: BTreeMap<Sid, DiskSpec>,
@@ -320,6 +323,9 @@ pub struct SyncCheck {
     /// The oldest proposal in the leader's in-memory committed log (`minCommittedLog`).
     #[cfg_attr(feature = "serde", serde(default))]
     pub min_committed: Option<String>,
+    /// Which branch of `syncFollower` applied: a [`crate::trace::SyncReason`] name.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub reason: Option<String>,
 }
 
 /// A znode as seen by some servers.

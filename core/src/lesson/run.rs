@@ -118,6 +118,9 @@ impl LessonRun {
         if let Some(n) = c.commit_log_count {
             config.commit_log_count = n;
         }
+        if let Some(n) = c.snap_count {
+            config.snap_count = n;
+        }
         let mut cluster = ZkCluster::new(config, lesson.seed);
         for (sid, spec) in &c.disks {
             cluster.preload(*sid, super::actions::disk(spec));

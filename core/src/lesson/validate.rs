@@ -199,6 +199,10 @@ impl Ctx {
                 self.server(l)?;
             }
             self.one_of("sync mode", &s.mode, &SYNC_MODES)?;
+            if let Some(r) = &s.reason {
+                let names = crate::trace::SyncReason::ALL.map(|r| r.name());
+                self.one_of("sync reason", r, &names)?;
+            }
             for z in s
                 .peer_last_zxid
                 .iter()

@@ -20,6 +20,9 @@ pub struct SimConfig {
     pub timing: Timing,
     pub commit_log_count: usize,
     pub snap_count: u64,
+    /// `zookeeper.snapshotSizeFactor` in percent (`None`: never DIFF from the transaction
+    /// log), as [`crate::config::PeerConfig::snapshot_size_factor_percent`].
+    pub snapshot_size_factor_percent: Option<u32>,
     /// One-way network latency range in ms (uniform jitter within it).
     pub latency_ms: (u64, u64),
     /// Time to make a persist request durable, in ms.
@@ -45,6 +48,7 @@ impl Default for SimConfig {
             },
             commit_log_count: 500,
             snap_count: 1000,
+            snapshot_size_factor_percent: Some(33),
             latency_ms: (1, 3),
             disk_latency_ms: (1, 2),
             start_all: true,

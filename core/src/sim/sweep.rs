@@ -130,7 +130,8 @@ pub fn seed_cluster(params: SweepParams, seed: u64) -> (Cluster<ChainMachine>, S
 }
 
 /// The ensemble of a sweep seed: 3–7 participants (unless given), 0–2 observers, a committed
-/// log of 5–60, snapshots every 20–200 transactions, 1–8 ms links, 1–18 ms disks.
+/// log of 5–60, snapshots every 20–200 transactions, a snapshotSizeFactor of 0.33, 1 or
+/// none, 1–8 ms links, 1–18 ms disks.
 pub fn random_config(rng: &mut Rng, params: &SweepParams) -> SimConfig {
     let servers = params.servers.unwrap_or_else(|| rng.range(3, 7));
     let observers = rng.range(0, 2);
@@ -142,6 +143,12 @@ pub fn random_config(rng: &mut Rng, params: &SweepParams) -> SimConfig {
         snap_count: rng.range(20, 200),
         latency_ms: (1, rng.range(2, 8)),
         disk_latency_ms: (disk_lo, disk_lo + rng.range(0, 15)),
+        // Mostly ZooKeeper's 0.33; sometimes the whole log may be sent, sometimes none of it.
+        snapshot_size_factor_percent: match rng.below(4) {
+            0 => None,
+            1 => Some(100),
+            _ => Some(33),
+        },
         mutations: params.mutations,
         ..SimConfig::default()
     }

@@ -424,6 +424,14 @@ impl StateMachine for DataTree {
         self.digest
     }
 
+    fn txn_log_bytes(txn: &Txn) -> u64 {
+        crate::machine::TXN_RECORD_OVERHEAD + txn.encoded_len()
+    }
+
+    fn snapshot_bytes(snapshot: &TreeSnapshot) -> u64 {
+        snapshot.encoded_len()
+    }
+
     fn leader_tick(&mut self, now: Instant) -> Vec<Txn> {
         self.expired_txns(now)
     }

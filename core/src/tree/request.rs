@@ -103,6 +103,32 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
+    /// About how many bytes the operation takes on the wire (jute lengths included).
+    pub fn encoded_len(&self) -> u64 {
+        let text = |s: &str| 4 + s.len() as u64;
+        let data = |d: &Option<Vec<u8>>| 4 + d.as_ref().map_or(0, |d| d.len() as u64);
+        let acl = |a: &[Acl]| {
+            4 + a
+                .iter()
+                .map(|a| 4 + text(&a.id.scheme) + text(&a.id.id))
+                .sum::<u64>()
+        };
+        4 + match self {
+            WriteOp::Create(c) | WriteOp::Create2(c) | WriteOp::CreateContainer(c) => {
+                text(&c.path) + data(&c.data) + acl(&c.acl) + 4
+            }
+            WriteOp::CreateTtl(c) => text(&c.path) + data(&c.data) + acl(&c.acl) + 4 + 8,
+            WriteOp::Delete(d) => text(&d.path) + 4,
+            WriteOp::SetData(d) => text(&d.path) + data(&d.data) + 4,
+            WriteOp::SetAcl(a) => text(&a.path) + acl(&a.acl) + 4,
+            WriteOp::Check(c) => text(&c.path) + 4,
+            WriteOp::Multi(ops) => 4 + ops.iter().map(WriteOp::encoded_len).sum::<u64>(),
+            WriteOp::CreateSession { .. } => 4,
+            WriteOp::CloseSession => 0,
+            WriteOp::DeleteContainer { path } => text(path),
+        }
+    }
+
     /// ZooKeeper's opcode.
     pub fn opcode(&self) -> i32 {
         match self {
@@ -136,6 +162,17 @@ pub struct Txn {
 }
 
 impl Txn {
+    /// About how many bytes the transaction body takes in a log record or a proposal
+    /// (session, cxid, the connection's auth ids and the operation's paths, data and ACLs).
+    pub fn encoded_len(&self) -> u64 {
+        let auth: u64 = self
+            .auth
+            .iter()
+            .map(|id| 8 + (id.scheme.len() + id.id.len()) as u64)
+            .sum();
+        8 + 4 + 4 + auth + self.op.encoded_len()
+    }
+
     pub fn new(session_id: i64, cxid: i32, auth: Vec<Id>, op: WriteOp) -> Txn {
         Txn {
             session_id,

@@ -240,6 +240,24 @@ impl TreeSnapshot {
         w.0
     }
 
+    /// `encode().len()` without building the bytes (the leader weighs its transaction log
+    /// against it for every learner it syncs).
+    pub fn encoded_len(&self) -> u64 {
+        let bytes = |n: usize| 4 + n as u64;
+        let c = &self.config;
+        let mut n = MAGIC.len() as u64 + 4 + 1 + 4 + 8 + 8 + 1 + 1;
+        n += c.auth.super_digest.as_ref().map_or(0, |s| bytes(s.len()));
+        n += 4;
+        for (p, rec) in &self.nodes {
+            n += bytes(p.len()) + 4 + rec.data.as_ref().map_or(0, |d| d.len() as u64) + 4;
+            for a in &rec.acl {
+                n += 4 + bytes(a.id.scheme.len()) + bytes(a.id.id.len());
+            }
+            n += 4 * 8 + 3 * 4 + 8 + 8;
+        }
+        n + 4 + 12 * self.sessions.len() as u64 + 8
+    }
+
     /// Decodes [`encode`](Self::encode)'s bytes; any malformed input is an error, never a panic.
     pub fn decode(bytes: &[u8]) -> Result<TreeSnapshot, SnapshotError> {
         let mut r = Reader { buf: bytes };
@@ -353,6 +371,21 @@ mod tests {
         assert_eq!(back, s);
         assert_eq!(back.encode(), bytes);
         assert_eq!(DataTree::from_snapshot(&back).digest, t.digest);
+    }
+
+    #[test]
+    fn encoded_len_is_the_length_of_the_encoding() {
+        let mut s = DataTree::default().to_snapshot();
+        assert_eq!(s.encoded_len(), s.encode().len() as u64);
+        s.config.auth.super_digest = Some("super:abc=".into());
+        let mut rec = s.nodes.values().next().unwrap().clone();
+        rec.data = Some(alloc::vec![7; 300]);
+        rec.acl = crate::tree::acl::open_acl_unsafe();
+        s.nodes.insert("/a".into(), rec.clone());
+        rec.data = None;
+        s.nodes.insert("/a/b".into(), rec);
+        s.sessions.insert(42, Session { timeout_ms: 4000 });
+        assert_eq!(s.encoded_len(), s.encode().len() as u64);
     }
 
     #[test]

@@ -20,6 +20,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         let mut c = PeerConfig::new(sid, self.ensemble.clone());
         c.timing = self.config.timing;
         c.commit_log_count = self.config.commit_log_count;
+        c.snapshot_size_factor_percent = self.config.snapshot_size_factor_percent;
         c.snap_count = self.config.snap_count;
         c.mutations = self.config.mutations;
         c
