@@ -142,7 +142,7 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
 pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     http_request(
         addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
     )
 }
 
