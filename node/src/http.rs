@@ -262,6 +262,30 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_heads_never_panic() {
+        // A seeded LCG over bytes a request line is made of, and any byte.
+        let alphabet = b"GET /%?=&+ HTTP/1.\r\n0a9fZ\xff";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (x >> 58) as usize;
+            let head: Vec<u8> = (0..len)
+                .map(|i| {
+                    let r = x.rotate_left(i as u32 * 7);
+                    if r & 7 == 0 {
+                        (r >> 8) as u8
+                    } else {
+                        alphabet[(r >> 16) as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            let _ = parse_head(&head);
+        }
+    }
+
+    #[test]
     fn encodes_length_and_close() {
         let r = Response::text(200, "hi");
         let e = String::from_utf8(encode(&r, false)).expect("utf8");

@@ -184,6 +184,36 @@ fn keys(v: &serde_json::Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// A JSON value's kind: what a client parsing the answer relies on.
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// The keys both answers have must hold values of the same kind, one level down too.
+fn same_kinds(command: &str, t: &serde_json::Value, o: &serde_json::Value) {
+    let (Some(tm), Some(om)) = (t.as_object(), o.as_object()) else {
+        return;
+    };
+    for (k, tv) in tm {
+        let Some(ov) = om.get(k) else { continue };
+        if k == "error" {
+            continue; // null or a message: compared by the caller
+        }
+        assert_eq!(kind(tv), kind(ov), "{command}: {k}: {tv} vs {ov}");
+        if tv.is_object() && !k.contains("session") && !k.contains("path") && k != "current_config"
+        {
+            same_kinds(&format!("{command}.{k}"), tv, ov);
+        }
+    }
+}
+
 fn listed(addr: &str) -> BTreeSet<String> {
     let (_, page) = http_get(addr, "/commands").expect("the command list");
     page.split("<a href=\"/commands/")
@@ -235,6 +265,7 @@ fn admin_json_and_metric_names_match_apache_zookeeper() {
             t["error"],
             o["error"]
         );
+        same_kinds(command, &t, &o);
         let (tk, ok) = (keys(&t), keys(&o));
         match command.as_str() {
             // ZooKeeper prints the JVM's figures; ZabLab has its own and no JVM.
@@ -284,10 +315,12 @@ fn admin_json_and_metric_names_match_apache_zookeeper() {
             .and_then(|a| a.iter().find(|c| c["session_id"] == sid).cloned())
             .unwrap_or_else(|| panic!("session {sid:x} in {addr}'s connections"))
     };
-    assert_eq!(
-        keys(&conn(&zk.admin, theirs_client.session_id())),
-        keys(&conn(&z.admin, ours_client.session_id()))
+    let (tc, oc) = (
+        conn(&zk.admin, theirs_client.session_id()),
+        conn(&z.admin, ours_client.session_id()),
     );
+    assert_eq!(keys(&tc), keys(&oc));
+    same_kinds("connections[]", &tc, &oc);
     // The same watches and ephemerals, keyed the same way (decimal session ids).
     let t = json(&zk.admin, "watches_by_path")["path_to_session_ids"].clone();
     let o = json(&z.admin, "watches_by_path")["path_to_session_ids"].clone();
