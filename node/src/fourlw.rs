@@ -245,11 +245,14 @@ pub fn dir_size(dir: &std::path::Path) -> u64 {
 }
 
 /// `srst` and the AdminServer's `stat_reset` (`ServerStats.reset`): latency, packet counts
-/// and reply sizes start over.
+/// and reply sizes start over, and so do the metrics unless Prometheus serves them.
 pub fn reset_server_stats(shared: &Shared) {
     shared.server_stats.reset();
     shared.packets_received.store(0, Ordering::Relaxed);
     shared.packets_sent.store(0, Ordering::Relaxed);
+    if shared.config.metrics_addr.is_none() {
+        shared.metrics.reset_all();
+    }
 }
 
 /// What `envi` prints and the AdminServer's `environment` returns (ZooKeeper's

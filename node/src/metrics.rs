@@ -52,12 +52,53 @@ pub struct ServerMetrics {
     pub updatelatency: Summary,
     /// ms from a leader's PROPOSAL to the quorum of ACKs that commits it.
     pub quorum_ack_latency: Summary,
+    /// ms a learner spent in synchronization with its leader (NEWLEADER/UPTODATE included).
+    pub follower_sync_time: Summary,
+    pub observer_sync_time: Summary,
+    /// ms from leaving broadcast (or starting) to broadcasting again (`QuorumPeer`), and the
+    /// same for the times this server came back as the leader.
+    pub unavailable_time: Summary,
+    pub leader_unavailable_time: Summary,
     /// ms per transaction-log fsync (`FileTxnLog.commit`), written by the log writer thread.
     pub fsynctime: Arc<Summary>,
     /// fsyncs slower than `fsync.warningthresholdms` (1000 ms, ZooKeeper's default).
     pub fsync_threshold_exceed_count: Arc<AtomicU64>,
     /// Sizes in bytes of the PROPOSAL packets this leader sent (`ProposalStats`).
     pub proposal_sizes: BufferStats,
+}
+
+impl ServerMetrics {
+    /// `ServerMetrics.resetAll`, which ZooKeeper's `srst` calls: with the default provider
+    /// every counter and summary starts over; the Prometheus provider does not support it
+    /// (Prometheus counters only grow), so then this is not called.
+    pub fn reset_all(&self) {
+        for c in [
+            &self.looking_count,
+            &self.diff_count,
+            &self.snap_count,
+            &self.trunc_count,
+            &self.commit_count,
+            &self.proposal_count,
+            &self.learner_proposal_received_count,
+            &self.learner_commit_received_count,
+            &self.connection_request_count,
+        ] {
+            c.store(0, REL);
+        }
+        for s in [
+            &self.election_time,
+            &self.readlatency,
+            &self.updatelatency,
+            &self.quorum_ack_latency,
+            &self.follower_sync_time,
+            &self.observer_sync_time,
+            &self.unavailable_time,
+            &self.leader_unavailable_time,
+            &*self.fsynctime,
+        ] {
+            s.reset();
+        }
+    }
 }
 
 /// A metric's type, as Prometheus names it. `advanced` summaries report the 0.5, 0.9 and 0.99
@@ -190,6 +231,14 @@ fn catalogue_of(shared: &Shared, s: &NodeStatus) -> Vec<Metric> {
         Value::Summary(m.election_time.view()),
     );
     push("fsynctime", basic, Value::Summary(m.fsynctime.view()));
+    for (name, summary) in [
+        ("follower_sync_time", &m.follower_sync_time),
+        ("observer_sync_time", &m.observer_sync_time),
+        ("unavailable_time", &m.unavailable_time),
+        ("leader_unavailable_time", &m.leader_unavailable_time),
+    ] {
+        push(name, basic, Value::Summary(summary.view()));
+    }
     push(
         "readlatency",
         advanced,

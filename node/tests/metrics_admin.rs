@@ -188,6 +188,21 @@ fn metrics_follow_the_work_done_and_admin_commands_describe_the_ensemble() {
         "a follower has no learners gauge"
     );
     assert!(follower_before.num("election_time_count") >= 1.0);
+    assert!(
+        follower_before.num("follower_sync_time_count") >= 1.0,
+        "it synced once"
+    );
+    assert_eq!(follower_before.num("observer_sync_time_count"), 0.0);
+    assert!(before.num("unavailable_time_count") >= 1.0);
+    assert!(
+        before.num("leader_unavailable_time_count") >= 1.0,
+        "it came up as leader"
+    );
+    assert_eq!(
+        follower_before.num("leader_unavailable_time_count"),
+        0.0,
+        "it never led"
+    );
 
     // The work: CREATES znodes on the leader, one ephemeral, one data watch.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -413,7 +428,12 @@ fn metrics_follow_the_work_done_and_admin_commands_describe_the_ensemble() {
     // change them again).
     rt.block_on(client.close()).expect("close");
     assert!(admin(la, "server_stats")["server_stats"]["max_latency"].as_u64() >= Some(0));
+    let commits = Metrics::scrape(&lp.metrics_addr).num("commit_count");
     assert_eq!(admin(la, "stat_reset")["error"], serde_json::Value::Null);
+    assert!(
+        Metrics::scrape(&lp.metrics_addr).num("commit_count") >= commits,
+        "Prometheus counters never go down (ZooKeeper's provider ignores resetAll)"
+    );
     let st = admin(la, "server_stats");
     assert_eq!(st["server_stats"]["max_latency"], 0, "{st}");
     assert_eq!(st["client_response"]["last_buffer_size"], -1, "{st}");
@@ -464,4 +484,49 @@ fn the_http_ports_bound_what_a_client_can_send_and_hold() {
     wait_for(LIMIT, "the metrics port to answer again", || {
         http_get(&addr, "/metrics").filter(|r| r.0 == 200)
     });
+}
+
+#[test]
+fn srst_resets_the_metrics_of_the_default_provider_but_not_prometheus_counters() {
+    let dir = TempDir::new("srst");
+    let port = free_base_port(1);
+    std::fs::create_dir_all(dir.0.join("data")).expect("dir");
+    let cfg = dir.0.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             4lw.commands.whitelist=*\n",
+            dir.0.join("data").display()
+        ),
+    )
+    .expect("cfg");
+    let s = Server::start(&cfg, &[], &dir.0.join("s.log"));
+    wait_for(LIMIT, "standalone serving", || {
+        (mode(&s.client).as_deref() == Some("standalone")).then_some(())
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (client, _events) = rt
+        .block_on(ZkClient::connect(ConnectOptions::new(&s.client)))
+        .expect("connect");
+    rt.block_on(client.create("/a", None, &open_acl_unsafe(), CreateMode::Persistent))
+        .expect("create");
+    rt.block_on(client.close()).expect("close");
+    let m = mntr(&s.client);
+    assert!(
+        m["zk_cnt_updatelatency"].parse::<u64>().expect("n") >= 1,
+        "{m:?}"
+    );
+    assert!(m["zk_cnt_fsynctime"].parse::<u64>().expect("n") >= 1);
+    assert_eq!(
+        four_letter(&s.client, "srst").as_deref(),
+        Some("Server stats reset.\n")
+    );
+    let m = mntr(&s.client);
+    for k in ["zk_cnt_updatelatency", "zk_cnt_fsynctime", "zk_max_latency"] {
+        assert_eq!(m[k], "0", "{k} after srst without Prometheus");
+    }
 }

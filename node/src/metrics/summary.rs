@@ -79,6 +79,13 @@ impl Summary {
         }
     }
 
+    /// Forgets every observation (`srst` with ZooKeeper's default provider).
+    pub fn reset(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            *s = SummaryState::default();
+        }
+    }
+
     pub fn view(&self) -> SummaryView {
         let Ok(s) = self.state.lock() else {
             return SummaryView::default();
@@ -150,6 +157,8 @@ mod tests {
         assert_eq!(v.quantile(0.9), Some(9));
         assert_eq!(v.quantile(0.0), Some(1));
         assert_eq!(v.quantile(1.0), Some(9));
+        s.reset();
+        assert_eq!(s.view(), SummaryView::default());
     }
 
     #[test]

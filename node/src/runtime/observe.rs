@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use zablab_core::message::{Message, PeerState};
-use zablab_core::trace::{SyncMode, TraceEvent};
+use zablab_core::trace::{SyncMode, TraceEvent, ZabPhase};
 use zablab_core::zxid::Zxid;
 
 use super::{Host, NodeMachine};
@@ -18,10 +18,13 @@ use crate::wire::NodeMessage;
 /// when its quorum is gone, and then nothing commits anyway.
 const MAX_TIMED_PROPOSALS: usize = 100_000;
 
-/// When the current election started and when each in-flight proposal was made.
+/// When the current election started, when this server stopped serving, when its sync with
+/// a leader began, and when each in-flight proposal was made.
 #[derive(Default)]
 pub(super) struct Timings {
     looking_since: Option<Instant>,
+    unavailable_since: Option<Instant>,
+    sync_since: Option<Instant>,
     proposed_at: BTreeMap<Zxid, Instant>,
 }
 
@@ -39,6 +42,7 @@ impl<M: NodeMachine> Host<M> {
                 .fetch_add(1, Ordering::Relaxed);
             self.timings.looking_since = Some(Instant::now());
         }
+        self.timings.unavailable_since = Some(Instant::now());
     }
 
     pub(super) fn observe(&mut self, ev: &TraceEvent) {
@@ -53,6 +57,10 @@ impl<M: NodeMachine> Host<M> {
                     PeerState::Looking => {
                         m.looking_count.fetch_add(1, rel);
                         self.timings.looking_since = Some(Instant::now());
+                        // QuorumPeer.run: unavailable from here until BROADCAST again.
+                        self.timings
+                            .unavailable_since
+                            .get_or_insert_with(Instant::now);
                     }
                     // ZooKeeper records election_time when lead() / followLeader() start;
                     // an observer does not record it.
@@ -64,6 +72,27 @@ impl<M: NodeMachine> Host<M> {
                     PeerState::Observing => self.timings.looking_since = None,
                 }
             }
+            TraceEvent::PhaseChanged { phase } => match phase {
+                ZabPhase::Synchronization => self.timings.sync_since = Some(Instant::now()),
+                ZabPhase::Broadcast => {
+                    // Follower.followLeader / Observer.observeLeader time syncWithLeader.
+                    if let Some(t) = self.timings.sync_since.take() {
+                        match self.peer.state() {
+                            PeerState::Following => m.follower_sync_time.add(ms_since(t)),
+                            PeerState::Observing => m.observer_sync_time.add(ms_since(t)),
+                            _ => {}
+                        }
+                    }
+                    if let Some(t) = self.timings.unavailable_since.take() {
+                        let ms = ms_since(t);
+                        m.unavailable_time.add(ms);
+                        if self.peer.state() == PeerState::Leading {
+                            m.leader_unavailable_time.add(ms);
+                        }
+                    }
+                }
+                _ => {}
+            },
             TraceEvent::SyncChosen { mode, .. } => {
                 // ZooKeeper counts every sync without a snapshot as a diff (TRUNC included);
                 // trunc_count tells the TRUNCs apart.
