@@ -52,6 +52,9 @@ pub struct NodeConfig {
     /// `/metrics` (Prometheus) when `metricsProvider.className` names ZooKeeper's Prometheus
     /// provider: `metricsProvider.httpHost` (0.0.0.0) and `metricsProvider.httpPort` (7000).
     pub metrics_addr: Option<(String, u16)>,
+    /// `metricsProvider.exportJvmInfo` (true): with it, `/metrics` also has the standard
+    /// `process_*` families Prometheus' client exports beside the JVM's (ZabLab has no JVM).
+    pub metrics_export_process_info: bool,
     /// The AdminServer: `admin.enableServer`, `admin.serverAddress` (0.0.0.0),
     /// `admin.serverPort` (8080), `admin.commandURL` (/commands). Off unless enabled: ZooKeeper
     /// turns it on by default, but ZabLab servers often share a host (`zablab cluster`, the
@@ -141,7 +144,6 @@ const KNOWN_WORDS: &[&str] = &[
 /// Keys ZooKeeper accepts that ZabLab reads but does not act on; no warning for these.
 const ACCEPTED_UNUSED: &[&str] = &[
     "admin.idleTimeout",
-    "metricsProvider.exportJvmInfo",
     "standaloneEnabled",
     "reconfigEnabled",
     "electionAlg",
@@ -269,6 +271,7 @@ impl NodeConfig {
             jute_max_buffer: 0xfffff,
             super_digest: None,
             metrics_addr: None,
+            metrics_export_process_info: true,
             admin: AdminConfig::default(),
             initial_text: text.to_string(),
             myid: 1,
@@ -359,6 +362,7 @@ impl NodeConfig {
                     metrics_host = v.clone()
                 }
                 "metricsProvider.httpPort" => metrics_port = positive(k, v)?,
+                "metricsProvider.exportJvmInfo" => cfg.metrics_export_process_info = boolean(k, v)?,
                 "admin.enableServer" => cfg.admin.enabled = boolean(k, v)?,
                 "admin.serverAddress" => {
                     if v.is_empty() {
@@ -596,6 +600,7 @@ mod tests {
         .expect("parses");
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         assert_eq!(c.metrics_addr, Some(("127.0.0.1".to_string(), 7100)));
+        assert!(!c.metrics_export_process_info);
         assert_eq!(
             c.admin,
             AdminConfig {

@@ -44,7 +44,9 @@ impl Metrics {
         let mut types = BTreeMap::new();
         for l in body.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
             let (name, ty) = l.split_once(' ').expect("# TYPE name type");
-            assert!(body.contains(&format!("# HELP {name} {name}\n")), "{name}");
+            if !name.starts_with("process_") {
+                assert!(body.contains(&format!("# HELP {name} {name}\n")), "{name}");
+            }
             types.insert(name.to_string(), ty.to_string());
         }
         Metrics { samples, types }
@@ -155,6 +157,17 @@ fn metrics_follow_the_work_done_and_admin_commands_describe_the_ensemble() {
             "{name}"
         );
     }
+    // Prometheus' standard process families (exportJvmInfo defaults to true).
+    assert!(before.num("process_resident_memory_bytes") > 0.0);
+    assert!(before.num("process_open_fds") > 0.0);
+    assert!(before.num("process_start_time_seconds") > 1.6e9);
+    assert_eq!(
+        before
+            .types
+            .get("process_cpu_seconds_total")
+            .map(String::as_str),
+        Some("counter")
+    );
     assert_eq!(before.num("learners"), 2.0);
     assert_eq!(before.num("synced_followers"), 2.0);
     assert_eq!(before.num("quorum_size"), 3.0);

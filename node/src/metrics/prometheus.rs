@@ -84,12 +84,93 @@ pub fn render(metrics: &[Metric]) -> String {
     out
 }
 
+/// One `process_*` family of Prometheus' standard exports (`StandardExports`), with its help.
+fn process_family(out: &mut String, name: &str, ty: &str, help: &str, value: f64) {
+    out.push_str(&format!(
+        "# HELP {name} {help}\n# TYPE {name} {ty}\n{name} {}\n",
+        java_double(value)
+    ));
+}
+
+/// The `process_*` families, read from `/proc/self` (the figures are absent where it is not).
+fn process_families(out: &mut String, shared: &Shared) {
+    // utime and stime (fields 14 and 15) in clock ticks: USER_HZ, 100 on Linux.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    // After "pid (comm)" the fields start at 3 (state): utime is field 14, so index 11.
+    if let (Some(u), Some(s)) = (ticks(11), ticks(12)) {
+        let secs = u.saturating_add(s) as f64 / 100.0;
+        process_family(
+            out,
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            secs,
+        );
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let start = now - shared.started.elapsed().as_secs_f64();
+    process_family(
+        out,
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        start,
+    );
+    process_family(
+        out,
+        "process_open_fds",
+        "gauge",
+        "Number of open file descriptors.",
+        super::open_fds() as f64,
+    );
+    process_family(
+        out,
+        "process_max_fds",
+        "gauge",
+        "Maximum number of open file descriptors.",
+        super::max_fds() as f64,
+    );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+    };
+    for (key, name, help) in [
+        (
+            "VmSize:",
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+        ),
+        (
+            "VmRSS:",
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+        ),
+    ] {
+        if let Some(k) = kib(key) {
+            process_family(out, name, "gauge", help, k.saturating_mul(1024) as f64);
+        }
+    }
+}
+
 /// What the metrics port answers: `/metrics` (ZooKeeper's servlet path), else 404.
 pub fn answer(shared: &Shared, req: &Request) -> Response {
     if req.path != "/metrics" {
         return Response::text(404, "not found; try /metrics\n");
     }
-    Response::new(200, CONTENT_TYPE, render(&catalogue(shared)))
+    let mut text = render(&catalogue(shared));
+    if shared.config.metrics_export_process_info {
+        process_families(&mut text, shared);
+    }
+    Response::new(200, CONTENT_TYPE, text)
 }
 
 /// Serves `/metrics` on `listener`.
