@@ -102,7 +102,7 @@ const STMK_ARG_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Accepts client connections.
 pub fn spawn(listener: TcpListener, shared: Arc<Shared>) {
-    let conns = Arc::new(Connections::default());
+    let conns = shared.connections.clone();
     tokio::spawn(async move {
         loop {
             let (stream, peer) = match listener.accept().await {
@@ -120,6 +120,10 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>) {
                 );
                 continue;
             };
+            shared
+                .metrics
+                .connection_request_count
+                .fetch_add(1, Ordering::Relaxed);
             let (shared, conns) = (shared.clone(), conns.clone());
             tokio::spawn(async move {
                 serve(stream, peer, shared, conns, stats).await;
@@ -178,7 +182,7 @@ async fn serve(
 }
 
 /// Asks the peer task for the watches, ephemerals and session buckets.
-async fn inspect(shared: &Shared) -> Option<Inspection> {
+pub async fn inspect(shared: &Shared) -> Option<Inspection> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     shared
         .client_events

@@ -225,7 +225,14 @@ fn encode(
         ClientReply::Reply { xid, zxid, body } => {
             if let Some(ms) = stats.replied(xid, zxid) {
                 shared.server_stats.record(ms);
+                // ZooKeeper's updatelatency covers quorum requests (they carry a txn header),
+                // readlatency everything else.
+                match &body {
+                    ReplyBody::Write(_) => shared.metrics.updatelatency.add(ms),
+                    _ => shared.metrics.readlatency.add(ms),
+                }
             }
+            let start = out.len();
             let result: Result<Response, ErrorCode> = match body {
                 ReplyBody::Write(Ok(WriteResponse::CloseSession)) => Ok(Response::Empty),
                 ReplyBody::Write(Ok(w)) => Ok(Response::Write(w)),
@@ -247,6 +254,10 @@ fn encode(
             // ZooKeeper closes the connection after answering an opcode it does not know.
             let close = matches!(result, Err(ErrorCode::Unimplemented));
             encode_reply(out, xid, zxid, result.as_ref().map_err(|e| *e));
+            shared
+                .server_stats
+                .response_sizes
+                .record(out.len().saturating_sub(start + 4)); // without the length prefix
             close
         }
         ClientReply::Event(ev) => {

@@ -1,7 +1,10 @@
 //! `zablab cluster`: a pseudo-cluster of N servers on 127.0.0.1 as child processes of this
 //! binary (client ports base..base+N, quorum ports base+707+i, election ports base+1707+i, so
-//! 2181 gives ZooKeeper's customary 2888+i / 3888+i). `zablab status`: each server's mode,
-//! epoch, last zxid and connection count, from `srvr` and `mntr`.
+//! 2181 gives ZooKeeper's customary 2888+i / 3888+i; Prometheus `/metrics` on
+//! base+[`METRICS_PORT_OFFSET`]+i and the AdminServer on base+[`ADMIN_PORT_OFFSET`]+i, so 2181
+//! gives 7000+i and 8081+i: ZooKeeper's 7000 for the first, and clear of the lab's page on
+//! 8080). `zablab status`: each server's mode, epoch, last zxid and connection count, from
+//! `srvr` and `mntr`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -10,6 +13,11 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::{four_letter_word, srvr_mode};
+
+/// `metricsProvider.httpPort` of server i is base + this + i.
+pub const METRICS_PORT_OFFSET: u16 = 4819;
+/// `admin.serverPort` of server i is base + this + i.
+pub const ADMIN_PORT_OFFSET: u16 = 5900;
 
 #[derive(Clone, Debug)]
 pub struct ClusterOptions {
@@ -38,6 +46,10 @@ pub struct Planned {
     pub sid: u64,
     pub config: PathBuf,
     pub client_addr: String,
+    /// `http://ADDR/metrics`.
+    pub metrics_addr: String,
+    /// `http://ADDR/commands`.
+    pub admin_addr: String,
 }
 
 /// Writes `dir/N/zoo.cfg` and `dir/N/data/myid` for every server.
@@ -72,10 +84,16 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
         std::fs::write(data.join("myid"), sid.to_string())?;
         let cfg = format!(
             "# written by `zablab cluster`\ntickTime={}\ninitLimit=10\nsyncLimit=5\ndataDir={}\n\
-             clientPort={}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n{servers}",
+             clientPort={}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n\
+             metricsProvider.className={}\nmetricsProvider.httpHost=127.0.0.1\n\
+             metricsProvider.httpPort={}\nadmin.enableServer=true\nadmin.serverAddress=127.0.0.1\n\
+             admin.serverPort={}\n{servers}",
             o.tick_time_ms,
             data.display(),
-            port(0, i)?
+            port(0, i)?,
+            crate::metrics::prometheus::PROVIDER_CLASS,
+            port(u64::from(METRICS_PORT_OFFSET), i)?,
+            port(u64::from(ADMIN_PORT_OFFSET), i)?,
         );
         let path = sdir.join("zoo.cfg");
         std::fs::write(&path, cfg)?;
@@ -83,6 +101,8 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
             sid,
             config: path,
             client_addr: format!("127.0.0.1:{}", port(0, i)?),
+            metrics_addr: format!("127.0.0.1:{}", port(u64::from(METRICS_PORT_OFFSET), i)?),
+            admin_addr: format!("127.0.0.1:{}", port(u64::from(ADMIN_PORT_OFFSET), i)?),
         });
     }
     Ok(planned)
@@ -156,14 +176,16 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
     }
     for ((p, child), mode) in children.iter().zip(last.iter()) {
         println!(
-            "server {}: pid {}, client {}, {}",
+            "server {}: pid {}, client {}, {}; metrics http://{}/metrics, admin http://{}/commands",
             p.sid,
             child
                 .id()
                 .map(|i| i.to_string())
                 .unwrap_or_else(|| "?".into()),
             p.client_addr,
-            mode.as_deref().unwrap_or("not serving yet")
+            mode.as_deref().unwrap_or("not serving yet"),
+            p.metrics_addr,
+            p.admin_addr
         );
     }
     println!("ready; Ctrl-C or SIGTERM stops all servers");

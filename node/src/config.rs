@@ -54,11 +54,54 @@ pub struct NodeConfig {
     /// `DigestAuthenticationProvider.superDigest` (`user:base64(sha1(user:password))`): a
     /// digest auth with these credentials also gets the `super` id, which passes every ACL.
     pub super_digest: Option<String>,
+    /// `/metrics` (Prometheus) when `metricsProvider.className` names ZooKeeper's Prometheus
+    /// provider: `metricsProvider.httpHost` (0.0.0.0) and `metricsProvider.httpPort` (7000).
+    pub metrics_addr: Option<(String, u16)>,
+    /// `metricsProvider.exportJvmInfo` (true): with it, `/metrics` also has the standard
+    /// `process_*` families Prometheus' client exports beside the JVM's (ZabLab has no JVM).
+    pub metrics_export_process_info: bool,
+    /// The AdminServer: `admin.enableServer`, `admin.serverAddress` (0.0.0.0),
+    /// `admin.serverPort` (8080), `admin.commandURL` (/commands). Off unless enabled: ZooKeeper
+    /// turns it on by default, but ZabLab servers often share a host (`zablab cluster`, the
+    /// lab, whose page is on 8080), so each must be given its own port to have one.
+    pub admin: AdminConfig,
+    /// The zoo.cfg text as read (`initial_configuration`).
+    pub initial_text: String,
     pub myid: Sid,
     /// Empty in standalone mode (no `server.N` lines).
     pub servers: BTreeMap<Sid, ServerEntry>,
     /// Warnings found while parsing (unknown keys), printed by the caller.
     pub warnings: Vec<String>,
+}
+
+/// The AdminServer's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminConfig {
+    pub enabled: bool,
+    pub address: String,
+    pub port: u16,
+    pub command_url: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: false,
+            address: "0.0.0.0".to_string(),
+            port: 8080,
+            command_url: "/commands".to_string(),
+        }
+    }
+}
+
+/// `true` / `false` as Java's `Boolean.parseBoolean` reads them (anything else is an error
+/// here, not a silent false).
+fn boolean(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => err(key, format!("`{v}` is not true or false")),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,8 +148,7 @@ const KNOWN_WORDS: &[&str] = &[
 
 /// Keys ZooKeeper accepts that ZabLab reads but does not act on; no warning for these.
 const ACCEPTED_UNUSED: &[&str] = &[
-    "admin.enableServer",
-    "admin.serverPort",
+    "admin.idleTimeout",
     "standaloneEnabled",
     "reconfigEnabled",
     "electionAlg",
@@ -115,7 +157,6 @@ const ACCEPTED_UNUSED: &[&str] = &[
     "peerType",
     "globalOutstandingLimit",
     "preAllocSize",
-    "metricsProvider.className",
     "leaderServes",
     "forceSync",
 ];
@@ -255,12 +296,18 @@ impl NodeConfig {
             four_letter_words: vec!["srvr".to_string()],
             jute_max_buffer: 0xfffff,
             super_digest: None,
+            metrics_addr: None,
+            metrics_export_process_info: true,
+            admin: AdminConfig::default(),
+            initial_text: text.to_string(),
             myid: 1,
             servers: BTreeMap::new(),
             warnings: Vec::new(),
         };
         let (mut data_log_dir, mut client_port, mut init_set, mut sync_set) =
             (None, None, false, false);
+        let (mut metrics_class, mut metrics_host, mut metrics_port) =
+            (None, "0.0.0.0".to_string(), 7000u16);
         for (k, v) in &kv {
             let k = k.as_str();
             match k {
@@ -343,6 +390,29 @@ impl NodeConfig {
                 SUPER_DIGEST_KEY | SUPER_DIGEST_PROPERTY => {
                     cfg.super_digest = Some(parse_super_digest(k, v)?)
                 }
+                "metricsProvider.className" => metrics_class = Some(v.clone()),
+                "metricsProvider.httpHost" => {
+                    if v.is_empty() {
+                        return err(k, "empty address");
+                    }
+                    metrics_host = v.clone()
+                }
+                "metricsProvider.httpPort" => metrics_port = positive(k, v)?,
+                "metricsProvider.exportJvmInfo" => cfg.metrics_export_process_info = boolean(k, v)?,
+                "admin.enableServer" => cfg.admin.enabled = boolean(k, v)?,
+                "admin.serverAddress" => {
+                    if v.is_empty() {
+                        return err(k, "empty address");
+                    }
+                    cfg.admin.address = v.clone()
+                }
+                "admin.serverPort" => cfg.admin.port = positive(k, v)?,
+                "admin.commandURL" => {
+                    if !v.starts_with('/') || v.len() < 2 || v.ends_with('/') {
+                        return err(k, format!("`{v}` is not a path like /commands"));
+                    }
+                    cfg.admin.command_url = v.clone()
+                }
                 _ if k.starts_with("server.") => {
                     let sid = positive::<u64>(k, &k["server.".len()..])?;
                     let entry = parse_server(k, sid, v)?;
@@ -358,6 +428,22 @@ impl NodeConfig {
         }
         if cfg.data_dir.as_os_str().is_empty() {
             return err("dataDir", "missing (required)");
+        }
+        match metrics_class.as_deref() {
+            None => {}
+            Some(crate::metrics::prometheus::PROVIDER_CLASS) => {
+                cfg.metrics_addr = Some((metrics_host, metrics_port))
+            }
+            // ZooKeeper's default provider keeps metrics for mntr and the AdminServer only.
+            Some("org.apache.zookeeper.metrics.impl.DefaultMetricsProvider") => {}
+            Some(other) => {
+                return err(
+                    "metricsProvider.className",
+                    format!(
+                        "`{other}`: ZabLab has only ZooKeeper's Prometheus and default providers"
+                    ),
+                )
+            }
         }
         cfg.data_log_dir = data_log_dir.unwrap_or_else(|| cfg.data_dir.clone());
         if !cfg.servers.is_empty() && (!init_set || !sync_set) {
@@ -557,6 +643,54 @@ mod tests {
             NodeConfig::parse(SAMPLE).expect("parses").super_digest,
             None
         );
+    }
+
+    #[test]
+    fn metrics_and_admin_keys_are_read_with_zookeepers_defaults() {
+        let c = NodeConfig::parse(SAMPLE).expect("parses");
+        assert_eq!(c.metrics_addr, None);
+        assert_eq!(c.admin, AdminConfig::default());
+        assert!(
+            !c.admin.enabled,
+            "off unless asked for (several servers share a host)"
+        );
+        let prom = format!(
+            "{SAMPLE}metricsProvider.className={}\n",
+            crate::metrics::prometheus::PROVIDER_CLASS
+        );
+        let c = NodeConfig::parse(&prom).expect("parses");
+        assert_eq!(c.metrics_addr, Some(("0.0.0.0".to_string(), 7000)));
+        let c = NodeConfig::parse(&format!(
+            "{prom}metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=7100\n\
+             admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=8181\n\
+             admin.commandURL=/cmds\nmetricsProvider.exportJvmInfo=false\n"
+        ))
+        .expect("parses");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(c.metrics_addr, Some(("127.0.0.1".to_string(), 7100)));
+        assert!(!c.metrics_export_process_info);
+        assert_eq!(
+            c.admin,
+            AdminConfig {
+                enabled: true,
+                address: "127.0.0.1".into(),
+                port: 8181,
+                command_url: "/cmds".into()
+            }
+        );
+        for (bad, key) in [
+            (
+                "metricsProvider.className=com.example.Nope",
+                "metricsProvider.className",
+            ),
+            ("admin.enableServer=yes", "admin.enableServer"),
+            ("admin.serverPort=0", "admin.serverPort"),
+            ("admin.commandURL=commands", "admin.commandURL"),
+            ("metricsProvider.httpPort=70000", "metricsProvider.httpPort"),
+        ] {
+            let e = NodeConfig::parse(&format!("{SAMPLE}{bad}\n")).unwrap_err();
+            assert_eq!(e.key, key, "{bad}");
+        }
     }
 
     #[test]

@@ -42,10 +42,12 @@ impl Latency {
     }
 }
 
-/// The server's statistics (`ServerStats`): latency over every client request answered.
+/// The server's statistics (`ServerStats`): latency over every client request answered, and
+/// the sizes of the replies (`ClientResponseStats`).
 #[derive(Default)]
 pub struct ServerStats {
     latency: Mutex<Latency>,
+    pub response_sizes: crate::metrics::BufferStats,
 }
 
 impl ServerStats {
@@ -57,11 +59,12 @@ impl ServerStats {
     pub fn latency(&self) -> Latency {
         self.latency.lock().map(|l| *l).unwrap_or_default()
     }
-    /// `srst`: the latency starts over.
+    /// `srst`: the latency and the reply sizes start over.
     pub fn reset(&self) {
         if let Ok(mut l) = self.latency.lock() {
             *l = Latency::default();
         }
+        self.response_sizes.reset();
     }
 }
 

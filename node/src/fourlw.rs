@@ -99,7 +99,7 @@ pub fn answer(word: &str, cx: &Context) -> String {
         "srvr" => srvr(shared, &s, n, &infos, false),
         "stat" => srvr(shared, &s, n, &infos, true),
         "conf" => conf(cfg),
-        "mntr" => mntr(shared, &s, n, &infos),
+        "mntr" => mntr(shared),
         "dirs" => format!(
             "datadir_size: {}\nlogdir_size: {}\n",
             dir_size(&cfg.data_dir.join("version-2")),
@@ -111,9 +111,7 @@ pub fn answer(word: &str, cx: &Context) -> String {
             "Connection stats reset.\n".to_string()
         }
         "srst" => {
-            shared.server_stats.reset();
-            shared.packets_received.store(0, Ordering::Relaxed);
-            shared.packets_sent.store(0, Ordering::Relaxed);
+            reset_server_stats(shared);
             "Server stats reset.\n".to_string()
         }
         "wchs" | "wchc" | "wchp" | "dump" => {
@@ -135,7 +133,7 @@ pub fn answer(word: &str, cx: &Context) -> String {
 }
 
 /// A double as Java prints it for these figures ("0.0", "2.5").
-fn java_double(x: f64) -> String {
+pub fn java_double(x: f64) -> String {
     if x.fract() == 0.0 {
         format!("{x:.1}")
     } else {
@@ -143,7 +141,7 @@ fn java_double(x: f64) -> String {
     }
 }
 
-fn outstanding(infos: &[crate::conn_stats::ConnInfo]) -> u64 {
+pub fn outstanding(infos: &[crate::conn_stats::ConnInfo]) -> u64 {
     infos.iter().map(|i| i.queued).sum()
 }
 
@@ -236,7 +234,7 @@ fn conf(cfg: &NodeConfig) -> String {
     o
 }
 
-fn dir_size(dir: &std::path::Path) -> u64 {
+pub fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok()?.metadata().ok())
@@ -246,122 +244,67 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn envi(cfg: &NodeConfig) -> String {
+/// `srst` and the AdminServer's `stat_reset` (`ServerStats.reset`): latency, packet counts
+/// and reply sizes start over, and so do the metrics unless Prometheus serves them.
+pub fn reset_server_stats(shared: &Shared) {
+    shared.server_stats.reset();
+    shared.packets_received.store(0, Ordering::Relaxed);
+    shared.packets_sent.store(0, Ordering::Relaxed);
+    if shared.config.metrics_addr.is_none() {
+        shared.metrics.reset_all();
+    }
+}
+
+/// What `envi` prints and the AdminServer's `environment` returns (ZooKeeper's
+/// `Environment.list`, with what a Rust process has in place of the JVM's figures).
+pub fn environment(cfg: &NodeConfig) -> Vec<(&'static str, String)> {
     let var = |k: &str| std::env::var(k).unwrap_or_default();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let os_version = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
     let cwd = std::env::current_dir()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let mut o = String::from("Environment:\n");
-    for (k, v) in [
+    vec![
         ("zookeeper.version", VERSION.to_string()),
         ("host.name", host),
         (
             "java.version",
             "n/a (ZabLab is written in Rust)".to_string(),
         ),
+        ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
         ("os.name", std::env::consts::OS.to_string()),
         ("os.arch", std::env::consts::ARCH.to_string()),
+        ("os.version", os_version),
         ("user.name", var("USER")),
         ("user.home", var("HOME")),
         ("user.dir", cwd),
         ("zablab.myid", cfg.myid.to_string()),
-    ] {
+    ]
+}
+
+fn envi(cfg: &NodeConfig) -> String {
+    let mut o = String::from("Environment:\n");
+    for (k, v) in environment(cfg) {
         o.push_str(&format!("{k}={v}\n"));
     }
     o
 }
 
-fn mntr(
-    shared: &Shared,
-    s: &NodeStatus,
-    connections: u64,
-    infos: &[crate::conn_stats::ConnInfo],
-) -> String {
-    let cfg = &shared.config;
+/// `mntr`: [`crate::metrics::monitor_values`], one `zk_key<TAB>value` line each.
+fn mntr(shared: &Shared) -> String {
+    use crate::metrics::MonitorValue;
     let mut o = String::new();
-    let mut kv = |k: &str, v: String| o.push_str(&format!("zk_{k}\t{v}\n"));
-    kv("version", VERSION.to_string());
-    let state = mode(cfg, s);
-    kv("server_state", state.to_string());
-    if !cfg.is_standalone() {
-        let role = match s.state {
-            PeerState::Leading => "leading",
-            PeerState::Following => "following",
-            PeerState::Observing => "observing",
-            PeerState::Looking => "looking",
+    for (k, v) in crate::metrics::monitor_values(shared) {
+        let v = match v {
+            MonitorValue::Str(s) => s,
+            MonitorValue::Int(i) => i.to_string(),
+            MonitorValue::Float(f) => java_double(f),
         };
-        let phase = match s.phase {
-            zablab_core::trace::ZabPhase::Election => "election",
-            zablab_core::trace::ZabPhase::Discovery => "discovery",
-            zablab_core::trace::ZabPhase::Synchronization => "synchronization",
-            zablab_core::trace::ZabPhase::Broadcast => "broadcast",
-        };
-        let peer_state = match (s.phase, s.sync_mode) {
-            (zablab_core::trace::ZabPhase::Synchronization, Some(m)) => {
-                format!("{role} - {phase} - {}", m.to_lowercase())
-            }
-            _ => format!("{role} - {phase}"),
-        };
-        kv("peer_state", peer_state);
-    }
-    let rel = std::sync::atomic::Ordering::Relaxed;
-    let l = shared.server_stats.latency();
-    kv("avg_latency", java_double(l.avg()));
-    kv("max_latency", l.max_ms.to_string());
-    kv("min_latency", l.min().to_string());
-    kv(
-        "packets_received",
-        shared.packets_received.load(rel).to_string(),
-    );
-    kv("packets_sent", shared.packets_sent.load(rel).to_string());
-    kv("num_alive_connections", connections.to_string());
-    kv("outstanding_requests", outstanding(infos).to_string());
-    kv("uptime", shared.uptime_ms().to_string());
-    kv("znode_count", s.node_count.to_string());
-    kv("watch_count", s.watch_count.to_string());
-    kv("ephemerals_count", s.ephemerals_count.to_string());
-    kv("approximate_data_size", s.approximate_data_size.to_string());
-    kv("global_sessions", "0".into());
-    kv("local_sessions", "0".into());
-    let fds = std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0);
-    kv("open_file_descriptor_count", fds.to_string());
-    kv("max_file_descriptor_count", max_fds().to_string());
-    kv("connection_drop_probability", "0.0".into());
-    kv("last_zxid", format!("0x{:x}", s.last_zxid.0));
-    kv("current_epoch", s.current_epoch.to_string());
-    kv("accepted_epoch", s.accepted_epoch.to_string());
-    kv("fsync_count", shared.fsyncs.load(rel).to_string());
-    if s.state == PeerState::Leading {
-        kv("learners", s.learners.to_string());
-        kv("synced_followers", s.synced_followers.to_string());
-        kv("synced_non_voting_followers", "0".into());
-        kv("synced_observers", s.synced_observers.to_string());
-        kv("pending_syncs", s.pending_syncs.to_string());
-        let since = s.leading_since_ms.unwrap_or(0);
-        kv(
-            "leader_uptime",
-            shared.uptime_ms().saturating_sub(since).to_string(),
-        );
-        kv("last_proposal_size", "-1".into());
-        kv("max_proposal_size", "-1".into());
-        kv("min_proposal_size", "-1".into());
+        o.push_str(&format!("zk_{k}\t{v}\n"));
     }
     o
-}
-
-fn max_fds() -> u64 {
-    // "Max open files  <soft>  <hard>  files" in /proc/self/limits.
-    std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }

@@ -20,6 +20,9 @@
 //! | [`bench`] | `zablab bench`: a load generator over the wire protocol |
 //! | [`client`] | client port: four-letter words now, the jute client protocol next |
 //! | [`fourlw`] | `ruok srvr stat mntr conf envi isro` output |
+//! | [`metrics`] | ZooKeeper's metrics: `/metrics` (Prometheus), `mntr`, `monitor` |
+//! | [`admin`] | the AdminServer: ZooKeeper's JSON commands over HTTP |
+//! | [`http`] | the bounded HTTP/1.1 responder of the metrics and admin ports |
 //! | [`runtime`] | the peer task: executes outputs, feeds inputs |
 //! | [`sessions`] | client sessions on the peer task: reply order, watch routing |
 //! | [`fault`] | `--fault-addr`: test-only, loopback-only hook that cuts links (chaos tests) |
@@ -27,6 +30,7 @@
 //! | [`cluster`] | `zablab cluster` and `zablab status` |
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod admission;
 pub mod bench;
 pub mod cli_shell;
@@ -38,8 +42,10 @@ pub mod conn_stats;
 pub mod election;
 pub mod fault;
 pub mod fourlw;
+pub mod http;
 pub mod jute;
 pub mod machine;
+pub mod metrics;
 pub mod proto;
 pub mod quorum;
 pub mod runtime;

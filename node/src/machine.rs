@@ -44,6 +44,10 @@ pub trait NodeMachine:
     }
     /// `zk_approximate_data_size` in bytes.
     fn approximate_data_size(&self) -> u64;
+    /// `zk_global_sessions`: sessions of the replicated session table.
+    fn session_count(&self) -> u64 {
+        0
+    }
 }
 
 /// The core's test machine: each transaction is a u64 folded into a hash chain. Its txn

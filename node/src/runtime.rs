@@ -27,6 +27,7 @@ use crate::storage::{self, Store, WriterCmd};
 use crate::trace::{message_zxid, notification_of, TraceLine, TracePublisher};
 use crate::wire::{self, NodeMessage};
 
+mod observe;
 mod status;
 
 /// Everything the peer task reacts to.
@@ -74,6 +75,10 @@ pub struct NodeStatus {
     pub synced_followers: usize,
     pub synced_observers: usize,
     pub pending_syncs: usize,
+    /// Leader only: followers in broadcast that are not voters of the current configuration.
+    pub synced_non_voting_followers: usize,
+    /// Sessions of the replicated session table (`zk_global_sessions`).
+    pub global_sessions: u64,
     /// Leader only: when it started leading (ms since process start).
     pub leading_since_ms: Option<u64>,
     /// How this learner was synced (DIFF/TRUNC/SNAP), for `zk_peer_state`.
@@ -98,6 +103,8 @@ impl Default for NodeStatus {
             synced_followers: 0,
             synced_observers: 0,
             pending_syncs: 0,
+            synced_non_voting_followers: 0,
+            global_sessions: 0,
             leading_since_ms: None,
             sync_mode: None,
         }
@@ -120,6 +127,10 @@ pub struct Shared {
     pub server_stats: crate::conn_stats::ServerStats,
     /// ZooKeeper's trace mask (`gtmk`, `stmk`): kept and reported; ZabLab's log does not use it.
     pub trace_mask: AtomicU64,
+    /// The open client connections and their statistics.
+    pub connections: Arc<crate::client::Connections>,
+    /// ZooKeeper's `ServerMetrics` (`/metrics`, `mntr`, the AdminServer's `monitor`).
+    pub metrics: crate::metrics::ServerMetrics,
 }
 
 impl Shared {
@@ -179,6 +190,12 @@ pub async fn run_server<M: NodeMachine>(
         packets_received: AtomicU64::new(0),
         packets_sent: AtomicU64::new(0),
         fsyncs: store.fsyncs.clone(),
+        connections: Arc::default(),
+        metrics: crate::metrics::ServerMetrics {
+            fsynctime: store.fsync_time.clone(),
+            fsync_threshold_exceed_count: store.fsync_threshold_exceed_count.clone(),
+            ..Default::default()
+        },
     });
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Event<M>>();
     let done_tx = events_tx.clone();
@@ -200,6 +217,25 @@ pub async fn run_server<M: NodeMachine>(
         .await
         .map_err(|e| io_err(&format!("cannot bind client port {client_addr}"), e))?;
     crate::client::spawn(client_listener, shared.clone());
+    if let Some((host, port)) = &cfg.metrics_addr {
+        let a = format!("{host}:{port}");
+        let l = TcpListener::bind(&a)
+            .await
+            .map_err(|e| io_err(&format!("cannot bind metricsProvider.httpPort {a}"), e))?;
+        crate::metrics::prometheus::spawn(l, shared.clone());
+        eprintln!("zablab[{myid}]: Prometheus metrics on http://{a}/metrics");
+    }
+    if cfg.admin.enabled {
+        let a = format!("{}:{}", cfg.admin.address, cfg.admin.port);
+        let l = TcpListener::bind(&a)
+            .await
+            .map_err(|e| io_err(&format!("cannot bind admin.serverPort {a}"), e))?;
+        crate::admin::spawn(l, shared.clone());
+        eprintln!(
+            "zablab[{myid}]: AdminServer on http://{a}{}",
+            cfg.admin.command_url
+        );
+    }
 
     let trace = match &trace_addr {
         Some(a) => {
@@ -306,6 +342,7 @@ pub async fn run_server<M: NodeMachine>(
         ),
         walk_stats_due_ms: 0,
         faults,
+        timings: Default::default(),
     };
     host.run(events_rx, client_rx).await;
     Ok(())
@@ -331,6 +368,8 @@ struct Host<M: NodeMachine> {
     walk_stats_due_ms: u64,
     /// The fault hook's cuts, when `--fault-addr` is given; `None` costs one branch per message.
     faults: Option<LinkFaults<QuorumConn>>,
+    /// Start times behind `election_time` and `quorum_ack_latency`.
+    timings: observe::Timings,
 }
 
 impl<M: NodeMachine> Host<M> {
@@ -388,6 +427,7 @@ impl<M: NodeMachine> Host<M> {
         mut rx: mpsc::UnboundedReceiver<Event<M>>,
         mut client_rx: mpsc::UnboundedReceiver<ClientEvent>,
     ) {
+        self.observe_start();
         self.step(Input::Start);
         self.publish_status();
         let mut last_tick = Instant(0);
@@ -474,6 +514,7 @@ impl<M: NodeMachine> Host<M> {
 
     fn receive(&mut self, from: Sid, msg: NodeMessage<M>) {
         self.shared.packets_received.fetch_add(1, Ordering::Relaxed);
+        self.observe_received(&msg);
         self.trace_receive(from, &msg);
         self.step(Input::Receive { from, msg });
     }
@@ -525,6 +566,9 @@ impl<M: NodeMachine> Host<M> {
                 }
                 let mut bytes = Vec::new();
                 wire::encode_quorum::<M>(&msg, myid, &self.membership, &mut bytes);
+                if matches!(msg, Message::Proposal(_)) {
+                    self.shared.metrics.proposal_sizes.record(bytes.len());
+                }
                 match &msg {
                     Message::FollowerInfo { .. } | Message::ObserverInfo { .. } => {
                         let Some(addr) =
@@ -576,6 +620,7 @@ impl<M: NodeMachine> Host<M> {
             Output::RequestFailed { tag } => self.sessions.on_failed(&mut self.peer, tag),
             Output::Trace(ev) => {
                 self.log_event(&ev);
+                self.observe(&ev);
                 if let Some(t) = &self.trace {
                     t.publish(&TraceLine::Event {
                         time_ms: self.now().0,

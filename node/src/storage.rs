@@ -172,6 +172,9 @@ pub struct RecoveryReport {
     pub cut_tail: bool,
 }
 
+/// ZooKeeper's `fsync.warningthresholdms` default: a slower fsync is logged and counted.
+pub const FSYNC_WARNING_THRESHOLD_MS: u64 = 1000;
+
 /// The node's files.
 pub struct Store<M: NodeMachine> {
     snap_dir: PathBuf,
@@ -180,6 +183,10 @@ pub struct Store<M: NodeMachine> {
     current: Option<BufWriter<File>>,
     /// Number of log fsyncs so far (for tests and metrics).
     pub fsyncs: Arc<AtomicU64>,
+    /// How long each log fsync took, in ms (ZooKeeper's `fsynctime`).
+    pub fsync_time: Arc<crate::metrics::Summary>,
+    /// fsyncs that took [`FSYNC_WARNING_THRESHOLD_MS`] or more.
+    pub fsync_threshold_exceed_count: Arc<AtomicU64>,
     /// Records written since the last fsync.
     dirty: bool,
     scratch: Vec<u8>,
@@ -198,6 +205,8 @@ impl<M: NodeMachine> Store<M> {
             log_dir,
             current: None,
             fsyncs: Arc::new(AtomicU64::new(0)),
+            fsync_time: Arc::default(),
+            fsync_threshold_exceed_count: Arc::default(),
             dirty: false,
             scratch: Vec::new(),
             _m: std::marker::PhantomData,
@@ -365,9 +374,17 @@ impl<M: NodeMachine> Store<M> {
         }
         if let Some(w) = &mut self.current {
             self.dirty = false;
+            let start = std::time::Instant::now();
             w.flush()?;
             w.get_ref().sync_data()?;
             self.fsyncs.fetch_add(1, Ordering::Relaxed);
+            let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.fsync_time.add(ms);
+            if ms >= FSYNC_WARNING_THRESHOLD_MS {
+                self.fsync_threshold_exceed_count
+                    .fetch_add(1, Ordering::Relaxed);
+                eprintln!("zablab: fsync of the transaction log took {ms} ms");
+            }
         }
         Ok(())
     }

@@ -80,6 +80,10 @@ impl NodeMachine for DataTree {
         DataTree::watch_count(self) as u64
     }
 
+    fn session_count(&self) -> u64 {
+        self.sessions().len() as u64
+    }
+
     fn ephemerals_count(&self) -> u64 {
         self.sessions()
             .keys()

@@ -17,6 +17,7 @@ impl<M: NodeMachine> Host<M> {
         s.current_epoch = p.current_epoch();
         s.leader = p.leader_id();
         s.node_count = m.node_count();
+        s.global_sessions = m.session_count();
         s.watch_count = m.watch_count();
         // These two walk the whole tree: refresh them at most once a second, not after every
         // event (they only feed mntr, whose numbers ZooKeeper also calls approximate).
@@ -38,11 +39,22 @@ impl<M: NodeMachine> Host<M> {
             };
             s.synced_followers = synced(LearnerType::Participant);
             s.synced_observers = synced(LearnerType::Observer);
+            let ensemble = &p.config().ensemble;
+            s.synced_non_voting_followers = l
+                .learners
+                .iter()
+                .filter(|(sid, h)| {
+                    h.learner_type == LearnerType::Participant
+                        && h.stage == HandlerStage::Broadcast
+                        && !ensemble.is_voter(**sid)
+                })
+                .count();
             s.pending_syncs = l.pending_syncs.len();
         } else {
             s.learners = 0;
             s.synced_followers = 0;
             s.synced_observers = 0;
+            s.synced_non_voting_followers = 0;
             s.pending_syncs = 0;
         }
         if let Some(l) = p.learner() {

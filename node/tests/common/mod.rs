@@ -30,7 +30,8 @@ impl Drop for TempDir {
     }
 }
 
-/// A base port such that base..base+9 and the +707/+1707 ranges are free right now.
+/// A base port such that base..base+n and the +707/+1707/+3000 ranges, and the metrics and
+/// admin ranges `zablab cluster` configures, are free right now.
 pub fn free_base_port(n: u16) -> u16 {
     let mut seed = (std::process::id() as u64).wrapping_mul(2654435761)
         ^ std::time::SystemTime::now()
@@ -43,7 +44,7 @@ pub fn free_base_port(n: u16) -> u16 {
             .wrapping_add(1442695040888963407);
         let base = 20000 + (seed >> 33) as u16 % 25000;
         let ok = (0..n).all(|i| {
-            [0u16, 707, 1707, 3000]
+            [0u16, 707, 1707, 3000, 4819, 5900]
                 .iter()
                 .all(|off| TcpListener::bind(("127.0.0.1", base + off + i)).is_ok())
         });
@@ -134,4 +135,27 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `GET path` on `addr` over HTTP/1.1 (the server closes after answering): the status code and
+/// the body, or None when nothing answered within 5 s.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    http_request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// Sends `raw` as the request and reads the whole response.
+pub fn http_request(addr: &str, raw: &str) -> Option<(u16, String)> {
+    let sock = addr.parse().ok()?;
+    let mut s = TcpStream::connect_timeout(&sock, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(raw.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let text = String::from_utf8(out).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
 }

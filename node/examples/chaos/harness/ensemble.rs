@@ -23,7 +23,8 @@ pub struct Ensemble {
     base: u16,
 }
 
-/// A base port such that the client, quorum, election and fault ports of `n` servers are free.
+/// A base port such that the client, quorum, election, fault, metrics and admin ports of `n`
+/// servers are free.
 pub fn free_base_port(n: u16, seed: u64) -> Option<u16> {
     let mut s = seed | 1;
     for _ in 0..200 {
@@ -32,9 +33,16 @@ pub fn free_base_port(n: u16, seed: u64) -> Option<u16> {
             .wrapping_add(1442695040888963407);
         let base = 20000 + (s >> 33) as u16 % 25000;
         let ok = (0..n).all(|i| {
-            [0u16, 707, 1707, FAULT_PORT_OFFSET]
-                .iter()
-                .all(|off| std::net::TcpListener::bind(("127.0.0.1", base + off + i)).is_ok())
+            [
+                0u16,
+                707,
+                1707,
+                FAULT_PORT_OFFSET,
+                zablab_node::cluster::METRICS_PORT_OFFSET,
+                zablab_node::cluster::ADMIN_PORT_OFFSET,
+            ]
+            .iter()
+            .all(|off| std::net::TcpListener::bind(("127.0.0.1", base + off + i)).is_ok())
         });
         if ok {
             return Some(base);
