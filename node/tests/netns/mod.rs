@@ -6,6 +6,8 @@
 //! server's namespace. Everything made here is undone on drop, processes first (by PID).
 #![allow(dead_code)]
 
+pub mod ensemble;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
