@@ -4,7 +4,9 @@
 # unit with systemd-analyze, then run the server exactly as the unit's ExecStart would (as its
 # User, WorkingDirectory, LimitNOFILE), check it serves (ruok, srvr, a write that survives a
 # restart), stop it with the unit's KillSignal and check it exits 0 with "shut down cleanly",
-# and finally purge the package. Run from .ci/run after `cargo test --release`.
+# and finally purge the package. Run from .ci/run after `cargo test --release`, with
+# --reuse-binary: that run already built target/release/zablab (with the dev-dependencies'
+# tokio features, so `cargo build -p zablab-node` would compile tokio and the node again).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -13,7 +15,11 @@ command -v cargo-deb >/dev/null || retry cargo install cargo-deb --locked
 command -v systemd-analyze >/dev/null || retry sh -c 'apt-get update && apt-get install -y systemd'
 command -v adduser >/dev/null || retry sh -c 'apt-get update && apt-get install -y adduser'
 
-cargo build --release -p zablab-node
+if [ "${1:-}" = --reuse-binary ] && [ -x target/release/zablab ]; then
+  echo "deb check: packaging the target/release/zablab built by cargo test --release"
+else
+  cargo build --release -p zablab-node
+fi
 deb=$(cargo deb -p zablab-node --no-build | tail -n 1)
 dpkg -i "$deb"
 
