@@ -158,7 +158,8 @@ pub struct ServerOptions {
     pub fault_addr: Option<String>,
 }
 
-/// Runs a server until the process is killed.
+/// Runs a server until the process is killed, or until SIGTERM/SIGINT, which end it cleanly
+/// ([`Host::shut_down`]) and return `Ok`.
 pub async fn run_server<M: NodeMachine>(
     cfg: NodeConfig,
     opts: ServerOptions,
@@ -178,6 +179,8 @@ pub async fn run_server<M: NodeMachine>(
         durable.last_logged_zxid().0,
         durable.log.len()
     );
+    // Watched from the start, so a SIGTERM during start-up is not the default (abrupt) exit.
+    let stop = stop_signals().map_err(|e| io_err("cannot watch SIGTERM", e))?;
     let (client_tx, client_rx) = mpsc::unbounded_channel::<ClientEvent>();
     let shared = Arc::new(Shared {
         client_events: client_tx,
@@ -344,9 +347,30 @@ pub async fn run_server<M: NodeMachine>(
         faults,
         timings: Default::default(),
     };
-    host.run(events_rx, client_rx).await;
+    let mut client_rx = client_rx;
+    if let Some(signal) = host.run(events_rx, &mut client_rx, stop).await {
+        host.shut_down(signal, &mut client_rx).await;
+    }
     Ok(())
 }
+
+/// Resolves with the signal's name on the first SIGTERM (systemd's `KillSignal`) or SIGINT.
+fn stop_signals() -> io::Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    })
+}
+
+/// How long a shutdown waits for the last fsync and for client connections to close; a
+/// disk that does not answer in this time is reported and the process exits anyway (the
+/// service manager's `TimeoutStopSec` is the outer bound).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 struct Host<M: NodeMachine> {
     peer: Peer<M>,
@@ -422,15 +446,18 @@ impl<M: NodeMachine> Host<M> {
         }
     }
 
+    /// The event loop; returns the stop signal's name, or `None` if every event source ended.
     async fn run(
         &mut self,
         mut rx: mpsc::UnboundedReceiver<Event<M>>,
-        mut client_rx: mpsc::UnboundedReceiver<ClientEvent>,
-    ) {
+        client_rx: &mut mpsc::UnboundedReceiver<ClientEvent>,
+        stop: impl std::future::Future<Output = &'static str>,
+    ) -> Option<&'static str> {
         self.observe_start();
         self.step(Input::Start);
         self.publish_status();
         let mut last_tick = Instant(0);
+        tokio::pin!(stop);
         loop {
             let deadline = self.peer.next_deadline().map(|d| {
                 // Never spin: at least 1 ms after the last tick.
@@ -438,9 +465,10 @@ impl<M: NodeMachine> Host<M> {
                 self.clock + Duration::from_millis(at.saturating_sub(self.wall_start_ms))
             });
             tokio::select! {
+                signal = &mut stop => return Some(signal),
                 ev = rx.recv() => match ev {
                     Some(ev) => self.handle(ev),
-                    None => return,
+                    None => return None,
                 },
                 Some(ev) = client_rx.recv() => self.handle_client(ev),
                 _ = async {
@@ -454,6 +482,62 @@ impl<M: NodeMachine> Host<M> {
                 }
             }
             self.publish_status();
+        }
+    }
+
+    /// A clean stop, as ZooKeeper's shutdown: stop taking requests, close every client
+    /// connection after the replies already queued on it (sessions stay; their clients move
+    /// to another server), wait until the log writer has fsync'd everything queued, then
+    /// return so the process exits 0 and its quorum and election sockets close. Learners of
+    /// a leader see the quorum connection end at once and elect, instead of waiting
+    /// syncLimit ticks for a silent leader.
+    async fn shut_down(
+        &mut self,
+        signal: &str,
+        client_rx: &mut mpsc::UnboundedReceiver<ClientEvent>,
+    ) {
+        let myid = self.peer.id();
+        let status = self.shared.status();
+        eprintln!(
+            "zablab[{myid}]: {signal} received: shutting down ({}, lastZxid=0x{:x})",
+            self.peer.state().name(),
+            status.last_zxid.0
+        );
+        let started = std::time::Instant::now();
+        let closed = self
+            .sessions
+            .close_all(&mut self.peer, "server shutting down");
+        if let Ok(mut s) = self.shared.status.lock() {
+            s.serving = false;
+        }
+        // Each connection task reports `Gone` once its socket is shut; other client events
+        // are not served any more.
+        let mut gone = 0;
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while gone < closed {
+            match tokio::time::timeout_at(deadline, client_rx.recv()).await {
+                Ok(Some(ClientEvent::Gone { .. })) => gone += 1,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let (done_tx, done_rx) = std_mpsc::channel();
+        let flushed = self.writer.send(WriterCmd::Flush { done: done_tx }).is_ok()
+            && tokio::task::spawn_blocking(move || done_rx.recv_timeout(SHUTDOWN_GRACE).is_ok())
+                .await
+                .unwrap_or(false);
+        self.conns.clear();
+        self.election = None;
+        if flushed {
+            eprintln!(
+                "zablab[{myid}]: shut down cleanly in {} ms: {closed} client connections closed ({gone} confirmed), log flushed",
+                started.elapsed().as_millis()
+            );
+        } else {
+            eprintln!(
+                "zablab[{myid}]: ERROR: shutdown could not confirm the last fsync within {} s; exiting anyway",
+                SHUTDOWN_GRACE.as_secs()
+            );
         }
     }
 

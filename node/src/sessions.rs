@@ -598,6 +598,21 @@ impl Sessions {
         }
     }
 
+    /// Shutdown, as ZooKeeper's `closeAll(SERVER_SHUTDOWN)`: every connection is closed after
+    /// the replies already queued on it; the sessions themselves stay in the tree (they are
+    /// replicated state), so a client reconnects to another server within its session timeout
+    /// and keeps its ephemerals and watches. Returns how many connections were closed.
+    pub fn close_all<M: NodeMachine>(&mut self, peer: &mut Peer<M>, why: &'static str) -> usize {
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in &ids {
+            if let Some(c) = self.conns.get(conn) {
+                c.send(ClientReply::Close(why));
+            }
+            self.drop_conn(peer, *conn);
+        }
+        ids.len()
+    }
+
     fn drop_conn<M: NodeMachine>(&mut self, peer: &mut Peer<M>, conn: ConnId) {
         if self.conns.remove(&conn).is_some() {
             self.tags.retain(|_, c| *c != conn);

@@ -511,8 +511,18 @@ impl<M: NodeMachine> Store<M> {
 
 /// A request to the writer thread.
 pub enum WriterCmd<M: NodeMachine> {
-    Persist { id: u64, op: Op<M> },
-    Purge { retain: usize },
+    Persist {
+        id: u64,
+        op: Op<M>,
+    },
+    Purge {
+        retain: usize,
+    },
+    /// Shutdown (SIGTERM): answered once everything queued before it is fsync'd, so the
+    /// process exits with its log complete rather than mid-batch.
+    Flush {
+        done: mpsc::Sender<()>,
+    },
 }
 
 /// Starts the writer thread. `done(id)` runs after every batch, once everything up to `id` is
@@ -533,6 +543,7 @@ pub fn spawn_writer<M: NodeMachine>(
                     batch.push(more);
                 }
                 let mut acked = None;
+                let mut flushed = Vec::new();
                 let result = (|| -> io::Result<()> {
                     for cmd in batch {
                         match cmd {
@@ -546,6 +557,7 @@ pub fn spawn_writer<M: NodeMachine>(
                                     eprintln!("zablab: autopurge removed {}", p.display());
                                 }
                             }
+                            WriterCmd::Flush { done } => flushed.push(done),
                         }
                     }
                     store.sync()
@@ -554,6 +566,9 @@ pub fn spawn_writer<M: NodeMachine>(
                     Ok(()) => {
                         if let Some(id) = acked {
                             done(id);
+                        }
+                        for f in flushed {
+                            let _ = f.send(());
                         }
                     }
                     Err(e) => {

@@ -100,6 +100,28 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sends SIGTERM (as systemd's `KillSignal`) and waits up to `limit` for the exit; the
+    /// exit status, or `None` if it did not exit in time (it is then killed by drop).
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let c = self.child.as_mut()?;
+        let sent = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -TERM {}", c.id());
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(st)) = c.try_wait() {
+                self.child = None;
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
