@@ -482,7 +482,13 @@ fn a_paused_server_handles_each_connection_in_order_when_its_pause_is_extended()
     });
     let mut tags = Vec::new();
     for id in 1..=3 {
-        tags.push(sim.act(Action::Write { server: leader, txn: id }).unwrap());
+        tags.push(
+            sim.act(Action::Write {
+                server: leader,
+                txn: id,
+            })
+            .unwrap(),
+        );
         sim.run_for(100);
     }
     // Extended while the first pause's deliveries are queued for its end.
@@ -491,7 +497,13 @@ fn a_paused_server_handles_each_connection_in_order_when_its_pause_is_extended()
         ms: 1_500,
     });
     for id in 4..=6 {
-        tags.push(sim.act(Action::Write { server: leader, txn: id }).unwrap());
+        tags.push(
+            sim.act(Action::Write {
+                server: leader,
+                txn: id,
+            })
+            .unwrap(),
+        );
         sim.run_for(100);
     }
     sim.run_for(3_000);
@@ -505,13 +517,19 @@ fn a_paused_server_handles_each_connection_in_order_when_its_pause_is_extended()
             _ => None,
         })
         .collect();
-    assert!(delivered.len() >= 12, "the follower took the writes: {delivered:?}");
+    assert!(
+        delivered.len() >= 12,
+        "the follower took the writes: {delivered:?}"
+    );
     assert!(
         delivered.windows(2).all(|w| w[0] < w[1]),
         "leader -> follower delivered out of order: {delivered:?}"
     );
     for tag in tags {
-        assert!(matches!(sim.request(tag), Some(ClientResult::Replied { .. })));
+        assert!(matches!(
+            sim.request(tag),
+            Some(ClientResult::Replied { .. })
+        ));
     }
     assert_eq!(
         sim.nodes()[&follower].durable.last_logged_zxid(),
