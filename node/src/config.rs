@@ -604,9 +604,9 @@ mod tests {
         let e = NodeConfig::parse(&format!("{SAMPLE}ssl.trustStore.type=JKS\n")).unwrap_err();
         assert_eq!(e.key, "ssl.trustStore.type");
         // Only a secure port is enough.
-        let mut c = NodeConfig::parse(&format!(
-            "dataDir=/tmp/x\nsecureClientPort=2281\nssl.keyStore.location=/s.pem\n"
-        ))
+        let mut c = NodeConfig::parse(
+            "dataDir=/tmp/x\nsecureClientPort=2281\nssl.keyStore.location=/s.pem\n",
+        )
         .expect("parses");
         assert_eq!(c.client_port, 0);
         c.validate()

@@ -85,11 +85,13 @@ pub async fn start(
         tokio::spawn(peer_task(
             myid,
             sid,
-            addr,
-            my_addr.clone(),
+            Dialer {
+                addr,
+                handshake: wire::election_handshake(myid, &my_addr),
+                tls: tls.clone(),
+            },
             slot,
             rx,
-            tls.clone(),
             deliver.clone(),
         ));
     }
@@ -160,6 +162,20 @@ async fn read_handshake(mut s: BoxStream) -> std::io::Result<(Sid, BoxStream)> {
     Ok((sid as Sid, s))
 }
 
+/// How to reach one peer: its address, our handshake, TLS when `sslQuorum` is on.
+#[derive(Clone)]
+struct Dialer {
+    addr: String,
+    handshake: Vec<u8>,
+    tls: Option<QuorumTls>,
+}
+
+impl Dialer {
+    async fn dial(&self) -> std::io::Result<BoxStream> {
+        dial(&self.addr, &self.handshake, self.tls.as_ref()).await
+    }
+}
+
 async fn dial(addr: &str, handshake: &[u8], tls: Option<&QuorumTls>) -> std::io::Result<BoxStream> {
     let work = async {
         let s = TcpStream::connect(addr).await?;
@@ -197,14 +213,11 @@ async fn read_frames(mut rd: ReadHalf<BoxStream>, sid: Sid, deliver: Deliver) ->
 async fn peer_task(
     myid: Sid,
     sid: Sid,
-    addr: String,
-    my_addr: String,
+    dialer: Dialer,
     slot: Arc<Slot>,
     mut incoming: mpsc::UnboundedReceiver<(BoxStream, Instant)>,
-    tls: Option<QuorumTls>,
     deliver: Deliver,
 ) {
-    let handshake = wire::election_handshake(myid, &my_addr);
     let mut last_sent: Option<Vec<u8>> = None;
     let mut backoff = MIN_BACKOFF;
     let mut next: Option<BoxStream> = None;
@@ -223,7 +236,7 @@ async fn peer_task(
                 }
                 // A poke from the smaller sid means it wants a connection: dial below.
             }
-            match dial(&addr, &handshake, tls.as_ref()).await {
+            match dialer.dial().await {
                 Ok(s) => s,
                 Err(_) => {
                     sleep(backoff).await;
@@ -234,9 +247,9 @@ async fn peer_task(
         } else {
             // The larger sid keeps the connection: poke it when we have something to say.
             if pending(&last_sent) {
-                let (a, h, t) = (addr.clone(), handshake.clone(), tls.clone());
+                let d = dialer.clone();
                 tokio::spawn(async move {
-                    if let Ok(mut s) = dial(&a, &h, t.as_ref()).await {
+                    if let Ok(mut s) = d.dial().await {
                         // The remote closes it; wait briefly so it reads the handshake first.
                         let mut b = [0u8; 1];
                         let _ = timeout(Duration::from_secs(1), s.read(&mut b)).await;

@@ -292,6 +292,12 @@ pub fn dial<M: NodeMachine>(
             .await
             {
                 Ok(Ok(s)) => s,
+                // A leader whose handshake slots are full closes at once: retry as a refused
+                // connect is retried. A certificate the trust store refuses fails every time.
+                Ok(Err(_)) | Err(_) if attempt < DIAL_ATTEMPTS => {
+                    sleep(DIAL_RETRY).await;
+                    continue;
+                }
                 Ok(Err(e)) => break format!("cannot connect to {addr}: {e}"),
                 Err(_) => break format!("TLS handshake with {addr} timed out"),
             };

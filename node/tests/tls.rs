@@ -281,6 +281,11 @@ fn a_tls_ensemble_serves_over_tls_and_refuses_strangers() {
         b"two",
     ));
 
+    // 4. A TLS client that never reads: the same byte budget and write timeout as on the
+    //    plain port (node/tests/hostile_clients.rs), so the server closes it, bounded.
+    slow_tls_reader(&cluster, followers[0], &plain[leader], &tls_dir);
+    assert_eq!(cluster.leader(), leader, "the leader stayed");
+
     // kazoo through the secure ports.
     let kazoo = Command::new("python3")
         .args(["-c", "import kazoo"])
@@ -395,4 +400,170 @@ fn zkcli_over_tls(server: &str, tls_dir: &Path) {
             None => panic!("zkCli.sh over TLS: expected {want:?} (after byte {at}) in:\n{out}"),
         }
     }
+}
+
+/// A store that cannot be used stops the start-up with its path, before any port listens.
+#[test]
+fn a_missing_or_foreign_store_stops_the_server_with_its_path() {
+    let dir = common::TempDir::new("tls-bad-store");
+    let base = common::free_base_port(1);
+    let certs = ca::write_ensemble(&dir.0.join("tls"), &[1], "bad store test").expect("certs");
+    let cases = [
+        // The key store does not exist.
+        (dir.0.join("nope.pem"), certs.ca.clone(), "nope.pem"),
+        // A trust store is no key store: no private key in it.
+        (certs.ca.clone(), certs.ca.clone(), "no private key"),
+    ];
+    for (key_store, trust_store, want) in cases {
+        let cfg = dir.0.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "dataDir={}\nclientPort={base}\nclientPortAddress=127.0.0.1\nsecureClientPort={}\n\
+                 secureClientPortAddress=127.0.0.1\nssl.keyStore.location={}\nssl.trustStore.location={}\n",
+                dir.0.join("data").display(),
+                base + 100,
+                key_store.display(),
+                trust_store.display()
+            ),
+        )
+        .expect("zoo.cfg");
+        let out = Command::new("timeout")
+            .args(["20", common::BIN, "server"])
+            .arg(&cfg)
+            .output()
+            .expect("run zablab server");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "exit status; stderr:\n{stderr}");
+        assert!(stderr.contains(want), "{want:?} in:\n{stderr}");
+        assert!(
+            TcpStream::connect(("127.0.0.1", base)).is_err(),
+            "nothing listens after a failed start"
+        );
+    }
+}
+
+const MB: usize = 1_000_000;
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// Sends up to 300 getData of a 1 MB node over TLS and never reads; the server must stop
+/// reading, close the connection on its own within the write timeout (twice the 4 s session
+/// timeout) and keep its peak memory far below 300 MB.
+fn slow_tls_reader(cluster: &ZablabCluster, i: usize, writer: &str, tls_dir: &Path) {
+    use zablab_core::tree::ReadRequest;
+    use zablab_node::proto::{encode_request, ClientRequest, ConnectRequest, ConnectResponse};
+    let rt = runtime();
+    rt.block_on(async {
+        let (w, _) = ZkClient::connect(ConnectOptions::new(writer))
+            .await
+            .expect("session");
+        w.create(
+            "/tls-big",
+            Some(&vec![7u8; MB]),
+            &open_acl_unsafe(),
+            CreateMode::Persistent,
+        )
+        .await
+        .expect("create a 1 MB node");
+    });
+    let pid = cluster.servers[i].1;
+    let hwm_before = vm_hwm_kib(pid);
+    let client = X509Settings {
+        key_store_location: Some(tls_dir.join("client.pem")),
+        trust_store_location: Some(tls_dir.join("ca.pem")),
+        client_auth: ClientAuth::Need,
+    };
+    let cfg = tls::client_config(&client, "slow reader").expect("client TLS config");
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let conn = rustls::ClientConnection::new(cfg, name).expect("TLS client");
+    let tcp = TcpStream::connect(&cluster.secure[i]).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    let mut out = Vec::new();
+    ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout_ms: 4000,
+        session_id: 0,
+        passwd: vec![0; 16],
+        read_only: Some(false),
+    }
+    .encode(&mut out);
+    s.write_all(&out).expect("send ConnectRequest");
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).expect("ConnectResponse length");
+    let n = i32::from_be_bytes(len);
+    assert!((1..=1024).contains(&n), "ConnectResponse length {n}");
+    let mut body = vec![0u8; n as usize];
+    s.read_exact(&mut body).expect("ConnectResponse");
+    let resp = ConnectResponse::decode(&body).expect("decodes");
+    assert!(resp.session_id != 0, "a session over TLS");
+    s.sock
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .expect("write timeout");
+    let get = ClientRequest::Read(ReadRequest::GetData {
+        path: "/tls-big".into(),
+        watch: false,
+    });
+    let mut sent = 0;
+    for xid in 1..=300 {
+        let mut out = Vec::new();
+        encode_request(&mut out, xid, &get);
+        if s.write_all(&out).and_then(|_| s.flush()).is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    // Past the write timeout (8 s) the server closes the connection by itself.
+    std::thread::sleep(Duration::from_secs(12));
+    s.sock
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let start = std::time::Instant::now();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut received = 0usize;
+    let closed = loop {
+        if start.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => received += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break true,
+        }
+    };
+    let grew_mib = vm_hwm_kib(pid).saturating_sub(hwm_before) / 1024;
+    eprintln!(
+        "slow TLS reader: sent {sent} getData of 1 MB, {received} bytes buffered, closed by the server: {closed}, peak RSS grew {grew_mib} MiB"
+    );
+    assert!(
+        closed,
+        "the server closed the TLS client that does not read"
+    );
+    assert!(
+        received < 64 * MB,
+        "the server did not send all {sent} replies"
+    );
+    assert!(
+        grew_mib < 64,
+        "peak RSS grew {grew_mib} MiB for {sent} queued 1 MB replies"
+    );
+    assert!(
+        common::mode(&cluster.addrs()[i]).is_some(),
+        "the server still serves"
+    );
 }
