@@ -4,6 +4,13 @@
 //!   [`crate::client_conn`].
 //!
 //! `maxClientCnxns` limits connections per client IP (0 = unlimited).
+//!
+//! The secure client port (`secureClientPort`, [`crate::tls`]) is the same port inside TLS: its
+//! accept loop does the TLS handshake (bounded by [`TLS_HANDSHAKE_TIMEOUT`], counted against
+//! `maxClientCnxns` from the first byte) and then serves the decrypted stream with the same
+//! code, so the byte budgets, write timeouts and four-letter words are those of `clientPort`.
+//! Both ports share one [`Connections`]: `maxClientCnxns` counts an address's connections on
+//! either, and `cons`/`stat` list all of them.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -12,13 +19,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
 
 use crate::conn_stats::{ConnInfo, ConnStats};
 use crate::fourlw;
 use crate::runtime::Shared;
 use crate::sessions::{ClientEvent, Inspection};
+use crate::tls::PeerStream;
 
 /// Open client connections, for `Connections:`, `stat`'s client list and maxClientCnxns.
 #[derive(Default)]
@@ -100,9 +109,18 @@ impl Connections {
 /// How long `stmk` waits for its 8-byte argument.
 const STMK_ARG_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Accepts client connections.
-pub fn spawn(listener: TcpListener, shared: Arc<Shared>) {
-    let conns = shared.connections.clone();
+/// The TLS handshake of a secure client connection must finish within this.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts client connections on `listener`; with `tls`, each is a TLS connection
+/// (`secureClientPort`). `conns` (the server's `Shared::connections`) is shared by the plain
+/// and the secure port.
+pub fn spawn(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    conns: Arc<Connections>,
+    tls: Option<TlsAcceptor>,
+) {
     tokio::spawn(async move {
         loop {
             let (stream, peer) = match listener.accept().await {
@@ -124,23 +142,41 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>) {
                 .metrics
                 .connection_request_count
                 .fetch_add(1, Ordering::Relaxed);
-            let (shared, conns) = (shared.clone(), conns.clone());
+            let _ = stream.set_nodelay(true);
+            let (shared, conns, tls) = (shared.clone(), conns.clone(), tls.clone());
             tokio::spawn(async move {
-                serve(stream, peer, shared, conns, stats).await;
+                match tls {
+                    None => serve(stream, peer, shared, conns, stats).await,
+                    Some(acceptor) => {
+                        match timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(s)) => serve(s, peer, shared, conns, stats).await,
+                            Ok(Err(e)) => {
+                                eprintln!(
+                                    "zablab: client {peer}: TLS handshake failed ({e}), closing"
+                                )
+                            }
+                            Err(_) => {
+                                eprintln!(
+                                    "zablab: client {peer}: no TLS handshake in time, closing"
+                                )
+                            }
+                        }
+                    }
+                }
                 drop(guard);
             });
         }
     });
 }
 
-async fn serve(
-    mut stream: TcpStream,
+/// Serves one connection, plain or TLS: a four-letter word or a ZooKeeper session.
+async fn serve<S: PeerStream>(
+    mut stream: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
     conns: Arc<Connections>,
     stats: Arc<ConnStats>,
 ) {
-    let _ = stream.set_nodelay(true);
     let mut first = [0u8; 4];
     match timeout(Duration::from_secs(10), stream.read_exact(&mut first)).await {
         Ok(Ok(_)) => {}

@@ -11,6 +11,8 @@
 //! (watch events and write replies, which are not held back). Closing drops both halves of the
 //! socket, whatever either was doing.
 //!
+//! The stream is plain TCP or TLS (`secureClientPort`); this file does not know which.
+//!
 //! Anything malformed — a bad length prefix, a frame over `jute.maxbuffer`, a record that does
 //! not decode — closes the connection with a log line, as ZooKeeper does.
 
@@ -19,9 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use zablab_core::tree::{ErrorCode, WriteOp, WriteResponse};
@@ -34,6 +34,7 @@ use crate::proto::{
 use crate::runtime::Shared;
 use crate::sessions::limits::reply_bytes;
 use crate::sessions::{ClientEvent, ClientOp, ClientReply, ConnId, ReplyBody, ReplyBudget};
+use crate::tls::{write_all_flush, PeerStream};
 
 /// Replies waiting for a client that does not read: past this, the connection is closed.
 const MAX_QUEUED_REPLIES: usize = 100_000;
@@ -44,8 +45,8 @@ const HARD_LIMIT_BUDGETS: usize = 4;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves a client whose first frame (the ConnectRequest) is `first_len` bytes long.
-pub async fn serve(
-    stream: TcpStream,
+pub async fn serve<S: PeerStream>(
+    stream: S,
     peer: SocketAddr,
     first_len: i32,
     shared: Arc<Shared>,
@@ -56,7 +57,7 @@ pub async fn serve(
         eprintln!("zablab: client {peer}: first frame length {first_len} is invalid, closing");
         return;
     }
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut body = vec![0u8; first_len as usize];
     if timeout(HANDSHAKE_TIMEOUT, rd.read_exact(&mut body))
         .await
@@ -107,7 +108,7 @@ pub async fn serve(
             let mut out = Vec::new();
             resp.encode(&mut out);
             if !matches!(
-                timeout(HANDSHAKE_TIMEOUT, wr.write_all(&out)).await,
+                timeout(HANDSHAKE_TIMEOUT, write_all_flush(&mut wr, &out)).await,
                 Ok(Ok(()))
             ) {
                 let _ = events.send(ClientEvent::Gone { conn });
@@ -119,7 +120,7 @@ pub async fn serve(
         Some(ClientReply::Expired) => {
             let mut out = Vec::new();
             ConnectResponse::expired(read_only_byte).encode(&mut out);
-            let _ = timeout(HANDSHAKE_TIMEOUT, wr.write_all(&out)).await;
+            let _ = timeout(HANDSHAKE_TIMEOUT, write_all_flush(&mut wr, &out)).await;
             return;
         }
         Some(ClientReply::Close(why)) => {
@@ -172,7 +173,7 @@ pub async fn serve(
         }
         if !out.is_empty() {
             let written = tokio::select! {
-                w = timeout(idle, wr.write_all(&out)) => w,
+                w = timeout(idle, write_all_flush(&mut wr, &out)) => w,
                 _ = &mut reader => {
                     reader_done = true;
                     break;
@@ -277,8 +278,8 @@ fn encode(
 /// Reads request frames until the client goes away, misbehaves or falls silent. While the
 /// connection is over its budget nothing is read: the client's requests wait in its socket.
 #[allow(clippy::too_many_arguments)]
-async fn read_requests(
-    mut rd: OwnedReadHalf,
+async fn read_requests<R: AsyncRead + Unpin>(
+    mut rd: R,
     peer: SocketAddr,
     conn: ConnId,
     max: usize,

@@ -5,6 +5,11 @@
 //! gives 7000+i and 8081+i: ZooKeeper's 7000 for the first, and clear of the lab's page on
 //! 8080). `zablab status`: each server's mode, epoch, last zxid and connection count, from
 //! `srvr` and `mntr`.
+//!
+//! `--tls` makes a throwaway CA ([`crate::tls::ca`]) into `DIR/tls/` and turns on a secure
+//! client port per server (base+100+i, so 2281.. for 2181) with `ssl.clientAuth=need`, and
+//! `sslQuorum` on the quorum and election ports; the plain client ports stay (for `status`
+//! and the four-letter words), and the cluster prints how kazoo and zkCli.sh connect.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -12,6 +17,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+use crate::tls::ca::{self, EnsembleCerts};
 use crate::{four_letter_word, srvr_mode};
 
 /// `metricsProvider.httpPort` of server i is base + this + i.
@@ -26,7 +32,12 @@ pub struct ClusterOptions {
     pub dir: Option<PathBuf>,
     pub base_port: u16,
     pub tick_time_ms: u64,
+    /// `--tls`: secure client ports and sslQuorum with a throwaway CA.
+    pub tls: bool,
 }
+
+/// The secure client port's offset from the plain one under `--tls`.
+pub const SECURE_PORT_OFFSET: u64 = 100;
 
 impl Default for ClusterOptions {
     fn default() -> Self {
@@ -36,6 +47,7 @@ impl Default for ClusterOptions {
             dir: None,
             base_port: 2181,
             tick_time_ms: 2000,
+            tls: false,
         }
     }
 }
@@ -50,9 +62,32 @@ pub struct Planned {
     pub metrics_addr: String,
     /// `http://ADDR/commands`.
     pub admin_addr: String,
+    /// Under `--tls`: the secure client port's address.
+    pub secure_addr: Option<String>,
 }
 
-/// Writes `dir/N/zoo.cfg` and `dir/N/data/myid` for every server.
+/// The zoo.cfg lines of `--tls` for server `sid`.
+fn tls_lines(certs: &EnsembleCerts, sid: u64, secure_port: u16) -> String {
+    let key_store = certs
+        .servers
+        .iter()
+        .find(|(s, _)| *s == sid)
+        .map(|(_, p)| p.display().to_string())
+        .unwrap_or_default();
+    let ca = certs.ca.display();
+    format!(
+        "secureClientPort={secure_port}\nsecureClientPortAddress=127.0.0.1\n\
+         serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+         ssl.keyStore.location={key_store}\nssl.keyStore.type=PEM\n\
+         ssl.trustStore.location={ca}\nssl.trustStore.type=PEM\nssl.clientAuth=need\n\
+         sslQuorum=true\n\
+         ssl.quorum.keyStore.location={key_store}\nssl.quorum.keyStore.type=PEM\n\
+         ssl.quorum.trustStore.location={ca}\nssl.quorum.trustStore.type=PEM\n"
+    )
+}
+
+/// Writes `dir/N/zoo.cfg` and `dir/N/data/myid` for every server, and with `--tls` the
+/// certificates into `dir/tls/`.
 pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Planned>> {
     let total = o.size + o.observers;
     let port = |off: u64, i: u64| -> std::io::Result<u16> {
@@ -75,6 +110,14 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
             port(0, i)?
         ));
     }
+    let certs = if o.tls {
+        let sids: Vec<u64> = (1..=total).collect();
+        let c = ca::write_ensemble(&dir.join("tls"), &sids, "zablab cluster CA")
+            .map_err(std::io::Error::other)?;
+        Some(c)
+    } else {
+        None
+    };
     let mut planned = Vec::new();
     for i in 0..total {
         let sid = i + 1;
@@ -82,7 +125,7 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
         let data = sdir.join("data");
         std::fs::create_dir_all(&data)?;
         std::fs::write(data.join("myid"), sid.to_string())?;
-        let cfg = format!(
+        let mut cfg = format!(
             "# written by `zablab cluster`\ntickTime={}\ninitLimit=10\nsyncLimit=5\ndataDir={}\n\
              clientPort={}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n\
              metricsProvider.className={}\nmetricsProvider.httpHost=127.0.0.1\n\
@@ -95,6 +138,12 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
             port(u64::from(METRICS_PORT_OFFSET), i)?,
             port(u64::from(ADMIN_PORT_OFFSET), i)?,
         );
+        let mut secure_addr = None;
+        if let Some(c) = &certs {
+            let secure = port(SECURE_PORT_OFFSET, i)?;
+            cfg.push_str(&tls_lines(c, sid, secure));
+            secure_addr = Some(format!("127.0.0.1:{secure}"));
+        }
         let path = sdir.join("zoo.cfg");
         std::fs::write(&path, cfg)?;
         planned.push(Planned {
@@ -103,6 +152,7 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
             client_addr: format!("127.0.0.1:{}", port(0, i)?),
             metrics_addr: format!("127.0.0.1:{}", port(u64::from(METRICS_PORT_OFFSET), i)?),
             admin_addr: format!("127.0.0.1:{}", port(u64::from(ADMIN_PORT_OFFSET), i)?),
+            secure_addr,
         });
     }
     Ok(planned)
@@ -175,8 +225,13 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for ((p, child), mode) in children.iter().zip(last.iter()) {
+        let secure = p
+            .secure_addr
+            .as_ref()
+            .map(|a| format!(", secure {a}"))
+            .unwrap_or_default();
         println!(
-            "server {}: pid {}, client {}, {}; metrics http://{}/metrics, admin http://{}/commands",
+            "server {}: pid {}, client {}{secure}, {}; metrics http://{}/metrics, admin http://{}/commands",
             p.sid,
             child
                 .id()
@@ -187,6 +242,9 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
             p.metrics_addr,
             p.admin_addr
         );
+    }
+    if o.tls {
+        print_tls_help(&dir.join("tls"), &planned);
     }
     println!("ready; Ctrl-C or SIGTERM stops all servers");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -206,6 +264,32 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())
+}
+
+/// How a client reaches the secure client ports of a `--tls` cluster.
+fn print_tls_help(tls_dir: &Path, planned: &[Planned]) {
+    let ca = tls_dir.join("ca.pem");
+    let client = tls_dir.join("client.pem");
+    let (ca, client) = (ca.display(), client.display());
+    let hosts: Vec<&str> = planned
+        .iter()
+        .filter_map(|p| p.secure_addr.as_deref())
+        .collect();
+    let hosts = hosts.join(",");
+    println!(
+        "tls: sslQuorum on; secure client ports need a client certificate (ssl.clientAuth=need)"
+    );
+    println!("tls: CA (trust store) {ca}; client key store (key + certificate) {client}");
+    println!(
+        "tls: kazoo: KazooClient(hosts=\"{hosts}\", use_ssl=True, ca=\"{ca}\", certfile=\"{client}\", keyfile=\"{client}\")"
+    );
+    println!(
+        "tls: zkCli.sh: CLIENT_JVMFLAGS=\"-Dzookeeper.client.secure=true \
+         -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \
+         -Dzookeeper.ssl.keyStore.location={client} -Dzookeeper.ssl.keyStore.type=PEM \
+         -Dzookeeper.ssl.trustStore.location={ca} -Dzookeeper.ssl.trustStore.type=PEM\" \
+         /usr/share/zookeeper/bin/zkCli.sh -server {hosts}"
+    );
 }
 
 pub async fn run_status(hosts: &[String]) -> i32 {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use zablab_core::config::{Ensemble, LearnerType, PeerConfig, Timing};
 use zablab_core::zxid::Sid;
 
+use crate::tls::{Applied, X509Settings, CLIENT_PREFIX, QUORUM_PREFIX};
+
 /// One `server.N=host:quorumPort:electionPort[:participant|:observer][;clientHost:clientPort]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerEntry {
@@ -35,8 +37,18 @@ pub struct NodeConfig {
     pub sync_limit: u32,
     pub data_dir: PathBuf,
     pub data_log_dir: PathBuf,
+    /// `clientPort`; 0 when only a secure client port is configured.
     pub client_port: u16,
     pub client_port_address: String,
+    /// `secureClientPort` (0 = none) and `secureClientPortAddress` (default: every address, as
+    /// ZooKeeper binds it): the client protocol inside TLS ([`crate::tls`]).
+    pub secure_client_port: u16,
+    pub secure_client_port_address: String,
+    /// `ssl.*`: the secure client port's key and trust stores and `ssl.clientAuth`.
+    pub ssl: X509Settings,
+    /// `sslQuorum`: mutual TLS on the quorum and election ports, with `ssl.quorum.*`.
+    pub ssl_quorum: bool,
+    pub ssl_quorum_settings: X509Settings,
     pub max_client_cnxns: u32,
     pub min_session_timeout_ms: u64,
     pub max_session_timeout_ms: u64,
@@ -159,6 +171,9 @@ const ACCEPTED_UNUSED: &[&str] = &[
     "preAllocSize",
     "leaderServes",
     "forceSync",
+    // ZooKeeper needs its Netty factory for a secure client port; ZabLab has one kind of port.
+    "serverCnxnFactory",
+    "zookeeper.serverCnxnFactory",
 ];
 
 /// The zoo.cfg key of the super user's digest.
@@ -285,6 +300,11 @@ impl NodeConfig {
             data_log_dir: PathBuf::new(),
             client_port: 0,
             client_port_address: "0.0.0.0".to_string(),
+            secure_client_port: 0,
+            secure_client_port_address: "0.0.0.0".to_string(),
+            ssl: X509Settings::default(),
+            ssl_quorum: false,
+            ssl_quorum_settings: X509Settings::default(),
             max_client_cnxns: 60,
             min_session_timeout_ms: 0,
             max_session_timeout_ms: 0,
@@ -308,6 +328,7 @@ impl NodeConfig {
             (None, None, false, false);
         let (mut metrics_class, mut metrics_host, mut metrics_port) =
             (None, "0.0.0.0".to_string(), 7000u16);
+        let mut secure_address_set = false;
         for (k, v) in &kv {
             let k = k.as_str();
             match k {
@@ -339,6 +360,15 @@ impl NodeConfig {
                     }
                     cfg.client_port_address = v.clone()
                 }
+                "secureClientPort" => cfg.secure_client_port = positive::<u16>(k, v)?,
+                "secureClientPortAddress" => {
+                    if v.is_empty() {
+                        return err(k, "empty address");
+                    }
+                    cfg.secure_client_port_address = v.clone();
+                    secure_address_set = true;
+                }
+                "sslQuorum" => cfg.ssl_quorum = boolean(k, v)?,
                 "maxClientCnxns" => cfg.max_client_cnxns = num(k, v)?,
                 "minSessionTimeout" => cfg.min_session_timeout_ms = num(k, v)?,
                 "maxSessionTimeout" => cfg.max_session_timeout_ms = num(k, v)?,
@@ -421,9 +451,20 @@ impl NodeConfig {
                     }
                 }
                 _ if ACCEPTED_UNUSED.contains(&k) => {}
-                _ => cfg
-                    .warnings
-                    .push(format!("unknown configuration key `{k}` ignored")),
+                _ => {
+                    let applied = match cfg.ssl_quorum_settings.apply(QUORUM_PREFIX, k, v) {
+                        Ok(Applied::NotMine) => cfg.ssl.apply(CLIENT_PREFIX, k, v),
+                        other => other,
+                    };
+                    match applied {
+                        Err(m) => return err(k, m),
+                        Ok(Applied::Set) => {}
+                        Ok(Applied::Unused(why)) => cfg.warnings.push(format!("`{k}`: {why}")),
+                        Ok(Applied::NotMine) => cfg
+                            .warnings
+                            .push(format!("unknown configuration key `{k}` ignored")),
+                    }
+                }
             }
         }
         if cfg.data_dir.as_os_str().is_empty() {
@@ -451,6 +492,34 @@ impl NodeConfig {
             return err(key, "missing (required in quorum mode)");
         }
         cfg.client_port = client_port.unwrap_or(0);
+        if secure_address_set && cfg.secure_client_port == 0 {
+            return err(
+                "secureClientPortAddress",
+                "is set but secureClientPort is not set",
+            );
+        }
+        if cfg.secure_client_port != 0 && cfg.ssl.key_store_location.is_none() {
+            return err(
+                "ssl.keyStore.location",
+                "missing (required with secureClientPort)",
+            );
+        }
+        if cfg.ssl_quorum {
+            for (key, set) in [
+                (
+                    "ssl.quorum.keyStore.location",
+                    &cfg.ssl_quorum_settings.key_store_location,
+                ),
+                (
+                    "ssl.quorum.trustStore.location",
+                    &cfg.ssl_quorum_settings.trust_store_location,
+                ),
+            ] {
+                if set.is_none() {
+                    return err(key, "missing (required with sslQuorum=true)");
+                }
+            }
+        }
         if cfg.min_session_timeout_ms == 0 {
             cfg.min_session_timeout_ms = 2 * cfg.tick_time_ms;
         }
@@ -483,8 +552,8 @@ impl NodeConfig {
                 return err("server.N", "no participant");
             }
         }
-        if self.client_port == 0 {
-            return err("clientPort", "missing");
+        if self.client_port == 0 && self.secure_client_port == 0 {
+            return err("clientPort", "missing (and no secureClientPort)");
         }
         Ok(())
     }
@@ -691,6 +760,50 @@ mod tests {
             let e = NodeConfig::parse(&format!("{SAMPLE}{bad}\n")).unwrap_err();
             assert_eq!(e.key, key, "{bad}");
         }
+    }
+
+    #[test]
+    fn tls_keys_as_zookeeper_names_them() {
+        let tls = "secureClientPort=2281\nssl.keyStore.location=/s.pem\nssl.keyStore.type=PEM\n\
+            zookeeper.ssl.trustStore.location=/ca.pem\nssl.clientAuth=want\nsslQuorum=true\n\
+            ssl.quorum.keyStore.location=/q.pem\nssl.quorum.trustStore.location=/qca.pem\n\
+            ssl.quorum.keyStore.password=\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n";
+        let c = NodeConfig::parse(&format!("{SAMPLE}{tls}")).expect("parses");
+        assert_eq!(c.secure_client_port, 2281);
+        assert_eq!(c.secure_client_port_address, "0.0.0.0");
+        assert_eq!(c.ssl.key_store_location, Some(PathBuf::from("/s.pem")));
+        assert_eq!(c.ssl.trust_store_location, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(c.ssl.client_auth, crate::tls::ClientAuth::Want);
+        assert!(c.ssl_quorum);
+        assert_eq!(
+            c.ssl_quorum_settings.key_store_location,
+            Some(PathBuf::from("/q.pem"))
+        );
+        assert_eq!(
+            c.ssl_quorum_settings.client_auth,
+            crate::tls::ClientAuth::Need
+        );
+        assert_eq!(c.warnings.len(), 1, "the unused password: {:?}", c.warnings);
+        // Missing stores and inconsistent ports name the key.
+        let e = NodeConfig::parse(&format!("{SAMPLE}secureClientPort=2281\n")).unwrap_err();
+        assert_eq!(e.key, "ssl.keyStore.location");
+        let e =
+            NodeConfig::parse(&format!("{SAMPLE}secureClientPortAddress=127.0.0.1\n")).unwrap_err();
+        assert_eq!(e.key, "secureClientPortAddress");
+        let e = NodeConfig::parse(&format!("{SAMPLE}sslQuorum=true\n")).unwrap_err();
+        assert_eq!(e.key, "ssl.quorum.keyStore.location");
+        let e = NodeConfig::parse(&format!("{SAMPLE}sslQuorum=yes\n")).unwrap_err();
+        assert_eq!(e.key, "sslQuorum");
+        let e = NodeConfig::parse(&format!("{SAMPLE}ssl.trustStore.type=JKS\n")).unwrap_err();
+        assert_eq!(e.key, "ssl.trustStore.type");
+        // Only a secure port is enough.
+        let mut c = NodeConfig::parse(
+            "dataDir=/tmp/x\nsecureClientPort=2281\nssl.keyStore.location=/s.pem\n",
+        )
+        .expect("parses");
+        assert_eq!(c.client_port, 0);
+        c.validate()
+            .expect("a secure client port alone is a client port");
     }
 
     #[test]

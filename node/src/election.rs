@@ -10,19 +10,23 @@
 //!   `<= 0` or above 512 KiB drops the connection.
 //! * One send slot per peer holding only the newest message; the last message sent is sent again
 //!   on a new connection. A peer that is down only delays its own task (dial with backoff).
+//! * With `sslQuorum=true` ([`crate::tls`]) each connection is mutual TLS, established before
+//!   the handshake above is read or written; a peer whose certificate the trust store does not
+//!   vouch for never gets as far as its sid.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, ReadHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
-use tokio::time::{sleep, timeout};
+use tokio::time::{sleep, timeout, Instant};
 use zablab_core::message::Notification;
 use zablab_core::zxid::Sid;
 
 use crate::admission::HandshakeSlots;
+use crate::tls::{self, BoxStream, QuorumTls};
 use crate::wire;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,8 +40,8 @@ struct Slot {
     /// The newest message not yet written (newest vote wins).
     outbox: Mutex<Option<Vec<u8>>>,
     notify: Notify,
-    /// Accepted connections from this sid.
-    incoming: mpsc::UnboundedSender<TcpStream>,
+    /// Accepted connections from this sid, with when their handshake was read.
+    incoming: mpsc::UnboundedSender<(BoxStream, Instant)>,
 }
 
 /// Handle to the election transport.
@@ -63,6 +67,7 @@ pub async fn start(
     my_addr: String,
     listen: TcpListener,
     peers: Vec<(Sid, String)>,
+    tls: Option<QuorumTls>,
     deliver: Deliver,
 ) -> ElectionNet {
     let mut slots = HashMap::new();
@@ -80,8 +85,11 @@ pub async fn start(
         tokio::spawn(peer_task(
             myid,
             sid,
-            addr,
-            my_addr.clone(),
+            Dialer {
+                addr,
+                handshake: wire::election_handshake(myid, &my_addr),
+                tls: tls.clone(),
+            },
             slot,
             rx,
             deliver.clone(),
@@ -106,14 +114,19 @@ pub async fn start(
                 continue;
             };
             let slots = accept_slots.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let _ = stream.set_nodelay(true);
-                let handshake = timeout(CONNECT_TIMEOUT, read_handshake(stream)).await;
+                let handshake = timeout(CONNECT_TIMEOUT, async {
+                    let stream = tls::accept_peer(tls.as_ref(), stream).await?;
+                    read_handshake(stream).await
+                })
+                .await;
                 drop(handshake_slot);
                 match handshake {
                     Ok(Ok((sid, stream))) => match slots.get(&sid) {
                         Some(slot) => {
-                            let _ = slot.incoming.send(stream);
+                            let _ = slot.incoming.send((stream, Instant::now()));
                         }
                         None if sid == myid => eprintln!("zablab: election connection from my own id {sid} ({from}) dropped"),
                         None => eprintln!("zablab: election connection from unknown server {sid} ({from}) dropped"),
@@ -127,7 +140,7 @@ pub async fn start(
     ElectionNet { slots }
 }
 
-async fn read_handshake(mut s: TcpStream) -> std::io::Result<(Sid, TcpStream)> {
+async fn read_handshake(mut s: BoxStream) -> std::io::Result<(Sid, BoxStream)> {
     let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
     let first = s.read_i64().await?;
     if first >= 0 {
@@ -149,16 +162,34 @@ async fn read_handshake(mut s: TcpStream) -> std::io::Result<(Sid, TcpStream)> {
     Ok((sid as Sid, s))
 }
 
-async fn dial(addr: &str, handshake: &[u8]) -> std::io::Result<TcpStream> {
-    let mut s = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    s.set_nodelay(true)?;
-    s.write_all(handshake).await?;
-    Ok(s)
+/// How to reach one peer: its address, our handshake, TLS when `sslQuorum` is on.
+#[derive(Clone)]
+struct Dialer {
+    addr: String,
+    handshake: Vec<u8>,
+    tls: Option<QuorumTls>,
 }
 
-async fn read_frames(mut rd: tokio::net::tcp::OwnedReadHalf, sid: Sid, deliver: Deliver) -> String {
+impl Dialer {
+    async fn dial(&self) -> std::io::Result<BoxStream> {
+        dial(&self.addr, &self.handshake, self.tls.as_ref()).await
+    }
+}
+
+async fn dial(addr: &str, handshake: &[u8], tls: Option<&QuorumTls>) -> std::io::Result<BoxStream> {
+    let work = async {
+        let s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        let mut s = tls::connect_peer(tls, addr, s).await?;
+        tls::write_all_flush(&mut s, handshake).await?;
+        Ok(s)
+    };
+    timeout(CONNECT_TIMEOUT, work)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
+}
+
+async fn read_frames(mut rd: ReadHalf<BoxStream>, sid: Sid, deliver: Deliver) -> String {
     loop {
         let len = match rd.read_i32().await {
             Ok(n) => n,
@@ -182,16 +213,14 @@ async fn read_frames(mut rd: tokio::net::tcp::OwnedReadHalf, sid: Sid, deliver: 
 async fn peer_task(
     myid: Sid,
     sid: Sid,
-    addr: String,
-    my_addr: String,
+    dialer: Dialer,
     slot: Arc<Slot>,
-    mut incoming: mpsc::UnboundedReceiver<TcpStream>,
+    mut incoming: mpsc::UnboundedReceiver<(BoxStream, Instant)>,
     deliver: Deliver,
 ) {
-    let handshake = wire::election_handshake(myid, &my_addr);
     let mut last_sent: Option<Vec<u8>> = None;
     let mut backoff = MIN_BACKOFF;
-    let mut next: Option<TcpStream> = None;
+    let mut next: Option<BoxStream> = None;
     let pending = |last: &Option<Vec<u8>>| {
         last.is_some() || slot.outbox.lock().map(|o| o.is_some()).unwrap_or(false)
     };
@@ -207,7 +236,7 @@ async fn peer_task(
                 }
                 // A poke from the smaller sid means it wants a connection: dial below.
             }
-            match dial(&addr, &handshake).await {
+            match dialer.dial().await {
                 Ok(s) => s,
                 Err(_) => {
                     sleep(backoff).await;
@@ -218,9 +247,9 @@ async fn peer_task(
         } else {
             // The larger sid keeps the connection: poke it when we have something to say.
             if pending(&last_sent) {
-                let (a, h) = (addr.clone(), handshake.clone());
+                let d = dialer.clone();
                 tokio::spawn(async move {
-                    if let Ok(mut s) = dial(&a, &h).await {
+                    if let Ok(mut s) = d.dial().await {
                         // The remote closes it; wait briefly so it reads the handshake first.
                         let mut b = [0u8; 1];
                         let _ = timeout(Duration::from_secs(1), s.read(&mut b)).await;
@@ -228,7 +257,7 @@ async fn peer_task(
                 });
             }
             tokio::select! {
-                s = incoming.recv() => match s { Some(s) => s, None => return },
+                s = incoming.recv() => match s { Some((s, _)) => s, None => return },
                 _ = sleep(backoff) => {
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
@@ -237,8 +266,9 @@ async fn peer_task(
             }
         };
         backoff = MIN_BACKOFF;
+        let connected_at = Instant::now();
         // 2. Use it in both directions until it breaks or is replaced.
-        let (rd, mut wr) = stream.into_split();
+        let (rd, mut wr) = tokio::io::split(stream);
         let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel::<String>();
         let reader = tokio::spawn({
             let deliver = deliver.clone();
@@ -264,7 +294,7 @@ async fn peer_task(
                 let mut frame = Vec::with_capacity(4 + m.len());
                 frame.extend_from_slice(&(m.len() as i32).to_be_bytes());
                 frame.extend_from_slice(&m);
-                match timeout(CONNECT_TIMEOUT, wr.write_all(&frame)).await {
+                match timeout(CONNECT_TIMEOUT, tls::write_all_flush(&mut wr, &frame)).await {
                     Ok(Ok(())) => continue,
                     _ => break,
                 }
@@ -272,15 +302,20 @@ async fn peer_task(
             tokio::select! {
                 _ = &mut closed_rx => break,
                 _ = slot.notify.notified() => {}
-                s = incoming.recv() => {
-                    match s {
-                        // From a larger sid: the newer connection replaces this one.
-                        Some(s) if sid > myid => next = Some(s),
-                        // A poke from a smaller sid: it has no connection to us; dial again.
-                        Some(_) => {}
-                        None => return,
+                s = incoming.recv() => match s {
+                    // From a larger sid: the newer connection replaces this one.
+                    Some((s, _)) if sid > myid => {
+                        next = Some(s);
+                        break;
                     }
-                    break;
+                    // A poke read before this connection was made is stale: the smaller sid
+                    // sent it while our connection was on its way (a TLS handshake takes
+                    // longer than its poke interval). Closing for it would start the race
+                    // again.
+                    Some((_, poked_at)) if poked_at < connected_at => {}
+                    // A poke from a smaller sid: it has no connection to us; dial again.
+                    Some(_) => break,
+                    None => return,
                 }
             }
         }

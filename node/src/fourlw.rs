@@ -195,8 +195,16 @@ fn srvr(
 fn conf(cfg: &NodeConfig) -> String {
     let mut o = String::new();
     let mut kv = |k: &str, v: String| o.push_str(&format!("{k}={v}\n"));
-    kv("clientPort", cfg.client_port.to_string());
-    kv("secureClientPort", "-1".into());
+    // ZooKeeper prints -1 for a port that is not configured.
+    let port = |p: u16| {
+        if p == 0 {
+            "-1".to_string()
+        } else {
+            p.to_string()
+        }
+    };
+    kv("clientPort", port(cfg.client_port));
+    kv("secureClientPort", port(cfg.secure_client_port));
     kv(
         "dataDir",
         cfg.data_dir.join("version-2").display().to_string(),

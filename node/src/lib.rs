@@ -26,6 +26,7 @@
 //! | [`runtime`] | the peer task: executes outputs, feeds inputs |
 //! | [`sessions`] | client sessions on the peer task: reply order, watch routing |
 //! | [`fault`] | `--fault-addr`: test-only, loopback-only hook that cuts links (chaos tests) |
+//! | [`tls`] | TLS (rustls): `secureClientPort`, `sslQuorum`, PEM stores, the throwaway CA |
 //! | [`trace`] | `--trace-addr` JSON-lines stream |
 //! | [`cluster`] | `zablab cluster` and `zablab status` |
 #![forbid(unsafe_code)]
@@ -51,6 +52,7 @@ pub mod quorum;
 pub mod runtime;
 pub mod sessions;
 pub mod storage;
+pub mod tls;
 pub mod trace;
 pub mod tree_machine;
 pub mod wire;

@@ -15,12 +15,14 @@
 //!   [`crate::admission`]'s handshake slots for its address), an identified learner sends
 //!   nothing larger than a REQUEST or PING (`2 × jute.maxbuffer`), and only the leader a
 //!   learner dialed may send a SNAP ([`MAX_SNAPSHOT_BYTES`]) after its LEADERINFO.
+//! * With `sslQuorum=true` ([`crate::tls`]) every connection is mutual TLS: the acceptor's
+//!   handshake (in the stranger's handshake slot, within the first-packet timeout) must succeed
+//!   before a byte of LEARNERINFO is read, and the dialer checks the leader's certificate.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -31,6 +33,7 @@ use crate::admission::HandshakeSlots;
 use crate::jute::{JuteError, Reader};
 use crate::machine::NodeMachine;
 use crate::runtime::Event;
+use crate::tls::{self, BoxStream, QuorumTls};
 use crate::wire::{self, Decoded};
 
 pub const DIAL_ATTEMPTS: u32 = 20;
@@ -70,7 +73,7 @@ impl Drop for QuorumConn {
 /// Reads whole packets from a stream, buffering partial ones, never more than
 /// `max_buffered_bytes` at a time.
 struct PacketReader {
-    rd: OwnedReadHalf,
+    rd: ReadHalf<BoxStream>,
     buf: Vec<u8>,
     max_len: usize,
     max_buffered_bytes: usize,
@@ -78,7 +81,7 @@ struct PacketReader {
 }
 
 impl PacketReader {
-    fn new(rd: OwnedReadHalf, max_len: usize, max_buffered_bytes: usize) -> PacketReader {
+    fn new(rd: ReadHalf<BoxStream>, max_len: usize, max_buffered_bytes: usize) -> PacketReader {
         PacketReader {
             rd,
             buf: Vec::new(),
@@ -127,7 +130,7 @@ impl PacketReader {
     }
 }
 
-async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+async fn write_loop(wr: WriteHalf<BoxStream>, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(b) = rx.recv().await {
         if w.write_all(&b).await.is_err() {
@@ -151,6 +154,7 @@ pub fn spawn_listener<M: NodeMachine>(
     events: mpsc::UnboundedSender<Event<M>>,
     max_len: usize,
     first_packet_timeout: Duration,
+    tls: Option<QuorumTls>,
 ) {
     let slots = HandshakeSlots::new();
     tokio::spawn(async move {
@@ -170,9 +174,26 @@ pub fn spawn_listener<M: NodeMachine>(
                 continue;
             };
             let events = events.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let _ = stream.set_nodelay(true);
-                let (rd, wr) = stream.into_split();
+                let stream =
+                    match timeout(first_packet_timeout, tls::accept_peer(tls.as_ref(), stream))
+                        .await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            eprintln!("zablab: quorum connection from {from} refused: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            eprintln!(
+                                "zablab: quorum connection from {from}: no TLS handshake in time"
+                            );
+                            return;
+                        }
+                    };
+                let (rd, wr) = tokio::io::split(stream);
                 let mut reader = PacketReader::new(rd, max_len, MAX_UNIDENTIFIED_PACKET_BYTES);
                 let first = match timeout(first_packet_timeout, reader.next::<M>()).await {
                     Ok(Ok(d)) => d,
@@ -245,6 +266,7 @@ pub fn dial<M: NodeMachine>(
     first: Vec<u8>,
     events: mpsc::UnboundedSender<Event<M>>,
     max_len: usize,
+    tls: Option<QuorumTls>,
 ) -> QuorumConn {
     let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -263,9 +285,25 @@ pub fn dial<M: NodeMachine>(
                 Err(_) => break format!("connect to {addr} timed out"),
             };
             let _ = stream.set_nodelay(true);
-            let (rd, mut wr) = stream.into_split();
+            let stream = match timeout(
+                Duration::from_secs(5),
+                tls::connect_peer(tls.as_ref(), &addr, stream),
+            )
+            .await
+            {
+                Ok(Ok(s)) => s,
+                // A leader whose handshake slots are full closes at once: retry as a refused
+                // connect is retried. A certificate the trust store refuses fails every time.
+                Ok(Err(_)) | Err(_) if attempt < DIAL_ATTEMPTS => {
+                    sleep(DIAL_RETRY).await;
+                    continue;
+                }
+                Ok(Err(e)) => break format!("cannot connect to {addr}: {e}"),
+                Err(_) => break format!("TLS handshake with {addr} timed out"),
+            };
+            let (rd, mut wr) = tokio::io::split(stream);
             let mut reader = PacketReader::new(rd, max_len, MAX_UNIDENTIFIED_PACKET_BYTES);
-            if wr.write_all(&first).await.is_err() {
+            if tls::write_all_flush(&mut wr, &first).await.is_err() {
                 sleep(DIAL_RETRY).await;
                 continue;
             }
@@ -290,7 +328,7 @@ pub fn dial<M: NodeMachine>(
                     },
                     b = rx.recv() => match b {
                         Some(b) => {
-                            if let Err(e) = wr.write_all(&b).await {
+                            if let Err(e) = tls::write_all_flush(&mut wr, &b).await {
                                 break 'outer format!("write error: {e}");
                             }
                         }

@@ -24,6 +24,7 @@ use crate::machine::NodeMachine;
 use crate::quorum::{self, QuorumConn};
 use crate::sessions::{ClientEvent, Sessions};
 use crate::storage::{self, Store, WriterCmd};
+use crate::tls::{self, QuorumTls};
 use crate::trace::{message_zxid, notification_of, TraceLine, TracePublisher};
 use crate::wire::{self, NodeMessage};
 
@@ -214,12 +215,40 @@ pub async fn run_server<M: NodeMachine>(
     )
     .map_err(|e| io_err("cannot start the log writer", e))?;
 
-    // Client port first: the four-letter words answer while the rest starts.
-    let client_addr = format!("{}:{}", cfg.client_port_address, cfg.client_port);
-    let client_listener = TcpListener::bind(&client_addr)
-        .await
-        .map_err(|e| io_err(&format!("cannot bind client port {client_addr}"), e))?;
-    crate::client::spawn(client_listener, shared.clone());
+    // TLS stores are read before anything listens: a bad store stops the start-up.
+    let client_tls = if cfg.secure_client_port != 0 {
+        Some(tls::client_acceptor(&cfg.ssl)?)
+    } else {
+        None
+    };
+    let quorum_tls = if cfg.ssl_quorum && !cfg.is_standalone() {
+        Some(QuorumTls::new(&cfg.ssl_quorum_settings)?)
+    } else {
+        None
+    };
+
+    // Client ports first: the four-letter words answer while the rest starts.
+    let conns = shared.connections.clone();
+    let mut client_addrs = Vec::new();
+    if cfg.client_port != 0 {
+        let client_addr = format!("{}:{}", cfg.client_port_address, cfg.client_port);
+        let client_listener = TcpListener::bind(&client_addr)
+            .await
+            .map_err(|e| io_err(&format!("cannot bind client port {client_addr}"), e))?;
+        crate::client::spawn(client_listener, shared.clone(), conns.clone(), None);
+        client_addrs.push(client_addr);
+    }
+    if let Some(acceptor) = client_tls {
+        let addr = format!(
+            "{}:{}",
+            cfg.secure_client_port_address, cfg.secure_client_port
+        );
+        let l = TcpListener::bind(&addr)
+            .await
+            .map_err(|e| io_err(&format!("cannot bind secure client port {addr}"), e))?;
+        crate::client::spawn(l, shared.clone(), conns.clone(), Some(acceptor));
+        client_addrs.push(format!("{addr} (TLS)"));
+    }
     if let Some((host, port)) = &cfg.metrics_addr {
         let a = format!("{host}:{port}");
         let l = TcpListener::bind(&a)
@@ -288,6 +317,7 @@ pub async fn run_server<M: NodeMachine>(
                 me.election_addr(),
                 el,
                 peers,
+                quorum_tls.clone(),
                 Arc::new(move |n| {
                     let _ = tx.send(Event::Notification(n));
                 }),
@@ -300,6 +330,7 @@ pub async fn run_server<M: NodeMachine>(
             events_tx.clone(),
             cfg.jute_max_buffer * 2,
             first_timeout,
+            quorum_tls.clone(),
         );
     }
     if cfg.purge_interval_hours > 0 {
@@ -314,11 +345,17 @@ pub async fn run_server<M: NodeMachine>(
         });
     }
     eprintln!(
-        "zablab[{myid}]: serving four-letter words on {client_addr}; {}",
+        "zablab[{myid}]: serving four-letter words on {}; {}{}",
+        client_addrs.join(", "),
         if cfg.is_standalone() {
             "standalone".to_string()
         } else {
             format!("ensemble of {}", cfg.servers.len())
+        },
+        if quorum_tls.is_some() {
+            " (sslQuorum)"
+        } else {
+            ""
         }
     );
     let mut host = Host::<M> {
@@ -346,6 +383,7 @@ pub async fn run_server<M: NodeMachine>(
         walk_stats_due_ms: 0,
         faults,
         timings: Default::default(),
+        quorum_tls,
     };
     let mut client_rx = client_rx;
     if let Some(signal) = host.run(events_rx, &mut client_rx, stop).await {
@@ -394,6 +432,8 @@ struct Host<M: NodeMachine> {
     faults: Option<LinkFaults<QuorumConn>>,
     /// Start times behind `election_time` and `quorum_ack_latency`.
     timings: observe::Timings,
+    /// `sslQuorum`: TLS for the quorum connections this server dials.
+    quorum_tls: Option<QuorumTls>,
 }
 
 impl<M: NodeMachine> Host<M> {
@@ -671,6 +711,7 @@ impl<M: NodeMachine> Host<M> {
                             bytes,
                             self.events_tx.clone(),
                             self.shared.config.jute_max_buffer * 2,
+                            self.quorum_tls.clone(),
                         );
                         self.conns.insert(to, conn);
                     }

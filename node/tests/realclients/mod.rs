@@ -16,11 +16,18 @@ pub struct ZablabCluster {
     pub child: Option<Child>,
     /// Client address and PID of each server, in server-id order.
     pub servers: Vec<(String, u32)>,
+    /// Under `--tls`: each server's secure client address, in server-id order.
+    pub secure: Vec<String>,
     pub dir: TempDir,
 }
 
 impl ZablabCluster {
     pub fn start(tag: &str) -> ZablabCluster {
+        ZablabCluster::start_with(tag, &[])
+    }
+
+    /// As [`ZablabCluster::start`], with more `zablab cluster` flags (e.g. `--tls`).
+    pub fn start_with(tag: &str, extra: &[&str]) -> ZablabCluster {
         let dir = TempDir::new(tag);
         let base = free_base_port(3);
         let mut child = Command::new(BIN)
@@ -33,6 +40,7 @@ impl ZablabCluster {
                 "--dir",
             ])
             .arg(&dir.0)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -50,6 +58,7 @@ impl ZablabCluster {
         let mut cluster = ZablabCluster {
             child: Some(child),
             servers: Vec::new(),
+            secure: Vec::new(),
             dir,
         };
         loop {
@@ -73,6 +82,13 @@ impl ZablabCluster {
                     .trim()
                     .to_string();
                 cluster.servers.push((addr, pid));
+                if let Some(secure) = rest
+                    .split("secure ")
+                    .nth(1)
+                    .and_then(|s| s.split(',').next())
+                {
+                    cluster.secure.push(secure.trim().to_string());
+                }
             }
             if line.starts_with("ready") {
                 break;
