@@ -463,6 +463,8 @@ fn a_session_timeout_is_negotiated_between_two_and_twenty_ticks() {
             client: client.into(),
             server: 3,
             timeout_ms: asked,
+            hosts: Vec::new(),
+            ip: None,
         })
         .unwrap();
     }

@@ -39,6 +39,12 @@ pub use format::{
 };
 pub use run::{Fate, FlowMessage, LessonRun, StepReport};
 
+/// The identity checkpoints, answers and views read the data tree with: `super`, which
+/// every ACL check lets through, so a protected node is still visible to the lesson itself.
+pub(crate) fn observer() -> alloc::vec::Vec<crate::tree::Id> {
+    alloc::vec![crate::tree::Id::new("super", "")]
+}
+
 /// Why a lesson could not be loaded or played.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum LessonError {
