@@ -109,6 +109,12 @@ pub fn catalog() -> &'static [(&'static str, &'static str)] {
         "12-watches-one-shot",
         "13-quorum-logged-survives",
         "14-versions-conditional-set",
+        "15-guarantees-and-sync",
+        "16-session-moves",
+        "17-recipes-election-herd",
+        "18-zab-phases",
+        "19-acls",
+        "20-znode-rules",
     )
 }
 
