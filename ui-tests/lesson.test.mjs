@@ -41,7 +41,7 @@ test("lesson 1 plays to the end with every checkpoint passed; Back rewinds; zh n
   await page.reload();
   await page.waitForSelector("#lesson-picker");
   const names = await page.$$eval("#lesson-picker option", (os) => os.map((o) => o.value).filter(Boolean));
-  assert.equal(names.length, 14, "every lesson file is in the picker");
+  assert.equal(names.length, 20, "every lesson file is in the picker");
   const first = names.find((n) => n.startsWith("01-"));
   assert.ok(first, "lesson 01 in the picker");
   assert.deepEqual(await wasmLoaded(page), ["zablab-ui_bg.wasm"], "the lab page does not load the lessons");

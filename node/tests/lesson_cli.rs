@@ -31,7 +31,7 @@ fn lesson_list_prints_one_lesson_a_line_name_first() {
     assert!(o.status.success());
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 14, "{out}");
+    assert_eq!(lines.len(), 20, "{out}");
     assert!(
         lines[0].starts_with("01-startup-election  Start-up election"),
         "{out}"
@@ -45,6 +45,16 @@ fn lesson_list_prints_one_lesson_a_line_name_first() {
         lines[13].starts_with("14-versions-conditional-set  Versions and conditional setData"),
         "{out}"
     );
+    for (line, name) in lines[14..].iter().zip([
+        "15-guarantees-and-sync  ZooKeeper's guarantees",
+        "16-session-moves  A session moves to another server",
+        "17-recipes-election-herd  Recipes: group membership",
+        "18-zab-phases  ZAB by name",
+        "19-acls  ACLs: schemes",
+        "20-znode-rules  Znode rules",
+    ]) {
+        assert!(line.starts_with(name), "{out}");
+    }
 }
 
 #[test]

@@ -77,6 +77,36 @@ pub const LESSONS: &[(&str, &str, &str)] = &[
         "Versions and conditional setData: compare-and-set without locks",
         "版本号与带条件的 setData：不用锁的比较并设置",
     ),
+    (
+        "15-guarantees-and-sync",
+        "ZooKeeper's guarantees: a follower may read stale data, sync catches it up",
+        "ZooKeeper 的一致性保证：Follower 可能读到旧数据，sync 让它追上",
+    ),
+    (
+        "16-session-moves",
+        "A session moves to another server: pings, readTimeout, and Disconnected versus Expired",
+        "会话转移到另一台服务器：心跳、readTimeout，以及 Disconnected 与 Expired 的区别",
+    ),
+    (
+        "17-recipes-election-herd",
+        "Recipes: group membership, leader election, and the herd effect",
+        "典型应用：集群成员管理、Leader 选举与羊群效应",
+    ),
+    (
+        "18-zab-phases",
+        "ZAB by name: election, discovery, synchronization, broadcast, and the modes LOOKING, FOLLOWING, LEADING, OBSERVING",
+        "按名字认识 ZAB：选举、发现、同步、广播，以及 LOOKING、FOLLOWING、LEADING、OBSERVING 状态",
+    ),
+    (
+        "19-acls",
+        "ACLs: schemes, permissions, and why they are not inherited",
+        "ACL：权限模式、权限位，以及为什么权限不会继承",
+    ),
+    (
+        "20-znode-rules",
+        "Znode rules: ephemeral and sequential nodes, containers and TTLs, sizes, paths and the three version counters",
+        "znode 的规则：临时节点与顺序节点、容器节点与 TTL 节点、大小、路径，以及三个版本计数器",
+    ),
 ];
 
 /// A lesson's title in `lang`.
@@ -94,7 +124,7 @@ mod tests {
     #[test]
     fn the_picker_lists_every_lesson_file_with_its_titles() {
         let files = zablab_core::lesson::catalog();
-        assert_eq!(LESSONS.len(), 14);
+        assert_eq!(LESSONS.len(), 20);
         assert_eq!(LESSONS.len(), files.len());
         for ((name, en, zh), (file, text)) in LESSONS.iter().zip(files) {
             let lesson = zablab_core::lesson::Lesson::from_json(text).expect(file);

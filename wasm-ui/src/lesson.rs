@@ -224,6 +224,8 @@ impl LessonMode {
                 client: client.clone(),
                 server,
                 timeout_ms: crate::app::SESSION_TIMEOUT_MS,
+                hosts: Vec::new(),
+                ip: None,
             })?;
             match self.run.last_result(&client).as_deref() {
                 Some("ok") | None => {}

@@ -10,9 +10,10 @@ use crate::durable::{DurableState, LogEntry};
 use crate::message::Message;
 use crate::sim::zk::ZkCluster;
 use crate::sim::{Action, ClientResult};
+use crate::tree::acl::{authenticate, open_acl_unsafe, perms, Acl, AuthConfig, Id};
 use crate::tree::{
-    acl::open_acl_unsafe, CreateRequest, DeleteRequest, ReadRequest, ReadResponse, SetDataRequest,
-    Txn, WriteOp,
+    CreateRequest, CreateTtlRequest, DeleteRequest, ReadRequest, ReadResponse, SetAclRequest,
+    SetDataRequest, Txn, WriteOp, DEFAULT_MAX_BUFFER_BYTES,
 };
 use crate::zxid::{Sid, Zxid};
 
@@ -71,9 +72,24 @@ impl LessonRun {
             | StepAction::Restart(s)
             | StepAction::Wipe(s)
             | StepAction::Isolate(s)
-            | StepAction::Connect { server: s, .. } => {
+            | StepAction::Pause { server: s, .. } => {
                 if !server_ok(s) {
                     return bad(format!("no server {s}"));
+                }
+            }
+            StepAction::Connect {
+                server: s, hosts, ..
+            } => {
+                if let Some(h) = core::iter::once(s).chain(hosts).find(|h| !server_ok(h)) {
+                    return bad(format!("no server {h}"));
+                }
+                if !hosts.is_empty() && !hosts.contains(s) {
+                    return bad(format!("the connect string must contain server {s}"));
+                }
+            }
+            StepAction::AddAuth { client: c, .. } => {
+                if !self.names.contains_key(c) {
+                    return bad(format!("no client {c:?}"));
                 }
             }
             StepAction::Cut(l)
@@ -94,7 +110,13 @@ impl LessonRun {
             | StepAction::Delete(op)
             | StepAction::Get(op)
             | StepAction::Exists(op)
-            | StepAction::Children(op) => {
+            | StepAction::Children(op)
+            | StepAction::Sync(op)
+            | StepAction::SetAcl(op)
+            | StepAction::GetAcl(op) => {
+                if let Some(acl) = &op.acl {
+                    parse_acl(acl)?;
+                }
                 if !self.names.contains_key(&op.client) {
                     return bad(format!("no client {:?}", op.client));
                 }
@@ -156,16 +178,36 @@ impl LessonRun {
                     to: l.to,
                 },
             ),
+            StepAction::Pause { server, ms } => sim(
+                &mut self.cluster,
+                Action::Pause {
+                    server: *server,
+                    ms: *ms,
+                },
+            ),
             StepAction::Connect {
                 client,
                 server,
                 timeout_ms,
+                hosts,
+                ip,
             } => {
-                let r = self
-                    .clients
-                    .connect(&mut self.cluster, *server, *timeout_ms);
+                let r = if hosts.is_empty() {
+                    self.clients
+                        .connect(&mut self.cluster, *server, *timeout_ms)
+                } else {
+                    self.clients.connect_with_hosts(
+                        &mut self.cluster,
+                        *server,
+                        hosts.clone(),
+                        *timeout_ms,
+                    )
+                };
                 let text = match r {
                     Ok(id) => {
+                        if let Some(ip) = ip {
+                            self.clients.add_auth(id, &[Id::new("ip", ip)]);
+                        }
                         self.names.insert(client.clone(), id);
                         self.events_mark.insert(client.clone(), 0);
                         "ok".to_string()
@@ -190,16 +232,75 @@ impl LessonRun {
                     self.last_result.insert(c.clone(), LastResult::Text(text));
                 }
             }
+            StepAction::AddAuth {
+                client,
+                scheme,
+                auth,
+            } => {
+                let Some(id) = self.names.get(client).copied() else {
+                    return Ok(());
+                };
+                let text = match authenticate(&AuthConfig::default(), scheme, auth.as_bytes(), "") {
+                    Ok(ids) => {
+                        self.clients.add_auth(id, &ids);
+                        "ok".to_string()
+                    }
+                    Err(code) => format!("{code:?}"),
+                };
+                self.last_result
+                    .insert(client.clone(), LastResult::Text(text));
+            }
             StepAction::Create(op) => {
-                let flags = (op.ephemeral as i32) | ((op.sequential as i32) << 1);
-                let w = WriteOp::Create(CreateRequest {
+                let acl = match &op.acl {
+                    Some(a) => parse_acl(a).unwrap_or_default(),
+                    None => open_acl_unsafe(),
+                };
+                let seq = (op.sequential as i32) << 1;
+                let (path, data) = (op.path.clone(), Some(data_of(op)));
+                let w = if op.container {
+                    WriteOp::CreateContainer(CreateRequest {
+                        path,
+                        data,
+                        acl,
+                        flags: 4,
+                    })
+                } else if let Some(ttl) = op.ttl_ms {
+                    WriteOp::CreateTtl(CreateTtlRequest {
+                        path,
+                        data,
+                        acl,
+                        flags: if op.sequential { 6 } else { 5 },
+                        ttl,
+                    })
+                } else {
+                    WriteOp::Create(CreateRequest {
+                        path,
+                        data,
+                        acl,
+                        flags: (op.ephemeral as i32) | seq,
+                    })
+                };
+                self.write(op, w);
+            }
+            StepAction::SetAcl(op) => {
+                let w = WriteOp::SetAcl(SetAclRequest {
                     path: op.path.clone(),
-                    data: Some(data_of(op)),
-                    acl: open_acl_unsafe(),
-                    flags,
+                    acl: op
+                        .acl
+                        .as_deref()
+                        .map(|a| parse_acl(a).unwrap_or_default())
+                        .unwrap_or_default(),
+                    version: op.version.unwrap_or(-1),
                 });
                 self.write(op, w);
             }
+            StepAction::GetAcl(op) => self.read(
+                op,
+                ReadRequest::GetAcl {
+                    path: op.path.clone(),
+                },
+            ),
+            StepAction::Sync(op) => self.sync(op),
             StepAction::Set(op) => {
                 let w = WriteOp::SetData(SetDataRequest {
                     path: op.path.clone(),
@@ -268,6 +369,21 @@ impl LessonRun {
             return;
         };
         *self.requests.entry(op.client.clone()).or_default() += 1;
+        if request_frame_len(&w) > DEFAULT_MAX_BUFFER_BYTES as usize {
+            // The server reads the frame's length first and closes a connection whose frame
+            // is longer than jute.maxbuffer: the request never reaches ZAB.
+            if let Some(c) = self.clients.get(id) {
+                let (server, conn) = (c.server, c.conn);
+                if let Some(p) = self.cluster.peer_mut(server) {
+                    p.machine_mut().remove_connection(conn);
+                }
+            }
+            self.last_result.insert(
+                op.client.clone(),
+                LastResult::Text("ConnectionLoss".to_string()),
+            );
+            return;
+        }
         let Some(tag) = self.clients.submit(&mut self.cluster, id, w) else {
             self.last_result.insert(
                 op.client.clone(),
@@ -284,6 +400,27 @@ impl LessonRun {
                 matches!(r.cluster.request(tag), Some(ClientResult::Pending))
             });
         }
+    }
+
+    fn sync(&mut self, op: &ClientOp) {
+        let Some(id) = self.names.get(&op.client).copied() else {
+            return;
+        };
+        *self.requests.entry(op.client.clone()).or_default() += 1;
+        let Some(tag) = self.clients.sync(&mut self.cluster, id) else {
+            self.last_result.insert(
+                op.client.clone(),
+                LastResult::Text("ConnectionLoss".to_string()),
+            );
+            return;
+        };
+        self.last_result
+            .insert(op.client.clone(), LastResult::Tag(tag));
+        self.scan();
+        let limit = self.cluster.now() + WRITE_WAIT_MS;
+        self.run_while(limit, |r| {
+            matches!(r.cluster.request(tag), Some(ClientResult::Pending))
+        });
     }
 
     fn read(&mut self, op: &ClientOp, req: ReadRequest) {
@@ -304,6 +441,11 @@ impl LessonRun {
                 self.read_data.insert(op.client.clone(), children.join(","));
                 "ok".to_string()
             }
+            Ok(ReadResponse::GetAcl { acl, .. }) => {
+                let v: Vec<String> = acl.iter().map(format_acl).collect();
+                self.read_data.insert(op.client.clone(), v.join(","));
+                "ok".to_string()
+            }
             Ok(_) => "ok".to_string(),
             Err(code) => format!("{code:?}"),
         };
@@ -313,7 +455,74 @@ impl LessonRun {
 }
 
 fn data_of(op: &ClientOp) -> Vec<u8> {
-    op.data.clone().unwrap_or_default().into_bytes()
+    match op.data_bytes {
+        Some(n) => alloc::vec![b'x'; n],
+        None => op.data.clone().unwrap_or_default().into_bytes(),
+    }
+}
+
+/// Permission letters in ZooKeeper's order (`ZKUtil.getPermString`: c d r w a).
+const PERM_LETTERS: [(char, i32); 5] = [
+    ('c', perms::CREATE),
+    ('d', perms::DELETE),
+    ('r', perms::READ),
+    ('w', perms::WRITE),
+    ('a', perms::ADMIN),
+];
+
+/// `scheme:id:perms` entries (the id may itself contain `:`, as digest ids do).
+pub(crate) fn parse_acl(entries: &[String]) -> Result<Vec<Acl>, String> {
+    entries
+        .iter()
+        .map(|e| {
+            let (rest, letters) = e
+                .rsplit_once(':')
+                .ok_or_else(|| format!("ACL entry {e:?} is not scheme:id:perms"))?;
+            let (scheme, id) = rest
+                .split_once(':')
+                .ok_or_else(|| format!("ACL entry {e:?} is not scheme:id:perms"))?;
+            let mut bits = 0;
+            for ch in letters.chars() {
+                let (_, b) = PERM_LETTERS
+                    .iter()
+                    .find(|(l, _)| *l == ch)
+                    .ok_or_else(|| format!("ACL entry {e:?}: unknown permission {ch:?}"))?;
+                bits |= b;
+            }
+            Ok(Acl::new(bits, scheme, id))
+        })
+        .collect()
+}
+
+/// An ACL entry as `scheme:id:perms` (perms in c d r w a order).
+pub(crate) fn format_acl(a: &Acl) -> String {
+    let letters: String = PERM_LETTERS
+        .iter()
+        .filter(|(_, b)| a.perms & b != 0)
+        .map(|(l, _)| *l)
+        .collect();
+    format!("{}:{}:{}", a.id.scheme, a.id.id, letters)
+}
+
+/// The length of a write's request frame as the server reads it (RequestHeader, then the
+/// jute record): what `jute.maxbuffer` limits.
+fn request_frame_len(w: &WriteOp) -> usize {
+    let buf = |d: &Option<Vec<u8>>| 4 + d.as_ref().map_or(0, |d| d.len());
+    let string = |s: &str| 4 + s.len();
+    let acl = |a: &[Acl]| {
+        4 + a
+            .iter()
+            .map(|e| 4 + string(&e.id.scheme) + string(&e.id.id))
+            .sum::<usize>()
+    };
+    8 + match w {
+        WriteOp::Create(r) | WriteOp::Create2(r) | WriteOp::CreateContainer(r) => {
+            string(&r.path) + buf(&r.data) + acl(&r.acl) + 4
+        }
+        WriteOp::CreateTtl(r) => string(&r.path) + buf(&r.data) + acl(&r.acl) + 4 + 8,
+        WriteOp::SetData(r) => string(&r.path) + buf(&r.data) + 4,
+        _ => 0,
+    }
 }
 
 /// A short summary of a transaction, e.g. `create /z` or `createSession`.
@@ -372,5 +581,44 @@ pub(crate) fn describe(msg: &Message<Txn, crate::tree::TreeSnapshot>) -> String 
             crate::message::Forwarded::Sync => "sync".to_string(),
         },
         Message::UpToDate | Message::Sync { .. } => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_entries_parse_with_colons_in_the_id_and_print_in_cdrwa_order() {
+        let acl = parse_acl(&[
+            "digest:alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=:rc".into(),
+            "world:anyone:adrwc".into(),
+        ])
+        .unwrap();
+        assert_eq!(acl[0].id.id, "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=");
+        assert_eq!(acl[0].perms, perms::READ | perms::CREATE);
+        assert_eq!(
+            format_acl(&acl[0]),
+            "digest:alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=:cr"
+        );
+        assert_eq!(format_acl(&acl[1]), "world:anyone:cdrwa");
+        assert!(parse_acl(&["world:anyone:x".into()]).is_err());
+        assert!(parse_acl(&["world".into()]).is_err());
+    }
+
+    #[test]
+    fn a_frame_longer_than_jute_maxbuffer_is_the_data_plus_its_framing() {
+        let set = |n: usize| {
+            WriteOp::SetData(SetDataRequest {
+                path: "/app".into(),
+                data: Some(alloc::vec![b'x'; n]),
+                version: -1,
+            })
+        };
+        // RequestHeader 8, path 4+4, data 4+n, version 4.
+        assert_eq!(request_frame_len(&set(10)), 34);
+        let max = DEFAULT_MAX_BUFFER_BYTES as usize;
+        assert!(request_frame_len(&set(max - 24)) <= max);
+        assert!(request_frame_len(&set(max - 23)) > max);
     }
 }

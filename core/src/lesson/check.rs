@@ -386,7 +386,7 @@ impl LessonRun {
                     continue;
                 };
                 let tree = p.machine();
-                let node = tree.get_data(&[], &z.path);
+                let node = tree.get_data(&super::observer(), &z.path);
                 let exists = z.exists.unwrap_or(true);
                 let yes_no = |b: bool| if b { "present" } else { "absent" };
                 a.eq(
@@ -406,7 +406,7 @@ impl LessonRun {
                 }
                 if let Some(ch) = &z.children {
                     let actual = tree
-                        .get_children(&[], &z.path)
+                        .get_children(&super::observer(), &z.path)
                         .map(|(c, _)| c)
                         .unwrap_or_default();
                     a.eq(
@@ -427,6 +427,32 @@ impl LessonRun {
                         || format!("version of {} on server {s}", z.path),
                         v,
                         stat.version,
+                    );
+                }
+                if let Some(v) = z.cversion {
+                    a.eq(
+                        || format!("cversion of {} on server {s}", z.path),
+                        v,
+                        stat.cversion,
+                    );
+                }
+                if let Some(v) = z.aversion {
+                    a.eq(
+                        || format!("aversion of {} on server {s}", z.path),
+                        v,
+                        stat.aversion,
+                    );
+                }
+                if let Some(want) = &z.acl {
+                    let actual: Vec<String> = tree
+                        .nodes
+                        .get(&z.path)
+                        .map(|n| n.rec.acl.iter().map(super::actions::format_acl).collect())
+                        .unwrap_or_default();
+                    a.eq(
+                        || format!("ACL of {} on server {s}", z.path),
+                        want.join(","),
+                        actual.join(","),
                     );
                 }
                 if let Some(o) = &z.owner {
@@ -497,7 +523,77 @@ impl LessonRun {
                 opt(actual),
             );
         }
+        self.check_connections(c, &mut a);
         a.r
+    }
+
+    fn check_connections(&self, c: &Checkpoint, a: &mut Acc) {
+        let client = |name: &str| self.client_id(name).and_then(|id| self.clients.get(id));
+        for (name, want) in &c.client_state {
+            a.eq(
+                || format!("connection state of {name}"),
+                want.clone(),
+                self.client_state(name),
+            );
+        }
+        for (name, want) in &c.connected_to {
+            a.eq(
+                || format!("server {name} is connected to"),
+                format!("{want}"),
+                opt(client(name).map(|c| c.server)),
+            );
+        }
+        for (name, want) in &c.session_events {
+            a.eq(
+                || format!("connection events of {name} in this step"),
+                want.join(", "),
+                self.session_events_in_step(name).join(", "),
+            );
+        }
+        for (name, want) in &c.refused_by {
+            let got: Vec<String> = self
+                .connection_log_in_step(name)
+                .iter()
+                .filter(|e| e.event.is_none() && e.text.contains("is behind"))
+                .filter_map(|e| e.text.split_whitespace().nth(1).map(String::from))
+                .collect();
+            let want: Vec<String> = want.iter().map(|s| format!("{s}")).collect();
+            a.eq(
+                || format!("servers that refused {name} in this step"),
+                want.join(", "),
+                got.join(", "),
+            );
+        }
+        for (name, spec) in &c.pings {
+            let got = client(name)
+                .and_then(|c| c.cnxn.as_ref())
+                .map(|x| x.pings - self.cnxn_mark.get(name).map_or(0, |m| m.1));
+            a.r.checked += 1;
+            let ok = got.is_some_and(|n| spec.holds(n).unwrap_or(false));
+            if !ok {
+                a.fail(
+                    format!("pings {name} sent in this step"),
+                    match spec {
+                        CountSpec::Exactly(n) => format!("{n}"),
+                        CountSpec::Compare(s) => s.clone(),
+                    },
+                    opt(got),
+                );
+            }
+        }
+    }
+
+    /// `CONNECTED`, `CONNECTING` or `CLOSED` for a client with a connect string; for one
+    /// without, `CONNECTED` while it is alive.
+    pub(crate) fn client_state(&self, name: &str) -> String {
+        match self.client_id(name).and_then(|id| self.clients.get(id)) {
+            None => "none".to_string(),
+            Some(c) => match &c.cnxn {
+                Some(x) => x.state.name().to_string(),
+                None if c.alive => "CONNECTED".to_string(),
+                None => "CLOSED".to_string(),
+            },
+        }
     }
 
     /// `a (session 0x…)` for a known client's session, the number otherwise.
@@ -555,7 +651,7 @@ impl LessonRun {
             AnswerFrom::DataOf(path) => self
                 .reference_server()
                 .and_then(peer)
-                .and_then(|p| p.machine().get_data(&[], path).ok())
+                .and_then(|p| p.machine().get_data(&super::observer(), path).ok())
                 .map(|(d, _)| {
                     String::from_utf8_lossy(d.as_deref().unwrap_or_default()).into_owned()
                 })
@@ -566,7 +662,7 @@ impl LessonRun {
                     .nodes()
                     .values()
                     .filter_map(|n| n.peer.as_ref())
-                    .filter(|p| p.machine().exists(&[], path).is_ok())
+                    .filter(|p| p.machine().exists(&super::observer(), path).is_ok())
                     .count();
                 format!("{n}")
             }
@@ -575,10 +671,28 @@ impl LessonRun {
             AnswerFrom::VersionOf(path) => self
                 .reference_server()
                 .and_then(peer)
-                .and_then(|p| p.machine().get_data(&[], path).ok())
+                .and_then(|p| p.machine().get_data(&super::observer(), path).ok())
                 .map(|(_, stat)| format!("{}", stat.version))
                 .unwrap_or_else(|| "absent".to_string()),
             AnswerFrom::ResultOf(client) => opt(self.last_result(client).as_ref()),
+            AnswerFrom::ClientStateOf(c) => self.client_state(c),
+            AnswerFrom::ServerOf(c) => opt(self
+                .client_id(c)
+                .and_then(|id| self.clients.get(id))
+                .map(|c| c.server)),
+            AnswerFrom::SessionEventsOf(c) => {
+                let v = self.session_events_in_step(c);
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.join(", ")
+                }
+            }
+            AnswerFrom::PingsOf(c) => opt(self
+                .client_id(c)
+                .and_then(|id| self.clients.get(id))
+                .and_then(|cl| cl.cnxn.as_ref())
+                .map(|x| x.pings - self.cnxn_mark.get(c).map_or(0, |m| m.1))),
             AnswerFrom::Fixed(s) => s.clone(),
         }
     }

@@ -75,7 +75,7 @@ pub fn check_exercise_since(
                 .leader()
                 .and_then(|l| cluster.peer(l))
                 .map(|p| p.machine());
-            let got = tree.map(|t| t.get_data(&[], path));
+            let got = tree.map(|t| t.get_data(&super::observer(), path));
             match got {
                 None => (false, String::from("no leader is established")),
                 Some(Err(_)) => (false, format!("the leader has no {path}")),
@@ -120,7 +120,12 @@ pub fn check_exercise_since(
             field,
         } => wins_on(cluster, recent, *leader, *over, field),
         Goal::CommittedByNextLeader => committed_by_next_leader(cluster, recent),
-        Goal::Notified { .. } | Goal::MissedUpdate { .. } | Goal::Rejected { .. } => (
+        Goal::LeaderBackToLooking(s) => back_to_looking(cluster, recent, *s),
+        Goal::Notified { .. }
+        | Goal::MissedUpdate { .. }
+        | Goal::Rejected { .. }
+        | Goal::ReadLatest { .. }
+        | Goal::MovedSession { .. } => (
             false,
             String::from(
                 "this goal needs the lesson's clients: check it with LessonRun::check_exercise",
@@ -316,6 +321,54 @@ fn committed_by_next_leader(
     (uncommitted.iter().any(kept), seen)
 }
 
+/// `sid` went from LEADING to LOOKING during free play and was not stopped on the way (a
+/// crash or restart starts a new incarnation, which does not count).
+fn back_to_looking(
+    cluster: &ZkCluster,
+    recent: &[crate::sim::TraceRecord],
+    sid: Sid,
+) -> (bool, String) {
+    let mut leading = false;
+    let mut fell_back = false;
+    let mut stopped = false;
+    for r in recent.iter().filter(|r| r.node == sid) {
+        match &r.event {
+            SimEvent::Peer(TraceEvent::StateChanged { from, to }) => {
+                if *to == PeerState::Leading {
+                    leading = true;
+                } else if *from == PeerState::Leading && *to == PeerState::Looking {
+                    fell_back = true;
+                }
+            }
+            SimEvent::Crashed | SimEvent::Restarted | SimEvent::Wiped => stopped = true,
+            _ => {}
+        }
+    }
+    // Leading when free play began counts too.
+    let was_leading = leading
+        || recent.first().is_some_and(|_| {
+            cluster.trace().records()[..cluster.trace().records().len() - recent.len()]
+                .iter()
+                .rev()
+                .filter(|r| r.node == sid)
+                .find_map(|r| match &r.event {
+                    SimEvent::Peer(TraceEvent::StateChanged { to, .. }) => Some(*to),
+                    _ => None,
+                })
+                == Some(PeerState::Leading)
+        });
+    let seen = if stopped {
+        format!("server {sid} was stopped (a crash is not losing leadership)")
+    } else if fell_back {
+        format!("server {sid} stopped leading and went back to LOOKING")
+    } else if was_leading {
+        format!("server {sid} is still leading")
+    } else {
+        format!("server {sid} did not lead")
+    };
+    (fell_back && was_leading && !stopped, seen)
+}
+
 /// Goals about a lesson's clients ([`Goal::Notified`], [`Goal::MissedUpdate`]), checked from
 /// what the clients saw since free play began; other goals go to [`check_exercise_since`].
 pub(crate) fn check_with_clients(exercise: &Exercise, run: &LessonRun) -> ExerciseResult {
@@ -330,6 +383,46 @@ pub(crate) fn check_with_clients(exercise: &Exercise, run: &LessonRun) -> Exerci
             (got.iter().any(|e| e == event), seen)
         }
         Goal::MissedUpdate { client, path } => missed_update(run, client, path),
+        Goal::ReadLatest { client, path } => {
+            let read = run
+                .reads_since_free_play(client)
+                .then(|| run.read_data.get(client).cloned())
+                .flatten();
+            let leader = run
+                .cluster()
+                .leader()
+                .and_then(|l| run.cluster().peer(l))
+                .and_then(|p| p.machine().get_data(&super::observer(), path).ok())
+                .map(|(d, _)| {
+                    String::from_utf8_lossy(d.as_deref().unwrap_or_default()).into_owned()
+                });
+            let seen = match (&read, &leader) {
+                (None, _) => format!("{client} read nothing during free play"),
+                (_, None) => format!("the leader has no {path}"),
+                (Some(r), Some(l)) if r == l => format!("{client} read {r:?}, the latest value"),
+                (Some(r), Some(l)) => format!("{client} read {r:?} but the leader holds {l:?}"),
+            };
+            (read.is_some() && read == leader, seen)
+        }
+        Goal::MovedSession { client } => {
+            let c = run.client_id(client).and_then(|id| run.clients().get(id));
+            let events = run.connection_events_since_free_play(client);
+            let open = c.is_some_and(|c| {
+                run.reference_server()
+                    .and_then(|s| run.cluster().peer(s))
+                    .is_some_and(|p| p.machine().sessions().contains_key(&c.session_id))
+            });
+            let moved = c.map(|c| c.server) != run.free_play_server(client);
+            let reconnected =
+                events.contains(&"Disconnected") && events.last() == Some(&"SyncConnected");
+            let seen = format!(
+                "{client} saw [{}], is on server {}, its session is {}",
+                events.join(", "),
+                c.map_or(0, |c| c.server),
+                if open { "open" } else { "closed" }
+            );
+            (reconnected && moved && open, seen)
+        }
         Goal::Rejected { client, code } => {
             let got = run.last_result_since_free_play(client);
             let seen = match &got {
@@ -356,7 +449,7 @@ fn missed_update(run: &LessonRun, client: &str, path: &str) -> (bool, String) {
     let Some(tree) = run.cluster().peer(c.server).map(|p| p.machine()) else {
         return (false, format!("{client}'s server {} is down", c.server));
     };
-    let now = match tree.get_data(&[], path) {
+    let now = match tree.get_data(&super::observer(), path) {
         Ok((d, _)) => String::from_utf8_lossy(d.as_deref().unwrap_or_default()).into_owned(),
         Err(_) => return (false, format!("{path} does not exist")),
     };

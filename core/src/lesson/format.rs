@@ -149,9 +149,26 @@ pub struct ClientOp {
     /// write: send and go on without waiting for the reply (default: wait up to 5 s).
     #[cfg_attr(feature = "serde", serde(default))]
     pub no_wait: bool,
-    /// setData / delete: the version the node must be at, else BadVersion (default -1: any).
+    /// setData / delete / setACL: the version (setACL: aversion) the node must be at, else
+    /// BadVersion (default -1: any).
     #[cfg_attr(feature = "serde", serde(default))]
     pub version: Option<i32>,
+    /// create / setACL: the ACL, entries `scheme:id:perms` with perms from `crwda`, e.g.
+    /// `world:anyone:r`, `digest:alice:<base64 sha1>:crwda`, `auth::crwda`, `ip:10.0.0.7:r`
+    /// (default for create: `world:anyone:crwda`, OPEN_ACL_UNSAFE).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub acl: Option<Vec<String>>,
+    /// create: a container node (createContainer; the leader deletes it once it has had a
+    /// child and has none left).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub container: bool,
+    /// create: a TTL node (createTTL) that the leader deletes once it has no children and was
+    /// not modified for this long.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub ttl_ms: Option<i64>,
+    /// create / set: data of this many bytes (`x`), instead of `data`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub data_bytes: Option<usize>,
 }
 
 /// A link between two servers (one way unless `both`).
@@ -199,7 +216,33 @@ pub enum StepAction {
         server: Sid,
         #[cfg_attr(feature = "serde", serde(default = "default_session_timeout_ms"))]
         timeout_ms: i32,
+        /// The connect string, in the order the client tries it (it must contain `server`).
+        /// With it the client runs ClientCnxn's timers and moves to the next server when its
+        /// connection is lost ([`crate::sim::zk::Cnxn`]); without it the client stays on
+        /// `server`.
+        #[cfg_attr(feature = "serde", serde(default))]
+        hosts: Vec<Sid>,
+        /// The client's address: the server gives the connection the id `ip:<address>`.
+        #[cfg_attr(feature = "serde", serde(default))]
+        ip: Option<String>,
     },
+    /// Pause a server's process (SIGSTOP) for `ms`: it answers nothing, then resumes.
+    Pause {
+        server: Sid,
+        ms: u64,
+    },
+    /// `sync`: the client's server catches up with the leader before it answers (waits).
+    Sync(ClientOp),
+    /// `addauth`: the connection authenticates, e.g. scheme `digest`, auth `alice:secret`.
+    AddAuth {
+        client: String,
+        scheme: String,
+        auth: String,
+    },
+    /// setACL (with `acl` and `version`, the expected aversion).
+    SetAcl(ClientOp),
+    /// getACL: the node's ACL, as `read_data` (`scheme:id:perms`, comma-separated).
+    GetAcl(ClientOp),
     /// A client process dies: its session expires after its timeout.
     CrashClient(String),
     /// A client closes its session (its ephemerals go at once).
@@ -351,6 +394,15 @@ pub struct ZnodeCheck {
     /// Its stat's `version` (dataVersion): 0 at create, +1 per setData.
     #[cfg_attr(feature = "serde", serde(default))]
     pub version: Option<i32>,
+    /// Its stat's `cversion`: +1 per child created or deleted.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub cversion: Option<i32>,
+    /// Its stat's `aversion`: +1 per setACL.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub aversion: Option<i32>,
+    /// Its ACL, entries `scheme:id:perms` (perms in `crwda` order).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub acl: Option<Vec<String>>,
     /// The servers to look at (default: every running server).
     #[cfg_attr(feature = "serde", serde(default))]
     pub on: Option<Vec<Sid>>,
@@ -402,6 +454,18 @@ pub struct Checkpoint {
     /// Client → its session's timeout as the leader holds it (negotiated: between 2 and 20
     /// ticks).
     pub session_timeout_ms: BTreeMap<String, i32>,
+    /// Client (with a connect string) → `CONNECTED`, `CONNECTING` or `CLOSED`.
+    pub client_state: BTreeMap<String, String>,
+    /// Client → the server it is connected to (or was last).
+    pub connected_to: BTreeMap<String, Sid>,
+    /// Client → the connection events its watcher received in this step, in order:
+    /// `Disconnected`, `SyncConnected`, `Expired`.
+    pub session_events: BTreeMap<String, Vec<String>>,
+    /// Client → the servers that refused its session in this step because they were behind
+    /// the last zxid it had seen, in order.
+    pub refused_by: BTreeMap<String, Vec<Sid>>,
+    /// Client → how many pings it sent in this step.
+    pub pings: BTreeMap<String, CountSpec>,
 }
 
 impl Checkpoint {
@@ -441,6 +505,15 @@ pub enum AnswerFrom {
     VersionOf(String),
     /// The result of a client's last request: `ok`, `pending` or an error code name.
     ResultOf(String),
+    /// A client's connection state: `CONNECTED`, `CONNECTING` or `CLOSED`.
+    ClientStateOf(String),
+    /// The server a client is connected to.
+    ServerOf(String),
+    /// The connection events a client's watcher received in the step, comma-separated
+    /// (`none` if there were none).
+    SessionEventsOf(String),
+    /// How many pings a client (with a connect string) sent during the step.
+    PingsOf(String),
     /// A fixed answer (for conceptual questions).
     Fixed(String),
 }
@@ -509,6 +582,14 @@ pub enum Goal {
     /// The client's last request, sent during free play, failed with this error code (e.g.
     /// `BadVersion`: a conditional write that lost the race).
     Rejected { client: String, code: String },
+    /// The client's last read during free play returned what the leader holds for `path`.
+    ReadLatest { client: String, path: String },
+    /// During free play the client lost its connection, reconnected to another server, and
+    /// its session is still open.
+    MovedSession { client: String },
+    /// During free play this server, while leading, went back to LOOKING without being
+    /// stopped (it lost its quorum).
+    LeaderBackToLooking(Sid),
 }
 
 /// A free-play task checked from the trace (see [`super::check_exercise`]).

@@ -39,6 +39,12 @@ pub use format::{
 };
 pub use run::{Fate, FlowMessage, LessonRun, StepReport};
 
+/// The identity checkpoints, answers and views read the data tree with: `super`, which
+/// every ACL check lets through, so a protected node is still visible to the lesson itself.
+pub(crate) fn observer() -> alloc::vec::Vec<crate::tree::Id> {
+    alloc::vec![crate::tree::Id::new("super", "")]
+}
+
 /// Why a lesson could not be loaded or played.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum LessonError {
@@ -103,6 +109,12 @@ pub fn catalog() -> &'static [(&'static str, &'static str)] {
         "12-watches-one-shot",
         "13-quorum-logged-survives",
         "14-versions-conditional-set",
+        "15-guarantees-and-sync",
+        "16-session-moves",
+        "17-recipes-election-herd",
+        "18-zab-phases",
+        "19-acls",
+        "20-znode-rules",
     )
 }
 

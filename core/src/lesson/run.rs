@@ -89,6 +89,8 @@ pub struct LessonRun {
     pub(crate) read_version: BTreeMap<String, i32>,
     /// Client → how many watch events it had when the current step began.
     pub(crate) events_mark: BTreeMap<String, usize>,
+    /// Client → (connection log length, pings) when the current step began.
+    pub(crate) cnxn_mark: BTreeMap<String, (usize, u64)>,
     pub(crate) messages: Vec<FlowMessage>,
     msg_index: BTreeMap<u64, usize>,
     scanned: usize,
@@ -102,6 +104,8 @@ pub struct LessonRun {
     pub(crate) requests: BTreeMap<String, u64>,
     /// Client → how many reads and writes it had sent when free play began.
     free_play_requests: BTreeMap<String, u64>,
+    /// Client → (its server, its connection log length) when free play began.
+    free_play_cnxn: BTreeMap<String, (Sid, usize)>,
 }
 
 impl LessonRun {
@@ -139,6 +143,7 @@ impl LessonRun {
             read_data: BTreeMap::new(),
             read_version: BTreeMap::new(),
             events_mark: BTreeMap::new(),
+            cnxn_mark: BTreeMap::new(),
             messages: Vec::new(),
             msg_index: BTreeMap::new(),
             scanned: 0,
@@ -149,6 +154,7 @@ impl LessonRun {
             free_play_events: BTreeMap::new(),
             requests: BTreeMap::new(),
             free_play_requests: BTreeMap::new(),
+            free_play_cnxn: BTreeMap::new(),
         };
         run.scan();
         Ok(run)
@@ -240,6 +246,14 @@ impl LessonRun {
             .iter()
             .filter_map(|(n, id)| Some((n.clone(), self.clients.get(*id)?.events.len())))
             .collect();
+        self.cnxn_mark = self
+            .names
+            .iter()
+            .filter_map(|(n, id)| {
+                let x = self.clients.get(*id)?.cnxn.as_ref()?;
+                Some((n.clone(), (x.log.len(), x.pings)))
+            })
+            .collect();
         let mut action_failures = Vec::new();
         for action in &step.actions {
             if let Err(f) = self.perform(action) {
@@ -297,6 +311,41 @@ impl LessonRun {
             .filter_map(|(n, id)| Some((n.clone(), self.clients.get(*id)?.events.len())))
             .collect();
         self.free_play_requests = self.requests.clone();
+        self.free_play_cnxn = self
+            .names
+            .iter()
+            .filter_map(|(n, id)| {
+                let c = self.clients.get(*id)?;
+                Some((
+                    n.clone(),
+                    (c.server, c.cnxn.as_ref().map_or(0, |x| x.log.len())),
+                ))
+            })
+            .collect();
+    }
+
+    /// Whether the client sent a request since free play began.
+    pub(crate) fn reads_since_free_play(&self, name: &str) -> bool {
+        self.requests.get(name).copied().unwrap_or(0)
+            > self.free_play_requests.get(name).copied().unwrap_or(0)
+    }
+
+    /// The server the client was on when free play began.
+    pub(crate) fn free_play_server(&self, name: &str) -> Option<Sid> {
+        self.free_play_cnxn.get(name).map(|m| m.0)
+    }
+
+    /// The connection events a client's watcher received since free play began.
+    pub fn connection_events_since_free_play(&self, name: &str) -> Vec<&'static str> {
+        let Some(x) = self
+            .client_id(name)
+            .and_then(|id| self.clients.get(id))
+            .and_then(|c| c.cnxn.as_ref())
+        else {
+            return Vec::new();
+        };
+        let from = self.free_play_cnxn.get(name).map_or(0, |m| m.1);
+        x.log.iter().skip(from).filter_map(|e| e.event).collect()
     }
 
     /// The result of a client's last request if it sent one since free play began.
@@ -323,6 +372,28 @@ impl LessonRun {
     pub fn check_exercise(&self, index: usize) -> Option<super::ExerciseResult> {
         let ex = self.lesson.exercises.get(index)?;
         Some(super::exercise::check_with_clients(ex, self))
+    }
+
+    /// The lines of a client's connection log written during the current step.
+    pub fn connection_log_in_step(&self, name: &str) -> &[crate::sim::zk::CnxnLogEntry] {
+        let Some(x) = self
+            .client_id(name)
+            .and_then(|id| self.clients.get(id))
+            .and_then(|c| c.cnxn.as_ref())
+        else {
+            return &[];
+        };
+        let from = self.cnxn_mark.get(name).map_or(0, |m| m.0);
+        x.log.get(from..).unwrap_or_default()
+    }
+
+    /// The connection events (`Disconnected`, `SyncConnected`, `Expired`) a client's watcher
+    /// received during the current step.
+    pub fn session_events_in_step(&self, name: &str) -> Vec<&'static str> {
+        self.connection_log_in_step(name)
+            .iter()
+            .filter_map(|e| e.event)
+            .collect()
     }
 
     /// Watch events a client received since free play began, as `NodeDeleted /master`.
@@ -360,9 +431,14 @@ impl LessonRun {
             if !go(self) {
                 return;
             }
-            match self.cluster.next_event_time() {
+            match self.clients.next_time(&self.cluster) {
                 Some(t) if t <= limit => {
-                    self.cluster.step();
+                    // The ensemble's next event, or a client's timer (a ping, a timeout).
+                    if self.cluster.next_event_time() == Some(t) {
+                        self.cluster.step();
+                    } else {
+                        self.cluster.run_until(t);
+                    }
                     self.clients.pump(&mut self.cluster);
                     self.scan();
                 }

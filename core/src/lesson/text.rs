@@ -182,7 +182,7 @@ pub fn data_lines(run: &LessonRun, lang: Lang) -> Vec<String> {
                 .filter(|path| path != "/" && !path.starts_with("/zookeeper"))
                 .map(|path| {
                     let data = tree
-                        .get_data(&[], &path)
+                        .get_data(&super::observer(), &path)
                         .map(|(d, _)| {
                             String::from_utf8_lossy(d.as_deref().unwrap_or_default()).into_owned()
                         })

@@ -100,14 +100,30 @@ impl Ctx {
             | StepAction::Kill(s)
             | StepAction::Restart(s)
             | StepAction::Wipe(s)
-            | StepAction::Isolate(s) => self.server(*s),
+            | StepAction::Isolate(s)
+            | StepAction::Pause { server: s, .. } => self.server(*s),
+            StepAction::AddAuth { client, .. } => self.client(client),
             StepAction::Cut(l)
             | StepAction::Heal(l)
             | StepAction::Slow(l)
             | StepAction::DropNext(l) => self.link(l),
             StepAction::HealAll | StepAction::RunFor(_) => Ok(()),
-            StepAction::Connect { client, server, .. } => {
+            StepAction::Connect {
+                client,
+                server,
+                hosts,
+                ..
+            } => {
                 self.server(*server)?;
+                for h in hosts {
+                    self.server(*h)?;
+                }
+                if !hosts.is_empty() && !hosts.contains(server) {
+                    return Err(invalid(
+                        &self.at,
+                        format!("the connect string {hosts:?} must contain server {server}"),
+                    ));
+                }
                 if client.is_empty() {
                     return Err(invalid(&self.at, "a client needs a name".to_string()));
                 }
@@ -120,8 +136,14 @@ impl Ctx {
             | StepAction::Delete(op)
             | StepAction::Get(op)
             | StepAction::Exists(op)
-            | StepAction::Children(op) => {
+            | StepAction::Children(op)
+            | StepAction::Sync(op)
+            | StepAction::SetAcl(op)
+            | StepAction::GetAcl(op) => {
                 self.client(&op.client)?;
+                if let Some(acl) = &op.acl {
+                    super::actions::parse_acl(acl).map_err(|e| invalid(&self.at, e))?;
+                }
                 if !op.path.starts_with('/') {
                     return Err(invalid(
                         &self.at,
@@ -237,6 +259,11 @@ impl Ctx {
             .chain(c.events.keys())
             .chain(c.session_open.keys())
             .chain(c.session_timeout_ms.keys())
+            .chain(c.client_state.keys())
+            .chain(c.connected_to.keys())
+            .chain(c.session_events.keys())
+            .chain(c.refused_by.keys())
+            .chain(c.pings.keys())
         {
             self.client(name)?;
         }
@@ -251,9 +278,13 @@ impl Ctx {
             | AnswerFrom::LastLoggedOf(s)
             | AnswerFrom::LastCommittedOf(s)
             | AnswerFrom::SyncModeFor(s) => self.server(*s),
-            AnswerFrom::ReadBy(c) | AnswerFrom::EventsOf(c) | AnswerFrom::ResultOf(c) => {
-                self.client(c)
-            }
+            AnswerFrom::ReadBy(c)
+            | AnswerFrom::EventsOf(c)
+            | AnswerFrom::ResultOf(c)
+            | AnswerFrom::ClientStateOf(c)
+            | AnswerFrom::ServerOf(c)
+            | AnswerFrom::SessionEventsOf(c)
+            | AnswerFrom::PingsOf(c) => self.client(c),
             AnswerFrom::Leader
             | AnswerFrom::DataOf(_)
             | AnswerFrom::HoldersOf(_)
@@ -363,9 +394,12 @@ impl Lesson {
                         ));
                     }
                 }
+                Goal::LeaderBackToLooking(s) => ctx.server(*s)?,
                 Goal::Notified { client, .. }
                 | Goal::MissedUpdate { client, .. }
-                | Goal::Rejected { client, .. } => {
+                | Goal::Rejected { client, .. }
+                | Goal::ReadLatest { client, .. }
+                | Goal::MovedSession { client } => {
                     // The client must exist once the solution has run.
                     let mut c = Ctx {
                         servers,

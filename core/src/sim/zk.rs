@@ -19,7 +19,10 @@ use crate::tree::{
     initial_session_id, negotiate_timeout, next_session_id, session_password, ConnId, ErrorCode,
     Id, ReadRequest, ReadResponse, Txn, WatchedEvent, WriteOp, WriteOutcome, WriteResponse,
 };
-use crate::zxid::Sid;
+use crate::zxid::{Sid, Zxid};
+
+mod cnxn;
+pub use cnxn::{Cnxn, CnxnLogEntry, CnxnState};
 
 /// A cluster replicating the ZooKeeper data tree.
 pub type ZkCluster = Cluster<DataTree>;
@@ -41,6 +44,13 @@ pub struct ZkClient {
     pub alive: bool,
     /// Watch events delivered to it, oldest first.
     pub events: Vec<WatchedEvent>,
+    /// The largest zxid its replies carried (`lastZxid`): a server behind it refuses the
+    /// session, so a client never goes back in time by moving.
+    pub last_zxid: Zxid,
+    /// The client-side connection, for a client given a connect string (see [`Cnxn`]).
+    pub cnxn: Option<Cnxn>,
+    /// Requests sent and not yet answered (their replies raise `last_zxid`).
+    pending: Vec<RequestTag>,
     cxid: i32,
 }
 
@@ -105,11 +115,73 @@ impl ZkClients {
             auth: Vec::new(),
             alive: true,
             events: Vec::new(),
+            last_zxid: Zxid::ZERO,
+            cnxn: None,
+            pending: Vec::new(),
             cxid: 0,
         };
         self.clients.insert(id, client);
         self.touch(cluster, id);
         Ok(id)
+    }
+
+    /// Opens a session on `server` like [`ZkClients::connect`], for a client whose connect
+    /// string is `hosts`: from then on the client runs ClientCnxn's timers (pings, readTimeout,
+    /// connectTimeout) and moves to the next server of `hosts` when its connection is lost.
+    pub fn connect_with_hosts(
+        &mut self,
+        cluster: &mut ZkCluster,
+        server: Sid,
+        hosts: Vec<Sid>,
+        timeout_ms: i32,
+    ) -> Result<ClientId, ErrorCode> {
+        let id = self.connect(cluster, server, timeout_ms)?;
+        let now = cluster.now();
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.last_zxid = cluster
+                .peer(server)
+                .map_or(Zxid::ZERO, |p| p.last_processed_zxid());
+            c.cnxn = Some(Cnxn::new(hosts, server, c.timeout_ms, now));
+        }
+        Ok(id)
+    }
+
+    /// Adds identities to the client's connection (an `auth` packet, e.g. `digest` ids).
+    pub fn add_auth(&mut self, id: ClientId, ids: &[Id]) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            for i in ids {
+                if !c.auth.contains(i) {
+                    c.auth.push(i.clone());
+                }
+            }
+        }
+    }
+
+    /// Whether the client can send now: alive and, with a connect string, connected.
+    fn can_send(c: &ZkClient) -> bool {
+        c.alive
+            && c.cnxn
+                .as_ref()
+                .is_none_or(|x| x.state == CnxnState::Connected)
+    }
+
+    /// Sends a `sync` through the client's server without waiting: when it is answered, the
+    /// server has applied every transaction the leader committed before the sync.
+    pub fn sync(&mut self, cluster: &mut ZkCluster, id: ClientId) -> Option<RequestTag> {
+        let c = self.clients.get(&id)?;
+        if !Self::can_send(c) {
+            return None;
+        }
+        let server = c.server;
+        let tag = cluster.act(Action::Sync { server })?;
+        let now = cluster.now();
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.pending.push(tag);
+            if let Some(x) = c.cnxn.as_mut() {
+                x.exchanged(now);
+            }
+        }
+        Some(tag)
     }
 
     /// Sends a write and returns its request tag without waiting.
@@ -120,13 +192,21 @@ impl ZkClients {
         op: WriteOp,
     ) -> Option<RequestTag> {
         let c = self.clients.get_mut(&id)?;
-        if !c.alive {
+        if !Self::can_send(c) {
             return None;
         }
         c.cxid += 1;
         let txn = Txn::new(c.session_id, c.cxid, c.auth.clone(), op);
         let server = c.server;
-        cluster.act(Action::Write { server, txn })
+        let tag = cluster.act(Action::Write { server, txn })?;
+        let now = cluster.now();
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.pending.push(tag);
+            if let Some(x) = c.cnxn.as_mut() {
+                x.exchanged(now);
+            }
+        }
+        Some(tag)
     }
 
     /// Sends a write and waits for its outcome (`ConnectionLoss` if it could not complete).
@@ -162,12 +242,25 @@ impl ZkClients {
         if !c.alive {
             return Err(ErrorCode::SessionExpired);
         }
+        if !Self::can_send(c) {
+            return Err(ErrorCode::ConnectionLoss);
+        }
         let (server, conn, session, auth) = (c.server, c.conn, c.session_id, c.auth.clone());
+        let now = cluster.now();
         let peer = cluster.peer_mut(server).ok_or(ErrorCode::ConnectionLoss)?;
         if !peer.is_serving() {
             return Err(ErrorCode::ConnectionLoss);
         }
-        peer.machine_mut().read(conn, session, &auth, req)
+        // A read's reply carries the server's last processed zxid.
+        let seen = peer.last_processed_zxid();
+        let r = peer.machine_mut().read(conn, session, &auth, req);
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.last_zxid = c.last_zxid.max(seen);
+            if let Some(x) = c.cnxn.as_mut() {
+                x.exchanged(now);
+            }
+        }
+        r
     }
 
     /// The client process dies: it stops touching its session, which the leader expires.
@@ -202,6 +295,10 @@ impl ZkClients {
         if !peer.is_serving() {
             return Err(ErrorCode::ConnectionLoss);
         }
+        if peer.last_processed_zxid() < c.last_zxid {
+            // ZooKeeperServer refuses a session whose client has seen a later zxid.
+            return Err(ErrorCode::ConnectionLoss);
+        }
         if !peer.machine().validate_session(c.session_id, &password) {
             return Err(ErrorCode::SessionExpired);
         }
@@ -228,7 +325,7 @@ impl ZkClients {
 
     fn touch(&mut self, cluster: &mut ZkCluster, id: ClientId) {
         if let Some(c) = self.clients.get(&id) {
-            if c.alive {
+            if Self::can_send(c) {
                 cluster.touch_session(c.server, c.session_id, c.timeout_ms);
             }
         }
@@ -251,23 +348,54 @@ impl ZkClients {
                 }
             }
         }
+        for c in self.clients.values_mut() {
+            let mut seen = c.last_zxid;
+            c.pending.retain(|tag| match cluster.request(*tag) {
+                Some(ClientResult::Replied { zxid, .. }) | Some(ClientResult::Synced { zxid }) => {
+                    seen = seen.max(*zxid);
+                    false
+                }
+                Some(ClientResult::Pending) => true,
+                _ => false,
+            });
+            c.last_zxid = seen;
+        }
+        self.tick_connections(cluster);
         let tick = cluster.config().timing.tick_time_ms;
         if cluster.now().saturating_sub(self.last_touch) >= tick {
             self.last_touch = cluster.now();
-            let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+            // Clients with a connect string touch their session with their pings instead.
+            let ids: Vec<ClientId> = self
+                .clients
+                .iter()
+                .filter(|(_, c)| c.cnxn.is_none())
+                .map(|(id, _)| *id)
+                .collect();
             for id in ids {
                 self.touch(cluster, id);
             }
         }
     }
 
+    /// The next time anything happens: the ensemble's next event or a client's timer.
+    pub fn next_time(&self, cluster: &ZkCluster) -> Option<Instant> {
+        match (cluster.next_event_time(), self.next_deadline(cluster)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Runs the cluster to `until`, pumping events and touches along the way.
     pub fn run_until(&mut self, cluster: &mut ZkCluster, until: Instant) {
-        while let Some(t) = cluster.next_event_time() {
+        while let Some(t) = self.next_time(cluster) {
             if t > until {
                 break;
             }
-            cluster.step();
+            if cluster.next_event_time() == Some(t) {
+                cluster.step();
+            } else {
+                cluster.run_until(t);
+            }
             self.pump(cluster);
         }
         cluster.run_until(until);
