@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep, timeout};
@@ -127,7 +127,10 @@ pub async fn start(
     ElectionNet { slots }
 }
 
-async fn read_handshake(mut s: TcpStream) -> std::io::Result<(Sid, TcpStream)> {
+/// Reads the handshake a connecting server sends and returns its sid (public, generic over the
+/// stream, for the fuzz targets and their corpus replay).
+#[doc(hidden)]
+pub async fn read_handshake<S: AsyncRead + Unpin>(mut s: S) -> std::io::Result<(Sid, S)> {
     let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
     let first = s.read_i64().await?;
     if first >= 0 {
@@ -158,7 +161,10 @@ async fn dial(addr: &str, handshake: &[u8]) -> std::io::Result<TcpStream> {
     Ok(s)
 }
 
-async fn read_frames(mut rd: tokio::net::tcp::OwnedReadHalf, sid: Sid, deliver: Deliver) -> String {
+/// Reads notification frames from `sid` until the stream ends or sends something malformed;
+/// returns why it stopped (public, generic over the stream, for the fuzz targets).
+#[doc(hidden)]
+pub async fn read_frames<R: AsyncRead + Unpin>(mut rd: R, sid: Sid, deliver: Deliver) -> String {
     loop {
         let len = match rd.read_i32().await {
             Ok(n) => n,
