@@ -8,6 +8,7 @@
 use std::sync::{Arc, OnceLock};
 
 use zablab_core::tree::DataTree;
+use zablab_core::{Input, Instant, Peer};
 use zablab_node::config::NodeConfig;
 use zablab_node::jute::{self, Reader};
 use zablab_node::machine::NodeMachine;
@@ -104,7 +105,8 @@ pub fn quorum_packet(data: &[u8]) {
 }
 
 /// `zoo_cfg`: a zoo.cfg's text through the parser, validation and what the server derives from
-/// it before it starts (the myid file's sid is tried as 1 and as each `server.N`).
+/// it as it starts: timeouts, and a peer started and ticked once (the myid file's sid is tried
+/// as 1 and as each `server.N`).
 pub fn zoo_cfg(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -118,7 +120,16 @@ pub fn zoo_cfg(data: &[u8]) {
         let mut c = cfg.clone();
         c.myid = myid;
         if c.validate().is_ok() {
-            let _ = c.peer_config();
+            // The server's start: its first quorum timeout (initLimit ticks), then the peer
+            // with this configuration, started and ticked at its first deadline.
+            let pc = c.peer_config();
+            let _ = (pc.timing.init_limit_ms(), pc.timing.sync_limit_ms());
+            let mut peer = Peer::<DataTree>::new(pc);
+            let mut out = Vec::new();
+            peer.step(Instant::ZERO, Input::Start, &mut out);
+            if let Some(at) = peer.next_deadline() {
+                peer.step(at, Input::Tick, &mut out);
+            }
             let _ = c.membership_text();
             let _ = c.is_standalone();
             if let Some(me) = c.me() {

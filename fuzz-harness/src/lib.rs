@@ -27,8 +27,11 @@ pub mod decoders;
 pub mod peer;
 pub mod seeds;
 
+/// A target's body: one input, run to the end; a panic is a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target's name and body, for the corpus replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("client_connect", decoders::client_connect),
     ("client_request", decoders::client_request),
     ("client_reply", decoders::client_reply),

@@ -122,9 +122,12 @@ pub struct Script {
     pub steps: Vec<Step>,
 }
 
-/// The serving three-server ensemble with an observer, built once: (now, peer, disk) per sid.
-fn stable_ensemble() -> &'static Vec<(Sid, Instant, Peer<M>, Disk)> {
-    static CACHE: OnceLock<Vec<(Sid, Instant, Peer<M>, Disk)>> = OnceLock::new();
+/// A server of the simulated ensemble: its sid, the time, its peer and its disk.
+type StartingPoint = (Sid, Instant, Peer<M>, Disk);
+
+/// The serving three-server ensemble with an observer, built once: leader, follower, observer.
+fn stable_ensemble() -> &'static Vec<StartingPoint> {
+    static CACHE: OnceLock<Vec<StartingPoint>> = OnceLock::new();
     CACHE.get_or_init(|| {
         let config = SimConfig {
             participants: 3,
