@@ -332,7 +332,9 @@ impl NodeConfig {
         for (k, v) in &kv {
             let k = k.as_str();
             match k {
-                "tickTime" => cfg.tick_time_ms = positive(k, v)?,
+                // A Java int in ZooKeeper; bounded so tickTime × initLimit and the session
+                // timeout bounds (2 and 20 ticks) cannot overflow.
+                "tickTime" => cfg.tick_time_ms = positive::<i32>(k, v)? as u64,
                 "initLimit" => {
                     cfg.init_limit = positive(k, v)?;
                     init_set = true;
@@ -666,6 +668,24 @@ mod tests {
         assert_eq!(e.key, "4lw.commands.whitelist");
         let e = NodeConfig::parse("clientPort=1\n").unwrap_err();
         assert_eq!(e.key, "dataDir");
+    }
+
+    /// Found with the zoo_cfg fuzz target (fuzz/regressions/zoo_cfg/ticktime-u64-max): a
+    /// tickTime past a Java int overflowed `20 * tickTime` (a panic in a debug build, a wrapped
+    /// session timeout bound in release).
+    #[test]
+    fn a_tick_time_beyond_a_java_int_is_refused() {
+        for huge in ["18446744073709551615", "2147483648"] {
+            let e =
+                NodeConfig::parse(&SAMPLE.replace("tickTime=2000", &format!("tickTime={huge}")))
+                    .unwrap_err();
+            assert_eq!(e.key, "tickTime");
+        }
+        let c = NodeConfig::parse(&SAMPLE.replace("tickTime=2000", "tickTime=2147483647"))
+            .expect("i32::MAX is a valid tickTime");
+        assert_eq!(c.max_session_timeout_ms, 20 * i32::MAX as u64);
+        let t = c.peer_config().timing;
+        assert_eq!(t.init_limit_ms(), i32::MAX as u64 * c.init_limit as u64);
     }
 
     #[test]

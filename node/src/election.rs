@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, ReadHalf};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep, timeout, Instant};
@@ -140,7 +140,10 @@ pub async fn start(
     ElectionNet { slots }
 }
 
-async fn read_handshake(mut s: BoxStream) -> std::io::Result<(Sid, BoxStream)> {
+/// Reads the handshake a connecting server sends and returns its sid (public, generic over the
+/// stream, for the fuzz targets and their corpus replay).
+#[doc(hidden)]
+pub async fn read_handshake<S: AsyncRead + Unpin>(mut s: S) -> std::io::Result<(Sid, S)> {
     let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
     let first = s.read_i64().await?;
     if first >= 0 {
@@ -189,7 +192,10 @@ async fn dial(addr: &str, handshake: &[u8], tls: Option<&QuorumTls>) -> std::io:
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
 }
 
-async fn read_frames(mut rd: ReadHalf<BoxStream>, sid: Sid, deliver: Deliver) -> String {
+/// Reads notification frames from `sid` until the stream ends or sends something malformed;
+/// returns why it stopped (public, generic over the stream, for the fuzz targets).
+#[doc(hidden)]
+pub async fn read_frames<R: AsyncRead + Unpin>(mut rd: R, sid: Sid, deliver: Deliver) -> String {
     loop {
         let len = match rd.read_i32().await {
             Ok(n) => n,

@@ -98,10 +98,11 @@ fn record_zxid(txn: &[u8]) -> Option<u64> {
 }
 
 /// One record as read from a log file: its zxid, txn bytes and where it ends in the file.
-struct Record {
-    zxid: u64,
-    txn: Vec<u8>,
-    end: u64,
+#[doc(hidden)]
+pub struct Record {
+    pub zxid: u64,
+    pub txn: Vec<u8>,
+    pub end: u64,
 }
 
 /// Reads the valid records of one log file. Returns them and, if the file has a bad tail, a
@@ -109,16 +110,23 @@ struct Record {
 fn read_log_file(path: &Path, after_zxid: u64) -> io::Result<(Vec<Record>, Option<String>)> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
-    let mut r = Reader::new(&bytes);
+    Ok(read_log_bytes(&bytes, after_zxid))
+}
+
+/// [`read_log_file`] on the file's bytes: what recovery does with a log file it has read
+/// (public for the fuzz targets and their corpus replay).
+#[doc(hidden)]
+pub fn read_log_bytes(bytes: &[u8], after_zxid: u64) -> (Vec<Record>, Option<String>) {
+    let mut r = Reader::new(bytes);
     let head = (r.i32(), r.i32());
     if head.0 != Ok(LOG_MAGIC) || head.1 != Ok(FILE_VERSION) || r.i64().is_err() {
-        return Ok((Vec::new(), Some("bad or missing file header".to_string())));
+        return (Vec::new(), Some("bad or missing file header".to_string()));
     }
     let mut out = Vec::new();
     let mut last = after_zxid;
     loop {
         if r.is_empty() {
-            return Ok((out, None));
+            return (out, None);
         }
         let at = r.position();
         let problem = (|| -> Result<Option<Record>, String> {
@@ -145,21 +153,21 @@ fn read_log_file(path: &Path, after_zxid: u64) -> io::Result<(Vec<Record>, Optio
             }))
         })();
         match problem {
-            Ok(None) => return Ok((out, None)),
+            Ok(None) => return (out, None),
             Ok(Some(rec)) => {
                 if rec.zxid <= last && last != 0 {
-                    return Ok((
+                    return (
                         out,
                         Some(format!(
                             "record at offset {at} goes back to zxid 0x{:x}",
                             rec.zxid
                         )),
-                    ));
+                    );
                 }
                 last = rec.zxid;
                 out.push(rec);
             }
-            Err(why) => return Ok((out, Some(format!("{why} at offset {at}")))),
+            Err(why) => return (out, Some(format!("{why} at offset {at}"))),
         }
     }
 }
@@ -229,10 +237,17 @@ impl<M: NodeMachine> Store<M> {
 
     fn load_snapshot(path: &Path) -> Result<(Zxid, M::Snapshot), String> {
         let bytes = fs::read(path).map_err(|e| e.to_string())?;
+        Self::decode_snapshot(&bytes)
+    }
+
+    /// [`Store::load_snapshot`] on the file's bytes (public for the fuzz targets and their
+    /// corpus replay).
+    #[doc(hidden)]
+    pub fn decode_snapshot(bytes: &[u8]) -> Result<(Zxid, M::Snapshot), String> {
         if bytes.len() < 16 + 8 + 8 + 5 {
             return Err("too short".into());
         }
-        let mut r = Reader::new(&bytes);
+        let mut r = Reader::new(bytes);
         if r.i32() != Ok(SNAP_MAGIC) || r.i32() != Ok(FILE_VERSION) || r.i64().is_err() {
             return Err("bad file header".into());
         }
