@@ -518,8 +518,14 @@ impl<M: StateMachine + Clone> Cluster<M> {
                     },
                 );
                 let kind = msg.kind();
+                // Only a NEWLEADER the learner acts on (from the leader it syncs with) defines
+                // what its NEWLEADER ACK must cover; a late one from a leader it left is ignored.
+                let syncing_with_sender = kind == "NEWLEADER"
+                    && self.peer(to).and_then(|p| p.learner()).is_some_and(|l| {
+                        l.leader == from && l.stage == crate::zab::learner::LearnerStage::Syncing
+                    });
                 self.step_peer(to, Input::Receive { from, msg });
-                if kind == "NEWLEADER" {
+                if syncing_with_sender {
                     if let Some(p) = self.peer(to) {
                         let last = p.last_logged_zxid();
                         self.synced_log.insert(to, last);

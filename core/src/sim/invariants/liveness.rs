@@ -38,10 +38,17 @@ pub fn converge<M: StateMachine + Clone>(
         // never got established is refused by the established leader (as Apache ZooKeeper's
         // LearnerHandler refuses it) and cannot join until the leader changes; the next leader
         // may fix its epoch before that server's FOLLOWERINFO counts, so this can take more
-        // than one change. Give the cluster a while, then restart that leader, as an operator
-        // would (at most MAX_BOUNCES times).
-        const MAX_BOUNCES: u32 = 3;
-        let patience = (cluster.now() + limit_ms / 6).min(deadline);
+        // than one change, and each change raises the epoch by as little as one (disk wipes
+        // can leave a survivor several epochs ahead). Give the cluster a while, then restart
+        // that leader, as an operator would, sooner once a restart was needed (at most
+        // MAX_BOUNCES times).
+        const MAX_BOUNCES: u32 = 12;
+        let wait = if bounces == 0 {
+            limit_ms / 6
+        } else {
+            limit_ms / 24
+        };
+        let patience = (cluster.now() + wait).min(deadline);
         if !cluster.run_until_pred(patience, |c| c.is_stable()) {
             if patience < deadline {
                 if let Some(leader) =
