@@ -16,7 +16,7 @@ use crate::mutation::Mutation;
 use crate::peer::{AfterPersist, Peer, PeerMessage, Role};
 use crate::time::Instant;
 use crate::trace::{GiveUpReason, RefuseReason, SyncMode, SyncReason, TraceEvent, ZabPhase};
-use crate::zab::sync::{choose_sync, SyncDecision, SyncPlan, TxnLog, TxnLogRead};
+use crate::zab::sync::{sync_plan, SyncPlan, TxnLogView};
 use crate::zxid::{Epoch, Sid, Zxid};
 
 /// Where a learner's handler on the leader stands.
@@ -474,60 +474,25 @@ impl<M: StateMachine> Peer<M> {
         );
     }
 
-    /// `syncFollower`'s decision for a learner whose last logged zxid is `peer_last_zxid`,
-    /// reading the transaction log (the in-memory mirror of what follows the snapshot on
-    /// disk) only when the learner is older than the committed log.
+    /// `syncFollower`'s decision for a learner whose last logged zxid is `peer_last_zxid`;
+    /// the transaction log it may read is the in-memory mirror of the log since the newest
+    /// snapshot.
     fn sync_plan(&self, peer_last_zxid: Zxid) -> SyncPlan<M::Txn> {
-        let decide = |txn_log| {
-            choose_sync(
-                peer_last_zxid,
-                self.last_processed,
-                &self.committed_log,
-                txn_log,
-            )
-        };
-        let first = match self.config.snapshot_size_factor_percent {
-            None => decide(TxnLog::Disabled),
-            Some(_) => decide(TxnLog::NotRead),
-        };
-        let read = match first {
-            SyncDecision::Plan(plan) => return plan,
-            SyncDecision::ReadTxnLog => self.read_txn_log(peer_last_zxid),
-        };
-        match decide(TxnLog::Read(&read)) {
-            SyncDecision::Plan(plan) => plan,
-            SyncDecision::ReadTxnLog => unreachable!("the transaction log was read"),
-        }
-    }
-
-    /// ZooKeeper's `getProposalsFromTxnLog(from, snapshotSizeFactor × snapshot size)`: every
-    /// logged transaction from the last one at or below `from`, unless the log starts after
-    /// `from` or that part of it is larger than the limit (no limit without a snapshot).
-    fn read_txn_log(&self, from: Zxid) -> TxnLogRead<M::Txn> {
-        let start = self.log.partition_point(|e| e.zxid <= from);
-        if start == 0 {
-            return TxnLogRead::DoesNotReachBack;
-        }
-        let part = &self.log[start - 1..];
-        let percent = u64::from(self.config.snapshot_size_factor_percent.unwrap_or(0));
         let snapshot_bytes = self
             .snapshot
             .as_ref()
             .map_or(0, |(_, s)| M::snapshot_bytes(s));
-        let limit_bytes = snapshot_bytes.saturating_mul(percent) / 100;
-        if limit_bytes > 0 {
-            let mut log_bytes = 0u64;
-            for e in part {
-                log_bytes = log_bytes.saturating_add(M::txn_log_bytes(&e.txn));
-                if log_bytes > limit_bytes {
-                    return TxnLogRead::TooLarge {
-                        log_bytes,
-                        limit_bytes,
-                    };
-                }
-            }
-        }
-        TxnLogRead::Entries(part.to_vec())
+        sync_plan(
+            peer_last_zxid,
+            self.last_processed,
+            &self.committed_log,
+            TxnLogView {
+                log: &self.log,
+                snapshot_bytes,
+                size_factor_percent: self.config.snapshot_size_factor_percent,
+                txn_bytes: M::txn_log_bytes,
+            },
+        )
     }
 
     /// The NEWLEADER ACK (an ACK whose zxid is `epoch << 32` from a handler waiting for it).

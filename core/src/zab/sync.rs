@@ -146,6 +146,67 @@ pub fn choose_sync<T: Clone>(
     }
 }
 
+/// The leader's on-disk transaction log as a decision may read it: the log since the newest
+/// snapshot, that snapshot's size, the `snapshotSizeFactor` (`None`: never read) and the
+/// size of one record.
+pub struct TxnLogView<'a, T> {
+    pub log: &'a [LogEntry<T>],
+    pub snapshot_bytes: u64,
+    pub size_factor_percent: Option<u32>,
+    pub txn_bytes: fn(&T) -> u64,
+}
+
+impl<T: Clone> TxnLogView<'_, T> {
+    /// ZooKeeper's `getProposalsFromTxnLog(from, snapshotSizeFactor × snapshot size)`: every
+    /// logged transaction from the last one at or below `from`, unless the log starts after
+    /// `from` or that part of it is larger than the limit (no limit without a snapshot).
+    pub fn read(&self, from: Zxid) -> TxnLogRead<T> {
+        let start = self.log.partition_point(|e| e.zxid <= from);
+        if start == 0 {
+            return TxnLogRead::DoesNotReachBack;
+        }
+        let part = &self.log[start - 1..];
+        let percent = u64::from(self.size_factor_percent.unwrap_or(0));
+        let limit_bytes = self.snapshot_bytes.saturating_mul(percent) / 100;
+        if limit_bytes > 0 {
+            let mut log_bytes = 0u64;
+            for e in part {
+                log_bytes = log_bytes.saturating_add((self.txn_bytes)(&e.txn));
+                if log_bytes > limit_bytes {
+                    return TxnLogRead::TooLarge {
+                        log_bytes,
+                        limit_bytes,
+                    };
+                }
+            }
+        }
+        TxnLogRead::Entries(part.to_vec())
+    }
+}
+
+/// The whole decision: [`choose_sync`], reading `txn_log` only when the learner is older than
+/// the committed log.
+pub fn sync_plan<T: Clone>(
+    peer_last_zxid: Zxid,
+    last_processed: Zxid,
+    committed_log: &VecDeque<LogEntry<T>>,
+    txn_log: TxnLogView<'_, T>,
+) -> SyncPlan<T> {
+    let decide = |log| choose_sync(peer_last_zxid, last_processed, committed_log, log);
+    let first = match txn_log.size_factor_percent {
+        None => decide(TxnLog::Disabled),
+        Some(_) => decide(TxnLog::NotRead),
+    };
+    let read = match first {
+        SyncDecision::Plan(plan) => return plan,
+        SyncDecision::ReadTxnLog => txn_log.read(peer_last_zxid),
+    };
+    match decide(TxnLog::Read(&read)) {
+        SyncDecision::Plan(plan) => plan,
+        SyncDecision::ReadTxnLog => unreachable!("the transaction log was read"),
+    }
+}
+
 /// ZooKeeper's `queueCommittedProposals` with its `needOpPacket` state, fed once from one
 /// source or twice (transaction log, then committed log): decides whether the learner's log is
 /// a prefix of ours (DIFF) or diverges inside one epoch (TRUNC to the last zxid we share), and
@@ -367,6 +428,56 @@ mod tests {
             (large.mode, large.reason),
             (SyncMode::Snap, SyncReason::TxnLogTooLarge)
         );
+    }
+
+    #[test]
+    fn the_log_is_weighed_against_the_size_factor_times_the_snapshot() {
+        let disk: Vec<LogEntry<u64>> = log(&[(1, 1), (1, 2), (1, 3), (1, 4)]).into();
+        let view = |snapshot_bytes, pct| TxnLogView {
+            log: &disk,
+            snapshot_bytes,
+            size_factor_percent: pct,
+            txn_bytes: |_| 10,
+        };
+        // From 1:2: the records 1:2, 1:3, 1:4 (30 bytes).
+        assert_eq!(
+            view(100, Some(30)).read(Zxid::new(1, 2)),
+            TxnLogRead::Entries(disk[1..].to_vec())
+        );
+        assert_eq!(
+            view(100, Some(29)).read(Zxid::new(1, 2)),
+            TxnLogRead::TooLarge {
+                log_bytes: 30,
+                limit_bytes: 29
+            }
+        );
+        assert_eq!(
+            view(0, Some(33)).read(Zxid::new(1, 2)),
+            TxnLogRead::Entries(disk[1..].to_vec()),
+            "no snapshot: no limit"
+        );
+        assert_eq!(
+            view(100, Some(33)).read(Zxid::new(1, 0)),
+            TxnLogRead::DoesNotReachBack
+        );
+        let committed = log(&[(1, 4)]);
+        let off = sync_plan(
+            Zxid::new(1, 2),
+            Zxid::new(1, 4),
+            &committed,
+            view(100, None),
+        );
+        assert_eq!(
+            (off.mode, off.reason),
+            (SyncMode::Snap, SyncReason::TxnLogDisabled)
+        );
+        let on = sync_plan(
+            Zxid::new(1, 2),
+            Zxid::new(1, 4),
+            &committed,
+            view(100, Some(33)),
+        );
+        assert_eq!((on.mode, on.reason), (SyncMode::Diff, SyncReason::TxnLog));
     }
 
     #[test]
