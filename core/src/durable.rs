@@ -41,8 +41,12 @@ pub enum PersistOp<T, S> {
     Snapshot { zxid: Zxid, snapshot: S },
     /// SNAP sync: the whole database is replaced by this snapshot and the log is emptied.
     InstallSnapshot { zxid: Zxid, snapshot: S },
-    /// The snapshot and the log are discarded; acceptedEpoch and currentEpoch stay (a learner
-    /// whose TRUNC target lies below its snapshot starts over, keeping its epoch promises).
+    /// The snapshot and the log are discarded and currentEpoch becomes 0; acceptedEpoch stays
+    /// (a learner whose TRUNC target lies below its snapshot starts over). acceptedEpoch is the
+    /// promise and must survive; currentEpoch is the epoch of the history a server holds and
+    /// ranks its vote first, so a server holding nothing must not keep it: an emptied server
+    /// voting (currentEpoch 2, zxid 0) beats (1, 1:1) and, elected, truncates everyone to
+    /// nothing (sweep seeds 22508 and 642105 lost an acknowledged write that way).
     DiscardDatabase,
 }
 
@@ -102,6 +106,7 @@ impl<T: Clone, S: Clone> DurableState<T, S> {
             PersistOp::DiscardDatabase => {
                 self.snapshot = None;
                 self.log.clear();
+                self.current_epoch = 0;
             }
         }
     }

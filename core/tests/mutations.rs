@@ -15,15 +15,15 @@ const CATCHES: [(Mutation, u64, &str); 11] = [
         0,
         "DurableAcknowledgement",
     ),
-    (Mutation::StaleAckAfterTrunc, 155, "CommittedDurably"),
+    (Mutation::StaleAckAfterTrunc, 470, "CommittedDurably"),
     (Mutation::CommitWithMinority, 0, "CommittedDurably"),
-    (Mutation::FleZxidBeforeEpoch, 767, "Liveness"),
-    (Mutation::AcceptOlderEpoch, 414, "EpochMonotonicity"),
-    (Mutation::NoAckEpochQuorum, 499, "AckedWriteDurability"),
-    (Mutation::TruncBelowCommitted, 14, "Liveness"),
-    (Mutation::ForgetAcceptedEpoch, 41, "EpochMonotonicity"),
-    (Mutation::ObserverInQuorum, 9, "Liveness"),
-    (Mutation::ApplyUncommitted, 1, "PrefixConsistency"),
+    (Mutation::FleZxidBeforeEpoch, 775, "Liveness"),
+    (Mutation::AcceptOlderEpoch, 2007, "EpochMonotonicity"),
+    (Mutation::NoAckEpochQuorum, 793, "AckedWriteDurability"),
+    (Mutation::TruncBelowCommitted, 7, "Liveness"),
+    (Mutation::ForgetAcceptedEpoch, 13, "EpochMonotonicity"),
+    (Mutation::ObserverInQuorum, 38, "Liveness"),
+    (Mutation::ApplyUncommitted, 5, "PrefixConsistency"),
 ];
 
 #[test]

@@ -184,7 +184,10 @@ fn a_trunc_below_the_snapshot_keeps_the_epoch_files() {
         durable.accepted_epoch, leader_epoch,
         "the promise of the leader's epoch survives the truncation"
     );
-    assert_eq!(durable.current_epoch, 1, "currentEpoch survives too");
+    assert_eq!(
+        durable.current_epoch, 0,
+        "currentEpoch describes the history held, and none is held"
+    );
     stable(&mut sim);
     assert_eq!(
         sim.peer(3).unwrap().machine().writes,

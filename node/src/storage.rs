@@ -483,11 +483,13 @@ impl<M: NodeMachine> Store<M> {
                         self.remove_all("log.", &log_dir)
                     }
                     PersistOp::DiscardDatabase => {
-                        // The epoch files stay: they are promises (see PersistOp::DiscardDatabase).
+                        // acceptedEpoch stays (a promise); currentEpoch becomes 0 with the data
+                        // it described (see PersistOp::DiscardDatabase).
                         self.close_log()?;
                         let (log_dir, snap_dir) = (self.log_dir.clone(), self.snap_dir.clone());
                         self.remove_all("log.", &log_dir)?;
                         self.remove_all("snapshot.", &snap_dir)?;
+                        write_atomic(&snap_dir.join("currentEpoch"), b"0")?;
                         fsync_dir(&snap_dir)
                     }
                     PersistOp::Append(_) => Ok(()),

@@ -582,9 +582,11 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 let points_armed = !self.faults.crash_points.is_empty();
                 let mut kinds = Vec::new();
                 let mut completed = false;
+                let mut discarded = false;
                 let before = (n.durable.accepted_epoch, n.durable.current_epoch);
                 while matches!(n.pending_persist.front(), Some((pid, _)) if *pid <= id) {
                     let (_, op) = n.pending_persist.pop_front().expect("front exists");
+                    discarded |= matches!(op, crate::durable::PersistOp::DiscardDatabase);
                     if points_armed {
                         kinds.push(op.kind());
                     }
@@ -593,9 +595,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 }
                 let after = (n.durable.accepted_epoch, n.durable.current_epoch);
                 if self.checker.is_some() && self.violation.is_none() {
-                    if let Err(v) =
-                        crate::sim::invariants::epochs::check(self.now, node, before, after)
-                    {
+                    if let Err(v) = crate::sim::invariants::epochs::check(
+                        self.now, node, before, after, discarded,
+                    ) {
                         self.violation = Some(v);
                     }
                 }

@@ -251,10 +251,13 @@ impl<M: StateMachine> Peer<M> {
         }
         if matches!(self.snapshot, Some((s, _)) if s > zxid) {
             // Our snapshot already contains what must go: discard the database and start over
-            // (the next sync is a SNAP). The epoch files stay: acceptedEpoch and currentEpoch
-            // are promises, and forgetting them would let this server help establish a second
-            // leader of an epoch it already promised to another.
+            // (the next sync is a SNAP). acceptedEpoch stays: it is a promise, and forgetting
+            // it would let this server help establish a second leader of an epoch it already
+            // promised to another. currentEpoch goes to 0 with the history it described (see
+            // PersistOp::DiscardDatabase), so this server's vote ranks below every server
+            // that holds data.
             self.persist(PersistOp::DiscardDatabase);
+            self.current_epoch = 0;
             self.snapshot = None;
             self.log.clear();
             self.reload(Zxid::ZERO);

@@ -14,11 +14,12 @@ pub fn check(
     sid: Sid,
     before: (Epoch, Epoch),
     after: (Epoch, Epoch),
+    discarded: bool,
 ) -> Result<(), Violation> {
     let ((acc0, cur0), (acc1, cur1)) = (before, after);
     let detail = if acc1 < acc0 {
         format!("server {sid}'s acceptedEpoch went back from {acc0} to {acc1}")
-    } else if cur1 < cur0 {
+    } else if cur1 < cur0 && !(discarded && cur1 == 0) {
         format!("server {sid}'s currentEpoch went back from {cur0} to {cur1}")
     } else if cur1 > acc1 {
         format!("server {sid}'s currentEpoch {cur1} is above its acceptedEpoch {acc1}")
