@@ -540,3 +540,21 @@ fn a_paused_server_handles_each_connection_in_order_when_its_pause_is_extended()
     );
     assert_no_violation(&sim);
 }
+
+/// Sweep seeds that lost an acknowledged write before a discarded database took currentEpoch
+/// to 0: the emptied learner's vote (its old currentEpoch, zxid 0) beat servers holding the
+/// write, and as leader it truncated them to nothing.
+#[test]
+fn an_emptied_learner_does_not_win_an_election_by_its_old_current_epoch() {
+    use zablab_core::sim::sweep::{reproduce_command, run_seed, SweepParams};
+    for seed in [22508, 642105] {
+        let params = SweepParams::default();
+        let report = run_seed(params, seed);
+        assert!(
+            report.violation.is_none(),
+            "seed {seed}: {:?}\nreproduce: {}",
+            report.violation,
+            reproduce_command(seed, &params)
+        );
+    }
+}
