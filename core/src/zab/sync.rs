@@ -303,6 +303,12 @@ mod tests {
             .collect()
     }
 
+    /// Transactions `1:c` for each counter `c`.
+    fn epoch_one(counters: impl IntoIterator<Item = u32>) -> VecDeque<LogEntry<u64>> {
+        let zxids: Vec<(u32, u32)> = counters.into_iter().map(|c| (1, c)).collect();
+        log(&zxids)
+    }
+
     /// The decision of a leader that reads no transaction log.
     fn plan(peer: Zxid, last: Zxid, committed: &VecDeque<LogEntry<u64>>) -> SyncPlan<u64> {
         match choose_sync(peer, last, committed, TxnLog::Disabled) {
@@ -384,21 +390,7 @@ mod tests {
     #[test]
     fn learner_behind_the_committed_window_gets_diff_from_the_transaction_log() {
         let committed = log(&[(1, 10), (1, 11)]);
-        let disk = TxnLogRead::Entries(
-            log(&[
-                (1, 2),
-                (1, 3),
-                (1, 4),
-                (1, 5),
-                (1, 6),
-                (1, 7),
-                (1, 8),
-                (1, 9),
-                (1, 10),
-                (1, 11),
-            ])
-            .into(),
-        );
+        let disk = TxnLogRead::Entries(epoch_one(2..=11).into());
         let plan = with_log(Zxid::new(1, 3), Zxid::new(1, 11), &committed, &disk);
         assert_eq!((plan.mode, plan.target), (SyncMode::Diff, Zxid::new(1, 11)));
         assert_eq!(plan.reason, SyncReason::TxnLog);
@@ -496,19 +488,7 @@ mod tests {
     fn a_learner_diverging_inside_the_logged_epoch_is_truncated_from_the_transaction_log() {
         // The learner's 1:4 never committed; the leader's log went 1:3, 1:5, ...
         let committed = log(&[(1, 9), (1, 10)]);
-        let disk = TxnLogRead::Entries(
-            log(&[
-                (1, 2),
-                (1, 3),
-                (1, 5),
-                (1, 6),
-                (1, 7),
-                (1, 8),
-                (1, 9),
-                (1, 10),
-            ])
-            .into(),
-        );
+        let disk = TxnLogRead::Entries(epoch_one((2..=10).filter(|c| *c != 4)).into());
         let plan = with_log(Zxid::new(1, 4), Zxid::new(1, 10), &committed, &disk);
         assert_eq!((plan.mode, plan.target), (SyncMode::Trunc, Zxid::new(1, 3)));
         assert_eq!(zxids(&plan)[0], Zxid::new(1, 5));
