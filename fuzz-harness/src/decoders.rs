@@ -9,12 +9,13 @@ use std::sync::{Arc, OnceLock};
 
 use zablab_core::tree::DataTree;
 use zablab_core::{Input, Instant, Peer};
+use zablab_node::codec::jute::{self, Reader};
+use zablab_node::codec::machine::NodeMachine;
+use zablab_node::codec::proto::{self, ConnectRequest, ConnectResponse, WatcherEvent};
+use zablab_node::codec::wire;
 use zablab_node::config::NodeConfig;
-use zablab_node::jute::{self, Reader};
-use zablab_node::machine::NodeMachine;
-use zablab_node::proto::{self, ConnectRequest, ConnectResponse, WatcherEvent};
-use zablab_node::storage::{self, Store};
-use zablab_node::{election, wire};
+use zablab_node::server::election;
+use zablab_node::server::storage::{self, Store};
 
 /// `client_connect`: the first frame on the client port (the frame body, without its length).
 pub fn client_connect(data: &[u8]) {
@@ -43,7 +44,7 @@ pub fn client_request(data: &[u8]) {
     }
 }
 
-/// `client_reply`: what the ZooKeeper client ([`zablab_node::zkclient`]) decodes from a server.
+/// `client_reply`: what the ZooKeeper client ([`zablab_node::tools::zkclient`]) decodes from a server.
 /// The first byte picks the opcode the reply answers (as the client knows it from its xid).
 pub fn client_reply(data: &[u8]) {
     const OPCODES: [i32; 33] = [

@@ -12,11 +12,11 @@
 //!
 //! | target | entry point | bytes from |
 //! |---|---|---|
-//! | `client_connect` | [`zablab_node::proto::ConnectRequest::decode`] | client port, first frame |
-//! | `client_request` | [`zablab_node::proto::decode_request`] (header + every body) | client port |
+//! | `client_connect` | [`zablab_node::codec::proto::ConnectRequest::decode`] | client port, first frame |
+//! | `client_request` | [`zablab_node::codec::proto::decode_request`] (header + every body) | client port |
 //! | `client_reply` | `ConnectResponse::decode`, `decode_reply`, `WatcherEvent::read` | a server (zkclient) |
 //! | `election` | `election::read_handshake` then `election::read_frames` | election port |
-//! | `quorum_packet` | [`zablab_node::wire::decode_quorum`] over a stream | quorum port |
+//! | `quorum_packet` | [`zablab_node::codec::wire::decode_quorum`] over a stream | quorum port |
 //! | `zoo_cfg` | `NodeConfig::parse` + `validate` + `peer_config` | zoo.cfg |
 //! | `txn_log` | `storage::read_log_bytes` + `wire::read_txn_entry` | `log.<zxid>` files |
 //! | `snapshot` | `Store::decode_snapshot` + `DataTree::read_snapshot` | `snapshot.<zxid>` files |

@@ -11,10 +11,8 @@
 use std::path::PathBuf;
 
 use zablab_core::tree::DataTree;
-use zablab_node::cluster::{self, ClusterOptions};
 use zablab_node::config::NodeConfig;
-
-mod lesson_cmd;
+use zablab_node::tools::cluster::{self, ClusterOptions};
 
 const USAGE: &str = "usage:
   zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]] [--fault-addr 127.0.0.1:PORT]
@@ -57,7 +55,7 @@ fn main() {
     match cmd.as_str() {
         "server" => {
             let mut cfg_path = None;
-            let mut opts = zablab_node::runtime::ServerOptions::default();
+            let mut opts = zablab_node::server::runtime::ServerOptions::default();
             while let Some(a) = args.next() {
                 match a.as_str() {
                     "--trace-addr" => {
@@ -86,8 +84,9 @@ fn main() {
             for w in &cfg.warnings {
                 eprintln!("zablab: warning: {}: {w}", cfg_path.display());
             }
-            let result =
-                runtime().block_on(zablab_node::runtime::run_server::<DataTree>(cfg, opts));
+            let result = runtime().block_on(zablab_node::server::runtime::run_server::<DataTree>(
+                cfg, opts,
+            ));
             if let Err(e) = result {
                 eprintln!("zablab: {e}");
                 std::process::exit(1);
@@ -127,11 +126,13 @@ fn main() {
             let code = runtime().block_on(cluster::run_status(&hosts));
             std::process::exit(code);
         }
-        "lesson" => std::process::exit(lesson_cmd::run(args.collect())),
-        "cli" => {
-            std::process::exit(runtime().block_on(zablab_node::cli_shell::run(args.collect())))
+        "lesson" => std::process::exit(zablab_node::tools::lesson_cmd::run(args.collect())),
+        "cli" => std::process::exit(
+            runtime().block_on(zablab_node::tools::cli_shell::run(args.collect())),
+        ),
+        "bench" => {
+            std::process::exit(runtime().block_on(zablab_node::tools::bench::run(args.collect())))
         }
-        "bench" => std::process::exit(runtime().block_on(zablab_node::bench::run(args.collect()))),
         "-h" | "--help" | "help" => println!("{USAGE}"),
         "" => usage_error("missing command"),
         other => usage_error(&format!("unknown command `{other}`")),

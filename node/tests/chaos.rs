@@ -1,4 +1,4 @@
-//! CI's chaos run (issue 18 item 9): 60 s of 3 `zablab server` processes under kill -9 (random
+//! CI's chaos run: 60 s of 3 `zablab server` processes under kill -9 (random
 //! server and leader), SIGSTOP/SIGCONT, fault-hook partitions (isolated leader, minority split,
 //! one-way cut) and torn log tails, with 5 concurrent clients doing reads after sync, writes,
 //! CAS and sequential creates. Asserts a clean verdict: writes+CAS linearizable and all ops

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
-use zablab_node::cluster::{write_configs, ClusterOptions};
+use zablab_node::tools::cluster::{write_configs, ClusterOptions};
 
 const LIMIT: Duration = Duration::from_secs(40);
 

@@ -1,5 +1,5 @@
 //! Durability through a real client (the Rust `zookeeper-client` crate) on real `zablab server`
-//! processes on 127.0.0.1 (issue 5 item 5):
+//! processes on 127.0.0.1:
 //! * a write loop while the leader and then a follower are killed -9 and restarted: every
 //!   acknowledged write is on every server; then the whole cluster is killed and restarted:
 //!   every server's tree is complete and equal (same children, same data, same zxid and node
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use tokio::time::timeout;
-use zablab_node::cluster::{write_configs, ClusterOptions, Planned};
+use zablab_node::tools::cluster::{write_configs, ClusterOptions, Planned};
 use zookeeper_client as zk;
 use zookeeper_client::{Acls, Client, CreateMode};
 

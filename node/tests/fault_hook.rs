@@ -1,4 +1,4 @@
-//! The fault hook (`zablab server --fault-addr`, node/src/fault.rs) on real processes: the line
+//! The fault hook (`zablab server --fault-addr`, node/src/server/fault.rs) on real processes: the line
 //! protocol answers as documented; cutting the leader off both ways makes the other two elect
 //! another leader, and healing brings the old one back as a follower; a leader cut off right
 //! after its election steps down within syncLimit ticks, as ZooKeeper's does; a non-loopback
@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{free_base_port, mode, wait_for, Server, TempDir, BIN};
-use zablab_node::cluster::{write_configs, ClusterOptions};
+use zablab_node::tools::cluster::{write_configs, ClusterOptions};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -38,7 +38,7 @@ struct Ensemble {
     _servers: Vec<Server>,
     _dir: TempDir,
     base: u16,
-    planned: Vec<zablab_node::cluster::Planned>,
+    planned: Vec<zablab_node::tools::cluster::Planned>,
     addrs: Vec<String>,
 }
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::*;
 use zablab_core::tree::acl::open_acl_unsafe;
 use zablab_core::tree::CreateMode;
-use zablab_node::cluster::{write_configs, ClusterOptions};
-use zablab_node::zkclient::{ConnectOptions, ZkClient};
+use zablab_node::tools::cluster::{write_configs, ClusterOptions};
+use zablab_node::tools::zkclient::{ConnectOptions, ZkClient};
 
 const LIMIT: Duration = Duration::from_secs(40);
 

@@ -1,4 +1,4 @@
-//! SIGTERM (systemd's `KillSignal`, issue 17): the server closes its client connections, waits
+//! SIGTERM (systemd's `KillSignal`): the server closes its client connections, waits
 //! for the last fsync and exits 0 with "shut down cleanly" as its last log line; what it
 //! acknowledged is on disk after a restart. In an ensemble a SIGTERM'd leader's followers elect
 //! at once, and a client session outlives the server it was connected to, as with ZooKeeper's
@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::*;
 use zablab_core::tree::{Acl, CreateMode};
-use zablab_node::cluster::{write_configs, ClusterOptions};
-use zablab_node::zkclient::{ConnectOptions, ZkClient};
+use zablab_node::tools::cluster::{write_configs, ClusterOptions};
+use zablab_node::tools::zkclient::{ConnectOptions, ZkClient};
 
 const LIMIT: Duration = Duration::from_secs(40);
 

@@ -1,4 +1,4 @@
-//! Attacks on a real 3-server ensemble (issue 10): each test runs one against `zablab server`
+//! Attacks on a real 3-server ensemble: each test runs one against `zablab server`
 //! processes on 127.0.0.1 and checks that the attacked server stays up, keeps its memory
 //! bounded (VmHWM from /proc), keeps serving a normal client's writes, and keeps its leader
 //! (same leader and epoch from `srvr` before and after). Each prints its figures.
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use hostile::*;
 use zablab_core::tree::{ErrorCode, ReadRequest, ReadResponse};
-use zablab_node::proto::{ClientRequest, Response};
+use zablab_node::codec::proto::{ClientRequest, Response};
 
 const MB: usize = 1_000_000;
 

@@ -14,8 +14,8 @@ use common::*;
 use prometheus_parse::{Scrape, Value};
 use zablab_core::tree::acl::open_acl_unsafe;
 use zablab_core::tree::CreateMode;
-use zablab_node::cluster::{write_configs, ClusterOptions, Planned};
-use zablab_node::zkclient::{ConnectOptions, ZkClient};
+use zablab_node::tools::cluster::{write_configs, ClusterOptions, Planned};
+use zablab_node::tools::zkclient::{ConnectOptions, ZkClient};
 
 const LIMIT: Duration = Duration::from_secs(40);
 const CREATES: usize = 25;
@@ -332,7 +332,7 @@ fn metrics_follow_the_work_done_and_admin_commands_describe_the_ensemble() {
     let (la, fa) = (&lp.admin_addr, &fp.admin_addr);
     let (status, list) = http_get(la, "/commands").expect("list");
     assert_eq!(status, 200);
-    for c in zablab_node::admin::COMMANDS {
+    for c in zablab_node::server::admin::COMMANDS {
         assert!(
             list.contains(&format!("<a href=\"/commands/{0}\">{0}</a>", c.primary())),
             "{list}"
@@ -470,7 +470,7 @@ fn the_http_ports_bound_what_a_client_can_send_and_hold() {
         Some(404)
     );
     // Silent connections hold a slot each, 32 at most; one more is closed at once.
-    let idle: Vec<TcpStream> = (0..zablab_node::http::MAX_CONNECTIONS)
+    let idle: Vec<TcpStream> = (0..zablab_node::server::http::MAX_CONNECTIONS)
         .map(|_| TcpStream::connect(&addr).expect("connect"))
         .collect();
     std::thread::sleep(Duration::from_millis(300)); // let the server accept them all

@@ -1,4 +1,4 @@
-//! ZabLab across "machines" (issue 17): 3 and then 5 `zablab server`s, each in its own Linux
+//! ZabLab across "machines": 3 and then 5 `zablab server`s, each in its own Linux
 //! network namespace on the same ports as ZooKeeper (2181, 2888, 3888), joined by a bridge,
 //! configured by hostname (3 servers: `server.N=zkN:2888:3888`, resolved through each
 //! namespace's hosts file) and by address (5 servers). With kazoo clients writing throughout

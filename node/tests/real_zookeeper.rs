@@ -12,8 +12,8 @@ use zablab_core::tree::{
     Acl, AddWatchMode, CheckVersionRequest, CreateMode, CreateRequest, DeleteRequest, ErrorCode,
     OpResult, ReadRequest, ReadResponse, SetDataRequest, WatcherType, WriteOp,
 };
-use zablab_node::proto::event;
-use zablab_node::zkclient::{first_error, ConnectOptions, WatchEvent, ZkClient, ZkError};
+use zablab_node::codec::proto::event;
+use zablab_node::tools::zkclient::{first_error, ConnectOptions, WatchEvent, ZkClient, ZkError};
 
 const JARS: [&str; 4] = [
     "/usr/share/java/zookeeper.jar",
@@ -410,8 +410,8 @@ async fn zkclient_against_apache_zookeeper() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_and_bench_against_apache_zookeeper() {
-    use zablab_node::bench::{bench, BenchOp, BenchOptions};
-    use zablab_node::cli_shell::Shell;
+    use zablab_node::tools::bench::{bench, BenchOp, BenchOptions};
+    use zablab_node::tools::cli_shell::Shell;
 
     let Some(zk) = start_real_zk().await else {
         return;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use zablab_core::tree::acl::open_acl_unsafe;
 use zablab_core::tree::CreateMode;
-use zablab_node::zkclient::{ConnectOptions, ZkClient};
+use zablab_node::tools::zkclient::{ConnectOptions, ZkClient};
 
 /// ZooKeeper's jars, and the servlet API its Jetty AdminServer needs (Debian's `zookeeper.jar`
 /// names Jetty and Jackson in its manifest, not the servlet API).
@@ -28,7 +28,7 @@ const JARS: [&str; 5] = [
     "/usr/share/java/servlet-api.jar",
 ];
 
-/// Commands of ZooKeeper 3.8 that ZabLab does not offer (see `node/src/admin/commands.rs`).
+/// Commands of ZooKeeper 3.8 that ZabLab does not offer (see `node/src/server/admin/commands.rs`).
 const NOT_OFFERED: [&str; 4] = [
     "hash",
     "observer_connection_stat_reset",
@@ -132,7 +132,7 @@ fn start_zablab(dir: &Path) -> (Standalone, String) {
     let extra = format!(
         "metricsProvider.className={}\nmetricsProvider.httpHost=127.0.0.1\n\
          metricsProvider.httpPort={metrics}\n",
-        zablab_node::metrics::prometheus::PROVIDER_CLASS
+        zablab_node::config::PROMETHEUS_PROVIDER_CLASS
     );
     let cfg = write_cfg(dir, client, admin, &extra);
     let log = dir.join("zablab.log");

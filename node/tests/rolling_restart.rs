@@ -1,4 +1,4 @@
-//! A rolling restart (issue 17): 3 servers in network namespaces (as in `multihost.rs`), kazoo
+//! A rolling restart: 3 servers in network namespaces (as in `multihost.rs`), kazoo
 //! writers running, each server in turn stopped with SIGTERM (as `systemctl restart`), started
 //! again and waited for, followers first and the leader last, as docs/runbook.md says. Asserts
 //! each stop exits 0, every server rejoins and no acknowledged write is lost; prints the write

@@ -11,7 +11,7 @@ use common::TempDir;
 use zablab_core::durable::{LogEntry, PersistOp};
 use zablab_core::machine::ChainMachine;
 use zablab_core::zxid::Zxid;
-use zablab_node::storage::{spawn_writer, Op, Store, WriterCmd};
+use zablab_node::server::storage::{spawn_writer, Op, Store, WriterCmd};
 
 type M = ChainMachine;
 

@@ -1,4 +1,4 @@
-//! `DigestAuthenticationProvider.superDigest` (issue 10 item 8): read from zoo.cfg in both
+//! `DigestAuthenticationProvider.superDigest`: read from zoo.cfg in both
 //! spellings (server 1 the zoo.cfg key, servers 2 and 3 ZooKeeper's system-property name), not
 //! reported as unknown, and the super user passes every ACL, through the leader and through a
 //! follower. Checked with the raw jute client always, and with kazoo

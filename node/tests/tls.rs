@@ -1,4 +1,4 @@
-//! TLS against real servers (issue 10 item 7): a 3-server `zablab cluster --tls` (throwaway CA,
+//! TLS against real servers: a 3-server `zablab cluster --tls` (throwaway CA,
 //! secure client ports with `ssl.clientAuth=need`, `sslQuorum=true`) elects a leader and
 //! replicates over mutual-TLS quorum links; strangers are refused before a ZAB byte is read:
 //! a plain-TCP FOLLOWERINFO posing as server 1, a TLS peer whose certificate comes from
@@ -23,7 +23,7 @@ use zablab_core::tree::acl::open_acl_unsafe;
 use zablab_core::tree::{CreateMode, DataTree};
 use zablab_node::config::NodeConfig;
 use zablab_node::tls::{self, ca, ClientAuth, X509Settings};
-use zablab_node::zkclient::{ConnectOptions, ZkClient};
+use zablab_node::tools::zkclient::{ConnectOptions, ZkClient};
 
 const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
 
@@ -120,7 +120,7 @@ async fn stranger_exchange(
 
 fn follower_info_posing_as(sid: u64, accepted_epoch: u32) -> Vec<u8> {
     let mut w = Vec::new();
-    zablab_node::wire::encode_quorum::<DataTree>(
+    zablab_node::codec::wire::encode_quorum::<DataTree>(
         &Message::FollowerInfo { accepted_epoch },
         sid,
         "",
@@ -235,7 +235,7 @@ fn a_tls_ensemble_serves_over_tls_and_refuses_strangers() {
     let got = rt.block_on(stranger_exchange(
         &stranger,
         &me.election_addr(),
-        &zablab_node::wire::election_handshake(1, "127.0.0.1:1"),
+        &zablab_node::codec::wire::election_handshake(1, "127.0.0.1:1"),
     ));
     assert!(
         got.as_ref().map_or(true, |b| b.is_empty()),
@@ -459,7 +459,9 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 /// timeout) and keep its peak memory far below 300 MB.
 fn slow_tls_reader(cluster: &ZablabCluster, i: usize, writer: &str, tls_dir: &Path) {
     use zablab_core::tree::ReadRequest;
-    use zablab_node::proto::{encode_request, ClientRequest, ConnectRequest, ConnectResponse};
+    use zablab_node::codec::proto::{
+        encode_request, ClientRequest, ConnectRequest, ConnectResponse,
+    };
     let rt = runtime();
     rt.block_on(async {
         let (w, _) = ZkClient::connect(ConnectOptions::new(writer))

@@ -114,7 +114,7 @@ fn metrics_and_admin_keys_are_read_with_zookeepers_defaults() {
     );
     let prom = format!(
         "{SAMPLE}metricsProvider.className={}\n",
-        crate::metrics::prometheus::PROVIDER_CLASS
+        crate::config::PROMETHEUS_PROVIDER_CLASS
     );
     let c = NodeConfig::parse(&prom).expect("parses");
     assert_eq!(c.metrics_addr, Some(("0.0.0.0".to_string(), 7000)));

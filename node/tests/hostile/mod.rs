@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use zablab_core::tree::{
     Acl, CreateRequest, ErrorCode, ReadRequest, SetDataRequest, WriteOp, WriteResponse,
 };
-use zablab_node::cluster::{write_configs, ClusterOptions, Planned};
-use zablab_node::proto::{
+use zablab_node::codec::proto::{
     decode_reply, encode_request, ClientRequest, ConnectRequest, ConnectResponse, Response,
 };
+use zablab_node::tools::cluster::{write_configs, ClusterOptions, Planned};
 
 use crate::common::*;
 

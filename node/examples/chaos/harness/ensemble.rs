@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use zablab_node::cluster::{write_configs, ClusterOptions, Planned};
+use zablab_node::tools::cluster::{write_configs, ClusterOptions, Planned};
 use zablab_node::{four_letter_word, srvr_mode};
 
 /// Offset of the fault-hook ports from the client ports.
@@ -38,8 +38,8 @@ pub fn free_base_port(n: u16, seed: u64) -> Option<u16> {
                 707,
                 1707,
                 FAULT_PORT_OFFSET,
-                zablab_node::cluster::METRICS_PORT_OFFSET,
-                zablab_node::cluster::ADMIN_PORT_OFFSET,
+                zablab_node::tools::cluster::METRICS_PORT_OFFSET,
+                zablab_node::tools::cluster::ADMIN_PORT_OFFSET,
             ]
             .iter()
             .all(|off| std::net::TcpListener::bind(("127.0.0.1", base + off + i)).is_ok())

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::time::{timeout, Instant};
 use zablab_core::tree::{Acl, CreateMode, ErrorCode};
-use zablab_node::zkclient::{ConnectOptions, ZkClient, ZkError};
+use zablab_node::tools::zkclient::{ConnectOptions, ZkClient, ZkError};
 
 use super::history::{History, Kind, Op, RegOp};
 use super::Rng;

@@ -1,0 +1,17 @@
+//! Bytes and values, in both directions, with no IO: ZooKeeper's jute encoding, the election
+//! and quorum ports' layouts, the client wire protocol, and the codecs a replicated machine
+//! provides. Nothing here opens a socket or a file; `server/` and `tools/` move the bytes.
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`jute`] | ZooKeeper's binary encoding, Adler-32 |
+//! | [`wire`] | byte layouts of election notifications and quorum packets |
+//! | [`proto`] | ZooKeeper's client wire protocol: frames, records, opcodes (both directions) |
+//! | [`machine`] | [`machine::NodeMachine`]: codecs and numbers a replicated machine provides |
+//! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn records, snapshots |
+
+pub mod jute;
+pub mod machine;
+pub mod proto;
+pub mod tree_machine;
+pub mod wire;

@@ -1,0 +1,16 @@
+//! The client-side commands of the `zablab` binary, each over the ZooKeeper wire protocol or
+//! the four-letter words, never inside a server.
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`zkclient`] | an async ZooKeeper client over [`crate::codec::proto`] (cli, bench, tests) |
+//! | [`cli_shell`] | `zablab cli`: a zkCli-like shell and one-shot commands |
+//! | [`bench`] | `zablab bench`: a load generator over the wire protocol |
+//! | [`cluster`] | `zablab cluster` and `zablab status` |
+//! | [`lesson_cmd`] | `zablab lesson`: a lesson run in the terminal |
+
+pub mod bench;
+pub mod cli_shell;
+pub mod cluster;
+pub mod lesson_cmd;
+pub mod zkclient;
