@@ -243,11 +243,12 @@ pub async fn run_server<M: NodeMachine>(
         let w = writer.clone();
         let retain = cfg.snap_retain_count as usize;
         let every = Duration::from_secs(3600 * cfg.purge_interval_hours as u64);
+        // As ZooKeeper's DatadirCleanupManager: the first purge at start, then every interval.
         std::thread::spawn(move || loop {
-            std::thread::sleep(every);
             if w.send(WriterCmd::Purge { retain }).is_err() {
                 return;
             }
+            std::thread::sleep(every);
         });
     }
     eprintln!(
