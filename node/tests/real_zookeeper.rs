@@ -619,3 +619,67 @@ async fn four_letter_words_have_zookeepers_line_structure() {
     drop(z);
     drop(zk);
 }
+
+/// The shell commands zkCli 3.8 has beyond reads and writes, run by `zablab cli`'s shell
+/// against Apache ZooKeeper 3.8 and against `zablab server` (both standalone, reconfig off):
+/// each answer or error is the same on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_admin_commands_answer_as_on_apache_zookeeper() {
+    use zablab_node::tools::cli_shell::Shell;
+
+    let Some(zk) = start_real_zk().await else {
+        return;
+    };
+    let ours = start_zablab().await;
+    let script = [
+        "create /cfg x",
+        "create -e /cfg/e1 y",
+        "create /cfg/p z",
+        "getAllChildrenNumber /cfg",
+        "getEphemerals /cfg",
+        "getEphemerals /nothing",
+        "addWatch /cfg",
+        "addWatch -m PERSISTENT /cfg/p",
+        "addWatch -m BOGUS /cfg",
+        "whoami",
+        "sync /cfg",
+        "config -c",
+        "reconfig -remove 3",
+        "reconfig -members server.1=127.0.0.1:2888:3888;2181 -add server.2=127.0.0.1:2889:3889",
+        "reconfig -v xyz -remove 3",
+        "redo 0",
+        "redo 2",
+        "redo 99",
+        "history",
+    ];
+    let mut answers: Vec<Vec<Result<Option<String>, String>>> = Vec::new();
+    for addr in [&zk.addr, &ours.addr] {
+        let mut sh = Shell::new(addr, 10_000, false);
+        sh.connect().await.expect("connects");
+        let mut out = Vec::new();
+        for line in script {
+            out.push(sh.exec(line).await);
+        }
+        answers.push(out);
+    }
+    for (i, line) in script.iter().enumerate() {
+        println!("{line:?}: {:?}", answers[0][i]);
+        assert_eq!(
+            answers[1][i], answers[0][i],
+            "`{line}`: zablab (left) vs Apache ZooKeeper (right)"
+        );
+    }
+    // The answers asserted above are real ones, not errors everywhere.
+    assert_eq!(answers[0][3], Ok(Some("2".to_string())));
+    assert_eq!(answers[0][4], Ok(Some("[/cfg/e1]".to_string())));
+    assert_eq!(
+        answers[0][12],
+        Err("KeeperErrorCode = Reconfig is disabled".to_string())
+    );
+    assert_eq!(
+        answers[0][15],
+        Err("Node already exists: /cfg".to_string()),
+        "redo 0 ran `create /cfg x` again"
+    );
+    drop(zk);
+}

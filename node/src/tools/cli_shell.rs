@@ -10,11 +10,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use zablab_core::tree::{
-    Acl, AddWatchMode, CreateMode, DeleteRequest, ErrorCode, Stat, WatcherType, WriteOp,
-};
+use crate::tools::zkclient::{ConnectOptions, Status, ZkClient};
 
-use crate::tools::zkclient::{first_error, ConnectOptions, Status, ZkClient, ZkError};
+mod commands;
+mod format;
+
+pub use format::{
+    client_config_str, code_message, error_text, java_date, parse_acl, perms_text, stat_text,
+};
 
 const HELP: &str = "ZooKeeper -server host:port,host:port cmd args
 \taddauth scheme auth
@@ -107,122 +110,6 @@ impl Args {
     }
 }
 
-/// zkCli's message for a failed call on `path`.
-pub fn error_text(e: &ZkError, path: &str) -> String {
-    match e {
-        ZkError::Code(c) => match c {
-            ErrorCode::NoNode => format!("Node does not exist: {path}"),
-            ErrorCode::NodeExists => format!("Node already exists: {path}"),
-            ErrorCode::BadVersion => format!("version No is not valid : {path}"),
-            ErrorCode::NotEmpty => format!("Node not empty: {path}"),
-            ErrorCode::NoAuth => format!("Insufficient permission : {path}"),
-            ErrorCode::NoChildrenForEphemerals => {
-                format!("Ephemerals cannot have children: {path}")
-            }
-            ErrorCode::InvalidAcl => format!("Acl is not valid : {path}"),
-            ErrorCode::NoWatcher => format!("No watcher found for the path: {path}"),
-            other => format!("KeeperErrorCode = {other:?} for {path}"),
-        },
-        other => other.to_string(),
-    }
-}
-
-/// `rwcda`-style letters for a permission mask, in zkCli's order.
-pub fn perms_text(p: i32) -> String {
-    [(4, 'c'), (8, 'd'), (1, 'r'), (2, 'w'), (16, 'a')]
-        .iter()
-        .filter(|(bit, _)| p & bit != 0)
-        .map(|(_, c)| *c)
-        .collect()
-}
-
-/// Parses `scheme:id:perms[,scheme:id:perms]` (the id may contain colons, e.g. digest).
-pub fn parse_acl(s: &str) -> Result<Vec<Acl>, String> {
-    let mut out = Vec::new();
-    for entry in s.split(',').filter(|e| !e.is_empty()) {
-        let (Some(first), Some(last)) = (entry.find(':'), entry.rfind(':')) else {
-            return Err(format!("{entry} does not have the form scheme:id:perm"));
-        };
-        if first == last {
-            return Err(format!("{entry} does not have the form scheme:id:perm"));
-        }
-        let mut perms = 0;
-        for c in entry[last + 1..].chars() {
-            perms |= match c.to_ascii_lowercase() {
-                'r' => 1,
-                'w' => 2,
-                'c' => 4,
-                'd' => 8,
-                'a' => 16,
-                other => return Err(format!("unknown perm type: {other}")),
-            };
-        }
-        out.push(Acl::new(perms, &entry[..first], &entry[first + 1..last]));
-    }
-    if out.is_empty() {
-        return Err("empty ACL".into());
-    }
-    Ok(out)
-}
-
-/// Java's `Date.toString()` in UTC: `Thu Jan 01 00:00:00 UTC 1970`.
-pub fn java_date(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
-        WD[days.rem_euclid(7) as usize],
-        MON[(month - 1).clamp(0, 11) as usize],
-        day,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        year
-    )
-}
-
-/// zkCli's stat lines.
-pub fn stat_text(s: &Stat) -> String {
-    format!(
-        "cZxid = {:#x}\nctime = {}\nmZxid = {:#x}\nmtime = {}\npZxid = {:#x}\ncversion = {}\n\
-         dataVersion = {}\naclVersion = {}\nephemeralOwner = {:#x}\ndataLength = {}\n\
-         numChildren = {}",
-        s.czxid,
-        java_date(s.ctime),
-        s.mzxid,
-        java_date(s.mtime),
-        s.pzxid,
-        s.cversion,
-        s.version,
-        s.aversion,
-        s.ephemeral_owner,
-        s.data_length,
-        s.num_children
-    )
-}
-
-fn with_stat(head: String, stat: Option<&Stat>) -> String {
-    match stat {
-        Some(s) => format!("{head}\n{}", stat_text(s)),
-        None => head,
-    }
-}
-
 impl Shell {
     pub fn new(hosts: &str, timeout_ms: i32, read_only: bool) -> Shell {
         Shell {
@@ -275,19 +162,37 @@ impl Shell {
 
     /// Runs one command line. `Ok(None)` means quit; `Ok(Some(text))` is the output.
     pub async fn exec(&mut self, line: &str) -> Result<Option<String>, String> {
-        let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
-        let Some(cmd) = words.first() else {
+        let mut words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        if words.is_empty() {
             return Ok(Some(String::new()));
-        };
+        }
         self.history.push(line.trim().to_string());
+        if words[0] == "redo" {
+            // zkCli: `redo N` runs history entry N again and records it in its own place.
+            let current = self.history.len() - 1;
+            let n = words
+                .get(1)
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|n| *n < current)
+                .ok_or("Command index out of range")?;
+            let again = self.history[n].clone();
+            words = again.split_whitespace().map(str::to_string).collect();
+            if words.first().map(String::as_str) == Some("redo") {
+                return Err("No redoing redos".to_string());
+            }
+            self.history[current] = again;
+        }
+        let cmd = &words[0];
         let rest = &words[1..];
         let out = match cmd.as_str() {
             "quit" | "exit" => return Ok(None),
             "help" | "h" => HELP.to_string(),
+            // zkCli prints the last 10 commands before this one, and this one.
             "history" => self
                 .history
                 .iter()
                 .enumerate()
+                .skip(self.history.len().saturating_sub(11))
                 .map(|(i, l)| format!("{i} - {l}"))
                 .collect::<Vec<_>>()
                 .join("\n"),
@@ -316,261 +221,6 @@ impl Shell {
             _ => self.exec_zk(cmd, rest).await?,
         };
         Ok(Some(out))
-    }
-
-    async fn exec_zk(&self, cmd: &str, rest: &[String]) -> Result<String, String> {
-        let zk = self.client()?;
-        match cmd {
-            "create" => {
-                let a = Args::parse(rest, "t")?;
-                let path = a.path(0)?;
-                let data = a.words.get(1).map(|d| d.as_bytes().to_vec());
-                let acl = match a.words.get(2) {
-                    Some(s) => parse_acl(s)?,
-                    None => vec![Acl::new(31, "world", "anyone")],
-                };
-                let (s, e, c) = (a.has('s'), a.has('e'), a.has('c'));
-                let ttl = match a.value('t') {
-                    Some(v) => Some(v.parse::<i64>().map_err(|_| format!("bad ttl {v}"))?),
-                    None => None,
-                };
-                let mode = match (s, e, c, ttl.is_some()) {
-                    (_, true, _, true) => {
-                        return Err("TTLs cannot be used with Ephemeral znodes".into())
-                    }
-                    (_, _, true, true) => {
-                        return Err("TTLs cannot be used with Container znodes".into())
-                    }
-                    (_, true, true, _) | (true, _, true, _) => {
-                        return Err("-c cannot be combined with -s or -e".into())
-                    }
-                    (_, _, true, _) => CreateMode::Container,
-                    (true, _, _, true) => CreateMode::PersistentSequentialWithTtl,
-                    (false, _, _, true) => CreateMode::PersistentWithTtl,
-                    (true, true, _, _) => CreateMode::EphemeralSequential,
-                    (false, true, _, _) => CreateMode::Ephemeral,
-                    (true, false, _, _) => CreateMode::PersistentSequential,
-                    (false, false, _, _) => CreateMode::Persistent,
-                };
-                let d = data.as_deref();
-                let created = match ttl {
-                    Some(t) => zk.create_ttl(path, d, &acl, mode, t).await.map(|r| r.0),
-                    None => zk.create(path, d, &acl, mode).await,
-                };
-                created
-                    .map(|p| format!("Created {p}"))
-                    .map_err(|e| error_text(&e, path))
-            }
-            "get" => {
-                let a = Args::parse(rest, "")?;
-                let path = a.path(0)?;
-                let (data, stat) = zk
-                    .get_data(path, a.has('w'))
-                    .await
-                    .map_err(|e| error_text(&e, path))?;
-                let text = match data {
-                    Some(d) => String::from_utf8_lossy(&d).into_owned(),
-                    None => "null".to_string(),
-                };
-                Ok(with_stat(text, a.has('s').then_some(&stat)))
-            }
-            "set" => {
-                let a = Args::parse(rest, "v")?;
-                let path = a.path(0)?;
-                let data = a.words.get(1).ok_or("set needs data")?;
-                let stat = zk
-                    .set_data(path, Some(data.as_bytes()), a.int('v', -1)?)
-                    .await
-                    .map_err(|e| error_text(&e, path))?;
-                Ok(if a.has('s') {
-                    stat_text(&stat)
-                } else {
-                    String::new()
-                })
-            }
-            "ls" => {
-                let a = Args::parse(rest, "")?;
-                let path = a.path(0)?;
-                if a.has('R') {
-                    return Ok(self.walk(path).await?.join("\n"));
-                }
-                let (mut kids, stat) = zk
-                    .get_children2(path, a.has('w'))
-                    .await
-                    .map_err(|e| error_text(&e, path))?;
-                kids.sort();
-                let text = format!("[{}]", kids.join(", "));
-                Ok(with_stat(text, a.has('s').then_some(&stat)))
-            }
-            "stat" => {
-                let a = Args::parse(rest, "")?;
-                let path = a.path(0)?;
-                match zk.exists(path, a.has('w')).await {
-                    Ok(Some(s)) => Ok(stat_text(&s)),
-                    Ok(None) => Err(format!("Node does not exist: {path}")),
-                    Err(e) => Err(error_text(&e, path)),
-                }
-            }
-            "delete" => {
-                let a = Args::parse(rest, "v")?;
-                let path = a.path(0)?;
-                zk.delete(path, a.int('v', -1)?)
-                    .await
-                    .map(|_| String::new())
-                    .map_err(|e| error_text(&e, path))
-            }
-            "deleteall" | "rmr" => {
-                let a = Args::parse(rest, "b")?;
-                let path = a.path(0)?;
-                let batch = a.int('b', 1000)?.max(1) as usize;
-                let all = self.walk(path).await?;
-                for chunk in all.rchunks(batch).collect::<Vec<_>>() {
-                    let ops = chunk
-                        .iter()
-                        .rev()
-                        .map(|p| {
-                            WriteOp::Delete(DeleteRequest {
-                                path: p.clone(),
-                                version: -1,
-                            })
-                        })
-                        .collect();
-                    let results = zk.multi(ops).await.map_err(|e| error_text(&e, path))?;
-                    if let Some(c) = first_error(&results) {
-                        return Err(error_text(&ZkError::Code(c), path));
-                    }
-                }
-                Ok(String::new())
-            }
-            "getAcl" => {
-                let a = Args::parse(rest, "")?;
-                let path = a.path(0)?;
-                let (acl, stat) = zk.get_acl(path).await.map_err(|e| error_text(&e, path))?;
-                let text = acl
-                    .iter()
-                    .map(|e| format!("'{},'{}\n: {}", e.id.scheme, e.id.id, perms_text(e.perms)))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                Ok(with_stat(text, a.has('s').then_some(&stat)))
-            }
-            "setAcl" => {
-                let a = Args::parse(rest, "v")?;
-                let path = a.path(0)?;
-                let acl = parse_acl(a.words.get(1).ok_or("setAcl needs an acl")?)?;
-                let version = a.int('v', -1)?;
-                let targets = if a.has('R') {
-                    self.walk(path).await?
-                } else {
-                    vec![path.to_string()]
-                };
-                let mut last = None;
-                for p in &targets {
-                    last = Some(
-                        zk.set_acl(p, &acl, version)
-                            .await
-                            .map_err(|e| error_text(&e, p))?,
-                    );
-                }
-                Ok(match (a.has('s'), last) {
-                    (true, Some(s)) => stat_text(&s),
-                    _ => String::new(),
-                })
-            }
-            "addauth" => {
-                let scheme = rest.first().ok_or("addauth needs a scheme")?;
-                let auth = rest.get(1).map(String::as_str).unwrap_or("");
-                zk.add_auth(scheme, auth.as_bytes())
-                    .await
-                    .map(|_| String::new())
-                    .map_err(|e| e.to_string())
-            }
-            "sync" => {
-                let a = Args::parse(rest, "")?;
-                let path = a.path(0)?;
-                zk.sync(path)
-                    .await
-                    .map(|_| "Sync is OK".to_string())
-                    .map_err(|e| error_text(&e, path))
-            }
-            "whoami" => {
-                let infos = zk.who_am_i().await.map_err(|e| e.to_string())?;
-                Ok(infos
-                    .iter()
-                    .map(|i| format!("Auth scheme: User\n{}: {}", i.auth_scheme, i.user))
-                    .collect::<Vec<_>>()
-                    .join("\n"))
-            }
-            "getEphemerals" => {
-                let prefix = rest.first().map(String::as_str).unwrap_or("/");
-                let mut v = zk
-                    .get_ephemerals(prefix)
-                    .await
-                    .map_err(|e| error_text(&e, prefix))?;
-                v.sort();
-                Ok(format!("[{}]", v.join(", ")))
-            }
-            "getAllChildrenNumber" => {
-                let a = Args::parse(rest, "")?;
-                let path = a.path(0)?;
-                zk.get_all_children_number(path)
-                    .await
-                    .map(|n| n.to_string())
-                    .map_err(|e| error_text(&e, path))
-            }
-            "addWatch" => {
-                let a = Args::parse(rest, "m")?;
-                let path = a.path(0)?;
-                let mode = match a.value('m') {
-                    None | Some("PERSISTENT_RECURSIVE") => AddWatchMode::PersistentRecursive,
-                    Some("PERSISTENT") => AddWatchMode::Persistent,
-                    Some(m) => return Err(format!("unknown mode {m}")),
-                };
-                zk.add_watch(path, mode)
-                    .await
-                    .map(|_| String::new())
-                    .map_err(|e| error_text(&e, path))
-            }
-            "removewatches" => {
-                let a = Args::parse(rest, "")?;
-                let path = a.path(0)?;
-                let t = if a.has('c') {
-                    WatcherType::Children
-                } else if a.has('d') {
-                    WatcherType::Data
-                } else {
-                    WatcherType::Any
-                };
-                zk.remove_watches(path, t)
-                    .await
-                    .map(|_| String::new())
-                    .map_err(|e| error_text(&e, path))
-            }
-            other => Err(format!("Command not found: {other}\n{HELP}")),
-        }
-    }
-
-    /// `path` and every descendant, breadth first (zkCli's `ls -R` order).
-    async fn walk(&self, path: &str) -> Result<Vec<String>, String> {
-        let zk = self.client()?;
-        let mut out = vec![path.to_string()];
-        let mut i = 0;
-        while i < out.len() {
-            let p = out[i].clone();
-            let mut kids = zk
-                .get_children(&p, false)
-                .await
-                .map_err(|e| error_text(&e, &p))?;
-            kids.sort();
-            for k in kids {
-                out.push(if p == "/" {
-                    format!("/{k}")
-                } else {
-                    format!("{p}/{k}")
-                });
-            }
-            i += 1;
-        }
-        Ok(out)
     }
 }
 
@@ -668,28 +318,6 @@ pub async fn run(args: Vec<String>) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn acl_text_and_perms() {
-        let acl = parse_acl("world:anyone:cdrwa,digest:user:tpUq/4Pn5A64fVZyQ0gOJ8ZWqkY=:r")
-            .expect("parses");
-        assert_eq!(acl[0], Acl::new(31, "world", "anyone"));
-        assert_eq!(
-            acl[1],
-            Acl::new(1, "digest", "user:tpUq/4Pn5A64fVZyQ0gOJ8ZWqkY=")
-        );
-        assert_eq!(perms_text(31), "cdrwa");
-        assert_eq!(perms_text(3), "rw");
-        assert!(parse_acl("world:anyone").is_err());
-        assert!(parse_acl("world:anyone:x").is_err());
-    }
-
-    #[test]
-    fn dates_print_like_java_in_utc() {
-        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
-        assert_eq!(java_date(1_700_000_000_000), "Tue Nov 14 22:13:20 UTC 2023");
-        assert_eq!(java_date(951_782_400_000), "Tue Feb 29 00:00:00 UTC 2000");
-    }
 
     #[test]
     fn flags_and_words() {

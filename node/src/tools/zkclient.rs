@@ -501,6 +501,35 @@ impl ZkClient {
         .map(|_| ())
     }
 
+    /// getConfig: getData (4) of `/zookeeper/config`, the ensemble's membership text and its
+    /// Stat (ZooKeeper's `ZooKeeper.getConfig`).
+    pub async fn get_config(&self, watch: bool) -> ZkResult<(Option<Vec<u8>>, Stat)> {
+        self.get_data(zablab_core::tree::path::CONFIG_PATH, watch)
+            .await
+    }
+
+    /// reconfig (16), ZooKeeper's `ZooKeeperAdmin.reconfigure`: incremental (`joining` server
+    /// lines, `leaving` server ids, each comma-separated) or non-incremental (`members`), from
+    /// config version `from_config` (-1: any). Returns the committed configuration and its Stat.
+    pub async fn reconfig(
+        &self,
+        joining: Option<&str>,
+        leaving: Option<&str>,
+        members: Option<&str>,
+        from_config: i64,
+    ) -> ZkResult<(Option<Vec<u8>>, Stat)> {
+        let req = ClientRequest::Reconfig {
+            joining_servers: joining.map(str::to_string),
+            leaving_servers: leaving.map(str::to_string),
+            new_members: members.map(str::to_string),
+            cur_config_id: from_config,
+        };
+        match self.request(req).await? {
+            Response::Read(ReadResponse::GetData { data, stat }) => Ok((data, stat)),
+            r => unexpected(r),
+        }
+    }
+
     /// whoAmI (107).
     pub async fn who_am_i(&self) -> ZkResult<Vec<ClientInfo>> {
         match self.request(ClientRequest::WhoAmI).await? {
