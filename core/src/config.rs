@@ -1,6 +1,6 @@
-//! Ensemble membership and timing, as a `zoo.cfg` expresses them (`server.N=...:participant|observer`,
-//! `tickTime`, `initLimit`, `syncLimit`) plus the FastLeaderElection and committed-log constants
-//! ZooKeeper keeps in system properties.
+//! Ensemble membership and timing, as a `zoo.cfg` expresses them
+//! (`server.N=...:participant|observer`, `tickTime`, `initLimit`, `syncLimit`) plus the
+//! FastLeaderElection and committed-log constants ZooKeeper keeps in system properties.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -54,7 +54,7 @@ impl Ensemble {
         self.voters().count()
     }
 
-    /// Majority quorum: strictly more than half of the voting members (reference §2.8).
+    /// Majority quorum: strictly more than half of the voting members (docs/protocol.md §2.8).
     pub fn is_quorum<'a>(&self, sids: impl IntoIterator<Item = &'a Sid>) -> bool {
         let votes = sids.into_iter().filter(|s| self.is_voter(**s)).count();
         2 * votes > self.voter_count()
@@ -115,7 +115,7 @@ pub struct PeerConfig {
     pub timing: Timing,
     /// `zookeeper.commitLogCount`: how many committed proposals the leader keeps in memory for
     /// DIFF sync. A learner further behind gets a DIFF from the transaction log if
-    /// `snapshot_size_factor_percent` allows it, SNAP otherwise (reference §3.5).
+    /// `snapshot_size_factor_percent` allows it, SNAP otherwise (docs/protocol.md §3.5).
     pub commit_log_count: usize,
     /// `snapCount`: take a snapshot after this many logged transactions (0 = never).
     pub snap_count: u64,

@@ -1,4 +1,4 @@
-//! FastLeaderElection (reference §2.4–2.6), run whenever a server enters LOOKING.
+//! FastLeaderElection (docs/protocol.md §2.4–2.6), run whenever a server enters LOOKING.
 //!
 //! ZooKeeper runs `lookForLeader` as a blocking loop polling a queue with a timeout; here the
 //! same loop is unrolled into handlers: a notification arrives ([`Peer::on_notification`]) or

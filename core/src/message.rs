@@ -1,6 +1,6 @@
 //! Messages between servers, with the fields of Apache ZooKeeper's election notifications
-//! (reference §2.2) and quorum packets (§3.3), so a simulator trace reads like a capture of a
-//! real ensemble. The native node encodes them in ZooKeeper's byte layouts.
+//! (docs/protocol.md §2.2) and quorum packets (§3.3), so a simulator trace reads like a capture of
+//! a real ensemble. The native node encodes them in ZooKeeper's byte layouts.
 
 use alloc::vec::Vec;
 
@@ -49,7 +49,7 @@ pub struct Vote {
 }
 
 impl Vote {
-    /// ZooKeeper's `totalOrderPredicate` (reference §2.3): lexicographic on
+    /// ZooKeeper's `totalOrderPredicate` (docs/protocol.md §2.3): lexicographic on
     /// (peer_epoch, zxid, sid). Whether the candidate may lead at all (an observer may not) is
     /// the caller's check.
     pub fn is_newer_than(&self, current: &Vote) -> bool {
@@ -108,7 +108,8 @@ pub enum Forwarded<T> {
 pub enum Message<T, S> {
     /// Election port: a FastLeaderElection notification.
     Notification(Notification),
-    /// Learner → leader, first packet of a follower: its accepted epoch (zxid `acceptedEpoch << 32`).
+    /// Learner → leader, first packet of a follower: its accepted epoch (zxid `acceptedEpoch <<
+    /// 32`).
     FollowerInfo {
         accepted_epoch: Epoch,
     },
@@ -200,7 +201,7 @@ impl<T, S> Message<T, S> {
         matches!(self, Message::Notification(_))
     }
 
-    /// ZooKeeper's QuorumPacket type code (reference §3.3); 0 for election notifications.
+    /// ZooKeeper's QuorumPacket type code (docs/protocol.md §3.3); 0 for election notifications.
     pub fn packet_type(&self) -> i32 {
         match self {
             Message::Notification(_) => 0,

@@ -26,6 +26,8 @@
 //! 5. A crash is not an input: drop the peer, keep only what was persisted, call `recover`.
 //! 6. Messages between two peers must arrive in the order sent (ZAB assumes FIFO links); they
 //!    may be lost. When a connection to a peer breaks, step with `Input::PeerDisconnected`.
+//!    What each output asks of the host, and what both hosts assume, is the host contract on
+//!    [`Output`] (`core/src/peer/host_contract.md`).
 //!
 //! The peer never reads a clock, does IO or draws randomness, and uses only ordered containers,
 //! so the same inputs always give the same outputs.
@@ -65,7 +67,9 @@ pub enum Input<M: StateMachine> {
     Receive { from: Sid, msg: PeerMessage<M> },
     /// Every persist request up to and including `id` is durable.
     Persisted { id: u64 },
-    /// The connection to `peer` broke (the host saw a reset or EOF).
+    /// The current quorum connection with `peer` closed or broke: EOF, a reset, a failed dial,
+    /// the other end's `Output::Disconnect`, a lost packet (see the host contract on
+    /// [`Output`]). Never for a replaced connection or an election link.
     PeerDisconnected { peer: Sid },
     /// A client of this server asks for a write.
     ClientWrite { tag: RequestTag, txn: M::Txn },
@@ -76,17 +80,14 @@ pub enum Input<M: StateMachine> {
     SessionTouch { session_id: i64, timeout_ms: i32 },
 }
 
-/// Everything a peer asks its host to do, in order.
+#[doc = include_str!("peer/host_contract.md")]
 #[derive(Clone, Debug)]
 pub enum Output<M: StateMachine> {
-    Send {
-        to: Sid,
-        msg: PeerMessage<M>,
-    },
-    Persist {
-        id: u64,
-        op: PeerPersistOp<M>,
-    },
+    /// Send `msg` to server `to`: over the election port for a notification, else on the
+    /// quorum connection with `to`, which a FOLLOWERINFO/OBSERVERINFO opens anew.
+    Send { to: Sid, msg: PeerMessage<M> },
+    /// Make `op` durable, after every earlier request; then step with `Input::Persisted`.
+    Persist { id: u64, op: PeerPersistOp<M> },
     /// A client write sent here was committed and applied; `outcome` is its result.
     Reply {
         tag: RequestTag,
@@ -94,18 +95,13 @@ pub enum Output<M: StateMachine> {
         outcome: M::Outcome,
     },
     /// A client `sync` sent here completed; this server has applied everything up to `zxid`.
-    SyncDone {
-        tag: RequestTag,
-        zxid: Zxid,
-    },
+    SyncDone { tag: RequestTag, zxid: Zxid },
     /// A client request sent here cannot complete (no leader, or the leader changed).
-    RequestFailed {
-        tag: RequestTag,
-    },
-    /// Close the connection to `peer` (ZooKeeper closes the learner's socket).
-    Disconnect {
-        peer: Sid,
-    },
+    RequestFailed { tag: RequestTag },
+    /// Close the quorum connection with `peer` (ZooKeeper closes the learner's socket); the
+    /// other end is told with `Input::PeerDisconnected`, this one is not.
+    Disconnect { peer: Sid },
+    /// What the peer did, for the trace; executing it changes nothing.
     Trace(TraceEvent),
 }
 
@@ -117,27 +113,41 @@ pub(crate) enum Role<M: StateMachine> {
     Learner(alloc::boxed::Box<Learner<M>>),
 }
 
-/// Something that may happen only once a persist request is durable.
+/// Something that may happen only once a persist request is durable: the condition an
+/// effect waits for, named (docs/protocol.md §9.2, "Persistence obligations").
 #[derive(Clone, Debug)]
 pub(crate) enum AfterPersist {
-    Send {
-        to: Sid,
-        msg_ack: Zxid,
-    },
+    /// Learner: send `ACK(zxid)` of a proposal to the leader once the proposal is logged
+    /// (§3.6: the follower appends to its log, then ACKs).
+    ProposalAck { to: Sid, zxid: Zxid },
+    /// Learner: send ACKEPOCH once the new acceptedEpoch is written (§3.4). `current_epoch`
+    /// is `None` when the epoch was already promised (-1 on the wire).
     AckEpoch {
         to: Sid,
         last_logged_zxid: Zxid,
         current_epoch: Option<Epoch>,
     },
-    LeaderSelfAck {
-        zxid: Zxid,
-    },
+    /// Leader: count its own ACK of `zxid` once it logged the proposal itself (§3.6).
+    LeaderSelfAck { zxid: Zxid },
+    /// Leader: its acceptedEpoch for the proposed epoch is written (§3.4 step 4).
     LeaderEpochWritten,
+    /// Leader: its currentEpoch is written; synchronization may start (§3.4 step 8).
     LeaderCurrentEpochWritten,
-    LearnerNewLeaderAck {
-        to: Sid,
-        zxid: Zxid,
-    },
+    /// Learner: send the NEWLEADER ACK (`ACK(zxid)`, zxid = `newEpoch << 32`) once the synced
+    /// transactions and currentEpoch are durable (§3.5, ZOOKEEPER-3911/4646).
+    LearnerNewLeaderAck { to: Sid, zxid: Zxid },
+}
+
+/// An [`AfterPersist`] action queued until persist request `persist_id` is durable.
+#[derive(Clone, Debug)]
+pub(crate) struct AwaitingPersist {
+    /// The last persist request issued when the action was queued: it runs once the host
+    /// reported this id (and so every earlier one) durable.
+    pub(crate) persist_id: u64,
+    /// [`Peer::generation`] when it was queued: an action of a role the peer has left is
+    /// dropped, not run.
+    pub(crate) generation: u64,
+    pub(crate) action: AfterPersist,
 }
 
 /// One ZooKeeper server's protocol state. See the module documentation for how to drive it.
@@ -168,7 +178,8 @@ pub struct Peer<M: StateMachine> {
     pub(crate) generation: u64,
     pub(crate) next_persist_id: u64,
     pub(crate) persisted_id: u64,
-    pub(crate) after_persist: VecDeque<(u64, u64, AfterPersist)>,
+    /// Actions waiting for durability, in the order they were queued (ids never decrease).
+    pub(crate) after_persist: VecDeque<AwaitingPersist>,
     /// Client requests of this server waiting to complete.
     pub(crate) pending_requests: BTreeMap<RequestTag, ()>,
     /// Sessions touched since the last PING reply (follower).
@@ -392,7 +403,11 @@ impl<M: StateMachine> Peer<M> {
         if id <= self.persisted_id {
             self.run_after_persist(action);
         } else {
-            self.after_persist.push_back((id, self.generation, action));
+            self.after_persist.push_back(AwaitingPersist {
+                persist_id: id,
+                generation: self.generation,
+                action,
+            });
         }
     }
 
@@ -405,21 +420,20 @@ impl<M: StateMachine> Peer<M> {
         if id > self.persisted_id {
             self.persisted_id = id;
         }
-        while let Some((wait, generation, _)) = self.after_persist.front() {
-            if *wait > self.persisted_id {
+        while let Some(waiting) = self.after_persist.front() {
+            if waiting.persist_id > self.persisted_id {
                 break;
             }
-            let stale = *generation != self.generation;
-            let (_, _, action) = self.after_persist.pop_front().expect("front exists");
-            if !stale {
-                self.run_after_persist(action);
+            let waiting = self.after_persist.pop_front().expect("front exists");
+            if waiting.generation == self.generation {
+                self.run_after_persist(waiting.action);
             }
         }
     }
 
     fn run_after_persist(&mut self, action: AfterPersist) {
         match action {
-            AfterPersist::Send { to, msg_ack } => self.send(to, Message::Ack { zxid: msg_ack }),
+            AfterPersist::ProposalAck { to, zxid } => self.send(to, Message::Ack { zxid }),
             AfterPersist::AckEpoch {
                 to,
                 last_logged_zxid,

@@ -45,7 +45,7 @@ pub enum VoteDecision {
     Ignored,
 }
 
-/// Which DIFF/TRUNC/SNAP the leader chose for a learner, and why (reference §3.5).
+/// Which DIFF/TRUNC/SNAP the leader chose for a learner, and why (docs/protocol.md §3.5).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SyncMode {

@@ -1,11 +1,11 @@
-//! Transaction ids. A zxid is `(epoch << 32) | counter` (reference §3.1): the high 32 bits name
-//! the leader's epoch, the low 32 bits count proposals within it. Counter 0 never carries a
+//! Transaction ids. A zxid is `(epoch << 32) | counter` (docs/protocol.md §3.1): the high 32 bits
+//! name the leader's epoch, the low 32 bits count proposals within it. Counter 0 never carries a
 //! transaction; `epoch << 32` is the "new epoch" zxid that NEWLEADER and LEADERINFO carry.
 
 use core::fmt;
 
 /// A server id (`myid`, the `N` of `server.N`). ZooKeeper stores it as a Java long; keep it at
-/// or below 127 so session ids derived from it stay positive (reference §3.8).
+/// or below 127 so session ids derived from it stay positive (docs/protocol.md §3.8).
 pub type Sid = u64;
 
 /// A leader epoch (the high half of a zxid).

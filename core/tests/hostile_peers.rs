@@ -1,4 +1,4 @@
-//! A stranger on the quorum port (issue: hostile input). Apache ZooKeeper's leader refuses a
+//! A stranger on the quorum port (hostile input). Apache ZooKeeper's leader refuses a
 //! learner that promised a newer epoch instead of stepping down, and no FOLLOWERINFO may push
 //! the ensemble's epoch towards overflow. These tests feed the leader's `Peer` a forged
 //! FOLLOWERINFO directly and assert its exact reaction.

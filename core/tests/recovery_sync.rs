@@ -1,5 +1,5 @@
 //! Recovery: the leader synchronizes a returning server with DIFF, TRUNC or SNAP, chosen by
-//! ZooKeeper's rule (reference §3.5). Each scenario forces one and checks the packet sent.
+//! ZooKeeper's rule (docs/protocol.md §3.5). Each scenario forces one and checks the packet sent.
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! `zablab cluster`, once through a follower and once through the leader: create in every mode,
 //! sequential naming, get/set versions, one-shot and persistent-recursive watches, multi success
 //! and atomic failure, digest ACL, sync, an ephemeral gone after close, and a session moved to
-//! another server. The crate parses ConnectResponse strictly (reference §5.10).
+//! another server. The crate parses ConnectResponse strictly (docs/protocol.md §5.10).
 
 mod common;
 mod realclients;

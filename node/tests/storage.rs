@@ -10,8 +10,9 @@ use std::time::Duration;
 use common::TempDir;
 use zablab_core::durable::{LogEntry, PersistOp};
 use zablab_core::machine::ChainMachine;
+use zablab_core::peer::PeerPersistOp;
 use zablab_core::zxid::Zxid;
-use zablab_node::server::storage::{spawn_writer, Op, Store, WriterCmd};
+use zablab_node::server::storage::{spawn_writer, Store, WriterCmd};
 
 type M = ChainMachine;
 
@@ -184,7 +185,7 @@ fn group_commit_puts_waiting_appends_into_one_fsync() {
 fn snapshots_epochs_truncate_and_purge_read_back() {
     let dir = TempDir::new("st-snap");
     let mut s = open(&dir);
-    let ops: Vec<Op<M>> = vec![PersistOp::AcceptedEpoch(3), PersistOp::CurrentEpoch(2)];
+    let ops: Vec<PeerPersistOp<M>> = vec![PersistOp::AcceptedEpoch(3), PersistOp::CurrentEpoch(2)];
     for op in &ops {
         s.apply(op).expect("epoch");
     }

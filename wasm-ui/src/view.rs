@@ -1,6 +1,6 @@
 //! The page: toolbar (play, step, speed, new run, share), the cluster drawing, the timeline
 //! with phase bands and branches, the inspector, the client-write form, and a slot for the
-//! lesson picker and narration (issue 7).
+//! lesson picker and narration.
 //!
 //! The root element `#lab` carries the run's state as data attributes (`data-time`,
 //! `data-steps`, `data-leader`, `data-stable`, `data-hash`, `data-violation`, `data-playing`,

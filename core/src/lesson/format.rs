@@ -1,5 +1,5 @@
 //! The lesson file format: what a teacher writes in `lessons/*.json` (documented, with
-//! examples, in `lessons/README.md`). Plain data; [`super::LessonRun`] gives it meaning and
+//! examples, in `docs/lesson-format.md`). Plain data; [`super::LessonRun`] gives it meaning and
 //! [`Lesson::validate`] rejects references to servers, clients or steps that do not exist.
 
 use alloc::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! client recipes, as data that the browser lab plays, the terminal replays
 //! (`zablab lesson`), and the tests run as regression tests.
 //!
-//! A [`Lesson`] (parsed from `lessons/*.json`, see `lessons/README.md`) is a cluster set-up,
+//! A [`Lesson`] (parsed from `lessons/*.json`, see `docs/lesson-format.md`) is a cluster set-up,
 //! a seed, and steps. Each step narrates in English and Chinese, performs actions on a
 //! simulated ensemble replicating the real data tree ([`crate::sim::zk::ZkCluster`]) with
 //! simulated clients ([`crate::sim::zk::ZkClients`]), then checks a [`Checkpoint`] and may ask a

@@ -1,5 +1,5 @@
 //! The fault sweep of [`crate::sim::sweep`] with the ZooKeeper data tree as the replicated
-//! state machine (issue 3, item 8). A seed draws the ensemble, a fault schedule (crashes,
+//! state machine. A seed draws the ensemble, a fault schedule (crashes,
 //! restarts, cuts, isolated servers, dropped messages, slow and lossy links — never a wiped
 //! disk) and a client workload that opens sessions on random servers, moves them, lets them
 //! expire after client crashes or closes them, and writes persistent, sequential and

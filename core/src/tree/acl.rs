@@ -1,5 +1,5 @@
-//! ACLs and authentication (reference §8): the schemes world, auth, digest, ip and super, the
-//! permission check (`checkACL`) and the create/setACL fixup (`fixupACL`).
+//! ACLs and authentication (docs/protocol.md §8): the schemes world, auth, digest, ip and super,
+//! the permission check (`checkACL`) and the create/setACL fixup (`fixupACL`).
 //!
 //! Authentication happens on the server a client is connected to (an `auth` packet turns into
 //! [`Id`]s held by the connection); those ids travel inside every write transaction, so the

@@ -1,5 +1,5 @@
-//! Applying write transactions (reference §5.6, §5.9): validation in ZooKeeper's check order,
-//! the change itself, multi's all-or-nothing rollback, and the watch triggers of §5.8.
+//! Applying write transactions (docs/protocol.md §5.6, §5.9): validation in ZooKeeper's check
+//! order, the change itself, multi's all-or-nothing rollback, and the watch triggers of §5.8.
 //!
 //! ZooKeeper validates on the leader (PrepRequestProcessor) against a view of outstanding
 //! changes and logs an ErrorTxn for a failed write. ZabLab validates at apply time on every

@@ -1,5 +1,5 @@
 //! Tests of the write operations, their error codes in ZooKeeper's check order, sequential
-//! naming, the cversion quirk, multi atomicity, sessions and ACL checks (reference §5.5–5.9,
+//! naming, the cversion quirk, multi atomicity, sessions and ACL checks (docs/protocol.md §5.5–5.9,
 //! §7, §8).
 
 use alloc::string::String;

@@ -1,4 +1,4 @@
-//! ZooKeeper's error codes (`KeeperException.Code`, reference §5.7).
+//! ZooKeeper's error codes (`KeeperException.Code`, docs/protocol.md §5.7).
 //!
 //! Every operation on the tree answers either its result or one of these codes, with the same
 //! numbers ZooKeeper puts in `ReplyHeader.err`, so the node's jute codec maps them one to one

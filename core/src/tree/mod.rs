@@ -1,5 +1,5 @@
 //! The ZooKeeper data tree: the replicated state machine ZAB orders transactions for
-//! (reference §5, §7, §8).
+//! (docs/protocol.md §5, §7, §8).
 //!
 //! # How a host drives it
 //! * **Writes.** Build a [`Txn`] (session id, cxid, the connection's auth [`Id`]s, a

@@ -1,4 +1,4 @@
-//! Znode paths: ZooKeeper's `PathUtils.validatePath` (reference §7.6), parent/name splitting
+//! Znode paths: ZooKeeper's `PathUtils.validatePath` (docs/protocol.md §7.6), parent/name splitting
 //! and the `%010d` sequential suffix (§7.1).
 //!
 //! Validation lives in one place because ZooKeeper checks paths at several points of an
@@ -95,7 +95,7 @@ pub fn join(parent: &str, name: &str) -> String {
 }
 
 /// The sequential suffix: Java's `String.format("%010d", counter)`. The width includes the
-/// sign, so -1 becomes `-000000001` (reference §7.1 gives that string).
+/// sign, so -1 becomes `-000000001` (docs/protocol.md §7.1 gives that string).
 pub fn sequence_suffix(counter: i32) -> String {
     format!("{counter:010}")
 }

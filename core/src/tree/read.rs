@@ -1,5 +1,5 @@
-//! Reads and watch registration (reference §5.8, §5.9): answered by the local server from its
-//! current state, never replicated.
+//! Reads and watch registration (docs/protocol.md §5.8, §5.9): answered by the local server from
+//! its current state, never replicated.
 //!
 //! The typed getters take `&self`; [`DataTree::read`] takes `&mut self` because a read with
 //! `watch: true` registers a watch for the caller's connection.

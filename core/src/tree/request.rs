@@ -1,4 +1,4 @@
-//! The request/response model of the client protocol (reference §5.4, §5.6), field for field
+//! The request/response model of the client protocol (docs/protocol.md §5.4, §5.6), field for field
 //! as ZooKeeper's jute records, so the node's codec maps bytes to these types mechanically.
 //!
 //! Writes become a [`Txn`]: the client's request plus what the accepting server knew about the

@@ -1,5 +1,5 @@
-//! Sessions (reference §3.8): the id scheme, the password generator, timeout negotiation, and
-//! the leader's expiry queue.
+//! Sessions (docs/protocol.md §3.8): the id scheme, the password generator, timeout negotiation,
+//! and the leader's expiry queue.
 //!
 //! The session table itself is replicated (createSession/closeSession are transactions, so any
 //! server can validate a reconnect by id and password). Expiry is not: only the leader tracks

@@ -1,5 +1,5 @@
 //! Tests of sessions (closeSession, moving between servers, leader-side expiry), container and
-//! TTL deletion, and the read operations (reference §3.8, §5.9, §7.3–7.4).
+//! TTL deletion, and the read operations (docs/protocol.md §3.8, §5.9, §7.3–7.4).
 
 use alloc::vec;
 use alloc::vec::Vec;

@@ -1,5 +1,5 @@
 //! Znode metadata: what the tree stores (`StatPersisted`) and what clients see (`Stat`,
-//! reference §5.5), create modes (§5.4) and the `ephemeralOwner` encoding (§7.2).
+//! docs/protocol.md §5.5), create modes (§5.4) and the `ephemeralOwner` encoding (§7.2).
 //!
 //! The two stat shapes differ on purpose, as in ZooKeeper: the stored cversion counts only
 //! child creates (it names sequential children), while the reported one is

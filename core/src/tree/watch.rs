@@ -1,4 +1,5 @@
-//! Watches (reference §5.8): the per-server data and child watch tables and the trigger rules.
+//! Watches (docs/protocol.md §5.8): the per-server data and child watch tables and the trigger
+//! rules.
 //!
 //! Watches belong to the server a client is connected to and are never replicated, so they live
 //! beside the replicated tree and stay out of snapshots and digests. A watcher is a

@@ -1,4 +1,4 @@
-//! Tests of the watch trigger table of reference §5.8: which op fires which event for which
+//! Tests of the watch trigger table of docs/protocol.md §5.8: which op fires which event for which
 //! watch, one-shot vs persistent vs recursive, the READ check, removeWatches/checkWatches and
 //! setWatches.
 

@@ -1,4 +1,4 @@
-//! The leader's discovery and synchronization (reference §3.4–3.5): `Leader.lead()` and the
+//! The leader's discovery and synchronization (docs/protocol.md §3.4–3.5): `Leader.lead()` and the
 //! first half of each `LearnerHandler`. Broadcast lives in `leader_broadcast.rs`.
 //!
 //! ZooKeeper runs one thread per learner that blocks in `getEpochToPropose`,

@@ -1,5 +1,5 @@
-//! The leader in broadcast (reference §3.6): PROPOSAL to forwarding followers, ACKs counted by
-//! a strict majority of voters (the leader's own ACK once its log write is durable), COMMIT in
+//! The leader in broadcast (docs/protocol.md §3.6): PROPOSAL to forwarding followers, ACKs counted
+//! by a strict majority of voters (the leader's own ACK once its log write is durable), COMMIT in
 //! zxid order, INFORM to observers, PINGs every half tick and the quorum check every tick.
 
 use alloc::collections::BTreeSet;

@@ -1,6 +1,6 @@
 //! The learner side (follower or observer): `Learner.registerWithLeader`, `syncWithLeader`
 //! and the broadcast loop of `Follower.processPacket` / `Observer.processPacket`
-//! (reference §3.4–3.7).
+//! (docs/protocol.md §3.4–3.7).
 //!
 //! Simplification of ZooKeeper's sync bookkeeping: proposals received before NEWLEADER are
 //! held in memory (`packetsNotLogged`); a COMMIT applies the head one in memory at once; at
@@ -377,9 +377,9 @@ impl<M: StateMachine> Peer<M> {
         }
         if self.config.is_participant() {
             for z in uncommitted {
-                self.after_persisted(AfterPersist::Send {
+                self.after_persisted(AfterPersist::ProposalAck {
                     to: leader,
-                    msg_ack: z,
+                    zxid: z,
                 });
             }
         }
@@ -421,10 +421,7 @@ impl<M: StateMachine> Peer<M> {
             self.send(leader, Message::Ack { zxid });
             return;
         }
-        self.after_persisted(AfterPersist::Send {
-            to: leader,
-            msg_ack: zxid,
-        });
+        self.after_persisted(AfterPersist::ProposalAck { to: leader, zxid });
     }
 
     /// COMMIT in broadcast: apply the next logged transaction, which must be this one.

@@ -1,5 +1,5 @@
 //! How a leader synchronizes a learner: ZooKeeper's `LearnerHandler.syncFollower` decision
-//! between DIFF, TRUNC and SNAP (reference §3.5), as a pure function of the learner's last
+//! between DIFF, TRUNC and SNAP (docs/protocol.md §3.5), as a pure function of the learner's last
 //! zxid, the leader's last processed zxid, its in-memory committed log and — for a learner
 //! older than the committed log — what the host read from the on-disk transaction log.
 //!

@@ -1,4 +1,4 @@
-//! Jute, ZooKeeper's binary encoding (reference §1): big-endian integers, length-prefixed
+//! Jute, ZooKeeper's binary encoding (docs/protocol.md §1): big-endian integers, length-prefixed
 //! buffers and strings (`-1` = null), vectors with a count. Readers work on byte slices and
 //! never panic: running out of bytes is [`JuteError::Eof`] (a stream reader reads more and
 //! tries again), anything else malformed is [`JuteError::Malformed`].

@@ -1,4 +1,4 @@
-//! Byte layouts between servers: FastLeaderElection notifications (reference §2.2, version 2
+//! Byte layouts between servers: FastLeaderElection notifications (docs/protocol.md §2.2, version 2
 //! with the config text) and quorum packets (§3.3: `i32 type; i64 zxid; buffer data;
 //! vector<Id> authinfo`, written back to back with no framing), for every core [`Message`].
 //!

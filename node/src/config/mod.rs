@@ -596,7 +596,7 @@ impl NodeConfig {
         pc
     }
 
-    /// ZooKeeper's `QuorumVerifier.toString()` (reference §2.8): sent in notifications and
+    /// ZooKeeper's `QuorumVerifier.toString()` (docs/protocol.md §2.8): sent in notifications and
     /// NEWLEADER, printed by `conf`.
     pub fn membership_text(&self) -> String {
         let mut s = String::new();

@@ -1,6 +1,6 @@
 //! The client port. The first 4 bytes of a connection decide what it is:
 //! * a known four-letter word ([`fourlw::is_known`]): answered and closed;
-//! * anything else: the `i32` length of a jute ConnectRequest (reference §5.1), served by
+//! * anything else: the `i32` length of a jute ConnectRequest (docs/protocol.md §5.1), served by
 //!   [`crate::server::client_conn`].
 //!
 //! `maxClientCnxns` limits connections per client IP (0 = unlimited).

@@ -1,5 +1,5 @@
 //! One ZooKeeper client connection on the client port: bytes in, [`ClientEvent`]s to the peer
-//! task; [`ClientReply`]s back, bytes out (reference §5). Two halves run concurrently, so a
+//! task; [`ClientReply`]s back, bytes out (docs/protocol.md §5). Two halves run concurrently, so a
 //! client that stops reading never blocks the server: the peer task only ever pushes into this
 //! connection's queue, and the writer drains it at the client's pace.
 //!

@@ -1,4 +1,4 @@
-//! The election port (reference §2.1): ZooKeeper's QuorumCnxManager on tokio.
+//! The election port (docs/protocol.md §2.1): ZooKeeper's QuorumCnxManager on tokio.
 //!
 //! * The connecting side sends `i64 -65536; i64 sid; i32 len; "host:port"`; the acceptor also
 //!   takes the legacy form (a non-negative first long is the sid).

@@ -1,4 +1,4 @@
-//! The four-letter words (reference §6): every word of ZooKeeper 3.8 (`conf cons crst dump
+//! The four-letter words (docs/protocol.md §6): every word of ZooKeeper 3.8 (`conf cons crst dump
 //! envi ruok srst srvr stat wchs wchc wchp mntr isro gtmk stmk dirs`), in its output formats,
 //! obeying `4lw.commands.whitelist`. Pure functions over a [`Context`]: the published
 //! [`NodeStatus`], the connections' statistics and, for the words that read the tree, an

@@ -1,4 +1,4 @@
-//! The quorum port (reference §3.2): the leader listens, learners connect; each message is a
+//! The quorum port (docs/protocol.md §3.2): the leader listens, learners connect; each message is a
 //! jute QuorumPacket written straight onto the stream ([`wire::encode_quorum`]).
 //!
 //! * Accepted side: the first packet must be FOLLOWERINFO or OBSERVERINFO; its LearnerInfo

@@ -2,7 +2,7 @@
 //! `dataDir/version-2/{snapshot.<hex zxid>, acceptedEpoch, currentEpoch}`.
 //!
 //! * **Transaction log**: `FileHeader{i32 "ZKLG"; i32 2; i64 dbid 0}`, then per record
-//!   `i64 Adler32(txn bytes); i32 len; txn bytes; byte 0x42` (reference §4.1; the txn bytes are
+//!   `i64 Adler32(txn bytes); i32 len; txn bytes; byte 0x42` (docs/protocol.md §4.1; the txn bytes are
 //!   [`wire::write_txn_entry`]). No pre-allocation: a reader stops at EOF or a zero length. A
 //!   record that is short, fails its checksum, lacks the 0x42 or goes back in zxid is a torn or
 //!   corrupt tail: reported, cut (the file is truncated there and later files are removed) and
@@ -23,6 +23,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use zablab_core::durable::{DurableState, LogEntry, PersistOp};
+use zablab_core::peer::{PeerDurable, PeerPersistOp};
 use zablab_core::zxid::Zxid;
 
 use crate::codec::jute::{self, Reader};
@@ -34,11 +35,6 @@ pub const SNAP_MAGIC: i32 = 0x5A4B_534E; // "ZKSN"
 const FILE_VERSION: i32 = 2;
 const HEADER_BYTES: u64 = 16;
 const END_OF_RECORD: u8 = 0x42;
-
-pub type Durable<M> =
-    DurableState<<M as zablab_core::StateMachine>::Txn, <M as zablab_core::StateMachine>::Snapshot>;
-pub type Op<M> =
-    PersistOp<<M as zablab_core::StateMachine>::Txn, <M as zablab_core::StateMachine>::Snapshot>;
 
 fn file_name_zxid(name: &str, prefix: &str) -> Option<u64> {
     let hex = name.strip_prefix(prefix)?;
@@ -265,9 +261,9 @@ impl<M: NodeMachine> Store<M> {
     }
 
     /// Loads the newest valid snapshot and replays the log after it; cuts a corrupt tail.
-    pub fn recover(&mut self) -> io::Result<(Durable<M>, RecoveryReport)> {
+    pub fn recover(&mut self) -> io::Result<(PeerDurable<M>, RecoveryReport)> {
         let mut report = RecoveryReport::default();
-        let mut durable: Durable<M> = DurableState::default();
+        let mut durable: PeerDurable<M> = DurableState::default();
         for (_, path) in list(&self.snap_dir, "snapshot.")?.into_iter().rev() {
             match Self::load_snapshot(&path) {
                 Ok(s) => {
@@ -452,7 +448,7 @@ impl<M: NodeMachine> Store<M> {
     }
 
     /// Executes one persist request. Appends are buffered until [`Store::sync`].
-    pub fn apply(&mut self, op: &Op<M>) -> io::Result<()> {
+    pub fn apply(&mut self, op: &PeerPersistOp<M>) -> io::Result<()> {
         match op {
             PersistOp::Append(e) => self.append(e),
             other => {
@@ -530,7 +526,7 @@ impl<M: NodeMachine> Store<M> {
 pub enum WriterCmd<M: NodeMachine> {
     Persist {
         id: u64,
-        op: Op<M>,
+        op: PeerPersistOp<M>,
     },
     Purge {
         retain: usize,

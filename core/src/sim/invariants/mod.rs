@@ -1,6 +1,6 @@
 //! Invariants checked after every simulated event, one per file, each named after Apache
 //! ZooKeeper's TLA+ specification (`zookeeper-specifications`) or the ZAB paper (Junqueira,
-//! Reed, Serafini, DSN 2011), reference §9.
+//! Reed, Serafini, DSN 2011), docs/protocol.md §9.
 //!
 //! The checker reads the trace as it is produced, so checking costs one look at each record.
 

@@ -1,4 +1,4 @@
-//! ZooKeeper's client wire protocol (reference §5), both directions, as pure byte codecs over
+//! ZooKeeper's client wire protocol (docs/protocol.md §5), both directions, as pure byte codecs over
 //! the core's request and response types ([`zablab_core::tree`]). No sockets here: the server
 //! ([`crate::server::client`]) and the client ([`crate::tools::zkclient`]) move the frames.
 //!
