@@ -10,7 +10,7 @@ use crate::app::App;
 
 thread_local! {
     /// (branch, branches, actions) the cached run was encoded for, and that encoding.
-    static RUN: RefCell<((usize, usize, usize), String)> = RefCell::new(((usize::MAX, 0, 0), String::new()));
+    static RUN: RefCell<((usize, usize, usize), String)> = const { RefCell::new(((usize::MAX, 0, 0), String::new())) };
     static LINK: RefCell<String> = const { RefCell::new(String::new()) };
 }
 

@@ -9,8 +9,17 @@
 pub const FONT_PX: f64 = 14.0;
 /// With "Large type".
 pub const FONT_LARGE_PX: f64 = 18.0;
-/// Lines of text in a server box (title, epochs, applied, logged, vote or phase).
-pub const BOX_LINES: f64 = 5.0;
+/// Lines of text in a server box: title, epochs, applied, logged, vote or phase. With more than
+/// [`FULL_BOXES_MAX`] servers the last line goes (the vote takes the epochs' line while
+/// LOOKING), so nine boxes fit a 1280×720 screen.
+pub fn box_lines(n: usize) -> usize {
+    if n > FULL_BOXES_MAX {
+        4
+    } else {
+        5
+    }
+}
+pub const FULL_BOXES_MAX: usize = 5;
 /// At most this many labels are placed; past it, dots keep their type and colour only.
 pub const MAX_LABELS: usize = 150;
 /// The most a drawing grows to fit its boxes (then they may touch).
@@ -50,7 +59,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(font_px: f64) -> Metrics {
+    pub fn new(font_px: f64, lines: usize) -> Metrics {
         let line_px = (font_px * 1.25).round();
         let pad_px = (font_px * 0.5).round();
         Metrics {
@@ -59,7 +68,7 @@ impl Metrics {
             pad_px,
             // "S9·obs OBSERVING" and "epoch 12 · acc 12" fit in 12 em.
             box_w: (font_px * 12.0).round(),
-            box_h: BOX_LINES * line_px + 2.0 * pad_px,
+            box_h: lines as f64 * line_px + 2.0 * pad_px,
             dot_r: (font_px * 0.5).round(),
             lane_px: (font_px * 0.8).round(),
         }
@@ -101,7 +110,7 @@ pub struct Layout {
 }
 
 fn ellipse(n: usize, width: f64, height: f64, m: &Metrics) -> Vec<Point> {
-    let margin = m.font_px;
+    let margin = m.font_px * 0.5;
     let (cx, cy) = (width / 2.0, height / 2.0);
     let rx = (width / 2.0 - m.box_w / 2.0 - margin).max(0.0);
     let ry = (height / 2.0 - m.box_h / 2.0 - margin).max(0.0);
@@ -117,7 +126,7 @@ fn ellipse(n: usize, width: f64, height: f64, m: &Metrics) -> Vec<Point> {
 }
 
 fn boxes_overlap(centres: &[Point], m: &Metrics) -> bool {
-    let gap = m.font_px;
+    let gap = m.font_px * 0.5;
     centres.iter().enumerate().any(|(i, a)| {
         centres[i + 1..]
             .iter()
@@ -142,7 +151,7 @@ impl Layout {
 
     /// The layout in one type size (`grow`: make room for boxes that would touch).
     fn fixed(n: usize, avail_w: f64, avail_h: f64, font_px: f64, grow: bool) -> Layout {
-        let m = Metrics::new(font_px);
+        let m = Metrics::new(font_px, box_lines(n));
         let mut width = avail_w.max(m.box_w * 3.0 + 4.0 * m.font_px);
         let mut height = avail_h.max(m.box_h * 2.0 + 4.0 * m.font_px);
         let mut centres = ellipse(n, width, height, &m);
@@ -355,10 +364,13 @@ mod tests {
         let big = Layout::new(3, 1400.0, 860.0, FONT_PX, 24.0);
         assert_eq!(big.m.font_px, 24.0);
         let crowded = Layout::new(9, 700.0, 420.0, FONT_PX, 24.0);
+        // Nine servers fit the diagram's box at 1280x720 (about 915 x 437 px) in 14 px type.
+        let nine = Layout::new(9, 915.0, 437.0, FONT_PX, FONT_PX);
+        assert_eq!((nine.width, nine.height), (915.0, 437.0), "no scrolling");
         assert!(crowded.m.font_px >= FONT_PX && crowded.m.font_px < 24.0);
         assert!(!boxes_overlap(&crowded.centres, &crowded.m));
         // Large type makes the boxes larger, never smaller.
-        let (a, b) = (Metrics::new(FONT_PX), Metrics::new(FONT_LARGE_PX));
+        let (a, b) = (Metrics::new(FONT_PX, 5), Metrics::new(FONT_LARGE_PX, 5));
         assert!(b.box_w > a.box_w && b.box_h > a.box_h);
     }
 

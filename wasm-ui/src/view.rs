@@ -166,14 +166,14 @@ fn timeline(app: &App, ctx: &Context<App>) -> Html {
     // The window shown: 1/zoom of the run, around the cursor.
     let span = (end / app.timeline_zoom).max(50.0);
     let t0 = (app.view_t - span / 2.0).clamp(0.0, (end - span).max(0.0));
-    // The bands take at most a fifth of the window's height, so the drawing keeps the rest.
+    // The bands take at most 15 % of the window's height, so the drawing keeps the rest.
     let window_h = web_sys::window()
         .and_then(|w| w.inner_height().ok())
         .and_then(|v| v.as_f64())
         .unwrap_or(720.0);
     let want = if app.large { 16.0 } else { 14.0 };
     let row = (want * 1.25_f64)
-        .min(window_h * 0.2 / all_bands.len().max(1) as f64)
+        .min(window_h * 0.15 / all_bands.len().max(1) as f64)
         .max(9.0)
         .round();
     let font = (row * 0.8).min(want).round();
@@ -215,7 +215,7 @@ fn timeline(app: &App, ctx: &Context<App>) -> Html {
             html! {
                 <g class={classes!("marker", class)} data-marker={word} data-at={t.to_string()}>
                     <line x1={format!("{mx:.1}")} x2={format!("{mx:.1}")} y1={format!("{:.1}", marker_h - 3.0)} y2={format!("{h:.0}")} />
-                    if show { <text x={format!("{mx:.1}")} y={format!("{:.1}", marker_h - 5.0)} text-anchor="middle">{word}</text> }
+                    if show { <text x={format!("{:.1}", mx.clamp(word_w / 2.0, width - word_w / 2.0))} y={format!("{:.1}", marker_h - 5.0)} text-anchor="middle">{word}</text> }
                     <title>{format!("{what} at {t} ms")}</title>
                 </g>
             }

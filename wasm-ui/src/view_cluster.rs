@@ -17,7 +17,7 @@ use zablab_core::Sid;
 
 use crate::app::{App, Msg, Selection};
 use crate::diagram::{
-    group, group_label, Layout, Placer, Rect, FONT_LARGE_PX, FONT_PX, MAX_LABELS,
+    box_lines, group, group_label, Layout, Placer, Rect, FONT_LARGE_PX, FONT_PX, MAX_LABELS,
 };
 use crate::lab::Band;
 use crate::show::vote_short;
@@ -50,7 +50,8 @@ fn never_started(app: &App, sid: Sid) -> bool {
 /// [`FONT_LARGE_PX`].
 pub fn layout(app: &App) -> Layout {
     let (w, h) = app.stage_px;
-    let fit = w.min(h * 1.6) / 70.0;
+    // Present mode is for the back row: a quarter larger.
+    let fit = w.min(h * 1.6) / if app.present { 56.0 } else { 70.0 };
     let (min, max) = if app.large {
         (FONT_LARGE_PX, (fit * 1.3).clamp(FONT_LARGE_PX, 32.0))
     } else {
@@ -118,6 +119,7 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
     let violators: Vec<Sid> = c.violation().map(|v| v.nodes.clone()).unwrap_or_default();
     let t = app.view_t;
     let boxes: Vec<Rect> = (0..sids.len()).map(|i| l.box_rect(i)).collect();
+    let compact = box_lines(sids.len()) < 5;
     let mut placer = Placer::new(l.width, l.height, boxes);
     let mut labels = Vec::new();
 
@@ -299,16 +301,20 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
             let violating = violators.contains(&sid);
             // Both zxids, named: lastProcessedZxid ("applied") and lastLoggedZxid ("logged"), so a
             // SNAP'd follower does not look ahead of its leader.
-            let (lines, phase, logged, applied) = match peer {
+            let (mut lines, phase, logged, applied) = match peer {
                 Some(p) => {
-                    let last = if state == "LOOKING" {
-                        format!("vote {}", vote_short(&p.vote()))
-                    } else {
-                        p.phase().name().to_string()
+                    let vote = format!("vote {}", vote_short(&p.vote()));
+                    let epochs =
+                        format!("epoch {} · acc {}", p.current_epoch(), p.accepted_epoch());
+                    let looking = state == "LOOKING";
+                    let (second, last) = match (compact, looking) {
+                        (true, true) => (vote, String::new()),
+                        (false, true) => (epochs, vote),
+                        (_, false) => (epochs, p.phase().name().to_string()),
                     };
                     (
-                        [
-                            format!("epoch {} · acc {}", p.current_epoch(), p.accepted_epoch()),
+                        vec![
+                            second,
                             format!("applied {}", p.last_processed_zxid()),
                             format!("logged {}", p.last_logged_zxid()),
                             last,
@@ -320,10 +326,15 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                 }
                 None => {
                     let d = &c.nodes()[&sid].durable;
-                    let why = if never_started(app, sid) { "not started" } else { "crashed" };
+                    let why = if never_started(app, sid) {
+                        "not started"
+                    } else {
+                        "crashed"
+                    };
+                    let disk = format!("disk: epoch {} · acc {}", d.current_epoch, d.accepted_epoch);
                     (
-                        [
-                            format!("disk: epoch {} · acc {}", d.current_epoch, d.accepted_epoch),
+                        vec![
+                            if compact { why.to_string() } else { disk },
                             "applied –".to_string(),
                             format!("logged {} (disk)", d.last_logged_zxid()),
                             why.to_string(),
@@ -334,6 +345,7 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                     )
                 }
             };
+            lines.truncate(box_lines(sids.len()) - 1);
             let title = if observer { format!("S{sid}·obs") } else { format!("S{sid}") };
             let pulse = changed.contains(&sid);
             html! {
