@@ -19,12 +19,14 @@ pub fn install() {
     yew::set_custom_panic_hook(Box::new(|info| {
         let what = info.to_string();
         web_sys::console::error_1(&what.clone().into());
-        // Before the first render there is no run drawn yet: the page's own address.
+        // Before the first render there is no run drawn yet: the page's own address (without
+        // the test hook that panics on purpose).
         let link = LINK.with(|l| l.borrow().clone());
         let link = if link.is_empty() {
             web_sys::window()
                 .and_then(|w| w.location().href().ok())
                 .unwrap_or_default()
+                .replace("panic=test", "")
         } else {
             link
         };
