@@ -107,6 +107,11 @@ pub enum Msg {
     Import(String),
     ImportError(String),
     ToggleLarge,
+    /// The diagram's box was measured (CSS px).
+    Resize(f64, f64),
+    TogglePresent,
+    /// Timeline zoom: a factor to multiply by (0: the whole run).
+    Zoom(f64),
     Key(String),
     Lesson(LessonMsg),
 }
@@ -152,6 +157,14 @@ pub struct App {
     pub lesson: Option<LessonMode>,
     pub lang: Lang,
     pub answer_draft: String,
+    /// The diagram's measured box (CSS px): the drawing's user unit is one CSS pixel.
+    pub stage_px: (f64, f64),
+    /// Present mode: the diagram full screen, a status bar, the keyboard only.
+    pub present: bool,
+    /// Trace records from here on are what the last step executed (marked in the drawing).
+    pub mark_from: Option<usize>,
+    /// The timeline shows 1/`timeline_zoom` of the run, around the cursor.
+    pub timeline_zoom: f64,
     _timer: gloo_timers::callback::Interval,
     _keys: Option<Closure<dyn Fn(KeyboardEvent)>>,
 }
@@ -206,7 +219,7 @@ fn navigate(url: &str) {
     }
 }
 
-fn base_url() -> String {
+pub fn base_url() -> String {
     web_sys::window()
         .and_then(|w| w.location().href().ok())
         .map(|h| h.split(['#', '?']).next().unwrap_or_default().to_string())
@@ -239,9 +252,22 @@ impl Component for App {
         };
         let mut lab = Lab::new(scenario);
         let mut view_t = 0.0;
+        if let Some(run) = opened.run.as_ref().filter(|r| !r.branches.is_empty()) {
+            // A whole shared lab: its branches, the one shown, then the moment below.
+            let (restored, t) = share::restore(run);
+            lab = restored;
+            view_t = t;
+        }
         if let Some(n) = opened.until_steps {
             lab.seek_steps(n);
-            view_t = lab.now_ms() as f64;
+            // The exact instant: the view may sit between this event and the next.
+            let now = lab.now_ms() as f64;
+            let next = lab.cluster().next_event_time().map(|t| t.0 as f64);
+            view_t = match (opened.view_ms, next) {
+                (Some(v), Some(next)) if v >= now && v < next => v,
+                (Some(v), None) if v >= now => v,
+                _ => now,
+            };
         } else if let Some(t) = opened.until_ms {
             lab.run_to(t);
             view_t = t as f64;
@@ -275,13 +301,23 @@ impl Component for App {
                 return;
             }
             let key = e.key();
-            if matches!(key.as_str(), " " | "ArrowRight" | "ArrowLeft") {
+            if matches!(
+                key.as_str(),
+                " " | "ArrowRight" | "ArrowLeft" | "p" | "P" | "Escape"
+            ) {
                 e.prevent_default();
                 link.send_message(Msg::Key(key));
             }
         });
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             let _ = doc.add_event_listener_with_callback("keydown", keys.as_ref().unchecked_ref());
+        }
+        crate::present::on_resize(ctx);
+        if opened.panic_test {
+            panic!("a deliberate panic (?panic=test), to show the error panel");
+        }
+        if let Some(p) = opened.picked {
+            ctx.link().send_message(crate::present::pick(p));
         }
         App {
             lab,
@@ -308,6 +344,10 @@ impl Component for App {
             lesson,
             lang,
             answer_draft: String::new(),
+            stage_px: crate::present::first_stage_px(),
+            present: opened.present,
+            mark_from: None,
+            timeline_zoom: 1.0,
             _timer: timer,
             _keys: Some(keys),
         }
@@ -322,6 +362,7 @@ impl Component for App {
             Msg::Speed(s) => self.speed = s.clamp(0.1, 100.0),
             Msg::Seek(_) if self.lesson.is_some() => return false,
             Msg::Seek(t) => {
+                self.mark_from = None;
                 self.lab.seek_time(t);
                 self.view_t = t as f64;
             }
@@ -391,19 +432,43 @@ impl Component for App {
                 replace_url(&url);
                 self.share_url = Some(url);
             }
-            Msg::Export => {
-                crate::files::download("zablab-run.json", &share::to_json(self.lab.scenario()))
-            }
-            Msg::Import(text) => match share::from_json(&text) {
-                Ok(s) => self.load(s),
+            Msg::Export => crate::files::download(
+                "zablab-run.json",
+                &share::to_json(&share::shared(&self.lab, self.view_t)),
+            ),
+            // The exported moment, paused: its branches, the one shown, the instant.
+            Msg::Import(text) => match share::run_from_json(&text) {
+                Ok(run) => {
+                    self.load(run.scenario.clone());
+                    let (lab, t) = share::restore(&run);
+                    self.lab = lab;
+                    self.view_t = t;
+                    self.playing = run.at.is_none();
+                }
                 Err(e) => self.error = Some(e),
             },
             Msg::ImportError(e) => self.error = Some(e),
             Msg::ToggleLarge => self.large = !self.large,
+            Msg::Resize(w, h) => {
+                if (w - self.stage_px.0).abs() < 1.0 && (h - self.stage_px.1).abs() < 1.0 {
+                    return false;
+                }
+                self.stage_px = (w, h);
+            }
+            Msg::TogglePresent => self.present = !self.present,
+            Msg::Zoom(f) => {
+                self.timeline_zoom = if f <= 0.0 {
+                    1.0
+                } else {
+                    (self.timeline_zoom * f).clamp(1.0, 256.0)
+                }
+            }
             Msg::Key(k) => match k.as_str() {
                 " " => self.playing = !self.playing,
                 "ArrowRight" => self.step(),
                 "ArrowLeft" => self.step_back(),
+                "p" | "P" => self.present = !self.present,
+                "Escape" if self.present => self.present = false,
                 _ => return false,
             },
             Msg::Lesson(m) => self.lesson_msg(m),
@@ -415,7 +480,8 @@ impl Component for App {
         crate::view::page(self, ctx)
     }
 
-    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+    fn rendered(&mut self, ctx: &Context<Self>, _first: bool) {
+        crate::present::after_render(self, ctx);
         if self.tick_started > 0.0 {
             let dt = now_ms() - self.tick_started;
             self.frame_ms = if self.frame_ms == 0.0 {
@@ -440,6 +506,7 @@ impl App {
 
     fn step(&mut self) {
         self.playing = false;
+        self.mark_from = Some(self.cluster().trace().len() as usize);
         if let Some(m) = &mut self.lesson {
             if m.exercise.is_some() {
                 m.run_for(FREE_PLAY_STEP_MS);
@@ -457,6 +524,7 @@ impl App {
 
     fn step_back(&mut self) {
         self.playing = false;
+        self.mark_from = None;
         if let Some(m) = &mut self.lesson {
             if m.exercise.is_none() {
                 m.back();
@@ -630,14 +698,15 @@ impl App {
         });
     }
 
+    /// The link to this moment: every branch, the one shown, the instant, speed, selection.
     pub fn share_link(&self) -> String {
-        let base = base_url();
-        format!(
-            "{base}#run={}&t={}&steps={}",
-            share::encode(self.lab.scenario()),
-            self.lab.now_ms(),
-            self.lab.steps()
-        )
+        let picked = match &self.selection {
+            Selection::None => None,
+            Selection::Server(s) => Some(share::Picked::Server(*s)),
+            Selection::Link(a, b) => Some(share::Picked::Link(*a, *b)),
+            Selection::Message(m) => Some(share::Picked::Message(m.msg_id)),
+        };
+        share::link(&base_url(), &self.lab, self.view_t, self.speed, picked)
     }
 }
 

@@ -28,6 +28,11 @@ pub type LabScenario = Scenario<Txn>;
 const CHECKPOINT_EVERY_STEPS: u64 = 4000;
 /// At most this many checkpoints per branch (older ones are thinned out).
 const MAX_CHECKPOINTS: usize = 64;
+/// At most this many trace records held by a branch's checkpoints together. Each checkpoint is a
+/// whole cluster, trace included, so without this bound their memory grows with the square of
+/// the run's length: `?t=10000000` (≈ 900,000 records, up to 64 copies) ran the page out of
+/// memory and wasm aborted with `RuntimeError: unreachable`.
+const MAX_CHECKPOINT_RECORDS: u64 = 2_000_000;
 
 /// The simulator configuration the lab starts with: the core's defaults with slower links and
 /// disks, so a message's flight is visible next to the election timeouts.
@@ -218,7 +223,9 @@ impl Lab {
             next_action,
             cluster: Rc::new(self.cluster.clone()),
         });
-        if cps.len() > MAX_CHECKPOINTS {
+        let held =
+            |cps: &[Checkpoint]| -> u64 { cps.iter().map(|c| c.cluster.trace().len()).sum() };
+        while cps.len() > MAX_CHECKPOINTS || (cps.len() > 1 && held(cps) > MAX_CHECKPOINT_RECORDS) {
             // Keep every other one: spacing doubles, memory stays bounded.
             let mut i = 0;
             cps.retain(|_| {
@@ -375,6 +382,21 @@ impl Lab {
         self.current = self.branches.len() - 1;
     }
 
+    /// Adds a branch restored from a shared run: explored `explored_steps` events far (it is
+    /// replayed when selected). The branch shown does not change.
+    pub fn add_branch(&mut self, name: String, scenario: LabScenario, explored_steps: u64) {
+        let bands = new_bands(self.cluster.ensemble().all());
+        self.branches.push(Branch {
+            name,
+            scenario,
+            explored_ms: 0,
+            explored_steps,
+            bands,
+            bands_records: 0,
+            checkpoints: Vec::new(),
+        });
+    }
+
     /// Switches to another branch, at the furthest point it was explored.
     pub fn select_branch(&mut self, index: usize) {
         if index >= self.branches.len() || index == self.current {
@@ -452,6 +474,31 @@ mod tests {
         assert_eq!(lab.scenario().actions.len(), 1);
         lab.select_branch(0);
         assert_eq!(lab.cluster().trace().hash(), after);
+    }
+
+    #[test]
+    fn a_long_run_keeps_its_checkpoints_within_the_record_bound() {
+        let mut lab = Lab::new(scenario(1));
+        lab.run_to(3_000_000);
+        let held: u64 = lab
+            .branch()
+            .checkpoints
+            .iter()
+            .map(|c| c.cluster.trace().len())
+            .sum();
+        assert!(!lab.branch().checkpoints.is_empty());
+        assert!(
+            held <= MAX_CHECKPOINT_RECORDS,
+            "checkpoints hold {held} records"
+        );
+        let hash = lab.cluster().trace().hash();
+        lab.seek_time(1_000_000);
+        lab.seek_time(3_000_000);
+        assert_eq!(
+            lab.cluster().trace().hash(),
+            hash,
+            "rewind and replay agree"
+        );
     }
 
     #[test]

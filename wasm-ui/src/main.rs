@@ -4,6 +4,8 @@
 mod app;
 mod bench;
 mod catalog;
+mod crash;
+mod diagram;
 mod files;
 mod lab;
 #[cfg(feature = "lessons")]
@@ -11,6 +13,7 @@ mod lesson;
 #[cfg(not(feature = "lessons"))]
 #[path = "lesson_stub.rs"]
 mod lesson;
+mod present;
 mod share;
 mod show;
 mod view;
@@ -20,5 +23,6 @@ mod view_panels;
 
 fn main() {
     // Only meaningful in a browser; the native build exists for `cargo test`.
+    crash::install();
     yew::Renderer::<app::App>::new().render();
 }

@@ -1,6 +1,7 @@
-//! The page: toolbar (play, step, speed, new run, share), the cluster drawing, the timeline
-//! with phase bands and branches, the inspector, the client-write form, and a slot for the
-//! lesson picker and narration.
+//! The page: toolbar (play, step, speed, new run, share, large type, present), the cluster
+//! drawing in its measured box `#diagram`, the timeline with phase bands, fault and write
+//! markers, zoom and branches, the inspector, the client-write form, and a slot for the lesson
+//! picker and narration. Present mode keeps only the drawing and a status bar.
 //!
 //! The root element `#lab` carries the run's state as data attributes (`data-time`,
 //! `data-steps`, `data-leader`, `data-stable`, `data-hash`, `data-violation`, `data-playing`,
@@ -10,9 +11,11 @@ use yew::prelude::*;
 
 use zablab_core::Sid;
 
+use zablab_core::sim::{Action, SimEvent};
+
 use crate::app::{App, Field, Msg, WriteKind};
 use crate::lab::Band;
-use crate::view_cluster::{cluster, WIDTH};
+use crate::view_cluster::cluster;
 use crate::view_panels::inspector;
 
 fn input_value(e: &Event) -> String {
@@ -74,6 +77,7 @@ fn toolbar(app: &App, ctx: &Context<App>) -> Html {
             <button id="export" onclick={link.callback(|_| Msg::Export)}>{"Export"}</button>
             <label class="file">{"Import "}<input id="import" type="file" accept=".json,application/json" onchange={import} /></label>
             <button id="large" onclick={link.callback(|_| Msg::ToggleLarge)} aria-pressed={app.large.to_string()}>{"Large type"}</button>
+            <button id="present" onclick={link.callback(|_| Msg::TogglePresent)} aria-pressed={app.present.to_string()} title="p">{"Present"}</button>
         </header>
     }
 }
@@ -90,6 +94,67 @@ fn band_class(b: Band) -> &'static str {
     }
 }
 
+/// What the timeline marks: (time, word, class, full description).
+type Marker = (u64, &'static str, &'static str, String);
+
+fn action_marker(at: u64, a: &crate::lab::LabAction) -> Option<Marker> {
+    Some(match a {
+        Action::Crash(s) => (at, "kill", "kill", format!("kill S{s}")),
+        Action::Restart(s) | Action::Start(s) => (at, "restart", "restart", format!("start S{s}")),
+        Action::WipeDisk(s) => (at, "wipe", "wipe", format!("wipe S{s}'s disk")),
+        Action::Cut { from, to, both } => {
+            let arrow = if *both { "⇄" } else { "→" };
+            (at, "cut", "cut", format!("cut S{from}{arrow}S{to}"))
+        }
+        Action::Isolate(s) => (at, "cut", "cut", format!("cut all of S{s}'s links")),
+        Action::Heal { from, to, .. } => (at, "heal", "heal", format!("heal S{from}–S{to}")),
+        Action::HealAll => (at, "heal", "heal", "heal all links".into()),
+        Action::SetLink { from, to, .. } => {
+            (at, "link", "cut", format!("delay/drop S{from}→S{to}"))
+        }
+        Action::Write { server, .. } => (at, "write", "write", format!("write via S{server}")),
+        _ => return None,
+    })
+}
+
+/// The lab's markers come from the branch's actions (also those ahead of the cursor); a
+/// lesson's from its trace.
+fn markers(app: &App) -> Vec<Marker> {
+    match &app.lesson {
+        None => app
+            .lab
+            .scenario()
+            .actions
+            .iter()
+            .filter_map(|a| action_marker(a.at.0, &a.action))
+            .collect(),
+        Some(m) => m
+            .cluster()
+            .trace()
+            .records()
+            .iter()
+            .filter_map(|r| {
+                let t = r.time.0;
+                let s = r.node;
+                Some(match &r.event {
+                    SimEvent::Crashed => (t, "kill", "kill", format!("S{s} crashed")),
+                    SimEvent::Restarted | SimEvent::Started => {
+                        (t, "restart", "restart", format!("S{s} started"))
+                    }
+                    SimEvent::Wiped => (t, "wipe", "wipe", format!("S{s}'s disk wiped")),
+                    SimEvent::LinkChanged { to, cut: true, .. } => {
+                        (t, "cut", "cut", format!("cut S{s}→S{to}"))
+                    }
+                    SimEvent::ClientRequest { write: true, .. } => {
+                        (t, "write", "write", format!("write via S{s}"))
+                    }
+                    _ => return None,
+                })
+            })
+            .collect(),
+    }
+}
+
 fn timeline(app: &App, ctx: &Context<App>) -> Html {
     let b = app.lab.branch();
     // A lesson's run has its own timeline (no scrubber: Back rewinds it step by step).
@@ -97,30 +162,66 @@ fn timeline(app: &App, ctx: &Context<App>) -> Html {
         Some(m) => (&m.bands, m.cluster().now().0),
         None => (&b.bands, b.explored_ms),
     };
-    let end = explored_ms.max(app.view_t.ceil() as u64).max(1000);
-    let row = 14.0;
-    let label_w = 40.0;
-    let w = WIDTH - label_w;
-    let x = |t: u64| label_w + t as f64 / end as f64 * w;
+    let end = explored_ms.max(app.view_t.ceil() as u64).max(1000) as f64;
+    // The window shown: 1/zoom of the run, around the cursor.
+    let span = (end / app.timeline_zoom).max(50.0);
+    let t0 = (app.view_t - span / 2.0).clamp(0.0, (end - span).max(0.0));
+    // The bands take at most 15 % of the window's height, so the drawing keeps the rest.
+    let window_h = web_sys::window()
+        .and_then(|w| w.inner_height().ok())
+        .and_then(|v| v.as_f64())
+        .unwrap_or(720.0);
+    let want = if app.large { 16.0 } else { 14.0 };
+    let row = (want * 1.25_f64)
+        .min(window_h * 0.15 / all_bands.len().max(1) as f64)
+        .max(9.0)
+        .round();
+    let font = (row * 0.8).min(want).round();
+    let marker_h = font * 1.4;
+    let label_w = font * 2.6;
+    let width = app.stage_px.0.max(300.0);
+    let w = width - label_w - 4.0;
+    let x = |t: f64| label_w + ((t - t0) / span).clamp(0.0, 1.0) * w;
     let rows = all_bands.len();
     let bands: Html = all_bands
         .iter()
         .enumerate()
         .map(|(i, (sid, v))| {
-            let y = i as f64 * row;
+            let y = marker_h + i as f64 * row;
             let segs = v.iter().enumerate().map(|(k, (start, band, _))| {
                 let stop = v.get(k + 1).map(|n| n.0).unwrap_or(explored_ms.max(*start));
-                let (x0, x1) = (x(*start), x(stop));
+                let (x0, x1) = (x(*start as f64), x(stop as f64));
                 html! { <rect class={band_class(*band)} x={format!("{x0:.1}")} y={format!("{:.1}", y + 1.0)}
                               width={format!("{:.1}", (x1 - x0).max(0.5))} height={format!("{:.1}", row - 2.0)}>
                             <title>{format!("S{sid} {} from {start} ms", band.name())}</title></rect> }
             });
             html! { <g data-band-node={sid.to_string()}>
-                <text x="2" y={format!("{:.1}", y + row - 3.0)}>{format!("S{sid}")}</text>{ for segs }</g> }
+                <text x="2" y={format!("{:.1}", y + row * 0.78)}>{format!("S{sid}")}</text>{ for segs }</g> }
         })
         .collect();
-    let cursor = x(app.view_t.max(0.0) as u64);
-    let h = rows as f64 * row + 2.0;
+    let h = marker_h + rows as f64 * row + 2.0;
+    // Markers: a tick through the bands, a word above it where there is room.
+    let mut last_word_end = f64::NEG_INFINITY;
+    let marks: Html = markers(app)
+        .into_iter()
+        .filter(|(t, ..)| (*t as f64) >= t0 && (*t as f64) <= t0 + span)
+        .map(|(t, word, class, what)| {
+            let mx = x(t as f64);
+            let word_w = word.len() as f64 * font * 0.62;
+            let show = mx - word_w / 2.0 > last_word_end + 4.0;
+            if show {
+                last_word_end = mx + word_w / 2.0;
+            }
+            html! {
+                <g class={classes!("marker", class)} data-marker={word} data-at={t.to_string()}>
+                    <line x1={format!("{mx:.1}")} x2={format!("{mx:.1}")} y1={format!("{:.1}", marker_h - 3.0)} y2={format!("{h:.0}")} />
+                    if show { <text x={format!("{:.1}", mx.clamp(word_w / 2.0, width - word_w / 2.0))} y={format!("{:.1}", marker_h - 5.0)} text-anchor="middle">{word}</text> }
+                    <title>{format!("{what} at {t} ms")}</title>
+                </g>
+            }
+        })
+        .collect();
+    let cursor = x(app.view_t.max(0.0));
     let seek = ctx.link().callback(|e: InputEvent| {
         Msg::Seek(
             e.target_unchecked_into::<web_sys::HtmlInputElement>()
@@ -142,17 +243,26 @@ fn timeline(app: &App, ctx: &Context<App>) -> Html {
             </select>
         }
     };
+    let zoom = |f: f64| ctx.link().callback(move |_| Msg::Zoom(f));
     html! {
         <section class="timeline">
-            <svg id="bands" viewBox={format!("0 0 {WIDTH} {h:.0}")} preserveAspectRatio="none" style={format!("height:{h:.0}px")}>
+            <svg id="bands" viewBox={format!("0 0 {width:.0} {h:.0}")} width={format!("{width:.0}")} height={format!("{h:.0}")}
+                 style={format!("font-size:{font}px")} data-t0={format!("{t0:.0}")} data-span={format!("{span:.0}")}>
                 {bands}
+                <g class="markers">{marks}</g>
                 <line class="cursor" x1={format!("{cursor:.1}")} x2={format!("{cursor:.1}")} y1="0" y2={format!("{h:.0}")} />
             </svg>
             <div class="scrub">
                 if app.lesson.is_none() {
-                    <input id="scrubber" type="range" min="0" max={end.to_string()} step="1" value={format!("{:.0}", app.view_t)} oninput={seek} />
+                    <input id="scrubber" type="range" min="0" max={format!("{end:.0}")} step="1" value={format!("{:.0}", app.view_t)} oninput={seek} />
                     <span>{"branch "}</span>{branch_select}
                 }
+                <span class="zoom" role="group" aria-label="timeline zoom">
+                    <button id="zoom-out" onclick={zoom(0.5)} title="zoom out">{"−"}</button>
+                    <button id="zoom-in" onclick={zoom(2.0)} title="zoom in">{"+"}</button>
+                    <button id="zoom-fit" onclick={zoom(0.0)}>{"whole run"}</button>
+                    <output id="zoom-window">{format!("{:.0}–{:.0} ms", t0, t0 + span.min(end))}</output>
+                </span>
                 <span class="legend">
                     <i class="band election" />{"ELECTION "}<i class="band discovery" />{"DISCOVERY "}
                     <i class="band sync" />{"SYNC "}<i class="band broadcast" />{"BROADCAST "}<i class="band down" />{"DOWN"}
@@ -247,27 +357,36 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
         html! { <div class="share">{"Link to this run: "}<input id="share-url" readonly=true value={u.clone()} /></div> }
     });
     html! {
-        <div id="lab" class={classes!("lab", app.large.then_some("large"))}
+        <div id="lab" class={classes!("lab", app.large.then_some("large"), app.present.then_some("present"))}
+             data-present={app.present.to_string()}
              data-time={c.now().0.to_string()} data-steps={app.lab.steps().to_string()}
              data-leader={leader} data-stable={c.is_stable().to_string()}
              data-hash={format!("{:016x}", c.trace().hash())}
              data-violation={violation.map(|v| v.invariant.clone()).unwrap_or_default()}
              data-playing={app.playing.to_string()} data-branch={app.lab.current.to_string()}
+             data-view-ms={format!("{:.3}", app.view_t)}
              data-lesson-step={app.lesson.as_ref().map(|m| m.steps_played().to_string()).unwrap_or_default()}
              data-frame-ms={format!("{:.2}", app.frame_ms)}>
-            {toolbar(app, ctx)}
-            {error}{banner}{share}
+            if !app.present { {toolbar(app, ctx)} }
+            {error}{banner}
+            if !app.present { {share} }
             <div class="body">
-                {crate::view_lesson::slot(app, ctx)}
+                // In a lesson its slot is a column; in the free lab the picker sits in the side
+                // column, leaving the width to the drawing.
+                if !app.present && app.lesson.is_some() { {crate::view_lesson::slot(app, ctx)} }
                 <main class="stage">
-                    {cluster(app, ctx)}
-                    {timeline(app, ctx)}
+                    <div id="diagram">{cluster(app, ctx)}</div>
+                    if !app.present { {timeline(app, ctx)} }
                 </main>
-                <aside class="side">
-                    {inspector(app, ctx)}
-                    {write_form(app, ctx)}
-                </aside>
+                if !app.present {
+                    <aside class="side">
+                        if app.lesson.is_none() { {crate::view_lesson::slot(app, ctx)} }
+                        {inspector(app, ctx)}
+                        {write_form(app, ctx)}
+                    </aside>
+                }
             </div>
+            if app.present { {crate::present::bar(app, ctx)} }
             {crate::bench::view(app)}
         </div>
     }

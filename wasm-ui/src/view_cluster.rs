@@ -1,5 +1,9 @@
-//! The cluster drawing: servers on an ellipse, a link between every pair, messages moving along
-//! the links (each direction on its own lane), and lost messages falling off.
+//! The cluster drawing: servers on an ellipse that fills the measured stage, a link between
+//! every pair (a faulty direction drawn as its own arrow with its fault written on it), and
+//! messages moving along per-direction lanes from the sender's edge to the receiver's, drawn
+//! above the boxes. Co-located messages share a dot with a count; labels never overlap. After
+//! a step, the message just delivered flashes at its receiver and a server whose state changed
+//! pulses. Geometry is in [`crate::diagram`].
 //!
 //! Elements carry `data-node-id` / `data-state` (servers) and `data-msg-type` (messages) so
 //! tests and people can query the page.
@@ -8,37 +12,18 @@ use yew::prelude::*;
 
 use zablab_core::config::LearnerType;
 use zablab_core::sim::SimEvent;
+use zablab_core::trace::TraceEvent;
 use zablab_core::Sid;
 
 use crate::app::{App, Msg, Selection};
+use crate::diagram::{
+    box_lines, group, group_label, Layout, Placer, Rect, FONT_LARGE_PX, FONT_PX, MAX_LABELS,
+};
+use crate::lab::Band;
 use crate::show::vote_short;
 
-pub const WIDTH: f64 = 1000.0;
-pub const HEIGHT: f64 = 640.0;
-const BOX_W: f64 = 190.0;
-const BOX_H: f64 = 100.0;
 /// How long (virtual ms) a lost message stays visible while it falls.
 const DROP_SHOW_MS: f64 = 250.0;
-
-/// Where server number `i` of `n` sits.
-pub fn position(i: usize, n: usize) -> (f64, f64) {
-    let (cx, cy) = (WIDTH / 2.0, HEIGHT / 2.0 + 4.0);
-    let (rx, ry) = if n <= 3 {
-        (300.0, 200.0)
-    } else {
-        (380.0, 232.0)
-    };
-    let a = -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * i as f64 / n as f64;
-    (cx + rx * a.cos(), cy + ry * a.sin())
-}
-
-/// A point `frac` along the lane from `a` to `b` (lanes are offset so both directions show).
-fn lane(a: (f64, f64), b: (f64, f64), frac: f64) -> (f64, f64) {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len = (dx * dx + dy * dy).sqrt().max(1.0);
-    let (ox, oy) = (-dy / len * 6.0, dx / len * 6.0);
-    (a.0 + dx * frac + ox, a.1 + dy * frac + oy)
-}
 
 pub fn state_name(app: &App, sid: Sid) -> &'static str {
     match app.cluster().peer(sid) {
@@ -47,23 +32,104 @@ pub fn state_name(app: &App, sid: Sid) -> &'static str {
     }
 }
 
+/// True when the timeline shows `sid` down from the start and never up: a server a lesson set
+/// up but has not started yet.
+fn never_started(app: &App, sid: Sid) -> bool {
+    let bands = match &app.lesson {
+        Some(m) => &m.bands,
+        None => &app.lab.branch().bands,
+    };
+    bands
+        .iter()
+        .find(|(s, _)| *s == sid)
+        .is_some_and(|(_, row)| row.iter().all(|(_, b, _)| *b == Band::Down))
+}
+
+/// The layout for the page's measured stage: the type grows with the stage (a projector at
+/// 1920×1080 gets more than the minimum), Large type is 1.3 times as large and never below
+/// [`FONT_LARGE_PX`].
+pub fn layout(app: &App) -> Layout {
+    let (w, h) = app.stage_px;
+    // Present mode is for the back row: a quarter larger.
+    let fit = w.min(h * 1.6) / if app.present { 56.0 } else { 70.0 };
+    let (min, max) = if app.large {
+        (FONT_LARGE_PX, (fit * 1.3).clamp(FONT_LARGE_PX, 32.0))
+    } else {
+        (FONT_PX, fit.clamp(FONT_PX, 24.0))
+    };
+    let n = app.cluster().ensemble().all().len();
+    Layout::new(n, w, h, min.round(), max.round())
+}
+
+/// What the step just executed did: (receiver, sender, kind) of each delivered message and the
+/// servers whose state or phase changed.
+fn marks(app: &App) -> (Vec<(Sid, Sid, String)>, Vec<Sid>) {
+    let (mut delivered, mut changed) = (Vec::new(), Vec::new());
+    let Some(from) = app.mark_from.filter(|_| !app.playing) else {
+        return (delivered, changed);
+    };
+    let records = app.cluster().trace().records();
+    for r in records.iter().skip(from) {
+        match &r.event {
+            SimEvent::Deliver { from, kind, .. } => {
+                delivered.push((r.node, *from, kind.to_string()))
+            }
+            SimEvent::Peer(TraceEvent::StateChanged { .. })
+            | SimEvent::Peer(TraceEvent::PhaseChanged { .. })
+            | SimEvent::Crashed
+            | SimEvent::Restarted
+            | SimEvent::Started
+            | SimEvent::Wiped => changed.push(r.node),
+            _ => {}
+        }
+    }
+    (delivered, changed)
+}
+
+/// One direction's faults as the link label says them (empty: none).
+fn fault_text(cut: bool, extra_ms: u64, drop_per_million: u32) -> String {
+    let mut parts = Vec::new();
+    if cut {
+        parts.push("✕ cut".to_string());
+    }
+    if extra_ms > 0 {
+        parts.push(format!("+{extra_ms} ms"));
+    }
+    if drop_per_million > 0 {
+        parts.push(format!("drop {}%", drop_per_million as f64 / 10_000.0));
+    }
+    parts.join(" · ")
+}
+
+fn label(r: Rect, text: String, class: &'static str, data_for: String) -> Html {
+    html! {
+        <g class={classes!("label", class)} data-for={data_for}>
+            <rect class="label-bg" x={format!("{:.1}", r.x)} y={format!("{:.1}", r.y)} width={format!("{:.1}", r.w)} height={format!("{:.1}", r.h)} rx="3" />
+            <text x={format!("{:.1}", r.x + 4.0)} y={format!("{:.1}", r.y + r.h * 0.76)}>{text}</text>
+        </g>
+    }
+}
+
 pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
     let c = app.cluster();
     let sids = c.ensemble().all();
-    let n = sids.len();
-    let pos = |sid: Sid| {
-        sids.iter()
-            .position(|s| *s == sid)
-            .map(|i| position(i, n))
-            .unwrap_or((0.0, 0.0))
-    };
+    let l = layout(app);
+    let m = l.m;
+    let idx = |sid: Sid| sids.iter().position(|s| *s == sid).unwrap_or(0);
     let violators: Vec<Sid> = c.violation().map(|v| v.nodes.clone()).unwrap_or_default();
     let t = app.view_t;
+    let boxes: Vec<Rect> = (0..sids.len()).map(|i| l.box_rect(i)).collect();
+    let compact = box_lines(sids.len()) < 5;
+    let mut placer = Placer::new(l.width, l.height, boxes);
+    let mut labels = Vec::new();
 
+    // Links: the centre wire per pair; a direction with a fault also as its own arrow on its
+    // lane, labelled with the fault.
     let mut links = Vec::new();
     for (i, a) in sids.iter().enumerate() {
         for b in sids.iter().skip(i + 1) {
-            let (la, lb) = (c.link(*a, *b), c.link(*b, *a));
+            let (a, b) = (*a, *b);
+            let (la, lb) = (c.link(a, b), c.link(b, a));
             let class = if la.cut && lb.cut {
                 "link cut"
             } else if la.cut || lb.cut {
@@ -77,46 +143,113 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
             } else {
                 "link"
             };
-            let selected = app.selection == Selection::Link(*a, *b);
-            let (pa, pb) = (pos(*a), pos(*b));
-            let (a, b) = (*a, *b);
+            let selected = app.selection == Selection::Link(a, b);
+            let (pa, pb) = (l.centres[idx(a)], l.centres[idx(b)]);
             let onclick = ctx
                 .link()
                 .callback(move |_| Msg::Select(Selection::Link(a, b)));
+            let mut dirs = Vec::new();
+            for (from, to, link) in [(a, b, la), (b, a, lb)] {
+                let text = fault_text(link.cut, link.extra_ms, link.drop_per_million);
+                if text.is_empty() {
+                    continue;
+                }
+                let (s, e) = l.lane(idx(from), idx(to));
+                let kind = if link.cut { "dir cut" } else { "dir slow" };
+                let marker = if link.cut {
+                    "url(#arrow-cut)"
+                } else {
+                    "url(#arrow-slow)"
+                };
+                dirs.push(html! {
+                    <line class={kind} data-dir={format!("{from}-{to}")} x1={format!("{:.1}", s.0)} y1={format!("{:.1}", s.1)}
+                          x2={format!("{:.1}", e.0)} y2={format!("{:.1}", e.1)} marker-end={marker} />
+                });
+                let at = l.on_lane(idx(from), idx(to), 0.3);
+                let text = format!("S{from}→S{to} {text}");
+                if let Some(r) = placer.place(at, m.dot_r, m.text_w(&text), m.label_h()) {
+                    labels.push(label(r, text, "link-label", format!("{from}-{to}")));
+                }
+            }
             links.push(html! {
                 <g class={classes!(class, selected.then_some("selected"))} data-link={format!("{a}-{b}")} {onclick}>
-                    <line class="hit" x1={pa.0.to_string()} y1={pa.1.to_string()} x2={pb.0.to_string()} y2={pb.1.to_string()} />
-                    <line class="wire" x1={pa.0.to_string()} y1={pa.1.to_string()} x2={pb.0.to_string()} y2={pb.1.to_string()} />
+                    <line class="hit" x1={format!("{:.1}", pa.0)} y1={format!("{:.1}", pa.1)} x2={format!("{:.1}", pb.0)} y2={format!("{:.1}", pb.1)} />
+                    <line class="wire" x1={format!("{:.1}", pa.0)} y1={format!("{:.1}", pa.1)} x2={format!("{:.1}", pb.0)} y2={format!("{:.1}", pb.1)} />
+                    { for dirs }
                 </g>
             });
         }
     }
 
+    // Messages in flight, grouped by spot; the dots are obstacles for every label.
     let flights = c.in_flight();
-    // With hundreds of messages on the wire, labels would only be ink: dots keep their type
-    // in `data-msg-type` and their colour.
-    let labels = flights.len() <= 150;
-    let messages: Html = flights
+    let items: Vec<(usize, usize, f64)> = flights
         .iter()
-        .map(|m| {
-            let span = (m.arrives.0.saturating_sub(m.sent.0)).max(1) as f64;
-            let frac = ((t - m.sent.0 as f64) / span).clamp(0.0, 1.0);
-            let (x, y) = lane(pos(m.from), pos(m.to), frac);
-            let kind = m.msg.kind();
-            let id = m.msg_id;
+        .map(|f| {
+            let span = (f.arrives.0.saturating_sub(f.sent.0)).max(1) as f64;
+            let frac = ((t - f.sent.0 as f64) / span).clamp(0.0, 1.0);
+            (idx(f.from), idx(f.to), frac)
+        })
+        .collect();
+    let groups = group(&l, &items);
+    for g in &groups {
+        let r = m.dot_r + 1.0;
+        placer.block(Rect {
+            x: g.at.0 - r,
+            y: g.at.1 - r,
+            w: 2.0 * r,
+            h: 2.0 * r,
+        });
+    }
+    let (delivered, changed) = marks(app);
+    // The delivered message's flash at the receiver's edge, labelled first (it matters most).
+    let flashes: Html = delivered
+        .iter()
+        .map(|(to, from, kind)| {
+            let (_, end) = l.lane(idx(*from), idx(*to));
+            let text = format!("{kind} delivered");
+            if let Some(r) = placer.place(end, m.dot_r * 2.0, m.text_w(&text), m.label_h()) {
+                labels.push(label(r, text, "flash-label", format!("{from}-{to}")));
+            }
+            html! {
+                <g class="flash" data-flash-type={kind.clone()} data-node-id-to={to.to_string()}
+                   transform={format!("translate({:.1},{:.1})", end.0, end.1)}>
+                    <circle r={format!("{:.1}", m.dot_r * 2.2)} />
+                </g>
+            }
+        })
+        .collect();
+    let labelled = groups.len() <= MAX_LABELS;
+    let messages: Html = groups
+        .iter()
+        .map(|g| {
+            let first = &flights[g.members[0]];
+            let kinds: Vec<&str> = g.members.iter().map(|&i| flights[i].msg.kind()).collect();
+            let kind = kinds[0];
+            let id = first.msg_id;
+            if labelled {
+                let text = group_label(&kinds);
+                if let Some(r) = placer.place(g.at, m.dot_r, m.text_w(&text), m.label_h()) {
+                    labels.push(label(r, text, "msg-label", id.to_string()));
+                }
+            }
             let onclick = ctx.link().callback(move |e: MouseEvent| {
                 e.stop_propagation();
                 Msg::SelectMessage(id)
             });
-            let selected = matches!(&app.selection, Selection::Message(s) if s.msg_id == id);
+            let selected = g.members.iter().any(|&i| {
+                matches!(&app.selection, Selection::Message(s) if s.msg_id == flights[i].msg_id)
+            });
             // With an invariant broken, messages between the servers involved stand out.
-            let involved = violators.contains(&m.from) && violators.contains(&m.to);
+            let involved = violators.contains(&first.from) && violators.contains(&first.to);
+            let n = g.members.len();
             html! {
-                <g key={id} class={classes!("msg", kind.to_ascii_lowercase(), selected.then_some("selected"), involved.then_some("involved"))}
-                   data-msg-type={kind} data-msg-id={id.to_string()}
-                   transform={format!("translate({x:.1},{y:.1})")} {onclick}>
-                    <circle r="6" />
-                    if labels { <text x="8" y="3">{kind}</text> }
+                <g key={id} class={classes!("msg", kind.to_ascii_lowercase(), selected.then_some("selected"), involved.then_some("involved"), (n > 1).then_some("stack"))}
+                   data-msg-type={kind} data-msg-id={id.to_string()} data-msg-count={n.to_string()}
+                   transform={format!("translate({:.1},{:.1})", g.at.0, g.at.1)} {onclick}>
+                    <circle r={format!("{:.1}", m.dot_r)} />
+                    if n > 1 { <circle class="ring" r={format!("{:.1}", m.dot_r + 3.0)} /> }
+                    <title>{format!("{} S{} → S{}", group_label(&kinds), first.from, first.to)}</title>
                 </g>
             }
         })
@@ -138,14 +271,17 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
         } = &r.event
         {
             let frac = if reason == "crash" { 0.85 } else { 0.35 };
-            let (x, y) = lane(pos(*from), pos(*to), frac);
+            let (x, y) = l.on_lane(idx(*from), idx(*to), frac);
             let fall = age.max(0.0) * 0.5;
             let opacity = (1.0 - age.max(0.0) / DROP_SHOW_MS).clamp(0.0, 1.0);
+            let text = format!("{kind} ✕ {reason}");
+            if let Some(r) = placer.place((x, y), m.dot_r, m.text_w(&text), m.label_h()) {
+                labels.push(label(r, text, "drop-label", msg_id.to_string()));
+            }
             drops.push(html! {
                 <g key={format!("d{msg_id}")} class="msg dropped" data-msg-type={kind.to_string()} data-dropped={reason.to_string()}
                    transform={format!("translate({x:.1},{:.1})", y + fall)} opacity={format!("{opacity:.2}")}>
-                    <circle r="6" />
-                    <text x="8" y="3">{format!("{kind} ✕ {reason}")}</text>
+                    <circle r={format!("{:.1}", m.dot_r)} />
                 </g>
             });
         }
@@ -153,65 +289,101 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
 
     let servers: Html = sids
         .iter()
-        .map(|sid| {
+        .enumerate()
+        .map(|(i, sid)| {
             let sid = *sid;
-            let (x, y) = pos(sid);
+            let b = l.box_rect(i);
             let peer = c.peer(sid);
             let state = state_name(app, sid);
             let observer = c.ensemble().members.get(&sid) == Some(&LearnerType::Observer);
             let onclick = ctx.link().callback(move |_| Msg::Select(Selection::Server(sid)));
             let selected = app.selection == Selection::Server(sid);
             let violating = violators.contains(&sid);
-            let (l1, l2, l3, l4, phase, zxid) = match peer {
+            // Both zxids, named: lastProcessedZxid ("applied") and lastLoggedZxid ("logged"), so a
+            // SNAP'd follower does not look ahead of its leader.
+            let (mut lines, phase, logged, applied) = match peer {
                 Some(p) => {
-                    let z = p.last_logged_zxid();
+                    let vote = format!("vote {}", vote_short(&p.vote()));
+                    let epochs =
+                        format!("epoch {} · acc {}", p.current_epoch(), p.accepted_epoch());
+                    let looking = state == "LOOKING";
+                    let (second, last) = match (compact, looking) {
+                        (true, true) => (vote, String::new()),
+                        (false, true) => (epochs, vote),
+                        (_, false) => (epochs, p.phase().name().to_string()),
+                    };
                     (
-                        format!("epoch {} · acc {}", p.current_epoch(), p.accepted_epoch()),
-                        format!("zxid {z}"),
-                        format!("vote {}", vote_short(&p.vote())),
-                        format!("applied {}", p.last_processed_zxid()),
+                        vec![
+                            second,
+                            format!("applied {}", p.last_processed_zxid()),
+                            format!("logged {}", p.last_logged_zxid()),
+                            last,
+                        ],
                         p.phase().name(),
-                        z.to_string(),
+                        p.last_logged_zxid().to_string(),
+                        p.last_processed_zxid().to_string(),
                     )
                 }
                 None => {
                     let d = &c.nodes()[&sid].durable;
+                    let why = if never_started(app, sid) {
+                        "not started"
+                    } else {
+                        "crashed"
+                    };
+                    let disk = format!("disk: epoch {} · acc {}", d.current_epoch, d.accepted_epoch);
                     (
-                        format!("disk: epoch {} · acc {}", d.current_epoch, d.accepted_epoch),
-                        format!("disk zxid {}", d.last_logged_zxid()),
-                        "crashed".to_string(),
-                        String::new(),
+                        vec![
+                            if compact { why.to_string() } else { disk },
+                            "applied –".to_string(),
+                            format!("logged {} (disk)", d.last_logged_zxid()),
+                            why.to_string(),
+                        ],
                         "DOWN",
                         d.last_logged_zxid().to_string(),
+                        String::new(),
                     )
                 }
             };
-            let label = if observer { format!("S{sid}·obs") } else { format!("S{sid}") };
+            lines.truncate(box_lines(sids.len()) - 1);
+            let title = if observer { format!("S{sid}·obs") } else { format!("S{sid}") };
+            let pulse = changed.contains(&sid);
             html! {
-                <g key={format!("s{sid}")} class={classes!("server", state.to_ascii_lowercase(), selected.then_some("selected"), violating.then_some("violating"))}
-                   data-node-id={sid.to_string()} data-state={state} data-phase={phase} data-zxid={zxid}
+                <g key={format!("s{sid}")} class={classes!("server", state.to_ascii_lowercase(), selected.then_some("selected"), violating.then_some("violating"), pulse.then_some("pulse"))}
+                   data-node-id={sid.to_string()} data-state={state} data-phase={phase} data-zxid={logged.clone()}
+                   data-logged-zxid={logged} data-applied-zxid={applied}
                    data-role={if observer { "observer" } else { "participant" }}
-                   transform={format!("translate({:.1},{:.1})", x - BOX_W / 2.0, y - BOX_H / 2.0)} {onclick}>
-                    <rect class="box" width={BOX_W.to_string()} height={BOX_H.to_string()} rx="10" />
-                    <text class="title" x="10" y="20">{label}</text>
-                    <text class="state" x={(BOX_W - 10.0).to_string()} y="20" text-anchor="end">{state}</text>
-                    <text x="10" y="39">{l1}</text>
-                    <text x="10" y="56">{l2}</text>
-                    <text x="10" y="73">{l3}</text>
-                    <text x="10" y="90" class="dim">{format!("{l4} {phase}")}</text>
+                   transform={format!("translate({:.1},{:.1})", b.x, b.y)} {onclick}>
+                    <rect class="box" width={format!("{:.0}", b.w)} height={format!("{:.0}", b.h)} rx="10" />
+                    <text class="title" x={format!("{:.0}", m.pad_px)} y={format!("{:.1}", m.baseline(0))}>{title}</text>
+                    <text class="state" x={format!("{:.0}", b.w - m.pad_px)} y={format!("{:.1}", m.baseline(0))} text-anchor="end">{state}</text>
+                    { for lines.into_iter().enumerate().map(|(k, text)| html! {
+                        <text x={format!("{:.0}", m.pad_px)} y={format!("{:.1}", m.baseline(k + 1))} class={(k == 3).then_some("dim")}>{text}</text>
+                    }) }
                 </g>
             }
         })
         .collect();
 
-    let in_flight = flights.len();
+    let (w, h) = (l.width, l.height);
     html! {
-        <svg id="cluster" class="cluster" viewBox={format!("0 0 {WIDTH} {HEIGHT}")} preserveAspectRatio="xMidYMid meet"
-             data-in-flight={in_flight.to_string()}>
+        <svg id="cluster" class="cluster" viewBox={format!("0 0 {w:.0} {h:.0}")} width={format!("{w:.0}")} height={format!("{h:.0}")}
+             style={format!("font-size:{}px", m.font_px)} data-font-px={m.font_px.to_string()}
+             data-in-flight={flights.len().to_string()} data-groups={groups.len().to_string()}>
+            <defs>
+                <marker id="arrow-cut" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse">
+                    <path d="M0,0 L10,5 L0,10 z" class="arrow cut" />
+                </marker>
+                <marker id="arrow-slow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse">
+                    <path d="M0,0 L10,5 L0,10 z" class="arrow slow" />
+                </marker>
+            </defs>
             <g class="links">{links}</g>
-            <g class="messages">{messages}</g>
-            <g class="drops">{drops}</g>
             <g class="servers">{servers}</g>
+            <g class="labels">{labels}</g>
+            <g class="flashes">{flashes}</g>
+            <g class="drops">{drops}</g>
+            <g class="messages">{messages}</g>
         </svg>
     }
 }

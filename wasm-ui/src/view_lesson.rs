@@ -351,3 +351,22 @@ pub fn slot(app: &App, ctx: &Context<App>) -> Html {
         </aside>
     }
 }
+
+/// The narration of the step shown, on one line (present mode's bar).
+pub fn narration_text(app: &App) -> Option<String> {
+    #[cfg(feature = "lessons")]
+    {
+        let m = app.lesson.as_ref()?;
+        let i = m.steps_played().checked_sub(1)?;
+        let lesson = m.run.lesson();
+        lesson
+            .steps
+            .get(i)
+            .map(|s| s.narration(app.lang).replace('\n', " "))
+    }
+    #[cfg(not(feature = "lessons"))]
+    {
+        let _ = app;
+        None
+    }
+}
