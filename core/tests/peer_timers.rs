@@ -34,6 +34,13 @@ fn finalize_wait_and_the_quorum_check_are_reported_with_their_deadlines() {
                     .unwrap_or_else(|| panic!("S{} finalizing without a timer", r.node));
                 assert_eq!(f.deadline, r.time + finalize_ms);
                 assert_eq!(f.length_ms, finalize_ms);
+                let p = sim.peer(r.node).expect("running");
+                let agreeing = p.election().agreeing_with_proposal();
+                assert!(
+                    sim.ensemble().is_quorum(&agreeing),
+                    "S{}: finalizing with {agreeing:?}",
+                    r.node
+                );
                 finalizing_seen += 1;
             }
         }
@@ -53,7 +60,10 @@ fn finalize_wait_and_the_quorum_check_are_reported_with_their_deadlines() {
             quorum_checks_seen += 1;
         }
     }
-    assert!(finalizing_seen >= 2, "a quorum agreed at two servers at least");
+    assert!(
+        finalizing_seen >= 2,
+        "a quorum agreed at two servers at least"
+    );
     assert!(quorum_checks_seen > 0, "a leader was established");
 }
 

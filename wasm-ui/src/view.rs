@@ -10,7 +10,7 @@ use yew::prelude::*;
 
 use zablab_core::Sid;
 
-use crate::app::{App, Field, Msg, WriteKind};
+use crate::app::{App, Field, Msg, StageView, WriteKind};
 use crate::lab::Band;
 use crate::view_cluster::{cluster, WIDTH};
 use crate::view_panels::inspector;
@@ -258,13 +258,19 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
             {toolbar(app, ctx)}
             {error}{banner}{share}
             <div class="body">
-                {crate::view_lesson::slot(app, ctx)}
+                { match app.museum {
+                    Some(run) => crate::view_museum::slot(app, ctx, run),
+                    None => crate::view_lesson::slot(app, ctx),
+                } }
                 <main class="stage">
-                    {cluster(app, ctx)}
+                    {crate::view_logs::stage_nav(app, ctx)}
+                    if app.stage_view != StageView::Logs { {cluster(app, ctx)} }
+                    if app.stage_view != StageView::Diagram { {crate::view_logs::logs(app)} }
                     {timeline(app, ctx)}
                 </main>
                 <aside class="side">
                     {inspector(app, ctx)}
+                    if app.show_timers { {crate::view_timers::timers(app)} }
                     {write_form(app, ctx)}
                 </aside>
             </div>
