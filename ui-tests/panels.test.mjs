@@ -186,6 +186,9 @@ test("screenshots at 1280x720 and 1920x1080: logs, timers and the museum readabl
       assert.ok(min >= 14, `${sel}: ${min} px at ${tag}`);
     }
     await page.click("#view-logs");
+    // The logs alone: every server's column fits the page (the side column makes room).
+    const right = await page.$$eval("#logs th[data-log-server]", (ths) => Math.max(...ths.map((t) => t.getBoundingClientRect().right)));
+    assert.ok(right <= vp.width, `last column ends at ${right} px of ${vp.width}`);
     await screenshot(page, `panels-museum-zh-logs-${tag}`);
     noErrors(errors);
     await page.close();

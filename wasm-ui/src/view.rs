@@ -257,7 +257,7 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
              data-frame-ms={format!("{:.2}", app.frame_ms)}>
             {toolbar(app, ctx)}
             {error}{banner}{share}
-            <div class="body">
+            <div class={classes!("body", (app.stage_view == StageView::Logs).then_some("logs-wide"))}>
                 { match app.museum {
                     Some(run) => crate::view_museum::slot(app, ctx, run),
                     None => crate::view_lesson::slot(app, ctx),

@@ -1,7 +1,8 @@
-//! The bug museum's panel: the exhibit picker (on the lab page it opens the museum module),
-//! the bug's story and what to watch in English or Chinese, the bug / fix switch, Replay, and
-//! the verdict: the invariant the monitor caught with the servers and zxids it names, or that
-//! the fixed run reached its end safely.
+//! The bug museum's panel: the exhibit picker (on the lab page it opens the museum module);
+//! then the bug / fix switch, Replay and the verdict (first, so they are on screen at
+//! 1280x720): the invariant the monitor caught with the servers and zxids it names, or that the
+//! fixed run reached its end safely; then the bug's story and what to watch, in English or
+//! Chinese.
 //!
 //! Test hooks: `#museum[data-exhibit][data-fixed][data-outcome]`, `#museum-picker`,
 //! `#museum-bug`, `#museum-fix`, `#museum-replay`, `#museum-verdict[data-invariant]`.
@@ -100,17 +101,17 @@ pub fn slot(app: &App, ctx: &Context<App>, run: MuseumRun) -> Html {
             </div>
             {picker(app, ctx, Some(run.exhibit))}
             <h2>{e.title(lang)}</h2>
-            <div class="narration" lang={crate::app::lang_code(lang)}>
-                <p>{pick(lang, e.story)}</p>
-                <p><strong>{tr(lang, "Watch: ", "观察：")}</strong>{pick(lang, e.watch)}</p>
-                <p><strong>{tr(lang, "Invariant: ", "不变式：")}</strong><code>{e.invariant}</code></p>
-            </div>
             <div class="buttons" role="group">
                 <button id="museum-bug" class={classes!("choice", (!run.fixed).then_some("on"))} onclick={set(false)}>{tr(lang, "✗ Bug on", "✗ 打开 bug")}</button>
                 <button id="museum-fix" class={classes!("choice", run.fixed.then_some("on"))} onclick={set(true)}>{tr(lang, "✔ Fix on", "✔ 打开修复")}</button>
                 <button id="museum-replay" class="primary" onclick={link.callback(|_| Msg::Museum(MuseumMsg::Replay))}>{tr(lang, "↻ Replay", "↻ 重放")}</button>
             </div>
             {verdict}
+            <div class="narration" lang={crate::app::lang_code(lang)}>
+                <p>{pick(lang, e.story)}</p>
+                <p><strong>{tr(lang, "Watch: ", "观察：")}</strong>{pick(lang, e.watch)}</p>
+                <p><strong>{tr(lang, "Invariant: ", "不变式：")}</strong><code>{e.invariant}</code></p>
+            </div>
         </aside>
     }
 }
