@@ -75,6 +75,22 @@ impl Election {
         }
     }
 
+    /// The senders in `recvset` whose vote agrees with this server's proposal, as
+    /// termPredicate counts them (a quorum of voters among them starts finalizeWait).
+    /// Read-only, for hosts that show the vote box.
+    pub fn agreeing_with_proposal(&self) -> alloc::vec::Vec<Sid> {
+        let target = ReceivedVote {
+            vote: self.proposal,
+            logicclock: self.logicclock,
+            state: PeerState::Looking,
+        };
+        self.recvset
+            .iter()
+            .filter(|(_, v)| v.agrees_with(&target))
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
     pub(crate) fn deadline(&self) -> Instant {
         match self.finalize_deadline {
             Some(f) => f.min(self.poll_deadline),

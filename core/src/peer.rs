@@ -48,6 +48,9 @@ use crate::zxid::{Epoch, Sid, Zxid};
 pub use crate::durable::RequestTag;
 
 mod store;
+mod timers;
+
+pub use timers::{PeerTimer, TimerKind};
 
 /// A message between peers of a given state machine.
 pub type PeerMessage<M> = Message<<M as StateMachine>::Txn, <M as StateMachine>::Snapshot>;

@@ -18,6 +18,7 @@ use zablab_core::lesson::Lang;
 
 use crate::lab::{lab_config, Lab, LabAction, LabCluster, LabScenario};
 use crate::lesson::LessonMode;
+use crate::museum::MuseumRun;
 use crate::share;
 use crate::show::message_fields;
 
@@ -30,6 +31,8 @@ const LANG_KEY: &str = "zablab.lang";
 const FREE_PLAY_STEP_MS: u64 = 20;
 /// A client session's timeout for writes from the page (virtual ms).
 pub const SESSION_TIMEOUT_MS: i32 = 600_000;
+/// The bug museum plays at this speed unless the address says otherwise.
+const MUSEUM_SPEED: f64 = 4.0;
 
 /// The client session the page uses on a server: ZooKeeper's `(sid << 56) | n` shape.
 pub fn session_of(server: Sid) -> i64 {
@@ -114,6 +117,27 @@ pub enum Msg {
     Zoom(f64),
     Key(String),
     Lesson(LessonMsg),
+    Museum(MuseumMsg),
+    StageView(StageView),
+    ToggleTimers,
+}
+
+/// What the stage shows: the diagram, every log side by side, or both.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StageView {
+    Diagram,
+    Logs,
+    Both,
+}
+
+/// The bug museum's buttons (`museum.rs`; the lab page has only the picker).
+#[cfg_attr(not(feature = "museum"), allow(dead_code))]
+pub enum MuseumMsg {
+    /// Open an exhibit by name (empty: back to the free lab).
+    Pick(String),
+    /// Replay the exhibit with the fix on (`true`) or the bug on.
+    SetFixed(bool),
+    Replay,
 }
 
 /// The lesson slot's buttons. (Without the `lessons` feature only the picker and the language
@@ -165,6 +189,10 @@ pub struct App {
     pub mark_from: Option<usize>,
     /// The timeline shows 1/`timeline_zoom` of the run, around the cursor.
     pub timeline_zoom: f64,
+    /// The bug museum's exhibit shown, if any (the lab's branch runs its scenario).
+    pub museum: Option<MuseumRun>,
+    pub stage_view: StageView,
+    pub show_timers: bool,
     _timer: gloo_timers::callback::Interval,
     _keys: Option<Closure<dyn Fn(KeyboardEvent)>>,
 }
@@ -211,8 +239,8 @@ fn replace_url(url: &str) {
     }
 }
 
-/// Loads `url` as a new page (the lab page opens a lesson this way: the lessons module).
-#[cfg(not(feature = "lessons"))]
+/// Loads `url` as a new page (the lab page opens a lesson this way: the lessons module; and
+/// the bug museum: the museum module).
 fn navigate(url: &str) {
     if let Some(w) = web_sys::window() {
         let _ = w.location().assign(url);
@@ -242,7 +270,23 @@ impl Component for App {
         let (search, hash) = location();
         let opened = share::parse_location(&search, &hash);
         let bench = crate::bench::init(opened.bench.as_deref());
+        let mut museum_error = None;
+        let museum = match crate::museum::from_search(&search) {
+            Some(Ok((exhibit, fixed))) if cfg!(feature = "museum") => {
+                Some(MuseumRun { exhibit, fixed })
+            }
+            Some(Ok(_)) => {
+                museum_error = Some("the bug museum is not in this build: reload the page".into());
+                None
+            }
+            Some(Err(e)) => {
+                museum_error = Some(e);
+                None
+            }
+            None => None,
+        };
         let scenario = bench
+            .or_else(|| museum.map(|r| crate::museum::EXHIBITS[r.exhibit].scenario(r.fixed)))
             .or(opened.scenario.clone())
             .unwrap_or_else(|| default_scenario(1));
         let setup = SetupForm {
@@ -273,6 +317,9 @@ impl Component for App {
             view_t = t as f64;
         }
         let mut error = opened.error;
+        if let Some(e) = museum_error {
+            error.get_or_insert(e);
+        }
         let lesson = match opened.lesson.as_deref() {
             Some(name) => match LessonMode::open(name, opened.step.unwrap_or(0)) {
                 Ok(m) => {
@@ -323,7 +370,9 @@ impl Component for App {
             lab,
             view_t,
             playing: !stopped && !opened.paused,
-            speed: opened.speed.unwrap_or(1.0),
+            speed: opened
+                .speed
+                .unwrap_or(if museum.is_some() { MUSEUM_SPEED } else { 1.0 }),
             last_tick: None,
             tick_started: 0.0,
             frame_ms: 0.0,
@@ -348,6 +397,9 @@ impl Component for App {
             present: opened.present,
             mark_from: None,
             timeline_zoom: 1.0,
+            museum,
+            stage_view: StageView::Diagram,
+            show_timers: true,
             _timer: timer,
             _keys: Some(keys),
         }
@@ -472,6 +524,9 @@ impl Component for App {
                 _ => return false,
             },
             Msg::Lesson(m) => self.lesson_msg(m),
+            Msg::Museum(m) => self.museum_msg(m),
+            Msg::StageView(v) => self.stage_view = v,
+            Msg::ToggleTimers => self.show_timers = !self.show_timers,
         }
         true
     }
@@ -550,7 +605,18 @@ impl App {
             return false;
         }
         self.tick_started = now;
-        let target = self.view_t + dt * self.speed / WALL_MS_PER_VIRTUAL_MS;
+        let mut target = self.view_t + dt * self.speed / WALL_MS_PER_VIRTUAL_MS;
+        // A museum scenario stops at its end.
+        let museum_end = self
+            .museum
+            .map(|r| crate::museum::EXHIBITS[r.exhibit].end_ms as f64)
+            .filter(|end| self.view_t < *end);
+        if let Some(end) = museum_end {
+            if target >= end {
+                target = end;
+                self.playing = false;
+            }
+        }
         if let Some(m) = &mut self.lesson {
             // Time only runs during an exercise's free play; steps are played by Next.
             if m.exercise.is_none() {
@@ -562,10 +628,7 @@ impl App {
             self.view_t = target.max(m.cluster().now().0 as f64);
             return true;
         }
-        if self
-            .lab
-            .run_to_bounded(target.floor() as u64, MAX_STEPS_PER_FRAME)
-        {
+        if self.lab.play_to(target.floor() as u64, MAX_STEPS_PER_FRAME) {
             self.view_t = target;
         } else {
             self.view_t = self.lab.now_ms() as f64;
@@ -582,14 +645,14 @@ impl App {
         true
     }
 
-    fn load(&mut self, s: LabScenario) {
+    pub(crate) fn load(&mut self, s: LabScenario) {
         self.setup = SetupForm {
             participants: s.config.participants,
             observers: s.config.observers,
             seed: s.seed,
         };
         self.lab = Lab::new(s);
-        if self.lesson.take().is_some() {
+        if self.lesson.take().is_some() || self.museum.take().is_some() {
             replace_url(&base_url());
         }
         self.view_t = 0.0;
@@ -826,6 +889,57 @@ impl App {
                 self.sync_view_t();
                 self.lesson_url();
             }
+        }
+    }
+}
+
+impl App {
+    /// `?museum=NAME&fix=0|1&lang=xx`: this exhibit, with the bug or the fix on.
+    fn museum_link(&self, run: MuseumRun) -> String {
+        format!(
+            "{}?museum={}&fix={}&lang={}",
+            base_url(),
+            crate::museum::EXHIBITS[run.exhibit].name(),
+            u8::from(run.fixed),
+            lang_code(self.lang)
+        )
+    }
+
+    fn museum_msg(&mut self, msg: MuseumMsg) {
+        let run = match msg {
+            MuseumMsg::Pick(name) if name.is_empty() => {
+                if self.museum.is_some() {
+                    self.load(default_scenario(1));
+                }
+                return;
+            }
+            MuseumMsg::Pick(name) => match crate::museum::find(&name) {
+                Some(exhibit) => MuseumRun {
+                    exhibit,
+                    fixed: false,
+                },
+                None => {
+                    self.error = Some(format!("no museum exhibit `{name}`"));
+                    return;
+                }
+            },
+            MuseumMsg::SetFixed(fixed) => match self.museum {
+                Some(r) => MuseumRun { fixed, ..r },
+                None => return,
+            },
+            MuseumMsg::Replay => match self.museum {
+                Some(r) => r,
+                None => return,
+            },
+        };
+        let url = self.museum_link(run);
+        if cfg!(feature = "museum") {
+            self.load(crate::museum::EXHIBITS[run.exhibit].scenario(run.fixed));
+            self.museum = Some(run);
+            replace_url(&url);
+        } else {
+            // The mutated runs only exist in the museum module.
+            navigate(&url);
         }
     }
 }

@@ -242,7 +242,18 @@ impl Lab {
 
     /// Runs at most `max_steps` events up to time `t`; returns true if it reached `t`.
     pub fn run_to_bounded(&mut self, t: u64, max_steps: u64) -> bool {
+        self.run_to_inner(t, max_steps, false)
+    }
+
+    /// As [`Lab::run_to_bounded`], but stops right after the event that first breaks an
+    /// invariant (and returns false), so a playing page pauses at the violation itself.
+    pub fn play_to(&mut self, t: u64, max_steps: u64) -> bool {
+        self.run_to_inner(t, max_steps, true)
+    }
+
+    fn run_to_inner(&mut self, t: u64, max_steps: u64, stop_at_violation: bool) -> bool {
         let start = self.steps;
+        let clean = stop_at_violation && self.cluster.violation().is_none();
         loop {
             self.apply_due_actions(t);
             match self.cluster.next_event_time() {
@@ -252,6 +263,10 @@ impl Lab {
                         return false;
                     }
                     self.step_only();
+                    if clean && self.cluster.violation().is_some() {
+                        self.after_progress();
+                        return false;
+                    }
                 }
                 _ => break,
             }

@@ -13,13 +13,17 @@ mod lesson;
 #[cfg(not(feature = "lessons"))]
 #[path = "lesson_stub.rs"]
 mod lesson;
+mod museum;
 mod present;
 mod share;
 mod show;
 mod view;
 mod view_cluster;
 mod view_lesson;
+mod view_logs;
+mod view_museum;
 mod view_panels;
+mod view_timers;
 
 fn main() {
     // Only meaningful in a browser; the native build exists for `cargo test`.

@@ -13,7 +13,7 @@ use zablab_core::Sid;
 
 use zablab_core::sim::{Action, SimEvent};
 
-use crate::app::{App, Field, Msg, WriteKind};
+use crate::app::{App, Field, Msg, StageView, WriteKind};
 use crate::lab::Band;
 use crate::view_cluster::cluster;
 use crate::view_panels::inspector;
@@ -370,18 +370,33 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
             if !app.present { {toolbar(app, ctx)} }
             {error}{banner}
             if !app.present { {share} }
-            <div class="body">
-                // In a lesson its slot is a column; in the free lab the picker sits in the side
-                // column, leaving the width to the drawing.
-                if !app.present && app.lesson.is_some() { {crate::view_lesson::slot(app, ctx)} }
+            <div class={classes!("body", (app.stage_view == StageView::Logs).then_some("logs-wide"))}>
+                // A lesson's or the museum's slot is a column; in the free lab the lesson picker
+                // sits in the side column, leaving the width to the drawing.
+                if !app.present {
+                    { match app.museum {
+                        Some(run) => crate::view_museum::slot(app, ctx, run),
+                        None if app.lesson.is_some() => crate::view_lesson::slot(app, ctx),
+                        None => html! {},
+                    } }
+                }
                 <main class="stage">
-                    <div id="diagram">{cluster(app, ctx)}</div>
+                    if !app.present { {crate::view_logs::stage_nav(app, ctx)} }
+                    if app.present || app.stage_view != StageView::Logs {
+                        <div id="diagram">{cluster(app, ctx)}</div>
+                    }
+                    if !app.present && app.stage_view != StageView::Diagram {
+                        {crate::view_logs::logs(app)}
+                    }
                     if !app.present { {timeline(app, ctx)} }
                 </main>
                 if !app.present {
                     <aside class="side">
-                        if app.lesson.is_none() { {crate::view_lesson::slot(app, ctx)} }
+                        if app.lesson.is_none() && app.museum.is_none() {
+                            {crate::view_lesson::slot(app, ctx)}
+                        }
                         {inspector(app, ctx)}
+                        if app.show_timers { {crate::view_timers::timers(app)} }
                         {write_form(app, ctx)}
                     </aside>
                 }

@@ -202,6 +202,7 @@ fn server_panel(app: &App, ctx: &Context<App>, sid: Sid) -> Html {
                     html!{ <tr data-voter={from.to_string()}><td>{format!("S{from}")}</td><td>{show::received(v)}</td><td>{reason}</td></tr> }
                 }) }
             </table>
+            {crate::view_timers::vote_status(app, p)}
             <h4>{"outofelection"}</h4>
             <ul>{ for e.outofelection.iter().map(|(from, v)| html!{ <li>{format!("S{from}: {}", show::received(v))}</li> }) }</ul>
         </div>

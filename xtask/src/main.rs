@@ -4,7 +4,8 @@
 //!   `wasm32-unknown-unknown` with the small `wasm-release` profile, generates the JS glue with
 //!   the `wasm-bindgen` library (same pinned version as the `wasm-bindgen` crate, so no global
 //!   `cargo install`), and writes the page into `dist/`. The UI is built twice: `zablab-ui` (the
-//!   lab page) and `zablab-lessons` (`--features lessons`, loaded by `index.html` for `?lesson=`).
+//!   lab page), `zablab-lessons` (`--features lessons`, loaded by `index.html` for `?lesson=`)
+//!   and `zablab-museum` (`--features museum`, for `?museum=`).
 //! * `serve [--port 8080]` — serves `dist/` on 127.0.0.1 with a tiny std-only HTTP server.
 //! * `lab [--port 8080]` — `build`, then starts a 3-server native cluster (`zablab cluster`) if the
 //!   node binary builds, serves the page and prints its URL; Ctrl-C stops everything.
@@ -131,9 +132,12 @@ fn ensure_wasm_target() -> Result<(), String> {
 /// the first; `index.html` loads the second instead for `?lesson=` and `?bench=sim` (the lesson
 /// engine, the lesson files and the benchmark's second simulator would take the lab page over
 /// its size budget).
-const MODULES: [(&str, &[&str]); 2] = [
+/// The third, `zablab-museum`, is the bug museum (`?museum=`): the lab with the core's seeded
+/// bugs compiled in (`zablab-core/mutations`).
+const MODULES: [(&str, &[&str]); 3] = [
     ("zablab-ui", &[]),
     ("zablab-lessons", &["lessons", "sim-bench"]),
+    ("zablab-museum", &["museum"]),
 ];
 
 /// Builds the page into `dist/` and returns that directory.

@@ -196,6 +196,14 @@ impl DataTree {
         &self.sessions
     }
 
+    /// When the leader's expiry queue closes `session_id` unless the session is touched first
+    /// (virtual ms, rounded up to a tickTime bucket as `ExpiryQueue` does). `None` on a
+    /// learner, before the session's first tick, or for an unknown session. Read-only: for
+    /// the lab's countdowns.
+    pub fn session_expiry_ms(&self, session_id: i64) -> Option<u64> {
+        self.expiry.deadline_of(session_id)
+    }
+
     /// True when `session_id` is live and `password` is its password: how any server
     /// validates a reconnecting client (sessions are replicated, so it may have moved here).
     pub fn validate_session(&self, session_id: i64, password: &[u8]) -> bool {

@@ -54,7 +54,7 @@ pub struct Learner<M: StateMachine> {
 /// ZooKeeper's learner tries to connect 5 times, 100 ms apart
 /// (`zookeeper.leaderConnectDelayDuringRetryMs`), before it gives up.
 const CONNECT_RETRIES: u32 = 5;
-const CONNECT_RETRY_DELAY_MS: u64 = 100;
+pub(crate) const CONNECT_RETRY_DELAY_MS: u64 = 100;
 
 impl<M: StateMachine> Peer<M> {
     fn learner_mut(&mut self) -> &mut Learner<M> {

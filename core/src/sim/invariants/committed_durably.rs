@@ -9,7 +9,7 @@
 use alloc::format;
 use alloc::vec::Vec;
 
-use super::{violation, Violation};
+use super::{violation_on, Violation};
 use crate::config::Ensemble;
 use crate::durable::DurableState;
 use crate::time::Instant;
@@ -33,10 +33,11 @@ pub fn check<'a, T: 'a, S: 'a>(
     if ensemble.is_quorum(&holders) {
         return Ok(());
     }
-    Err(violation(
+    Err(violation_on(
         "CommittedDurably",
         now,
         &[leader],
+        alloc::vec![zxid],
         format!("server {leader} committed {zxid} while only {holders:?} had it on disk"),
     ))
 }

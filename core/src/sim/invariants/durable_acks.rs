@@ -10,7 +10,7 @@
 
 use alloc::format;
 
-use super::{violation, Violation};
+use super::{violation, violation_on, Violation};
 use crate::durable::DurableState;
 use crate::machine::StateMachine;
 use crate::message::Message;
@@ -31,6 +31,15 @@ pub fn check<M: StateMachine>(
     let fail = |detail: alloc::string::String| {
         Err(violation("DurableAcknowledgement", now, &[sid], detail))
     };
+    let fail_on = |zxids: alloc::vec::Vec<crate::zxid::Zxid>, detail: alloc::string::String| {
+        Err(violation_on(
+            "DurableAcknowledgement",
+            now,
+            &[sid],
+            zxids,
+            detail,
+        ))
+    };
     match msg {
         Message::Ack { zxid } if zxid.is_new_epoch() => {
             let epoch = zxid.epoch();
@@ -42,7 +51,15 @@ pub fn check<M: StateMachine>(
             }
             let synced = synced_to.unwrap_or(crate::zxid::Zxid::ZERO);
             if durable.last_logged_zxid() < synced {
-                return fail(format!(
+                // The transactions the sync gave it that its disk does not hold yet.
+                let durable_to = durable.last_logged_zxid();
+                let missing = peer
+                    .log()
+                    .iter()
+                    .map(|e| e.zxid)
+                    .filter(|z| *z > durable_to && *z <= synced)
+                    .collect();
+                return fail_on(missing, format!(
                     "server {sid} acknowledged NEWLEADER of epoch {epoch} with its log durable only to {} of the {} the sync gave it",
                     durable.last_logged_zxid(),
                     synced
@@ -53,9 +70,10 @@ pub fn check<M: StateMachine>(
             let logged = durable.log.binary_search_by_key(zxid, |e| e.zxid).is_ok()
                 || durable.snapshot.as_ref().is_some_and(|(s, _)| s >= zxid);
             if !logged {
-                return fail(format!(
-                    "server {sid} acknowledged proposal {zxid} before its disk held it"
-                ));
+                return fail_on(
+                    alloc::vec![*zxid],
+                    format!("server {sid} acknowledged proposal {zxid} before its disk held it"),
+                );
             }
         }
         Message::AckEpoch { .. } if durable.accepted_epoch < peer.accepted_epoch() => {

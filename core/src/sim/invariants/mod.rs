@@ -30,6 +30,10 @@ pub struct Violation {
     pub invariant: String,
     pub time: Instant,
     pub nodes: Vec<Sid>,
+    /// The transactions the violation is about, where an invariant names them (the lab's bug
+    /// museum highlights them in its logs view); empty otherwise.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub zxids: Vec<Zxid>,
     pub detail: String,
 }
 
@@ -53,7 +57,22 @@ pub(crate) fn violation(
         invariant: invariant.into(),
         time,
         nodes: nodes.to_vec(),
+        zxids: Vec::new(),
         detail,
+    }
+}
+
+/// A broken invariant about particular transactions.
+pub(crate) fn violation_on(
+    invariant: &str,
+    time: Instant,
+    nodes: &[Sid],
+    zxids: Vec<Zxid>,
+    detail: String,
+) -> Violation {
+    Violation {
+        zxids,
+        ..violation(invariant, time, nodes, detail)
     }
 }
 
