@@ -58,6 +58,8 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
             .unwrap_or((0.0, 0.0))
     };
     let violators: Vec<Sid> = c.violation().map(|v| v.nodes.clone()).unwrap_or_default();
+    // What the lesson's step points at.
+    let hl = crate::view_lesson::highlight(app);
     let t = app.view_t;
 
     let mut links = Vec::new();
@@ -111,9 +113,10 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
             let selected = matches!(&app.selection, Selection::Message(s) if s.msg_id == id);
             // With an invariant broken, messages between the servers involved stand out.
             let involved = violators.contains(&m.from) && violators.contains(&m.to);
+            let marked = hl.is_some_and(|h| h.messages.iter().any(|k| k == kind));
             html! {
-                <g key={id} class={classes!("msg", kind.to_ascii_lowercase(), selected.then_some("selected"), involved.then_some("involved"))}
-                   data-msg-type={kind} data-msg-id={id.to_string()}
+                <g key={id} class={classes!("msg", kind.to_ascii_lowercase(), selected.then_some("selected"), involved.then_some("involved"), marked.then_some("highlight"))}
+                   data-msg-type={kind} data-msg-id={id.to_string()} data-highlight={marked.then_some("true")}
                    transform={format!("translate({x:.1},{y:.1})")} {onclick}>
                     <circle r="6" />
                     if labels { <text x="8" y="3">{kind}</text> }
@@ -179,7 +182,7 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                     (
                         format!("disk: epoch {} · acc {}", d.current_epoch, d.accepted_epoch),
                         format!("disk zxid {}", d.last_logged_zxid()),
-                        "crashed".to_string(),
+                        if c.nodes()[&sid].started { "crashed" } else { "not started" }.to_string(),
                         String::new(),
                         "DOWN",
                         d.last_logged_zxid().to_string(),
@@ -187,16 +190,19 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                 }
             };
             let label = if observer { format!("S{sid}·obs") } else { format!("S{sid}") };
+            let marked = hl.is_some_and(|h| h.servers.contains(&sid));
+            let zxid_marked = hl.is_some_and(|h| h.zxids.contains(&zxid));
             html! {
-                <g key={format!("s{sid}")} class={classes!("server", state.to_ascii_lowercase(), selected.then_some("selected"), violating.then_some("violating"))}
+                <g key={format!("s{sid}")} class={classes!("server", state.to_ascii_lowercase(), selected.then_some("selected"), violating.then_some("violating"), marked.then_some("highlight"))}
                    data-node-id={sid.to_string()} data-state={state} data-phase={phase} data-zxid={zxid}
+                   data-highlight={marked.then_some("true")}
                    data-role={if observer { "observer" } else { "participant" }}
                    transform={format!("translate({:.1},{:.1})", x - BOX_W / 2.0, y - BOX_H / 2.0)} {onclick}>
                     <rect class="box" width={BOX_W.to_string()} height={BOX_H.to_string()} rx="10" />
                     <text class="title" x="10" y="20">{label}</text>
                     <text class="state" x={(BOX_W - 10.0).to_string()} y="20" text-anchor="end">{state}</text>
                     <text x="10" y="39">{l1}</text>
-                    <text x="10" y="56">{l2}</text>
+                    <text x="10" y="56" class={classes!(zxid_marked.then_some("hl"))}>{l2}</text>
                     <text x="10" y="73">{l3}</text>
                     <text x="10" y="90" class="dim">{format!("{l4} {phase}")}</text>
                 </g>

@@ -3,8 +3,9 @@
 //! * `build` — adds the wasm target if missing, compiles the browser lab (`zablab-ui`) for
 //!   `wasm32-unknown-unknown` with the small `wasm-release` profile, generates the JS glue with
 //!   the `wasm-bindgen` library (same pinned version as the `wasm-bindgen` crate, so no global
-//!   `cargo install`), and writes the page into `dist/`. The UI is built twice: `zablab-ui` (the
-//!   lab page) and `zablab-lessons` (`--features lessons`, loaded by `index.html` for `?lesson=`).
+//!   `cargo install`), and writes the page into `dist/`. The UI is built three times: `zablab-ui`
+//!   (the lab page), `zablab-lessons` (`--features lessons`, loaded by `index.html` for
+//!   `?lesson=`) and `zablab-bench` (`--features sim-bench`, for `?bench=sim`).
 //! * `serve [--port 8080]` — serves `dist/` on 127.0.0.1 with a tiny std-only HTTP server.
 //! * `lab [--port 8080]` — `build`, then starts a 3-server native cluster (`zablab cluster`) if the
 //!   node binary builds, serves the page and prints its URL; Ctrl-C stops everything.
@@ -127,13 +128,15 @@ fn ensure_wasm_target() -> Result<(), String> {
     }
 }
 
-/// The page's two wasm modules: (name in `dist/`, features of `zablab-ui`). The lab page loads
-/// the first; `index.html` loads the second instead for `?lesson=` and `?bench=sim` (the lesson
-/// engine, the lesson files and the benchmark's second simulator would take the lab page over
-/// its size budget).
-const MODULES: [(&str, &[&str]); 2] = [
+/// The page's wasm modules: (name in `dist/`, features of `zablab-ui`). The lab page loads
+/// the first; `index.html` loads the second instead for `?lesson=` and the third for
+/// `?bench=sim` (the lesson engine and the lesson files would take the lab page over its size
+/// budget, and the benchmark's second simulator instantiation would take the lessons over
+/// theirs).
+const MODULES: [(&str, &[&str]); 3] = [
     ("zablab-ui", &[]),
-    ("zablab-lessons", &["lessons", "sim-bench"]),
+    ("zablab-lessons", &["lessons"]),
+    ("zablab-bench", &["sim-bench"]),
 ];
 
 /// Builds the page into `dist/` and returns that directory.
