@@ -133,10 +133,12 @@ fn ensure_wasm_target() -> Result<(), String> {
 /// `?bench=sim` (the lesson engine and the lesson files would take the lab page over its size
 /// budget, and the benchmark's second simulator instantiation would take the lessons over
 /// theirs).
-const MODULES: [(&str, &[&str]); 3] = [
-    ("zablab-ui", &[]),
-    ("zablab-lessons", &["lessons"]),
-    ("zablab-bench", &["sim-bench"]),
+/// The lessons module uses its own profile (`wasm-lessons`: the core optimised for size; the
+/// lab and the benchmark keep the fast core of `wasm-release`).
+const MODULES: [(&str, &[&str], &str); 3] = [
+    ("zablab-ui", &[], UI_PROFILE),
+    ("zablab-lessons", &["lessons"], "wasm-lessons"),
+    ("zablab-bench", &["sim-bench"], UI_PROFILE),
 ];
 
 /// Builds the page into `dist/` and returns that directory.
@@ -149,7 +151,7 @@ fn build() -> Result<PathBuf, String> {
             .map_err(|e| format!("cannot clear {}: {e}", dist.display()))?;
     }
     std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
-    for (name, features) in MODULES {
+    for (name, features, profile) in MODULES {
         let mut cmd = cargo();
         cmd.current_dir(&root).args([
             "build",
@@ -160,16 +162,16 @@ fn build() -> Result<PathBuf, String> {
             "--target",
             WASM_TARGET,
             "--profile",
-            UI_PROFILE,
+            profile,
         ]);
         if !features.is_empty() {
             cmd.args(["--features", &features.join(",")]);
         }
         run(&mut cmd, &format!("cargo build (wasm, {name})"))?;
-        // Both builds write the same file: bind each before the next build.
+        // Builds of one profile write the same file: bind each before the next build.
         let wasm = target_dir()
             .join(WASM_TARGET)
-            .join(UI_PROFILE)
+            .join(profile)
             .join("zablab-ui.wasm");
         wasm_bindgen_cli_support::Bindgen::new()
             .input_path(&wasm)
