@@ -351,7 +351,8 @@ impl LessonMode {
     pub fn flow_cursor(&self) -> Option<usize> {
         let p = self.play.as_ref()?;
         let first = self.report()?.first_record;
-        let last = first + p.event();
+        let shown = p.shown.as_ref().map_or(&p.base, |(_, r)| r);
+        let last = shown.cluster().trace().records().len();
         self.run
             .messages()
             .iter()
@@ -552,11 +553,13 @@ impl LessonMode {
         let Some(r) = self.report() else {
             return Vec::new();
         };
+        // During an animation: what the picture's run has sent (a budget ends after the whole
+        // event it falls in, so this can be a little past the stop).
         let (run, last) = match &self.play {
-            Some(p) => (
-                p.shown.as_ref().map_or(&p.base, |(_, r)| r),
-                r.first_record + p.event(),
-            ),
+            Some(p) => {
+                let shown = p.shown.as_ref().map_or(&p.base, |(_, r)| r);
+                (shown, shown.cluster().trace().records().len())
+            }
             None => (&self.run, r.last_record),
         };
         let mut out: Vec<FlowEntry> = Vec::new();
