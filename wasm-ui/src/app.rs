@@ -157,6 +157,12 @@ pub enum LessonMsg {
     RunFor(u64),
     /// Leave the exercise: back to the lesson's last step.
     EndExercise,
+    /// The animation of a step: events per second, skip to its end, pause or resume, and
+    /// show the moment of a trace record (a click on the message list).
+    PlaySpeed(u32),
+    Skip,
+    PausePlayback,
+    ShowRecord(usize),
 }
 
 pub struct App {
@@ -516,6 +522,9 @@ impl Component for App {
                 }
             }
             Msg::Key(k) => match k.as_str() {
+                " " if self.lesson.as_ref().is_some_and(|m| m.animating()) => {
+                    self.lesson_msg(LessonMsg::PausePlayback)
+                }
                 " " => self.playing = !self.playing,
                 "ArrowRight" => self.step(),
                 "ArrowLeft" => self.step_back(),
@@ -565,8 +574,10 @@ impl App {
         if let Some(m) = &mut self.lesson {
             if m.exercise.is_some() {
                 m.run_for(FREE_PLAY_STEP_MS);
+            } else if m.animating() {
+                m.finish();
             } else {
-                m.next();
+                m.next_animated();
                 self.answer_draft.clear();
                 self.lesson_url();
             }
@@ -601,6 +612,10 @@ impl App {
             .map(|l| (now - l).clamp(0.0, 100.0))
             .unwrap_or(0.0);
         self.last_tick = Some(now);
+        if let Some(m) = self.lesson.as_mut().filter(|m| m.animating()) {
+            self.view_t = m.advance(dt);
+            return true;
+        }
         if !self.playing {
             return false;
         }
@@ -775,7 +790,10 @@ impl App {
 
 impl App {
     fn sync_view_t(&mut self) {
-        self.view_t = self.cluster().now().0 as f64;
+        self.view_t = match &self.lesson {
+            Some(m) => m.view_time(),
+            None => self.cluster().now().0 as f64,
+        };
     }
 
     /// `?lesson=NAME&step=N&lang=xx`: opens this lesson at this step.
@@ -876,6 +894,28 @@ impl App {
             LessonMsg::RunFor(ms) => {
                 if let Some(m) = &mut self.lesson {
                     m.run_for(ms);
+                }
+                self.sync_view_t();
+            }
+            LessonMsg::PlaySpeed(s) => {
+                if let Some(m) = &mut self.lesson {
+                    m.speed = s.clamp(1, 1000);
+                }
+            }
+            LessonMsg::Skip => {
+                if let Some(m) = &mut self.lesson {
+                    m.finish();
+                }
+                self.sync_view_t();
+            }
+            LessonMsg::PausePlayback => {
+                if let Some(m) = &mut self.lesson {
+                    m.toggle_pause();
+                }
+            }
+            LessonMsg::ShowRecord(r) => {
+                if let Some(m) = &mut self.lesson {
+                    m.seek_record(r);
                 }
                 self.sync_view_t();
             }

@@ -6,18 +6,95 @@
 //!
 //! Back re-runs the lesson from its seed up to the previous step ([`LessonRun::goto`]): runs are
 //! deterministic, so what the page shows after Back is exactly what it showed before Next.
+//!
+//! Next animates: the step is played at once (its report, checkpoint and answer are ready), and
+//! a [`Playback`] then shows the step's visible events one after the other at the chosen speed.
+//! Each picture is a copy of the run before the step replayed with a record budget
+//! ([`LessonRun::play_partial`]), so it is the real state after that event, never a guess.
 
-use zablab_core::lesson::text::{flow_line, flow_lines, FlowOptions};
+use zablab_core::lesson::text::flow_line;
 use zablab_core::lesson::{
     ClientOp, ExerciseResult, Lang, Lesson, LessonError, LessonRun, LinkSpec, StepAction,
     StepReport,
 };
+use zablab_core::sim::SimEvent;
 use zablab_core::Sid;
 
 use crate::lab::{extend_bands, new_bands, BandRow, LabAction, LabCluster};
 
 /// How many messages the flow panel lists during free play (the latest ones).
 const FREE_PLAY_FLOW_LINES: usize = 18;
+/// The playback speeds offered (events per second of wall time); the default is the second.
+pub const SPEEDS: [(u32, &str, &str); 4] = [
+    (3, "slow", "慢"),
+    (8, "normal", "正常"),
+    (20, "fast", "快"),
+    (60, "very fast", "很快"),
+];
+/// How many times slower the animation goes while a highlighted message is on the wire.
+const DWELL_SLOWDOWN: f64 = 3.0;
+/// At most this many pictures per step: a longer step is shown in groups of events (a step
+/// that writes fifteen nodes would take minutes otherwise).
+const MAX_STOPS: usize = 400;
+
+/// Whether a trace record changes the picture: a message appears, arrives or is lost, a server
+/// starts, stops or changes role or phase, a link changes, a client gets an answer. Timers and
+/// disk writes show through the next such event.
+fn visible(e: &SimEvent) -> bool {
+    use zablab_core::trace::TraceEvent as T;
+    match e {
+        SimEvent::Send { kind, .. } | SimEvent::Deliver { kind, .. } => kind != "PING",
+        SimEvent::Peer(p) => matches!(
+            p,
+            T::StateChanged { .. }
+                | T::PhaseChanged { .. }
+                | T::SyncChosen { .. }
+                | T::LeaderEstablished { .. }
+                | T::Committed { .. }
+        ),
+        SimEvent::Drop { .. }
+        | SimEvent::Started
+        | SimEvent::Crashed
+        | SimEvent::Restarted
+        | SimEvent::Wiped
+        | SimEvent::Paused { .. }
+        | SimEvent::LinkChanged { .. }
+        | SimEvent::ClientReply { .. }
+        | SimEvent::ClientFailed { .. } => true,
+        _ => false,
+    }
+}
+
+/// A step being shown event by event.
+pub struct Playback {
+    /// The run before the step.
+    base: LessonRun,
+    /// Per picture: how many records into the step it shows (ending on a visible one), and
+    /// the virtual time of that record.
+    stops: Vec<(usize, f64)>,
+    /// Position among the stops (fractional: the time between two pictures glides).
+    at: f64,
+    pub paused: bool,
+    /// The picture shown: its stop index and the partial run.
+    shown: Option<(usize, LessonRun)>,
+    /// A message the step points at is on the wire in the picture: the animation slows down
+    /// so the class sees it travel.
+    dwell: bool,
+}
+
+impl Playback {
+    /// The stop shown (0-based) and how many there are.
+    pub fn position(&self) -> (usize, usize) {
+        (self.at.floor() as usize, self.stops.len())
+    }
+    /// How many records into the step the picture is.
+    pub fn event(&self) -> usize {
+        self.stops
+            .get(self.at.floor() as usize)
+            .map(|s| s.0)
+            .unwrap_or(0)
+    }
+}
 
 /// A lesson being shown in the lab.
 pub struct LessonMode {
@@ -32,6 +109,10 @@ pub struct LessonMode {
     /// Per server: the phase timeline of the run.
     pub bands: Vec<(Sid, BandRow)>,
     bands_records: usize,
+    /// The step being animated, if any.
+    pub play: Option<Playback>,
+    /// Events per second of the animation.
+    pub speed: u32,
 }
 
 /// Parses and validates a lesson file. (The same as `Lesson::from_json`, but the serde code is
@@ -109,6 +190,8 @@ impl LessonMode {
             answers: vec![None; steps],
             bands,
             bands_records: 0,
+            play: None,
+            speed: SPEEDS[1].0,
         };
         m.refresh();
         m
@@ -117,8 +200,28 @@ impl LessonMode {
     pub fn name(&self) -> &str {
         &self.run.lesson().name
     }
+    /// The cluster on screen: during an animation, the picture of the event shown.
     pub fn cluster(&self) -> &LabCluster {
-        self.run.cluster()
+        match &self.play {
+            Some(p) => match &p.shown {
+                Some((_, r)) => r.cluster(),
+                None => p.base.cluster(),
+            },
+            None => self.run.cluster(),
+        }
+    }
+    /// What the step shown points at (nothing during free play).
+    pub fn highlight(&self) -> Option<&zablab_core::lesson::Highlight> {
+        if self.exercise.is_some() {
+            return None;
+        }
+        let i = self.steps_played().checked_sub(1)?;
+        let h = &self.run.lesson().steps.get(i)?.highlight;
+        (!h.is_empty()).then_some(h)
+    }
+    /// True while a step is being animated (its checkpoint and answer are not shown yet).
+    pub fn animating(&self) -> bool {
+        self.play.is_some()
     }
     pub fn steps_played(&self) -> usize {
         self.run.steps_played()
@@ -134,27 +237,203 @@ impl LessonMode {
 
     /// Keeps the bands in step with the trace (from scratch after a rewind).
     fn refresh(&mut self) {
-        let records = self.run.cluster().trace().records();
+        let shown = match &self.play {
+            Some(p) => match &p.shown {
+                Some((_, r)) => r,
+                None => &p.base,
+            },
+            None => &self.run,
+        };
+        let records = shown.cluster().trace().records();
         if records.len() < self.bands_records {
-            self.bands = new_bands(self.run.cluster().ensemble().all());
+            self.bands = new_bands(shown.cluster().ensemble().all());
             self.bands_records = 0;
         }
         extend_bands(&mut self.bands, records, self.bands_records);
         self.bands_records = records.len();
     }
 
-    /// Plays the next step (not during an exercise). False at the end.
+    /// Plays the next step at once (not during an exercise). False at the end.
     pub fn next(&mut self) -> bool {
         if self.exercise.is_some() {
             return false;
         }
+        self.play = None;
         let played = self.run.step_forward().is_some();
         self.refresh();
         played
     }
 
+    /// Plays the next step and starts animating it. False at the end (or in an exercise).
+    pub fn next_animated(&mut self) -> bool {
+        if self.exercise.is_some() || self.run.is_done() {
+            return false;
+        }
+        self.play = None;
+        let base = self.run.clone();
+        self.next();
+        self.start_playback(base, None)
+    }
+
+    /// Animates the step shown last from `base` (the run before it), paused at the picture
+    /// of record `at_record` if given. False if the step has nothing to show.
+    fn start_playback(&mut self, base: LessonRun, at_record: Option<usize>) -> bool {
+        let Some(r) = self.report() else {
+            return false;
+        };
+        let (first, last) = (r.first_record, r.last_record);
+        let records = self.run.cluster().trace().records();
+        let mut stops: Vec<(usize, f64)> = records[first..last]
+            .iter()
+            .enumerate()
+            .filter(|(_, rec)| visible(&rec.event))
+            .map(|(k, rec)| (k + 1, rec.time.0 as f64))
+            .collect();
+        if stops.len() > MAX_STOPS {
+            let every = stops.len().div_ceil(MAX_STOPS);
+            stops = stops.into_iter().step_by(every).collect();
+        }
+        if stops.is_empty() {
+            return false;
+        }
+        let (at, paused) = match at_record {
+            Some(rec) => {
+                let k = rec.saturating_sub(first) + 1;
+                let i = stops
+                    .iter()
+                    .position(|s| s.0 >= k)
+                    .unwrap_or(stops.len() - 1);
+                (i as f64, true)
+            }
+            None => (0.0, false),
+        };
+        self.play = Some(Playback {
+            base,
+            stops,
+            at,
+            paused,
+            shown: None,
+            dwell: false,
+        });
+        self.show_stop();
+        true
+    }
+
+    /// Replays the picture for the current stop if it is not the one shown.
+    fn show_stop(&mut self) {
+        let Some(p) = &mut self.play else { return };
+        let i = p.at.floor() as usize;
+        if p.shown.as_ref().is_some_and(|(j, _)| *j == i) {
+            return;
+        }
+        let Some(&(events, _)) = p.stops.get(i) else {
+            return;
+        };
+        let mut r = p.base.clone();
+        r.play_partial(events);
+        let steps = &self.run.lesson().steps;
+        let marked = self
+            .run
+            .steps_played()
+            .checked_sub(1)
+            .and_then(|i| steps.get(i))
+            .map_or(&[][..], |s| &s.highlight.messages[..]);
+        p.dwell = r
+            .cluster()
+            .in_flight()
+            .iter()
+            .any(|m| marked.iter().any(|k| k == m.msg.kind()));
+        p.shown = Some((i, r));
+        self.refresh();
+    }
+
+    /// During an animation: the send record of the last message sent up to the event shown.
+    pub fn flow_cursor(&self) -> Option<usize> {
+        let p = self.play.as_ref()?;
+        let first = self.report()?.first_record;
+        let shown = p.shown.as_ref().map_or(&p.base, |(_, r)| r);
+        let last = shown.cluster().trace().records().len();
+        self.run
+            .messages()
+            .iter()
+            .filter(|m| m.kind != "PING" && m.sent_record >= first && m.sent_record < last)
+            .map(|m| m.sent_record)
+            .next_back()
+    }
+
+    /// Advances the animation by `wall_ms` of wall time; returns the virtual time to show.
+    pub fn advance(&mut self, wall_ms: f64) -> f64 {
+        let speed = self.speed as f64;
+        if let Some(p) = &mut self.play {
+            if !p.paused {
+                let slow = if p.dwell { DWELL_SLOWDOWN } else { 1.0 };
+                p.at += wall_ms * speed / slow / 1000.0;
+            }
+            if p.at >= p.stops.len() as f64 {
+                self.finish();
+                return self.run.cluster().now().0 as f64;
+            }
+        }
+        self.show_stop();
+        self.view_time()
+    }
+
+    /// The virtual time of the picture: between two stops it glides from one event's time to
+    /// the next, so messages on the wire move.
+    pub fn view_time(&self) -> f64 {
+        match &self.play {
+            Some(p) => {
+                let i = p.at.floor() as usize;
+                let frac = p.at - i as f64;
+                let t0 = p.stops.get(i).map(|s| s.1).unwrap_or(0.0);
+                let t1 = p.stops.get(i + 1).map(|s| s.1).unwrap_or(t0);
+                t0 + (t1 - t0) * frac
+            }
+            None => self.run.cluster().now().0 as f64,
+        }
+    }
+
+    /// Skip to the end of the step being animated.
+    pub fn finish(&mut self) {
+        if self.play.take().is_some() {
+            self.refresh();
+        }
+    }
+
+    /// Pauses or resumes the animation.
+    pub fn toggle_pause(&mut self) {
+        if let Some(p) = &mut self.play {
+            p.paused = !p.paused;
+        }
+    }
+
+    /// Shows the picture of trace record `record` of the step shown last (a click on a
+    /// message of the flow list), paused there; re-runs the lesson up to the step before.
+    pub fn seek_record(&mut self, record: usize) {
+        if self.exercise.is_some() {
+            return;
+        }
+        if let Some(p) = &mut self.play {
+            let first = self.run.reports().last().map_or(0, |r| r.first_record);
+            let k = record.saturating_sub(first) + 1;
+            p.at = p.stops.iter().position(|s| s.0 >= k).unwrap_or(0) as f64;
+            p.paused = true;
+            self.show_stop();
+            return;
+        }
+        let Some(n) = self.steps_played().checked_sub(1) else {
+            return;
+        };
+        let Ok(mut base) = LessonRun::new(self.run.lesson().clone()) else {
+            return;
+        };
+        base.goto(n);
+        self.start_playback(base, Some(record));
+    }
+
     /// Shows the state after `steps` steps; leaves any exercise.
     pub fn goto(&mut self, steps: usize) {
+        self.play = None;
         if self.exercise.is_some() {
             self.exercise = None;
             self.result = None;
@@ -186,8 +465,10 @@ impl LessonMode {
         let run =
             LessonRun::for_exercise(self.run.lesson().clone(), index).map_err(|e| e.to_string())?;
         let answers = std::mem::take(&mut self.answers);
+        let speed = self.speed;
         *self = LessonMode::with_run(run);
         self.answers = answers;
+        self.speed = speed;
         self.exercise = Some(index);
         Ok(())
     }
@@ -253,30 +534,108 @@ impl LessonMode {
         r
     }
 
-    /// The message flow to show: the step's messages, or the latest ones during free play.
-    pub fn flow(&self, lang: Lang) -> Vec<String> {
+    /// The message flow to show: the step's messages (during an animation, those sent up to
+    /// the event shown, with their fate at that moment), or the latest ones during free play.
+    pub fn flow(&self, lang: Lang) -> Vec<FlowEntry> {
         if self.exercise.is_some() {
-            let mut lines: Vec<String> = self
+            let mut lines: Vec<FlowEntry> = self
                 .run
                 .messages()
                 .iter()
                 .rev()
                 .filter(|m| m.kind != "PING")
                 .take(FREE_PLAY_FLOW_LINES)
-                .map(|m| flow_line(m, lang))
+                .map(|m| FlowEntry::of(m, lang))
                 .collect();
             lines.reverse();
             return lines;
         }
-        match self.report() {
-            Some(r) => flow_lines(
-                &self.run,
-                r.first_record,
-                r.last_record,
-                lang,
-                FlowOptions::default(),
-            ),
-            None => Vec::new(),
+        let Some(r) = self.report() else {
+            return Vec::new();
+        };
+        // During an animation: what the picture's run has sent (a budget ends after the whole
+        // event it falls in, so this can be a little past the stop).
+        let (run, last) = match &self.play {
+            Some(p) => {
+                let shown = p.shown.as_ref().map_or(&p.base, |(_, r)| r);
+                (shown, shown.cluster().trace().records().len())
+            }
+            None => (&self.run, r.last_record),
+        };
+        let mut out: Vec<FlowEntry> = Vec::new();
+        let mut pings = 0;
+        let mut hidden = 0;
+        for m in run
+            .messages()
+            .iter()
+            .filter(|m| m.sent_record >= r.first_record && m.sent_record < last)
+        {
+            if m.kind == "PING" {
+                pings += 1;
+                continue;
+            }
+            let e = FlowEntry::of(m, lang);
+            let full = out.len() >= MAX_FLOW_LINES;
+            match out.last_mut() {
+                // Runs of the same message (a notification to every server) fold into one line.
+                Some(prev) if prev.body() == e.body() => prev.count += 1,
+                _ if full => hidden += 1,
+                _ => out.push(e),
+            }
+        }
+        let note = |line: String| FlowEntry {
+            line,
+            record: None,
+            count: 1,
+        };
+        if hidden > 0 {
+            out.push(note(format!(
+                "… {hidden} {}",
+                crate::view_lesson::tr(lang, "more messages", "条更多消息")
+            )));
+        }
+        if pings > 0 {
+            out.push(note(format!("(+ {pings} PING)")));
+        }
+        if out.is_empty() {
+            out.push(note(
+                crate::view_lesson::tr(lang, "(no messages)", "（没有消息）").to_string(),
+            ));
+        }
+        out
+    }
+}
+
+/// At most this many lines in the step's message list.
+const MAX_FLOW_LINES: usize = 60;
+
+/// One line of the message list: the text, the trace record of the send (a click shows that
+/// moment), and how many identical messages it stands for.
+#[derive(Clone, PartialEq, Debug)]
+pub struct FlowEntry {
+    pub line: String,
+    pub record: Option<usize>,
+    pub count: usize,
+}
+
+impl FlowEntry {
+    fn of(m: &zablab_core::lesson::FlowMessage, lang: Lang) -> FlowEntry {
+        FlowEntry {
+            line: flow_line(m, lang).trim_start().to_string(),
+            record: Some(m.sent_record),
+            count: 1,
+        }
+    }
+    /// The line without its time (what two identical messages share).
+    fn body(&self) -> &str {
+        self.line.split_once(" ms").map_or("", |(_, b)| b)
+    }
+    /// The line as shown (`×3` for a folded run).
+    pub fn text(&self) -> String {
+        if self.count > 1 {
+            format!("{}  ×{}", self.line, self.count)
+        } else {
+            self.line.clone()
         }
     }
 }
@@ -314,8 +673,8 @@ mod tests {
         assert_eq!(state(&m, 3), "DOWN");
         assert!(m.next());
         assert_eq!(m.cluster().trace().hash(), end);
-        assert_eq!(m.answer(2, " 2 "), Some(true));
-        assert_eq!(m.answer(2, "1"), Some(false));
+        assert_eq!(m.answer(2, " FOLLOWING "), Some(true));
+        assert_eq!(m.answer(2, "LEADING"), Some(false));
         assert_eq!(m.answer(0, "1"), None, "step 1 asks nothing");
     }
 
@@ -364,6 +723,67 @@ mod tests {
         assert!(tree.exists(&[], "/a").is_ok());
         m.goto(1);
         assert_eq!((m.exercise, m.steps_played()), (None, 1));
+    }
+
+    #[test]
+    fn next_animates_the_step_event_by_event_and_ends_on_the_full_step() {
+        let mut plain = LessonMode::open("06", 3).expect("lesson 06");
+        plain.next();
+        let end = plain.cluster().trace().hash();
+        let mut m = LessonMode::open("06", 3).expect("lesson 06");
+        m.speed = 20;
+        assert!(m.next_animated());
+        assert!(m.animating());
+        let mut records = Vec::new();
+        let mut saw_trunc = false;
+        let mut t = 0.0;
+        for _ in 0..10_000 {
+            if !m.animating() {
+                break;
+            }
+            let now = m.advance(16.0);
+            assert!(now >= t, "time never goes back");
+            t = now;
+            records.push(m.cluster().trace().records().len());
+            saw_trunc |= m
+                .cluster()
+                .in_flight()
+                .iter()
+                .any(|f| f.msg.kind() == "TRUNC");
+        }
+        assert!(!m.animating(), "the animation ends");
+        assert!(saw_trunc, "a picture shows the TRUNC on the wire");
+        records.dedup();
+        assert!(records.len() > 5, "{} distinct pictures", records.len());
+        assert!(records.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(m.cluster().trace().hash(), end);
+        assert!(m.report().expect("a report").check.passed());
+        let h = m.highlight().expect("step 4 points at things");
+        assert_eq!(h.servers, vec![3]);
+        assert!(h.messages.iter().any(|k| k == "TRUNC"));
+    }
+
+    #[test]
+    fn a_message_of_the_list_shows_its_moment_paused_and_skip_ends_the_step() {
+        let mut m = LessonMode::open("01", 3).expect("lesson 01");
+        let end_ms = m.cluster().now().0 as f64;
+        let flow = m.flow(Lang::En);
+        let e = flow.get(1).expect("two messages in step 3").clone();
+        let record = e.record.expect("a message");
+        let sent_ms: f64 = e.line.split_whitespace().next().unwrap().parse().unwrap();
+        m.seek_record(record);
+        assert!(m.animating());
+        assert!(m.play.as_ref().is_some_and(|p| p.paused));
+        assert_eq!(m.view_time(), sent_ms);
+        assert!(m.view_time() < end_ms);
+        assert_eq!(m.flow_cursor(), Some(record));
+        // Paused: time does not move.
+        assert_eq!(m.advance(500.0), sent_ms);
+        assert!(m.cluster().trace().records().len() > record);
+        m.finish();
+        assert!(!m.animating());
+        assert_eq!(m.view_time(), end_ms);
+        assert!(m.flow(Lang::En).len() >= flow.len());
     }
 
     #[test]

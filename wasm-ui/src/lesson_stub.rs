@@ -15,6 +15,7 @@ pub struct LessonMode {
     never: Never,
     pub exercise: Option<usize>,
     pub bands: Vec<(Sid, BandRow)>,
+    pub speed: u32,
 }
 
 impl LessonMode {
@@ -40,9 +41,6 @@ impl LessonMode {
     pub fn step_count(&self) -> usize {
         self.never()
     }
-    pub fn next(&mut self) -> bool {
-        self.never()
-    }
     pub fn goto(&mut self, _steps: usize) {
         self.never()
     }
@@ -56,6 +54,30 @@ impl LessonMode {
         self.never()
     }
     pub fn check(&mut self) {
+        self.never()
+    }
+    pub fn animating(&self) -> bool {
+        self.never()
+    }
+    pub fn next_animated(&mut self) -> bool {
+        self.never()
+    }
+    pub fn finish(&mut self) {
+        self.never()
+    }
+    pub fn advance(&mut self, _wall_ms: f64) -> f64 {
+        self.never()
+    }
+    pub fn view_time(&self) -> f64 {
+        self.never()
+    }
+    pub fn toggle_pause(&mut self) {
+        self.never()
+    }
+    pub fn seek_record(&mut self, _record: usize) {
+        self.never()
+    }
+    pub fn highlight(&self) -> Option<&zablab_core::lesson::Highlight> {
         self.never()
     }
     pub fn act(&mut self, _a: &LabAction) -> Result<(), String> {

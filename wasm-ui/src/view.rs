@@ -69,9 +69,14 @@ fn toolbar(app: &App, ctx: &Context<App>) -> Html {
                 None => format!("t = {:.0} ms · event {}", app.view_t, app.lab.steps()),
             } }</span>
             <span class="spacer" />
-            <label>{"participants "}<input id="participants" type="number" min="1" max="9" value={s.participants.to_string()} onchange={num(Field::Participants)} /></label>
-            <label>{"observers "}<input id="observers" type="number" min="0" max="8" value={s.observers.to_string()} onchange={num(Field::Observers)} /></label>
-            <label>{"seed "}<input id="seed" type="number" min="0" value={s.seed.to_string()} onchange={num(Field::Seed)} /></label>
+            // A lesson runs on its own configuration: show that, not the lab's set-up form.
+            if let Some(config) = crate::view_lesson::config(app) {
+                {config}
+            } else {
+                <label>{"participants "}<input id="participants" type="number" min="1" max="9" value={s.participants.to_string()} onchange={num(Field::Participants)} /></label>
+                <label>{"observers "}<input id="observers" type="number" min="0" max="8" value={s.observers.to_string()} onchange={num(Field::Observers)} /></label>
+                <label>{"seed "}<input id="seed" type="number" min="0" value={s.seed.to_string()} onchange={num(Field::Seed)} /></label>
+            }
             <button id="new-run" onclick={link.callback(|_| Msg::NewRun)}>{"New run"}</button>
             <button id="share" onclick={link.callback(|_| Msg::Share)}>{"Share link"}</button>
             <button id="export" onclick={link.callback(|_| Msg::Export)}>{"Export"}</button>

@@ -117,6 +117,8 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
     let m = l.m;
     let idx = |sid: Sid| sids.iter().position(|s| *s == sid).unwrap_or(0);
     let violators: Vec<Sid> = c.violation().map(|v| v.nodes.clone()).unwrap_or_default();
+    // What the lesson's step points at.
+    let hl = crate::view_lesson::highlight(app);
     let t = app.view_t;
     let boxes: Vec<Rect> = (0..sids.len()).map(|i| l.box_rect(i)).collect();
     let compact = box_lines(sids.len()) < 5;
@@ -243,9 +245,11 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
             // With an invariant broken, messages between the servers involved stand out.
             let involved = violators.contains(&first.from) && violators.contains(&first.to);
             let n = g.members.len();
+            let marked = hl.is_some_and(|h| kinds.iter().any(|k| h.messages.iter().any(|x| x == k)));
             html! {
-                <g key={id} class={classes!("msg", kind.to_ascii_lowercase(), selected.then_some("selected"), involved.then_some("involved"), (n > 1).then_some("stack"))}
+                <g key={id} class={classes!("msg", kind.to_ascii_lowercase(), selected.then_some("selected"), involved.then_some("involved"), (n > 1).then_some("stack"), marked.then_some("highlight"))}
                    data-msg-type={kind} data-msg-id={id.to_string()} data-msg-count={n.to_string()}
+                   data-highlight={marked.then_some("true")}
                    transform={format!("translate({:.1},{:.1})", g.at.0, g.at.1)} {onclick}>
                     <circle r={format!("{:.1}", m.dot_r)} />
                     if n > 1 { <circle class="ring" r={format!("{:.1}", m.dot_r + 3.0)} /> }
@@ -348,9 +352,20 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
             lines.truncate(box_lines(sids.len()) - 1);
             let title = if observer { format!("S{sid}·obs") } else { format!("S{sid}") };
             let pulse = changed.contains(&sid);
+            let marked = hl.is_some_and(|h| h.servers.contains(&sid));
+            // The lines whose zxid the step names: 1 is applied, 2 is logged.
+            let names = |z: &String| hl.is_some_and(|h| h.zxids.contains(z));
+            let zxid_marked = [false, names(&applied), names(&logged), false];
+            let line_class = |k: usize| {
+                classes!(
+                    (k == 3).then_some("dim"),
+                    zxid_marked.get(k).copied().unwrap_or(false).then_some("hl")
+                )
+            };
             html! {
-                <g key={format!("s{sid}")} class={classes!("server", state.to_ascii_lowercase(), selected.then_some("selected"), violating.then_some("violating"), pulse.then_some("pulse"))}
+                <g key={format!("s{sid}")} class={classes!("server", state.to_ascii_lowercase(), selected.then_some("selected"), violating.then_some("violating"), pulse.then_some("pulse"), marked.then_some("highlight"))}
                    data-node-id={sid.to_string()} data-state={state} data-phase={phase} data-zxid={logged.clone()}
+                   data-highlight={marked.then_some("true")}
                    data-logged-zxid={logged} data-applied-zxid={applied}
                    data-role={if observer { "observer" } else { "participant" }}
                    transform={format!("translate({:.1},{:.1})", b.x, b.y)} {onclick}>
@@ -358,7 +373,7 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                     <text class="title" x={format!("{:.0}", m.pad_px)} y={format!("{:.1}", m.baseline(0))}>{title}</text>
                     <text class="state" x={format!("{:.0}", b.w - m.pad_px)} y={format!("{:.1}", m.baseline(0))} text-anchor="end">{state}</text>
                     { for lines.into_iter().enumerate().map(|(k, text)| html! {
-                        <text x={format!("{:.0}", m.pad_px)} y={format!("{:.1}", m.baseline(k + 1))} class={(k == 3).then_some("dim")}>{text}</text>
+                        <text x={format!("{:.0}", m.pad_px)} y={format!("{:.1}", m.baseline(k + 1))} class={line_class(k)}>{text}</text>
                     }) }
                 </g>
             }

@@ -15,9 +15,9 @@
 
 use yew::prelude::*;
 
-use zablab_core::lesson::Lang;
 #[cfg(feature = "lessons")]
 use zablab_core::lesson::Question;
+use zablab_core::lesson::{Highlight, Lang};
 
 use crate::app::{App, LessonMsg, Msg};
 use crate::lesson::LessonMode;
@@ -30,11 +30,123 @@ pub fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
     }
 }
 
+/// What the lesson's step shown points at (the diagram marks these servers and messages).
+pub fn highlight(app: &App) -> Option<&Highlight> {
+    app.lesson.as_ref().and_then(|m| m.highlight())
+}
+
+/// The lesson's own configuration for the toolbar (its seed and cluster, not the lab's).
+pub fn config(app: &App) -> Option<Html> {
+    #[cfg(feature = "lessons")]
+    {
+        let m = app.lesson.as_ref()?;
+        let l = m.run.lesson();
+        let c = &l.cluster;
+        let mut spec = format!(
+            "{} {} · seed {} · {} {}",
+            tr(app.lang, "lesson", "课程"),
+            l.name.split('-').next().unwrap_or_default(),
+            l.seed,
+            c.servers,
+            tr(app.lang, "servers", "台服务器"),
+        );
+        if c.observers > 0 {
+            spec.push_str(&format!(
+                " + {} {}",
+                c.observers,
+                tr(app.lang, "observers", "个观察者")
+            ));
+        }
+        if let Some(n) = c.commit_log_count {
+            spec.push_str(&format!(" · commitLogCount {n}"));
+        }
+        if let Some(n) = c.snap_count {
+            spec.push_str(&format!(" · snapCount {n}"));
+        }
+        if !c.disks.is_empty() {
+            let disks: Vec<String> = c
+                .disks
+                .iter()
+                .map(|(s, d)| format!("S{s} {}:{}", d.epoch, d.last))
+                .collect();
+            spec.push_str(&format!(
+                " · {} {}",
+                tr(app.lang, "disks", "磁盘"),
+                disks.join(", ")
+            ));
+        }
+        Some(html! {
+            <span id="lesson-config" class="lesson-config" data-seed={l.seed.to_string()}
+                  data-servers={c.servers.to_string()} data-observers={c.observers.to_string()}>{spec}</span>
+        })
+    }
+    #[cfg(not(feature = "lessons"))]
+    {
+        let _ = app;
+        None
+    }
+}
+
+/// Where in `text` the step's highlights are named: (start, end) byte ranges, in order, not
+/// overlapping. Servers as `server 3`, `Server 3`, `服务器 3` or `S3`; packet names and zxids
+/// as whole words (so `1:4` does not mark `1:42`).
 #[cfg(feature = "lessons")]
-fn paragraphs(text: &str) -> Html {
+fn marks(text: &str, h: &Highlight) -> Vec<(usize, usize)> {
+    let mut words: Vec<String> = Vec::new();
+    for s in &h.servers {
+        for p in ["server ", "Server ", "服务器 ", "S"] {
+            words.push(format!("{p}{s}"));
+        }
+    }
+    words.extend(h.messages.iter().cloned());
+    words.extend(h.zxids.iter().cloned());
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == ':' || c == '_';
+    debug_assert!(!words.iter().any(|w| w.is_empty()));
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for w in &words {
+        for (at, _) in text.match_indices(w.as_str()) {
+            let end = at + w.len();
+            let before = text[..at].chars().next_back().is_some_and(word_char);
+            // `1:3:` ends a sentence's zxid with a colon; `1:3:4` would be another number.
+            let mut rest = text[end..].chars();
+            let after = match rest.next() {
+                Some(':') => rest.next().is_some_and(|c| c.is_ascii_digit()),
+                Some(c) => word_char(c),
+                None => false,
+            };
+            if !before && !after {
+                found.push((at, end));
+            }
+        }
+    }
+    found.sort_by_key(|&(a, b)| (a, usize::MAX - b));
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in found {
+        if out.last().is_none_or(|&(_, e)| a >= e) {
+            out.push((a, b));
+        }
+    }
+    out
+}
+
+#[cfg(feature = "lessons")]
+fn paragraphs(text: &str, h: Option<&Highlight>) -> Html {
     text.split('\n')
         .filter(|p| !p.trim().is_empty())
-        .map(|p| html! { <p>{p}</p> })
+        .map(|p| {
+            let Some(h) = h else {
+                return html! { <p>{p}</p> };
+            };
+            let mut parts = Vec::new();
+            let mut at = 0;
+            for (a, b) in marks(p, h) {
+                parts.push(html! { {&p[at..a]} });
+                parts.push(html! { <mark class="hl">{&p[a..b]}</mark> });
+                at = b;
+            }
+            parts.push(html! { {&p[at..]} });
+            html! { <p>{for parts}</p> }
+        })
         .collect()
 }
 
@@ -128,6 +240,22 @@ fn question(
     if ask == Ask::VerdictOnly && given.is_none() {
         return html! {};
     }
+    // A question is asked before its step: once the step ran, the picture shows the answer,
+    // so an unanswered question is answered, not asked.
+    if ask == Ask::Played && given.is_none() {
+        let answer = m
+            .run
+            .reports()
+            .get(step)
+            .and_then(|r| r.answer.clone())
+            .unwrap_or_default();
+        return html! {
+            <div id="question" class="question revealed" data-step={step.to_string()}>
+                <p class="q">{format!("? {text}")}</p>
+                <p id="answer-revealed" class="answer">{format!("{} {answer}", tr(lang, "Answer:", "答案："))}</p>
+            </div>
+        };
+    }
     let (input_id, check_id) = if ask == Ask::Predict {
         ("predict-answer", "predict-check")
     } else {
@@ -192,17 +320,74 @@ fn question(
 }
 
 #[cfg(feature = "lessons")]
-fn flow(m: &LessonMode, lang: Lang) -> Html {
+fn flow(ctx: &Context<App>, m: &LessonMode, lang: Lang) -> Html {
     let title = if m.exercise.is_some() {
         tr(lang, "Latest messages", "最近的消息")
     } else {
-        tr(lang, "Messages in this step", "本步骤中的消息")
+        tr(
+            lang,
+            "Messages in this step (click one to see that moment)",
+            "本步骤中的消息（点击查看那一刻）",
+        )
     };
+    // The entry of the moment shown: the last message sent up to the picture's event.
+    let entries = m.flow(lang);
+    let cursor = m.flow_cursor();
+    let current = cursor.and_then(|c| {
+        entries
+            .iter()
+            .filter_map(|e| e.record)
+            .filter(|r| *r <= c)
+            .max()
+    });
     html! {
         <details id="flow" class="flow" open=true>
             <summary>{title}</summary>
-            { for m.flow(lang).into_iter().map(|l| html! { <div class="fl">{l.trim_start().to_string()}</div> }) }
+            { for entries.into_iter().map(|e| match e.record {
+                Some(r) if m.exercise.is_none() => {
+                    let onclick = ctx.link().callback(move |_| Msg::Lesson(LessonMsg::ShowRecord(r)));
+                    let here = current == Some(r);
+                    html! { <button class={classes!("fl", here.then_some("current"))} data-record={r.to_string()} {onclick}>{e.text()}</button> }
+                }
+                _ => html! { <div class="fl">{e.text()}</div> },
+            }) }
         </details>
+    }
+}
+
+/// The step's stepper while it animates: progress, pause, speed and skip.
+#[cfg(feature = "lessons")]
+fn playback_bar(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
+    let lang = app.lang;
+    let link = ctx.link();
+    let speed = link.callback(|e: Event| {
+        Msg::Lesson(LessonMsg::PlaySpeed(
+            e.target_unchecked_into::<web_sys::HtmlSelectElement>()
+                .value()
+                .parse()
+                .unwrap_or(crate::lesson::SPEEDS[1].0),
+        ))
+    });
+    let (i, n, paused) = match &m.play {
+        Some(p) => (p.position().0 + 1, p.position().1, p.paused),
+        None => (0, 0, false),
+    };
+    html! {
+        <div class="playback" id="playback" data-playing={m.animating().to_string()}>
+            <label>{tr(lang, "speed ", "速度 ")}
+                <select id="lesson-speed" onchange={speed} aria-label={tr(lang, "animation speed", "动画速度")}>
+                    { for crate::lesson::SPEEDS.iter().map(|(v, en, zh)| html! {
+                        <option value={v.to_string()} selected={m.speed == *v}>{format!("{} ({v}/s)", tr(lang, en, zh))}</option>
+                    }) }
+                </select>
+            </label>
+            if m.animating() {
+                <span class="progress">{format!("{} {i} / {n}", tr(lang, "event", "事件"))}</span>
+                <button id="lesson-pause" onclick={link.callback(|_| Msg::Lesson(LessonMsg::PausePlayback))}>
+                    { if paused { tr(lang, "▶ Resume", "▶ 继续") } else { tr(lang, "❚❚ Pause", "❚❚ 暂停") } }</button>
+                <button id="lesson-skip" onclick={link.callback(|_| Msg::Lesson(LessonMsg::Skip))}>{tr(lang, "Skip to end ▶▶", "跳到结尾 ▶▶")}</button>
+            }
+        </div>
     }
 }
 
@@ -277,11 +462,11 @@ fn lesson_body(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
     let lesson = m.run.lesson();
     let title = html! { <h2 id="lesson-title">{lesson.title.get(lang)}</h2> };
     if let Some(i) = m.exercise {
-        return html! { <>{title}{exercise_panel(app, ctx, m, i)}{flow(m, lang)}</> };
+        return html! { <>{title}{exercise_panel(app, ctx, m, i)}{flow(ctx, m, lang)}</> };
     }
     let (n, total) = (m.steps_played(), m.step_count());
     let narration = match n.checked_sub(1).and_then(|i| lesson.steps.get(i)) {
-        Some(step) => paragraphs(step.narration(lang)),
+        Some(step) => paragraphs(step.narration(lang), m.highlight()),
         None => html! { <p>{tr(lang,
         "The cluster is set up as the lesson describes. Press Next to play the first step; Back rewinds.",
         "集群已按课程设置好。点击“下一步”播放第一步；“上一步”可回退。")}</p> },
@@ -307,16 +492,22 @@ fn lesson_body(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
             {title}
             <div class="stepper">
                 <button id="lesson-back" disabled={n == 0} onclick={link.callback(|_| Msg::Lesson(LessonMsg::Back))}>{tr(lang, "◀ Back", "◀ 上一步")}</button>
-                <span id="lesson-counter" data-step={n.to_string()} data-steps={total.to_string()}>
+                <span id="lesson-counter" data-step={n.to_string()} data-steps={total.to_string()}
+                      data-playing={m.animating().to_string()}
+                      data-event={m.play.as_ref().map_or(String::new(), |p| p.event().to_string())}>
                     {format!("{} {n} / {total}", tr(lang, "Step", "步骤"))}</span>
                 <button id="lesson-next" class="primary" disabled={n >= total} onclick={link.callback(|_| Msg::Lesson(LessonMsg::Next))}>{tr(lang, "Next ▶", "下一步 ▶")}</button>
             </div>
+            {playback_bar(app, ctx, m)}
             <div id="narration" class="narration" lang={crate::app::lang_code(lang)}>{narration}</div>
-            {checkpoint(m, lang)}
-            {q}
-            {predict}
-            if n > 0 { {flow(m, lang)} }
-            if n >= total {
+            // The checkpoint and the verdict wait for the end of the step's animation.
+            if !m.animating() {
+                {checkpoint(m, lang)}
+                {q}
+                {predict}
+            }
+            if n > 0 { {flow(ctx, m, lang)} }
+            if n >= total && !m.animating() {
                 <p class="done">{tr(lang, "End of the lesson.", "课程结束。")}</p>
                 {exercises(app, ctx, m)}
             }

@@ -3,9 +3,10 @@
 //! * `build` — adds the wasm target if missing, compiles the browser lab (`zablab-ui`) for
 //!   `wasm32-unknown-unknown` with the small `wasm-release` profile, generates the JS glue with
 //!   the `wasm-bindgen` library (same pinned version as the `wasm-bindgen` crate, so no global
-//!   `cargo install`), and writes the page into `dist/`. The UI is built twice: `zablab-ui` (the
-//!   lab page), `zablab-lessons` (`--features lessons`, loaded by `index.html` for `?lesson=`)
-//!   and `zablab-museum` (`--features museum`, for `?museum=`).
+//!   `cargo install`), and writes the page into `dist/`. The UI is built four times: `zablab-ui`
+//!   (the lab page), `zablab-lessons` (`--features lessons`, loaded by `index.html` for
+//!   `?lesson=`), `zablab-bench` (`--features sim-bench`, for `?bench=sim`) and `zablab-museum`
+//!   (`--features museum`, for `?museum=`).
 //! * `serve [--port 8080]` — serves `dist/` on 127.0.0.1 with a tiny std-only HTTP server.
 //! * `lab [--port 8080]` — `build`, then starts a 3-server native cluster (`zablab cluster`) if the
 //!   node binary builds, serves the page and prints its URL; Ctrl-C stops everything.
@@ -128,16 +129,19 @@ fn ensure_wasm_target() -> Result<(), String> {
     }
 }
 
-/// The page's two wasm modules: (name in `dist/`, features of `zablab-ui`). The lab page loads
-/// the first; `index.html` loads the second instead for `?lesson=` and `?bench=sim` (the lesson
-/// engine, the lesson files and the benchmark's second simulator would take the lab page over
-/// its size budget).
-/// The third, `zablab-museum`, is the bug museum (`?museum=`): the lab with the core's seeded
-/// bugs compiled in (`zablab-core/mutations`).
-const MODULES: [(&str, &[&str]); 3] = [
-    ("zablab-ui", &[]),
-    ("zablab-lessons", &["lessons", "sim-bench"]),
-    ("zablab-museum", &["museum"]),
+/// The page's wasm modules: (name in `dist/`, features of `zablab-ui`, profile). The lab page
+/// loads the first; `index.html` loads the second instead for `?lesson=`, the third for
+/// `?bench=sim` and the fourth for `?museum=` (the lesson engine and the lesson files would take
+/// the lab page over its size budget, the benchmark's second simulator instantiation would take
+/// the lessons over theirs, and the museum is the lab with the core's seeded bugs compiled in,
+/// `zablab-core/mutations`). The lessons module uses its own profile (`wasm-lessons`: the core
+/// optimised for size; the lab, the benchmark and the museum keep the fast core of
+/// `wasm-release`).
+const MODULES: [(&str, &[&str], &str); 4] = [
+    ("zablab-ui", &[], UI_PROFILE),
+    ("zablab-lessons", &["lessons"], "wasm-lessons"),
+    ("zablab-bench", &["sim-bench"], UI_PROFILE),
+    ("zablab-museum", &["museum"], UI_PROFILE),
 ];
 
 /// Builds the page into `dist/` and returns that directory.
@@ -150,7 +154,7 @@ fn build() -> Result<PathBuf, String> {
             .map_err(|e| format!("cannot clear {}: {e}", dist.display()))?;
     }
     std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
-    for (name, features) in MODULES {
+    for (name, features, profile) in MODULES {
         let mut cmd = cargo();
         cmd.current_dir(&root).args([
             "build",
@@ -161,16 +165,16 @@ fn build() -> Result<PathBuf, String> {
             "--target",
             WASM_TARGET,
             "--profile",
-            UI_PROFILE,
+            profile,
         ]);
         if !features.is_empty() {
             cmd.args(["--features", &features.join(",")]);
         }
         run(&mut cmd, &format!("cargo build (wasm, {name})"))?;
-        // Both builds write the same file: bind each before the next build.
+        // Builds of one profile write the same file: bind each before the next build.
         let wasm = target_dir()
             .join(WASM_TARGET)
-            .join(UI_PROFILE)
+            .join(profile)
             .join("zablab-ui.wasm");
         wasm_bindgen_cli_support::Bindgen::new()
             .input_path(&wasm)

@@ -117,6 +117,30 @@ pub struct Step {
     pub check: Checkpoint,
     #[cfg_attr(feature = "serde", serde(default))]
     pub question: Option<Question>,
+    /// What the step points at: the lab marks these servers, message types and zxids in the
+    /// diagram and in the narration while the step is shown.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub highlight: Highlight,
+}
+
+/// What a step points at (all optional). A teacher names what the narration is about, so the
+/// class looks at the right box or message while the step plays.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct Highlight {
+    /// Server ids.
+    pub servers: Vec<Sid>,
+    /// Packet names (`TRUNC`, `NOTIFICATION`, …), as in [`MessageCheck::kind`].
+    pub messages: Vec<String>,
+    /// Zxids, `"epoch:counter"`.
+    pub zxids: Vec<String>,
+}
+
+impl Highlight {
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty() && self.messages.is_empty() && self.zxids.is_empty()
+    }
 }
 
 impl Step {

@@ -34,8 +34,8 @@ pub use check::{CheckResult, Failure};
 pub use exercise::{check_exercise, check_exercise_since, ExerciseResult};
 pub use format::{
     parse_zxid, AnswerFrom, Checkpoint, ClientOp, ClusterSpec, CountSpec, DiskSpec, Exercise, Goal,
-    Lang, Lesson, LinkSpec, MessageCheck, Question, Step, StepAction, SyncCheck, Text, VoteSpec,
-    ZnodeCheck,
+    Highlight, Lang, Lesson, LinkSpec, MessageCheck, Question, Step, StepAction, SyncCheck, Text,
+    VoteSpec, ZnodeCheck,
 };
 pub use run::{Fate, FlowMessage, LessonRun, StepReport};
 

@@ -106,6 +106,11 @@ pub struct LessonRun {
     free_play_requests: BTreeMap<String, u64>,
     /// Client → (its server, its connection log length) when free play began.
     free_play_cnxn: BTreeMap<String, (Sid, usize)>,
+    /// [`LessonRun::play_partial`]: stop processing events once the trace holds this many
+    /// records.
+    record_budget: Option<usize>,
+    /// The budget ran out: the rest of the step is not played.
+    halted: bool,
 }
 
 impl LessonRun {
@@ -155,6 +160,8 @@ impl LessonRun {
             requests: BTreeMap::new(),
             free_play_requests: BTreeMap::new(),
             free_play_cnxn: BTreeMap::new(),
+            record_budget: None,
+            halted: false,
         };
         run.scan();
         Ok(run)
@@ -256,6 +263,9 @@ impl LessonRun {
             .collect();
         let mut action_failures = Vec::new();
         for action in &step.actions {
+            if self.halted {
+                break;
+            }
             if let Err(f) = self.perform(action) {
                 action_failures.push(f);
             }
@@ -273,6 +283,21 @@ impl LessonRun {
         });
         self.next += 1;
         self.reports.last()
+    }
+
+    /// Plays the next step only until the trace holds `first_record + events` records (then
+    /// the event being processed is finished and nothing more happens), and reports whether
+    /// the step was cut short. The lab animates a step this way: it replays a copy of the run
+    /// with a growing budget, so each picture is exactly the full run's state after that
+    /// many events (runs are deterministic), never an invented in-between. The partial step's
+    /// report is pushed like a full one but checks a state the step has not reached: only
+    /// the cluster of such a run is meant to be looked at.
+    pub fn play_partial(&mut self, events: usize) -> bool {
+        self.record_budget = Some(self.cluster.trace().records().len() + events);
+        self.halted = false;
+        self.step_forward();
+        self.record_budget = None;
+        core::mem::take(&mut self.halted)
     }
 
     /// Plays every remaining step; true if every checkpoint held.
@@ -428,6 +453,15 @@ impl LessonRun {
     /// still holds, moves the clock to `limit`.
     pub(crate) fn run_while(&mut self, limit: Instant, mut go: impl FnMut(&LessonRun) -> bool) {
         loop {
+            if self.halted {
+                return;
+            }
+            if let Some(budget) = self.record_budget {
+                if self.cluster.trace().records().len() >= budget {
+                    self.halted = true;
+                    return;
+                }
+            }
             if !go(self) {
                 return;
             }

@@ -335,6 +335,16 @@ impl Lesson {
                 ctx.action(a)?;
             }
             ctx.checkpoint(&step.check)?;
+            let h = &step.highlight;
+            for s in &h.servers {
+                ctx.server(*s)?;
+            }
+            for m in &h.messages {
+                ctx.one_of("highlighted message kind", m, &MESSAGE_KINDS)?;
+            }
+            for z in &h.zxids {
+                ctx.zxid(z)?;
+            }
             if let Some(q) = &step.question {
                 if q.en.is_empty() || q.zh.is_empty() || q.expect.is_empty() {
                     return Err(invalid(
