@@ -3,6 +3,7 @@
 
 mod app;
 mod bench;
+mod browser;
 mod catalog;
 mod files;
 mod lab;
@@ -11,6 +12,7 @@ mod lesson;
 #[cfg(not(feature = "lessons"))]
 #[path = "lesson_stub.rs"]
 mod lesson;
+mod page_client;
 mod share;
 mod show;
 mod view;
