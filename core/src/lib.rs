@@ -8,6 +8,8 @@
 //! The crate is `no_std` + `alloc`: it never reads a clock, a socket, a file or an OS random
 //! source. The host (the browser lab, the native node, the tests) passes time in, executes the
 //! [`Output`]s a peer returns, and answers durability requests with [`Input::Persisted`].
+//! Above the peer, [`session`] is the server side of ZooKeeper client sessions that every host
+//! (the node, the simulator's clients, the browser) runs.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
@@ -22,6 +24,7 @@ pub mod message;
 pub mod mutation;
 pub mod peer;
 pub mod rng;
+pub mod session;
 pub mod sim;
 pub mod time;
 pub mod trace;

@@ -1,5 +1,6 @@
 //! The Yew component that owns the [`Lab`] and turns clicks, keys and animation ticks into
-//! simulator steps. Views are in `view_*.rs`.
+//! simulator steps. Views are in `view_*.rs`, the browser glue in `browser.rs`, the page's
+//! client sessions in `page_client.rs`.
 //!
 //! Time: at speed 1×, one millisecond of virtual time takes [`WALL_MS_PER_VIRTUAL_MS`] ms on the
 //! wall clock, so a message's flight (15–35 ms virtual) is visible and an election takes a few
@@ -11,33 +12,29 @@ use yew::prelude::*;
 
 use zablab_core::sim::{Action, Scenario};
 use zablab_core::tree::acl::open_acl_unsafe;
-use zablab_core::tree::{CreateRequest, SetDataRequest, Txn, WriteOp};
+use zablab_core::tree::{CreateRequest, SetDataRequest, WriteOp};
 use zablab_core::Sid;
 
 use zablab_core::lesson::Lang;
 
+use crate::browser::{base_url, location, now_ms, remembered_lang, replace_url};
 use crate::lab::{lab_config, Lab, LabAction, LabCluster, LabScenario};
 use crate::lesson::LessonMode;
 use crate::museum::MuseumRun;
+use crate::page_client::PageClients;
 use crate::share;
 use crate::show::message_fields;
+
+mod lessons;
+mod museum;
 
 pub const WALL_MS_PER_VIRTUAL_MS: f64 = 10.0;
 /// At most this many events per animation frame (then the view time waits for the simulator).
 const MAX_STEPS_PER_FRAME: u64 = 50_000;
-/// Where the page remembers the lesson language across visits.
-const LANG_KEY: &str = "zablab.lang";
 /// What the Step button lets pass during an exercise's free play (virtual ms).
 const FREE_PLAY_STEP_MS: u64 = 20;
-/// A client session's timeout for writes from the page (virtual ms).
-pub const SESSION_TIMEOUT_MS: i32 = 600_000;
 /// The bug museum plays at this speed unless the address says otherwise.
 const MUSEUM_SPEED: f64 = 4.0;
-
-/// The client session the page uses on a server: ZooKeeper's `(sid << 56) | n` shape.
-pub fn session_of(server: Sid) -> i64 {
-    ((server as i64) << 56) | 1
-}
 
 #[derive(Clone, PartialEq)]
 pub struct MsgSnapshot {
@@ -199,65 +196,10 @@ pub struct App {
     pub museum: Option<MuseumRun>,
     pub stage_view: StageView,
     pub show_timers: bool,
+    /// The page's client sessions in the free lab (one per server).
+    page: PageClients,
     _timer: gloo_timers::callback::Interval,
     _keys: Option<Closure<dyn Fn(KeyboardEvent)>>,
-}
-
-pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or(0.0)
-}
-
-fn location() -> (String, String) {
-    let loc = web_sys::window().map(|w| w.location());
-    let search = loc
-        .as_ref()
-        .and_then(|l| l.search().ok())
-        .unwrap_or_default();
-    let hash = loc.as_ref().and_then(|l| l.hash().ok()).unwrap_or_default();
-    (search, hash)
-}
-
-fn local_storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-}
-
-/// The language chosen on an earlier visit (English by default).
-fn remembered_lang() -> Lang {
-    local_storage()
-        .and_then(|s| s.get_item(LANG_KEY).ok().flatten())
-        .and_then(|v| Lang::parse(&v))
-        .unwrap_or_default()
-}
-
-pub fn lang_code(l: Lang) -> &'static str {
-    match l {
-        Lang::En => "en",
-        Lang::Zh => "zh",
-    }
-}
-
-fn replace_url(url: &str) {
-    if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
-        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
-    }
-}
-
-/// Loads `url` as a new page (the lab page opens a lesson this way: the lessons module; and
-/// the bug museum: the museum module).
-fn navigate(url: &str) {
-    if let Some(w) = web_sys::window() {
-        let _ = w.location().assign(url);
-    }
-}
-
-pub fn base_url() -> String {
-    web_sys::window()
-        .and_then(|w| w.location().href().ok())
-        .map(|h| h.split(['#', '?']).next().unwrap_or_default().to_string())
-        .unwrap_or_default()
 }
 
 fn default_scenario(seed: u64) -> LabScenario {
@@ -406,6 +348,7 @@ impl Component for App {
             museum,
             stage_view: StageView::Diagram,
             show_timers: true,
+            page: PageClients::default(),
             _timer: timer,
             _keys: Some(keys),
         }
@@ -656,6 +599,7 @@ impl App {
         } else {
             self.violation_paused = false;
         }
+        self.page.pump(&mut self.lab);
         crate::bench::on_tick(self);
         true
     }
@@ -702,8 +646,8 @@ impl App {
         self.view_t = self.lab.now_ms() as f64;
     }
 
-    /// A client write from the form: opens the page's session on that server first if the
-    /// server does not know it yet (both go through ZAB as ordinary transactions).
+    /// A client write from the form, through the page's session on that server (the first
+    /// write opens it; see [`crate::page_client`]).
     fn send_write(&mut self) {
         let f = self.write.clone();
         if !f.path.starts_with('/') {
@@ -726,35 +670,6 @@ impl App {
             self.sync_view_t();
             return;
         }
-        let session = session_of(f.server);
-        let cxid = self
-            .lab
-            .scenario()
-            .actions
-            .iter()
-            .filter(|a| matches!(&a.action, Action::Write { server, .. } if *server == f.server))
-            .count() as i32
-            + 1;
-        let known = self
-            .lab
-            .cluster()
-            .peer(f.server)
-            .map(|p| p.machine().sessions().contains_key(&session))
-            .unwrap_or(false);
-        if !known {
-            let open = Txn::new(
-                session,
-                cxid,
-                Vec::new(),
-                WriteOp::CreateSession {
-                    timeout_ms: SESSION_TIMEOUT_MS,
-                },
-            );
-            self.act(Action::Write {
-                server: f.server,
-                txn: open,
-            });
-        }
         let data = Some(f.data.clone().into_bytes());
         let op = match f.kind {
             WriteKind::Create => WriteOp::Create(CreateRequest {
@@ -769,11 +684,9 @@ impl App {
                 version: -1,
             }),
         };
-        let cxid = cxid + i32::from(!known);
-        self.act(Action::Write {
-            server: f.server,
-            txn: Txn::new(session, cxid, Vec::new(), op),
-        });
+        // The view may be between two whole milliseconds: act at the one the cluster is at.
+        self.error = self.page.write(&mut self.lab, f.server, op).err();
+        self.view_t = self.lab.now_ms() as f64;
     }
 
     /// The link to this moment: every branch, the one shown, the instant, speed, selection.
@@ -785,201 +698,5 @@ impl App {
             Selection::Message(m) => Some(share::Picked::Message(m.msg_id)),
         };
         share::link(&base_url(), &self.lab, self.view_t, self.speed, picked)
-    }
-}
-
-impl App {
-    fn sync_view_t(&mut self) {
-        self.view_t = match &self.lesson {
-            Some(m) => m.view_time(),
-            None => self.cluster().now().0 as f64,
-        };
-    }
-
-    /// `?lesson=NAME&step=N&lang=xx`: opens this lesson at this step.
-    pub fn lesson_link(&self) -> String {
-        match &self.lesson {
-            Some(m) => format!(
-                "{}?lesson={}&step={}&lang={}",
-                base_url(),
-                m.name(),
-                m.steps_played(),
-                lang_code(self.lang)
-            ),
-            None => base_url(),
-        }
-    }
-
-    /// Keeps the address bar on the lesson and step shown (a shareable link).
-    fn lesson_url(&self) {
-        if self.lesson.is_some() {
-            replace_url(&self.lesson_link());
-        }
-    }
-
-    fn lesson_msg(&mut self, msg: LessonMsg) {
-        match msg {
-            LessonMsg::Pick(name) if name.is_empty() => {
-                if self.lesson.take().is_some() {
-                    replace_url(&base_url());
-                }
-                self.selection = Selection::None;
-                self.error = None;
-                self.view_t = self.lab.now_ms() as f64;
-            }
-            // The lab page has no lesson engine: the lessons module opens the lesson.
-            #[cfg(not(feature = "lessons"))]
-            LessonMsg::Pick(name) => navigate(&format!(
-                "{}?lesson={name}&step=0&lang={}",
-                base_url(),
-                lang_code(self.lang)
-            )),
-            #[cfg(feature = "lessons")]
-            LessonMsg::Pick(name) => match LessonMode::open(&name, 0) {
-                Ok(m) => {
-                    self.lesson = Some(m);
-                    self.playing = false;
-                    self.selection = Selection::None;
-                    self.error = None;
-                    self.share_url = None;
-                    self.answer_draft.clear();
-                    self.sync_view_t();
-                    self.lesson_url();
-                }
-                Err(e) => self.error = Some(e),
-            },
-            LessonMsg::Next => self.step(),
-            LessonMsg::Back => self.step_back(),
-            LessonMsg::Lang(l) => {
-                self.lang = l;
-                if let Some(s) = local_storage() {
-                    let _ = s.set_item(LANG_KEY, lang_code(l));
-                }
-                self.lesson_url();
-            }
-            LessonMsg::AnswerDraft(t) => self.answer_draft = t,
-            LessonMsg::Answer(step, choice) => {
-                let given = choice.unwrap_or_else(|| self.answer_draft.clone());
-                // Predict first: an answer to the step not yet played plays it, then checks.
-                let predicted = self
-                    .lesson
-                    .as_ref()
-                    .is_some_and(|m| m.exercise.is_none() && m.steps_played() == step);
-                if predicted {
-                    self.step();
-                }
-                if let Some(m) = &mut self.lesson {
-                    m.answer(step, &given);
-                }
-            }
-            LessonMsg::Exercise(i) => {
-                if let Some(m) = &mut self.lesson {
-                    match m.start_exercise(i) {
-                        Ok(()) => {
-                            self.error = None;
-                            self.selection = Selection::None;
-                            self.playing = true;
-                        }
-                        Err(e) => self.error = Some(e),
-                    }
-                }
-                self.sync_view_t();
-            }
-            LessonMsg::Check => {
-                self.playing = false;
-                if let Some(m) = &mut self.lesson {
-                    m.check();
-                }
-            }
-            LessonMsg::RunFor(ms) => {
-                if let Some(m) = &mut self.lesson {
-                    m.run_for(ms);
-                }
-                self.sync_view_t();
-            }
-            LessonMsg::PlaySpeed(s) => {
-                if let Some(m) = &mut self.lesson {
-                    m.speed = s.clamp(1, 1000);
-                }
-            }
-            LessonMsg::Skip => {
-                if let Some(m) = &mut self.lesson {
-                    m.finish();
-                }
-                self.sync_view_t();
-            }
-            LessonMsg::PausePlayback => {
-                if let Some(m) = &mut self.lesson {
-                    m.toggle_pause();
-                }
-            }
-            LessonMsg::ShowRecord(r) => {
-                if let Some(m) = &mut self.lesson {
-                    m.seek_record(r);
-                }
-                self.sync_view_t();
-            }
-            LessonMsg::EndExercise => {
-                self.playing = false;
-                if let Some(m) = &mut self.lesson {
-                    let n = m.step_count();
-                    m.goto(n);
-                }
-                self.selection = Selection::None;
-                self.sync_view_t();
-                self.lesson_url();
-            }
-        }
-    }
-}
-
-impl App {
-    /// `?museum=NAME&fix=0|1&lang=xx`: this exhibit, with the bug or the fix on.
-    fn museum_link(&self, run: MuseumRun) -> String {
-        format!(
-            "{}?museum={}&fix={}&lang={}",
-            base_url(),
-            crate::museum::EXHIBITS[run.exhibit].name(),
-            u8::from(run.fixed),
-            lang_code(self.lang)
-        )
-    }
-
-    fn museum_msg(&mut self, msg: MuseumMsg) {
-        let run = match msg {
-            MuseumMsg::Pick(name) if name.is_empty() => {
-                if self.museum.is_some() {
-                    self.load(default_scenario(1));
-                }
-                return;
-            }
-            MuseumMsg::Pick(name) => match crate::museum::find(&name) {
-                Some(exhibit) => MuseumRun {
-                    exhibit,
-                    fixed: false,
-                },
-                None => {
-                    self.error = Some(format!("no museum exhibit `{name}`"));
-                    return;
-                }
-            },
-            MuseumMsg::SetFixed(fixed) => match self.museum {
-                Some(r) => MuseumRun { fixed, ..r },
-                None => return,
-            },
-            MuseumMsg::Replay => match self.museum {
-                Some(r) => r,
-                None => return,
-            },
-        };
-        let url = self.museum_link(run);
-        if cfg!(feature = "museum") {
-            self.load(crate::museum::EXHIBITS[run.exhibit].scenario(run.fixed));
-            self.museum = Some(run);
-            replace_url(&url);
-        } else {
-            // The mutated runs only exist in the museum module.
-            navigate(&url);
-        }
     }
 }

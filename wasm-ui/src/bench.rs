@@ -17,8 +17,10 @@ use zablab_core::sim::{Action, Scenario};
 use zablab_core::tree::acl::open_acl_unsafe;
 use zablab_core::tree::{CreateRequest, Txn, WriteOp};
 
-use crate::app::{now_ms, session_of, App, SESSION_TIMEOUT_MS};
+use crate::app::App;
+use crate::browser::now_ms;
 use crate::lab::{lab_config, LabScenario};
+use crate::page_client::SESSION_TIMEOUT_MS;
 
 #[derive(Default)]
 struct State {
@@ -135,7 +137,8 @@ fn frame_tick(app: &mut App) {
             else {
                 return;
             };
-            let session = session_of(leader);
+            // A load generator, not a client: one session's writes all in flight at once.
+            let session = ((leader as i64) << 56) | 1;
             let open = Txn::new(
                 session,
                 1,

@@ -54,7 +54,7 @@ pub fn remember(app: &App) {
     });
     let link = format!(
         "{}#run={run}&t={}&steps={}",
-        crate::app::base_url(),
+        crate::browser::base_url(),
         lab.now_ms(),
         lab.steps()
     );

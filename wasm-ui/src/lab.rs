@@ -11,12 +11,13 @@
 
 use std::rc::Rc;
 
+use zablab_core::peer::Peer;
 use zablab_core::sim::{
     Action, Cluster, Scenario, ScheduledAction, SimConfig, SimEvent, TraceRecord,
 };
 use zablab_core::trace::{TraceEvent, ZabPhase};
 use zablab_core::tree::{DataTree, Txn};
-use zablab_core::{Instant, Sid};
+use zablab_core::{Instant, RequestTag, Sid};
 
 /// The state machine the lab replicates: ZooKeeper's data tree.
 pub type Machine = DataTree;
@@ -124,6 +125,8 @@ pub struct Lab {
     cluster: LabCluster,
     steps: u64,
     next_action: usize,
+    /// The request tag of the last client request [`Lab::act`] performed.
+    last_request: Option<RequestTag>,
 }
 
 fn fresh_cluster(scenario: &LabScenario) -> LabCluster {
@@ -149,6 +152,7 @@ impl Lab {
             cluster,
             steps: 0,
             next_action: 0,
+            last_request: None,
         };
         lab.after_progress();
         lab
@@ -168,6 +172,15 @@ impl Lab {
     }
     pub fn now_ms(&self) -> u64 {
         self.cluster.now().0
+    }
+    /// The request tag of the last write or sync [`Lab::act`] performed.
+    pub fn last_request(&self) -> Option<RequestTag> {
+        self.last_request
+    }
+    /// A running server, for the page's session layer ([`crate::page_client`]): it answers
+    /// reads and keeps its connections in the tree's connection tables, nothing replicated.
+    pub fn peer_mut(&mut self, sid: Sid) -> Option<&mut Peer<Machine>> {
+        self.cluster.peer_mut(sid)
     }
 
     /// True when this moment lies before the end of what the branch explored: acting now forks.
@@ -348,7 +361,7 @@ impl Lab {
             at,
             action: action.clone(),
         });
-        self.cluster.act(action);
+        self.last_request = self.cluster.act(action);
         self.next_action += 1;
         self.after_progress();
         self.current

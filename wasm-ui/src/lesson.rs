@@ -504,7 +504,7 @@ impl LessonMode {
             self.run.apply(&StepAction::Connect {
                 client: client.clone(),
                 server,
-                timeout_ms: crate::app::SESSION_TIMEOUT_MS,
+                timeout_ms: crate::page_client::SESSION_TIMEOUT_MS,
                 hosts: Vec::new(),
                 ip: None,
             })?;

@@ -3,6 +3,7 @@
 
 mod app;
 mod bench;
+mod browser;
 mod catalog;
 mod crash;
 mod diagram;
@@ -14,6 +15,7 @@ mod lesson;
 #[path = "lesson_stub.rs"]
 mod lesson;
 mod museum;
+mod page_client;
 mod present;
 mod share;
 mod show;

@@ -70,9 +70,9 @@ pub fn pick(lang: Lang, text: (&'static str, &'static str)) -> &'static str {
     }
 }
 
-/// The session a scenario's client uses on `server` (the lab's `(sid << 56) | 1` shape).
+/// The session a scenario's client uses on `server`: ZooKeeper's `(sid << 56) | n` shape.
 fn session(server: Sid) -> i64 {
-    crate::app::session_of(server)
+    ((server as i64) << 56) | 1
 }
 
 fn at(ms: u64, action: Action<Txn>) -> ScheduledAction<Txn> {
@@ -102,7 +102,7 @@ fn writes(
                     1,
                     Vec::new(),
                     WriteOp::CreateSession {
-                        timeout_ms: crate::app::SESSION_TIMEOUT_MS,
+                        timeout_ms: crate::page_client::SESSION_TIMEOUT_MS,
                     },
                 ),
             },

@@ -499,7 +499,7 @@ fn lesson_body(app: &App, ctx: &Context<App>, m: &LessonMode) -> Html {
                 <button id="lesson-next" class="primary" disabled={n >= total} onclick={link.callback(|_| Msg::Lesson(LessonMsg::Next))}>{tr(lang, "Next ▶", "下一步 ▶")}</button>
             </div>
             {playback_bar(app, ctx, m)}
-            <div id="narration" class="narration" lang={crate::app::lang_code(lang)}>{narration}</div>
+            <div id="narration" class="narration" lang={crate::browser::lang_code(lang)}>{narration}</div>
             // The checkpoint and the verdict wait for the end of the step's animation.
             if !m.animating() {
                 {checkpoint(m, lang)}
@@ -532,7 +532,7 @@ pub fn slot(app: &App, ctx: &Context<App>) -> Html {
     html! {
         <aside id="lesson-slot" class="lesson-slot panel"
                data-lesson={app.lesson.as_ref().map(|m| m.name().to_string()).unwrap_or_default()}
-               data-lang={crate::app::lang_code(lang)}>
+               data-lang={crate::browser::lang_code(lang)}>
             <div class="lesson-head">
                 <strong>{tr(lang, "Lessons", "课程")}</strong>
                 {lang_switch(app, ctx)}

@@ -94,7 +94,7 @@ pub fn slot(app: &App, ctx: &Context<App>, run: MuseumRun) -> Html {
     let set = |fixed: bool| link.callback(move |_| Msg::Museum(MuseumMsg::SetFixed(fixed)));
     html! {
         <aside id="museum" class="lesson-slot panel museum" data-exhibit={e.name()} data-fixed={run.fixed.to_string()}
-               data-outcome={outcome.name()} data-lang={crate::app::lang_code(lang)}>
+               data-outcome={outcome.name()} data-lang={crate::browser::lang_code(lang)}>
             <div class="lesson-head">
                 <strong>{tr(lang, "Bug museum", "Bug 博物馆")}</strong>
                 {lang_buttons(app, ctx)}
@@ -107,7 +107,7 @@ pub fn slot(app: &App, ctx: &Context<App>, run: MuseumRun) -> Html {
                 <button id="museum-replay" class="primary" onclick={link.callback(|_| Msg::Museum(MuseumMsg::Replay))}>{tr(lang, "↻ Replay", "↻ 重放")}</button>
             </div>
             {verdict}
-            <div class="narration" lang={crate::app::lang_code(lang)}>
+            <div class="narration" lang={crate::browser::lang_code(lang)}>
                 <p>{pick(lang, e.story)}</p>
                 <p><strong>{tr(lang, "Watch: ", "观察：")}</strong>{pick(lang, e.watch)}</p>
                 <p><strong>{tr(lang, "Invariant: ", "不变式：")}</strong><code>{e.invariant}</code></p>

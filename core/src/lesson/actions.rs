@@ -206,7 +206,8 @@ impl LessonRun {
                 let text = match r {
                     Ok(id) => {
                         if let Some(ip) = ip {
-                            self.clients.add_auth(id, &[Id::new("ip", ip)]);
+                            self.clients
+                                .add_auth(&mut self.cluster, id, &[Id::new("ip", ip)]);
                         }
                         self.names.insert(client.clone(), id);
                         self.events_mark.insert(client.clone(), 0);
@@ -242,7 +243,7 @@ impl LessonRun {
                 };
                 let text = match authenticate(&AuthConfig::default(), scheme, auth.as_bytes(), "") {
                     Ok(ids) => {
-                        self.clients.add_auth(id, &ids);
+                        self.clients.add_auth(&mut self.cluster, id, &ids);
                         "ok".to_string()
                     }
                     Err(code) => format!("{code:?}"),
@@ -372,12 +373,11 @@ impl LessonRun {
         if request_frame_len(&w) > DEFAULT_MAX_BUFFER_BYTES as usize {
             // The server reads the frame's length first and closes a connection whose frame
             // is longer than jute.maxbuffer: the request never reaches ZAB.
-            if let Some(c) = self.clients.get(id) {
-                let (server, conn) = (c.server, c.conn);
-                if let Some(p) = self.cluster.peer_mut(server) {
-                    p.machine_mut().remove_connection(conn);
-                }
-            }
+            self.clients.connection_lost(
+                &mut self.cluster,
+                id,
+                "the request frame is longer than jute.maxbuffer",
+            );
             self.last_result.insert(
                 op.client.clone(),
                 LastResult::Text("ConnectionLoss".to_string()),

@@ -3,25 +3,41 @@
 //! client's own server, and watch events — what a recipe, a lesson or the browser lab needs
 //! to act like a kazoo program against the simulated ensemble.
 //!
-//! [`ZkClients`] owns the clients. Drive time with [`ZkClients::run_for`] (or call
-//! [`ZkClients::pump`] between your own steps): it routes each server's watch events to the
-//! client whose connection registered the watch and keeps live sessions touched, so a
-//! client that stops (a crash) has its session expire and its ephemerals removed.
+//! [`ZkClients`] owns the clients and, for every server, that server's side of their
+//! sessions: the same [`ClientSessions`] layer the native node runs (request order per
+//! session, reads behind the session's earlier writes, sync, watch routing, session touches,
+//! closing connections when the server stops serving). This module is only the host: it
+//! turns the layer's peer inputs into cluster actions and the cluster's request results back
+//! into the layer's events. Drive time with [`ZkClients::run_for`] (or call
+//! [`ZkClients::pump`] between your own steps): it delivers each server's replies and watch
+//! events and keeps live sessions touched (a ping per tick), so a client that stops (a crash)
+//! has its session expire and its ephemerals removed.
+//!
+//! A client without a connect string stays on its server: when the server closes its
+//! connection (it stopped serving, or a request could not complete), the client connects
+//! again to the same server with its session as soon as that server serves, as ClientCnxn
+//! would with a one-server connect string, and sends its watches again (`setWatches`).
 
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::durable::RequestTag;
+use crate::peer::Input;
+use crate::session::{
+    ClientOp, ClientReply, ClientSessions, ConnectRequest, ReplyBody, SessionLimits,
+};
 use crate::sim::{Action, ClientResult, Cluster};
 use crate::time::Instant;
 use crate::tree::DataTree;
 use crate::tree::{
-    initial_session_id, negotiate_timeout, next_session_id, session_password, ConnId, ErrorCode,
-    Id, ReadRequest, ReadResponse, Txn, WatchedEvent, WriteOp, WriteOutcome, WriteResponse,
+    session_password, AuthConfig, ConnId, ErrorCode, Id, ReadRequest, ReadResponse, SetWatches,
+    WatchedEvent, WriteOp, WriteOutcome, WriteResponse,
 };
 use crate::zxid::{Sid, Zxid};
 
 mod cnxn;
+mod host;
 pub use cnxn::{Cnxn, CnxnLogEntry, CnxnState};
 
 /// A cluster replicating the ZooKeeper data tree.
@@ -39,6 +55,7 @@ pub struct ZkClient {
     pub timeout_ms: i32,
     /// Its connection id on that server (watches belong to the connection).
     pub conn: ConnId,
+    /// The ids it authenticated with; sent again on every connection, as ClientCnxn does.
     pub auth: Vec<Id>,
     /// False once crashed or closed: it no longer touches its session.
     pub alive: bool,
@@ -49,9 +66,36 @@ pub struct ZkClient {
     pub last_zxid: Zxid,
     /// The client-side connection, for a client given a connect string (see [`Cnxn`]).
     pub cnxn: Option<Cnxn>,
-    /// Requests sent and not yet answered (their replies raise `last_zxid`).
-    pending: Vec<RequestTag>,
+    /// False after its server closed the connection, until it is connected again.
+    pub attached: bool,
+    /// Why the server closed the connection last.
+    closed_why: Option<&'static str>,
+    /// The watches it holds (ClientCnxn's watch manager), sent again with `setWatches`.
+    watches: SetWatches,
+    /// The read it waits for (its xid) and, once answered, the answer.
+    awaiting: Option<(i32, Option<ReplyBody>)>,
     cxid: i32,
+}
+
+/// One server's side of the clients' sessions, and the requests its layer sent into the
+/// cluster: the cluster's tag → the layer's tag.
+#[derive(Clone, Debug)]
+struct ServerSide {
+    layer: ClientSessions<DataTree>,
+    sent: BTreeMap<RequestTag, RequestTag>,
+}
+
+impl ServerSide {
+    fn new() -> ServerSide {
+        let limits = SessionLimits {
+            max_buffer_bytes: usize::MAX,
+            txn_bytes: |_| 0,
+        };
+        ServerSide {
+            layer: ClientSessions::new(limits, AuthConfig::default()),
+            sent: BTreeMap::new(),
+        }
+    }
 }
 
 /// The clients of a simulated ensemble.
@@ -60,12 +104,21 @@ pub struct ZkClients {
     clients: BTreeMap<ClientId, ZkClient>,
     next_client: ClientId,
     next_conn: ConnId,
-    last_session: BTreeMap<Sid, i64>,
+    servers: BTreeMap<Sid, ServerSide>,
     last_touch: Instant,
+    /// The connection a blocking connect waits on, and the replies it got so far.
+    connecting: Option<(Sid, ConnId, Vec<ClientReply>)>,
 }
 
 /// How long a blocking call waits for the ensemble (virtual ms).
 const CALL_LIMIT_MS: u64 = 30_000;
+
+/// What a connection attempt through the server's session layer gave.
+pub(crate) enum Connected {
+    Yes(i32),
+    Closed,
+    Expired,
+}
 
 impl ZkClients {
     pub fn new() -> ZkClients {
@@ -80,6 +133,90 @@ impl ZkClients {
         self.clients.iter().map(|(id, c)| (*id, c))
     }
 
+    /// Feeds the layer's peer inputs to the cluster; the cluster tag of the last request.
+    fn execute(
+        &mut self,
+        cluster: &mut ZkCluster,
+        server: Sid,
+        inputs: Vec<Input<DataTree>>,
+    ) -> Option<RequestTag> {
+        let mut last = None;
+        for input in inputs {
+            let (action, layer_tag) = match input {
+                Input::ClientWrite { tag, txn } => (Action::Write { server, txn }, tag),
+                Input::ClientSync { tag } => (Action::Sync { server }, tag),
+                Input::SessionTouch {
+                    session_id,
+                    timeout_ms,
+                } => {
+                    cluster.touch_session(server, session_id, timeout_ms);
+                    continue;
+                }
+                _ => continue,
+            };
+            if let Some(tag) = cluster.act(action) {
+                self.servers
+                    .entry(server)
+                    .or_insert_with(ServerSide::new)
+                    .sent
+                    .insert(tag, layer_tag);
+                last = Some(tag);
+            }
+        }
+        last
+    }
+
+    /// A ConnectRequest for `conn` on `server`, answered (a new session waits for its
+    /// createSession to commit, bounded).
+    fn connect_conn(
+        &mut self,
+        cluster: &mut ZkCluster,
+        server: Sid,
+        conn: ConnId,
+        req: ConnectRequest,
+    ) -> Connected {
+        let now = cluster.now();
+        let Some(peer) = cluster.peer_mut(server) else {
+            return Connected::Closed;
+        };
+        let side = self.servers.entry(server).or_insert_with(ServerSide::new);
+        let mut out = Vec::new();
+        let inputs = side.layer.connect(peer, &mut out, now, conn, req);
+        self.execute(cluster, server, inputs);
+        let limit = cluster.now() + CALL_LIMIT_MS;
+        let mut got: Vec<ClientReply> = out
+            .into_iter()
+            .filter(|(c, _)| *c == conn)
+            .map(|(_, r)| r)
+            .collect();
+        loop {
+            for reply in got.drain(..) {
+                match reply {
+                    ClientReply::Connected { timeout_ms, .. } => return Connected::Yes(timeout_ms),
+                    ClientReply::Close(_) => return Connected::Closed,
+                    ClientReply::Expired => return Connected::Expired,
+                    _ => {}
+                }
+            }
+            if cluster.now() >= limit {
+                if let (Some(p), Some(side)) =
+                    (cluster.peer_mut(server), self.servers.get_mut(&server))
+                {
+                    side.layer.gone(p, conn);
+                }
+                return Connected::Closed;
+            }
+            let until = (cluster.now() + 10).min(limit);
+            self.connecting = Some((server, conn, Vec::new()));
+            self.run_until(cluster, until);
+            got = self
+                .connecting
+                .take()
+                .map(|(_, _, v)| v)
+                .unwrap_or_default();
+        }
+    }
+
     /// Opens a session on `server` (a createSession transaction through ZAB) and waits for it.
     pub fn connect(
         &mut self,
@@ -87,44 +224,47 @@ impl ZkClients {
         server: Sid,
         timeout_ms: i32,
     ) -> Result<ClientId, ErrorCode> {
-        let tick = cluster.config().timing.tick_time_ms;
-        let timeout_ms = negotiate_timeout(timeout_ms, tick);
-        let session_id = match self.last_session.get(&server) {
-            Some(prev) => next_session_id(*prev),
-            None => initial_session_id(server, cluster.now().as_millis()),
-        };
-        self.last_session.insert(server, session_id);
-        let txn = Txn::new(
-            session_id,
-            0,
-            Vec::new(),
-            WriteOp::CreateSession { timeout_ms },
-        );
-        let tag = cluster
-            .act(Action::Write { server, txn })
-            .ok_or(ErrorCode::ConnectionLoss)?;
-        self.wait(cluster, tag)?;
         self.next_conn += 1;
+        let conn = self.next_conn;
+        let req = ConnectRequest {
+            last_zxid_seen: 0,
+            timeout_ms,
+            session_id: 0,
+            password: Vec::new(),
+            auth: Vec::new(),
+        };
+        let timeout_ms = match self.connect_conn(cluster, server, conn, req) {
+            Connected::Yes(t) => t,
+            Connected::Expired => return Err(ErrorCode::SessionExpired),
+            Connected::Closed => return Err(ErrorCode::ConnectionLoss),
+        };
+        let session_id = self
+            .servers
+            .get(&server)
+            .and_then(|s| s.layer.session_of(conn))
+            .ok_or(ErrorCode::ConnectionLoss)?;
         self.next_client += 1;
         let id = self.next_client;
         let client = ZkClient {
             server,
             session_id,
             timeout_ms,
-            conn: self.next_conn,
+            conn,
             auth: Vec::new(),
             alive: true,
             events: Vec::new(),
             last_zxid: Zxid::ZERO,
             cnxn: None,
-            pending: Vec::new(),
+            attached: true,
+            closed_why: None,
+            watches: SetWatches::default(),
+            awaiting: None,
             cxid: 0,
         };
         self.clients.insert(id, client);
         self.touch(cluster, id);
         Ok(id)
     }
-
     /// Opens a session on `server` like [`ZkClients::connect`], for a client whose connect
     /// string is `hosts`: from then on the client runs ClientCnxn's timers (pings, readTimeout,
     /// connectTimeout) and moves to the next server of `hosts` when its connection is lost.
@@ -146,42 +286,74 @@ impl ZkClients {
         Ok(id)
     }
 
-    /// Adds identities to the client's connection (an `auth` packet, e.g. `digest` ids).
-    pub fn add_auth(&mut self, id: ClientId, ids: &[Id]) {
-        if let Some(c) = self.clients.get_mut(&id) {
-            for i in ids {
-                if !c.auth.contains(i) {
-                    c.auth.push(i.clone());
-                }
+    /// Adds identities to the client (an `auth` packet, e.g. `digest` ids): its server's
+    /// session layer adds them to the connection, and the client sends them again whenever
+    /// it connects.
+    pub fn add_auth(&mut self, cluster: &mut ZkCluster, id: ClientId, ids: &[Id]) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        for i in ids {
+            if !c.auth.contains(i) {
+                c.auth.push(i.clone());
             }
+        }
+        let (server, conn) = (c.server, c.conn);
+        if let (Some(side), Some(peer)) = (self.servers.get_mut(&server), cluster.peer_mut(server))
+        {
+            // Past the layer's limits the server would close the connection; lessons stay
+            // far below them.
+            let _ = side.layer.grant(peer, conn, ids);
         }
     }
 
-    /// Whether the client can send now: alive and, with a connect string, connected.
+    /// Whether the client can send now: alive, connected and, with a connect string, in
+    /// the Connected state.
     fn can_send(c: &ZkClient) -> bool {
         c.alive
+            && c.attached
             && c.cnxn
                 .as_ref()
                 .is_none_or(|x| x.state == CnxnState::Connected)
     }
 
-    /// Sends a `sync` through the client's server without waiting: when it is answered, the
-    /// server has applied every transaction the leader committed before the sync.
-    pub fn sync(&mut self, cluster: &mut ZkCluster, id: ClientId) -> Option<RequestTag> {
-        let c = self.clients.get(&id)?;
+    /// Sends one request of client `id` through its server's session layer; the cluster tag
+    /// of the write or sync it became, and the request's xid.
+    fn send(
+        &mut self,
+        cluster: &mut ZkCluster,
+        id: ClientId,
+        op: ClientOp,
+    ) -> Option<(Option<RequestTag>, i32)> {
+        let c = self.clients.get_mut(&id)?;
         if !Self::can_send(c) {
             return None;
         }
-        let server = c.server;
-        let tag = cluster.act(Action::Sync { server })?;
-        let now = cluster.now();
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.pending.push(tag);
-            if let Some(x) = c.cnxn.as_mut() {
-                x.exchanged(now);
-            }
+        c.cxid += 1;
+        let (xid, server, conn) = (c.cxid, c.server, c.conn);
+        if matches!(op, ClientOp::Read(_)) {
+            c.awaiting = Some((xid, None));
         }
-        Some(tag)
+        let now = cluster.now();
+        let peer = cluster.peer_mut(server)?;
+        let side = self.servers.entry(server).or_insert_with(ServerSide::new);
+        let mut out = Vec::new();
+        let inputs = side.layer.request(peer, &mut out, now, conn, xid, op, 0);
+        let tag = self.execute(cluster, server, inputs);
+        self.route(server, out);
+        if let Some(x) = self.clients.get_mut(&id).and_then(|c| c.cnxn.as_mut()) {
+            x.exchanged(now);
+        }
+        Some((tag, xid))
+    }
+
+    /// Sends a `sync` through the client's server without waiting: when it is answered, the
+    /// server has applied every transaction the leader committed before the sync.
+    pub fn sync(&mut self, cluster: &mut ZkCluster, id: ClientId) -> Option<RequestTag> {
+        let op = ClientOp::Sync {
+            path: String::from("/"),
+        };
+        self.send(cluster, id, op)?.0
     }
 
     /// Sends a write and returns its request tag without waiting.
@@ -191,22 +363,7 @@ impl ZkClients {
         id: ClientId,
         op: WriteOp,
     ) -> Option<RequestTag> {
-        let c = self.clients.get_mut(&id)?;
-        if !Self::can_send(c) {
-            return None;
-        }
-        c.cxid += 1;
-        let txn = Txn::new(c.session_id, c.cxid, c.auth.clone(), op);
-        let server = c.server;
-        let tag = cluster.act(Action::Write { server, txn })?;
-        let now = cluster.now();
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.pending.push(tag);
-            if let Some(x) = c.cnxn.as_mut() {
-                x.exchanged(now);
-            }
-        }
-        Some(tag)
+        self.send(cluster, id, ClientOp::Write(op))?.0
     }
 
     /// Sends a write and waits for its outcome (`ConnectionLoss` if it could not complete).
@@ -231,7 +388,9 @@ impl ZkClients {
         }
     }
 
-    /// A read served by the client's server (registering a watch if asked).
+    /// A read served by the client's server (registering a watch if asked). As on a real
+    /// server it is answered after the client's earlier requests: a read sent behind a write
+    /// not yet answered waits for it (bounded), so it sees the write.
     pub fn read(
         &mut self,
         cluster: &mut ZkCluster,
@@ -245,22 +404,35 @@ impl ZkClients {
         if !Self::can_send(c) {
             return Err(ErrorCode::ConnectionLoss);
         }
-        let (server, conn, session, auth) = (c.server, c.conn, c.session_id, c.auth.clone());
-        let now = cluster.now();
-        let peer = cluster.peer_mut(server).ok_or(ErrorCode::ConnectionLoss)?;
-        if !peer.is_serving() {
+        let server = c.server;
+        if !cluster.peer(server).is_some_and(|p| p.is_serving()) {
             return Err(ErrorCode::ConnectionLoss);
         }
-        // A read's reply carries the server's last processed zxid.
-        let seen = peer.last_processed_zxid();
-        let r = peer.machine_mut().read(conn, session, &auth, req);
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.last_zxid = c.last_zxid.max(seen);
-            if let Some(x) = c.cnxn.as_mut() {
-                x.exchanged(now);
+        let (_, xid) = self
+            .send(cluster, id, ClientOp::Read(req.clone()))
+            .ok_or(ErrorCode::ConnectionLoss)?;
+        let limit = cluster.now() + CALL_LIMIT_MS;
+        loop {
+            let c = self.clients.get_mut(&id).ok_or(ErrorCode::ConnectionLoss)?;
+            if let Some((x, Some(_))) = &c.awaiting {
+                if *x == xid {
+                    let Some((_, Some(body))) = c.awaiting.take() else {
+                        return Err(ErrorCode::ConnectionLoss);
+                    };
+                    let ReplyBody::Read(r) = body else {
+                        return Err(ErrorCode::SystemError);
+                    };
+                    c.note_watch(req, &r);
+                    return r;
+                }
             }
+            if !c.attached || cluster.now() >= limit {
+                c.awaiting = None;
+                return Err(ErrorCode::ConnectionLoss);
+            }
+            let until = (cluster.now() + 10).min(limit);
+            self.run_until(cluster, until);
         }
-        r
     }
 
     /// The client process dies: it stops touching its session, which the leader expires.
@@ -268,9 +440,25 @@ impl ZkClients {
         if let Some(c) = self.clients.get_mut(&id) {
             c.alive = false;
             let (server, conn) = (c.server, c.conn);
-            if let Some(p) = cluster.peer_mut(server) {
-                p.machine_mut().remove_connection(conn);
+            if let (Some(side), Some(p)) = (self.servers.get_mut(&server), cluster.peer_mut(server))
+            {
+                side.layer.gone(p, conn);
             }
+        }
+    }
+
+    /// The client's connection breaks (the server closed it, e.g. on a frame above
+    /// `jute.maxbuffer`): a client with a connect string moves on, one without connects
+    /// again to its server.
+    pub fn connection_lost(&mut self, cluster: &mut ZkCluster, id: ClientId, why: &'static str) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let (server, conn) = (c.server, c.conn);
+        c.attached = false;
+        c.closed_why = Some(why);
+        if let (Some(side), Some(p)) = (self.servers.get_mut(&server), cluster.peer_mut(server)) {
+            side.layer.gone(p, conn);
         }
     }
 
@@ -281,6 +469,36 @@ impl ZkClients {
         out
     }
 
+    /// A ConnectRequest of client `id`'s session on `server` through a new connection.
+    fn reconnect(&mut self, cluster: &mut ZkCluster, id: ClientId, server: Sid) -> Connected {
+        let Some(c) = self.clients.get(&id) else {
+            return Connected::Closed;
+        };
+        let req = ConnectRequest {
+            last_zxid_seen: c.last_zxid.0 as i64,
+            timeout_ms: c.timeout_ms,
+            session_id: c.session_id,
+            password: session_password(c.session_id).to_vec(),
+            auth: c.auth.clone(),
+        };
+        let old = (c.server, c.conn);
+        self.next_conn += 1;
+        let conn = self.next_conn;
+        let answer = self.connect_conn(cluster, server, conn, req);
+        if let Connected::Yes(_) = answer {
+            if let (Some(side), Some(p)) = (self.servers.get_mut(&old.0), cluster.peer_mut(old.0)) {
+                side.layer.gone(p, old.1);
+            }
+            if let Some(c) = self.clients.get_mut(&id) {
+                c.server = server;
+                c.conn = conn;
+                c.attached = true;
+                c.closed_why = None;
+            }
+        }
+        answer
+    }
+
     /// Moves the session to another server (its id and password are checked there); its
     /// watches stay behind, as a real client's would until it sends setWatches.
     pub fn move_to(
@@ -289,30 +507,14 @@ impl ZkClients {
         id: ClientId,
         server: Sid,
     ) -> Result<(), ErrorCode> {
-        let c = self.clients.get(&id).ok_or(ErrorCode::ConnectionLoss)?;
-        let password = session_password(c.session_id);
-        let peer = cluster.peer(server).ok_or(ErrorCode::ConnectionLoss)?;
-        if !peer.is_serving() {
+        if !self.clients.contains_key(&id) {
             return Err(ErrorCode::ConnectionLoss);
         }
-        if peer.last_processed_zxid() < c.last_zxid {
-            // ZooKeeperServer refuses a session whose client has seen a later zxid.
-            return Err(ErrorCode::ConnectionLoss);
+        match self.reconnect(cluster, id, server) {
+            Connected::Yes(_) => Ok(()),
+            Connected::Expired => Err(ErrorCode::SessionExpired),
+            Connected::Closed => Err(ErrorCode::ConnectionLoss),
         }
-        if !peer.machine().validate_session(c.session_id, &password) {
-            return Err(ErrorCode::SessionExpired);
-        }
-        let old = (c.server, c.conn);
-        if let Some(p) = cluster.peer_mut(old.0) {
-            p.machine_mut().remove_connection(old.1);
-        }
-        self.next_conn += 1;
-        let conn = self.next_conn;
-        let c = self.clients.get_mut(&id).expect("checked above");
-        c.server = server;
-        c.conn = conn;
-        self.touch(cluster, id);
-        Ok(())
     }
 
     /// Watch events the client received since the last call.
@@ -323,58 +525,24 @@ impl ZkClients {
             .unwrap_or_default()
     }
 
+    /// A ping from client `id`: its server's layer answers it and touches the session.
     fn touch(&mut self, cluster: &mut ZkCluster, id: ClientId) {
-        if let Some(c) = self.clients.get(&id) {
-            if Self::can_send(c) {
-                cluster.touch_session(c.server, c.session_id, c.timeout_ms);
-            }
+        let Some(c) = self.clients.get(&id) else {
+            return;
+        };
+        if !Self::can_send(c) {
+            return;
         }
-    }
-
-    /// Routes watch events to their clients and, once per tick, touches every live session.
-    pub fn pump(&mut self, cluster: &mut ZkCluster) {
-        let servers: Vec<Sid> = cluster.nodes().keys().copied().collect();
-        for server in servers {
-            let Some(peer) = cluster.peer_mut(server) else {
-                continue;
-            };
-            for (conn, event) in peer.machine_mut().take_watch_events() {
-                if let Some(c) = self
-                    .clients
-                    .values_mut()
-                    .find(|c| c.conn == conn && c.server == server)
-                {
-                    c.events.push(event);
-                }
-            }
-        }
-        for c in self.clients.values_mut() {
-            let mut seen = c.last_zxid;
-            c.pending.retain(|tag| match cluster.request(*tag) {
-                Some(ClientResult::Replied { zxid, .. }) | Some(ClientResult::Synced { zxid }) => {
-                    seen = seen.max(*zxid);
-                    false
-                }
-                Some(ClientResult::Pending) => true,
-                _ => false,
-            });
-            c.last_zxid = seen;
-        }
-        self.tick_connections(cluster);
-        let tick = cluster.config().timing.tick_time_ms;
-        if cluster.now().saturating_sub(self.last_touch) >= tick {
-            self.last_touch = cluster.now();
-            // Clients with a connect string touch their session with their pings instead.
-            let ids: Vec<ClientId> = self
-                .clients
-                .iter()
-                .filter(|(_, c)| c.cnxn.is_none())
-                .map(|(id, _)| *id)
-                .collect();
-            for id in ids {
-                self.touch(cluster, id);
-            }
-        }
+        let (server, conn) = (c.server, c.conn);
+        let now = cluster.now();
+        let (Some(side), Some(peer)) = (self.servers.get_mut(&server), cluster.peer_mut(server))
+        else {
+            return;
+        };
+        let mut out = Vec::new();
+        let inputs = side.layer.ping(peer, &mut out, now, conn);
+        self.execute(cluster, server, inputs);
+        self.route(server, out);
     }
 
     /// The next time anything happens: the ensemble's next event or a client's timer.

@@ -1,13 +1,14 @@
 //! [`NodeMachine`]: what the node needs from a replicated state machine beyond the core's
 //! [`StateMachine`]: byte codecs for transactions (quorum packets, the transaction log) and
-//! snapshots (files, SNAP sync), and the few numbers the four-letter words print; and
-//! [`ClientMachine`]: what serving ZooKeeper clients needs from it.
+//! snapshots (files, SNAP sync), and the few numbers the four-letter words print. What
+//! serving ZooKeeper clients needs from it is the core's [`ClientMachine`] (the session
+//! layer's).
 //!
 //! The ZooKeeper data tree implements both (`tree_machine.rs`); [`ChainMachine`] (the core's
 //! test machine, a u64 per transaction) implements them and refuses clients.
 
 use zablab_core::machine::{ChainMachine, StateMachine};
-use zablab_core::tree::{DataTree, Txn, WriteOutcome};
+pub use zablab_core::session::ClientMachine;
 
 use crate::codec::jute::{self, JuteError, Reader};
 
@@ -92,41 +93,5 @@ impl NodeMachine for ChainMachine {
 
     fn approximate_data_size(&self) -> u64 {
         8 * self.writes.len() as u64
-    }
-}
-
-/// What the client protocol needs from a replicated state machine: only the ZooKeeper data
-/// tree serves clients; any other machine (the core's test machine) refuses them.
-pub trait ClientMachine: StateMachine {
-    fn tree(&self) -> Option<&DataTree> {
-        None
-    }
-    fn tree_mut(&mut self) -> Option<&mut DataTree> {
-        None
-    }
-    /// A client write as this machine's transaction.
-    fn txn_from_tree(_txn: Txn) -> Option<Self::Txn> {
-        None
-    }
-    /// A transaction's outcome as the data tree's.
-    fn outcome_as_tree(_outcome: &Self::Outcome) -> Option<&WriteOutcome> {
-        None
-    }
-}
-
-impl ClientMachine for ChainMachine {}
-
-impl ClientMachine for DataTree {
-    fn tree(&self) -> Option<&DataTree> {
-        Some(self)
-    }
-    fn tree_mut(&mut self) -> Option<&mut DataTree> {
-        Some(self)
-    }
-    fn txn_from_tree(txn: Txn) -> Option<Txn> {
-        Some(txn)
-    }
-    fn outcome_as_tree(outcome: &WriteOutcome) -> Option<&WriteOutcome> {
-        Some(outcome)
     }
 }

@@ -10,7 +10,7 @@
 //! | [`quorum`] | quorum port: leader listens, learners dial, QuorumPacket streams |
 //! | [`admission`] | handshake slots per address on the quorum and election ports |
 //! | [`storage`] | transaction log, snapshots, epoch files, group-commit writer, recovery |
-//! | [`sessions`] | client sessions on the peer task: reply order, watch routing |
+//! | [`sessions`] | the core's client-session layer on the peer task: reply channels, byte budgets |
 //! | [`client`] | client port: accept, four-letter word or client session, `maxClientCnxns` |
 //! | [`client_conn`] | one client connection: frames in, replies out, byte budgets |
 //! | [`connections`] | open connections and their request statistics |

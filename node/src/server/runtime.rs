@@ -314,7 +314,7 @@ struct Host<M: NodeMachine> {
     /// advanced by a monotonic clock, so ctime/mtime are real dates and time never goes back.
     wall_start_ms: u64,
     out: Vec<Output<M>>,
-    sessions: Sessions,
+    sessions: Sessions<M>,
     /// When the tree-walking statistics of [`NodeStatus`] are next refreshed.
     walk_stats_due_ms: u64,
     /// The fault hook's cuts, when `--fault-addr` is given; `None` costs one branch per message.
@@ -336,43 +336,28 @@ impl<M: NodeMachine> Host<M> {
         self.peer.step(now, input, &mut out);
         // Watch events fired by applied transactions go out in zxid order with the replies:
         // an event of transaction z before the reply to any write after z.
-        let mut events = self
-            .peer
-            .machine_mut()
-            .tree_mut()
-            .map(|t| t.take_watch_events())
-            .unwrap_or_default()
-            .into_iter()
-            .peekable();
+        let mut fired = self.sessions.take_fired(&mut self.peer);
         for o in out.drain(..) {
             if let Output::Reply { zxid, .. } = &o {
-                let mut due = Vec::new();
-                while let Some((_, e)) = events.peek() {
-                    if e.zxid > zxid.0 as i64 {
-                        break;
-                    }
-                    due.extend(events.next());
-                }
+                let due = fired.until(*zxid);
                 self.sessions.dispatch_events(due);
             }
             self.execute(o);
         }
-        self.sessions.dispatch_events(events.collect());
+        self.sessions.dispatch_events(fired.rest());
         self.out = out;
         self.sessions.after_step(&mut self.peer);
     }
 
     fn handle_client(&mut self, ev: ClientEvent) {
-        let myid = self.peer.id();
-        let inputs = self.sessions.on_event(ev, &mut self.peer, myid);
+        let now = self.now();
+        let inputs = self.sessions.on_event(ev, &mut self.peer, now);
         for input in inputs {
             self.step(input);
         }
         // Local operations (setWatches) may fire events without a peer step.
-        if let Some(t) = self.peer.machine_mut().tree_mut() {
-            let events = t.take_watch_events();
-            self.sessions.dispatch_events(events);
-        }
+        let events = self.sessions.take_fired(&mut self.peer).rest();
+        self.sessions.dispatch_events(events);
     }
 
     /// The event loop; returns the stop signal's name, or `None` if every event source ended.
@@ -571,11 +556,9 @@ impl<M: NodeMachine> Host<M> {
             Output::Disconnect { peer } => {
                 self.conns.remove(&peer);
             }
-            Output::Reply { tag, zxid, outcome } => {
-                self.sessions.on_reply(&mut self.peer, tag, zxid, &outcome)
+            Output::Reply { .. } | Output::SyncDone { .. } | Output::RequestFailed { .. } => {
+                self.sessions.on_output(&mut self.peer, &o);
             }
-            Output::SyncDone { tag, zxid } => self.sessions.on_sync_done(&mut self.peer, tag, zxid),
-            Output::RequestFailed { tag } => self.sessions.on_failed(&mut self.peer, tag),
             Output::Trace(ev) => {
                 self.log_event(&ev);
                 self.observe(&ev);

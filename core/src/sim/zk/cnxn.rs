@@ -33,10 +33,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::time::Instant;
-use crate::tree::session_password;
 use crate::zxid::{Sid, Zxid};
 
-use super::{ClientId, ZkClients, ZkCluster};
+use super::{ClientId, Connected, ZkClients, ZkCluster};
 
 /// `ClientCnxn`'s largest gap between pings (`MAX_SEND_PING_INTERVAL`).
 const MAX_SEND_PING_INTERVAL_MS: u64 = 10_000;
@@ -185,7 +184,7 @@ impl Cnxn {
 }
 
 /// Whether `server` runs, serves clients and is not paused.
-fn answering(cluster: &ZkCluster, server: Sid) -> bool {
+pub(super) fn answering(cluster: &ZkCluster, server: Sid) -> bool {
     cluster
         .nodes()
         .get(&server)
@@ -245,7 +244,7 @@ impl ZkClients {
         let Some(x) = c.cnxn.as_ref() else {
             return false;
         };
-        let server = c.server;
+        let (server, attached, closed_why) = (c.server, c.attached, c.closed_why);
         match x.state {
             CnxnState::Closed => false,
             CnxnState::Connected => {
@@ -270,13 +269,23 @@ impl ZkClients {
                         "nothing heard from server {server} for {} ms (readTimeout)",
                         now.saturating_sub(x.last_recv)
                     ))
+                } else if !attached {
+                    Some(format!(
+                        "server {server} closed the connection: {}",
+                        closed_why.unwrap_or("closed")
+                    ))
                 } else {
                     None
                 };
                 if let Some(why) = why {
                     let conn = c.conn;
-                    if let Some(p) = cluster.peer_mut(server) {
-                        p.machine_mut().remove_connection(conn);
+                    if let (Some(side), Some(p)) =
+                        (self.servers.get_mut(&server), cluster.peer_mut(server))
+                    {
+                        side.layer.gone(p, conn);
+                    }
+                    if let Some(c) = self.clients.get_mut(&id) {
+                        c.attached = false;
                     }
                     if let Some(x) = self.cnxn_mut(id) {
                         x.disconnect(now, &why);
@@ -353,23 +362,16 @@ impl ZkClients {
                         false
                     }
                     Attempt::Connected => {
-                        self.next_conn += 1;
-                        let conn = self.next_conn;
-                        if let Some(c) = self.clients.get_mut(&id) {
-                            c.server = target;
-                            c.conn = conn;
-                            if let Some(x) = c.cnxn.as_mut() {
-                                x.state = CnxnState::Connected;
-                                x.tried = 0;
-                                x.exchanged(now);
-                                x.log(
-                                    now,
-                                    Some("SyncConnected"),
-                                    format!("SyncConnected to server {target}"),
-                                );
-                            }
+                        if let Some(x) = self.cnxn_mut(id) {
+                            x.state = CnxnState::Connected;
+                            x.tried = 0;
+                            x.exchanged(now);
+                            x.log(
+                                now,
+                                Some("SyncConnected"),
+                                format!("SyncConnected to server {target}"),
+                            );
                         }
-                        self.touch(cluster, id);
                         false
                     }
                 }
@@ -381,16 +383,20 @@ impl ZkClients {
         self.clients.get_mut(&id)?.cnxn.as_mut()
     }
 
-    fn attempt(&self, cluster: &ZkCluster, id: ClientId, target: Sid) -> Attempt {
+    /// A connection attempt to `target`: what the client sees of the TCP connection (down,
+    /// paused), then the ConnectRequest through the server's session layer.
+    fn attempt(&mut self, cluster: &mut ZkCluster, id: ClientId, target: Sid) -> Attempt {
         let Some(c) = self.clients.get(&id) else {
             return Attempt::Refused(String::from("no such client"));
         };
+        let seen = c.last_zxid;
         let now = cluster.now();
         let Some(peer) = cluster.peer(target) else {
             return Attempt::Refused(format!(
                 "server {target} refused the connection: it is down"
             ));
         };
+        let server_zxid = peer.last_processed_zxid();
         if cluster
             .nodes()
             .get(&target)
@@ -398,19 +404,14 @@ impl ZkClients {
         {
             return Attempt::Silent;
         }
-        if !peer.is_serving() {
-            return Attempt::Refused(format!(
+        match self.reconnect(cluster, id, target) {
+            Connected::Yes(_) => Attempt::Connected,
+            Connected::Expired => Attempt::Expired,
+            Connected::Closed if server_zxid < seen => Attempt::Behind(server_zxid, seen),
+            Connected::Closed => Attempt::Refused(format!(
                 "server {target} closed the connection: it is not serving"
-            ));
+            )),
         }
-        if peer.last_processed_zxid() < c.last_zxid {
-            return Attempt::Behind(peer.last_processed_zxid(), c.last_zxid);
-        }
-        let password = session_password(c.session_id);
-        if !peer.machine().validate_session(c.session_id, &password) {
-            return Attempt::Expired;
-        }
-        Attempt::Connected
     }
 }
 

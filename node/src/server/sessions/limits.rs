@@ -28,19 +28,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
-use zablab_core::tree::{ReadResponse, WriteResponse};
 
-use super::{ClientReply, ReplyBody};
+pub use zablab_core::session::{
+    read_response_bytes, reply_bytes, MAX_AUTH_IDS, MAX_AUTH_ID_BYTES, REPLY_HEADROOM_BYTES,
+};
 
 /// Requests read from one connection and not answered yet, at most.
 pub const MAX_REQUESTS_IN_FLIGHT: usize = 1000;
-/// Ids one connection may hold (the `ip` id counts), at most.
-pub const MAX_AUTH_IDS: usize = 16;
-/// Bytes of one auth id (`scheme` + `id`), at most; also the longest auth packet payload.
-pub const MAX_AUTH_ID_BYTES: usize = 1024;
-/// A reply may exceed `jute.maxbuffer` by this much: the reply header and Stat around the
-/// largest data the tree stores.
-pub const REPLY_HEADROOM_BYTES: usize = 1024;
 
 /// The byte and request accounting of one client connection, shared by its reader, its writer
 /// and the peer task. All counters are approximate wire sizes; what matters is that the same
@@ -139,68 +133,6 @@ impl ReplyBudget {
     }
 }
 
-fn strings_bytes(v: &[String]) -> usize {
-    4 + v.iter().map(|s| 4 + s.len()).sum::<usize>()
-}
-
-/// The approximate encoded size of a read response record (without the reply header).
-pub fn read_response_bytes(r: &ReadResponse) -> usize {
-    const STAT: usize = 68;
-    match r {
-        ReadResponse::Exists { .. } => STAT,
-        ReadResponse::GetData { data, .. } => 4 + data.as_ref().map_or(0, Vec::len) + STAT,
-        ReadResponse::GetAcl { acl, .. } => {
-            4 + acl
-                .iter()
-                .map(|a| 12 + a.id.scheme.len() + a.id.id.len())
-                .sum::<usize>()
-                + STAT
-        }
-        ReadResponse::GetChildren { children } => strings_bytes(children),
-        ReadResponse::GetChildren2 { children, .. } => strings_bytes(children) + STAT,
-        ReadResponse::GetAllChildrenNumber { .. } => 4,
-        ReadResponse::GetEphemerals { ephemerals } => strings_bytes(ephemerals),
-        // Each result behind a 9-byte MultiHeader; an error result is a 4-byte code.
-        ReadResponse::MultiRead(results) => {
-            9 + results
-                .iter()
-                .map(|r| 9 + r.as_ref().map_or(4, read_response_bytes))
-                .sum::<usize>()
-        }
-    }
-}
-
-fn write_response_bytes(w: &WriteResponse) -> usize {
-    match w {
-        WriteResponse::Multi(results) => 9 + results.len() * 80,
-        _ => 128,
-    }
-}
-
-/// The approximate encoded size of a reply frame, as [`ReplyBudget`] counts it.
-pub fn reply_bytes(reply: &ClientReply) -> usize {
-    const HEADER: usize = 20;
-    match reply {
-        ClientReply::Reply { body, .. } => {
-            HEADER
-                + match body {
-                    ReplyBody::Read(Ok(r)) => read_response_bytes(r),
-                    ReplyBody::Write(Ok(w)) => write_response_bytes(w),
-                    ReplyBody::Sync(Ok(p)) => 4 + p.len(),
-                    ReplyBody::WhoAmI(ids) => {
-                        4 + ids
-                            .iter()
-                            .map(|(s, u)| 8 + s.len() + u.len())
-                            .sum::<usize>()
-                    }
-                    _ => 4,
-                }
-        }
-        ClientReply::Event(e) => HEADER + 12 + e.path.len(),
-        ClientReply::Connected { .. } | ClientReply::Expired | ClientReply::Close(_) => HEADER,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,17 +164,5 @@ mod tests {
         assert!(!b.may_read());
         b.request_done(0);
         assert!(b.may_read());
-    }
-
-    #[test]
-    fn multi_read_size_grows_with_every_result() {
-        let one = ReadResponse::GetData {
-            data: Some(vec![0; 1000]),
-            stat: Default::default(),
-        };
-        let single = read_response_bytes(&one);
-        assert!(single >= 1000);
-        let multi = ReadResponse::MultiRead(vec![Ok(one.clone()), Ok(one)]);
-        assert!(read_response_bytes(&multi) >= 2 * single);
     }
 }

@@ -1,17 +1,17 @@
-//! What `wchs wchc wchp dump` read from the peer task: the data-table watches of this
+//! What `wchs wchc wchp dump` read from the session layer: the data-table watches of this
 //! server's connections, the sessions with ephemerals, and the session expiry buckets this
 //! server knows. The watch tables are the tree's; the tree can only be asked whether a
 //! connection watches a given path (`checkWatches`), so each connection remembers the paths it
 //! asked to watch, and the dump keeps those the tree confirms (dropping the others, so the set
 //! stays as large as the live watches, not as all the watching reads ever made).
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
-use zablab_core::peer::Peer;
-use zablab_core::tree::{ReadRequest, WatcherType};
+use crate::peer::Peer;
+use crate::tree::{ConnId, ReadRequest, WatcherType};
 
-use super::{ClientOp, Conn, ConnId, Sessions};
-use crate::codec::machine::NodeMachine;
+use super::{ClientMachine, ClientOp, ClientSessions, ServerCnxn};
 
 /// A connection remembers at most this many candidate watched paths between two prunes
 /// beyond the live ones (the prune runs when the set doubles).
@@ -21,12 +21,12 @@ const MIN_PRUNE_AT: usize = 1024;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Inspection {
     /// Per watching connection (by session id): its data-table watched paths, sorted.
-    pub watches: Vec<(i64, Vec<String>)>,
+    pub watches: Vec<(i64, Vec<alloc::string::String>)>,
     /// Every session with ephemeral nodes, and their paths (replicated: complete on any server).
-    pub ephemerals: Vec<(i64, Vec<String>)>,
+    pub ephemerals: Vec<(i64, Vec<alloc::string::String>)>,
     /// The sessions of this server's clients with their negotiated timeouts.
     pub local_sessions: Vec<(i64, i32)>,
-    /// Expiry buckets (wall ms, tickTime-aligned) of the sessions whose clients are connected
+    /// Expiry buckets (ms, tickTime-aligned) of the sessions whose clients are connected
     /// here, each with its session ids: what this server knows of ZooKeeper's session queue.
     pub buckets: Vec<(u64, Vec<i64>)>,
 }
@@ -37,10 +37,10 @@ pub fn expiry_bucket(deadline_ms: u64, tick_ms: u64) -> u64 {
     (deadline_ms / tick + 1) * tick
 }
 
-impl Conn {
+impl ServerCnxn {
     /// The data-table paths `op` may leave a watch on (the tree decides whether it did).
     pub(super) fn note_watch(&mut self, op: &ClientOp) {
-        let mut add = |p: &String| {
+        let mut add = |p: &alloc::string::String| {
             self.watch_paths.insert(p.clone());
         };
         match op {
@@ -63,10 +63,10 @@ impl Conn {
     }
 }
 
-impl Sessions {
+impl<M: ClientMachine> ClientSessions<M> {
     /// Drops the remembered paths of `conn` that the tree no longer watches for it, when the
     /// set has doubled since the last prune.
-    pub(super) fn maybe_prune_watches<M: NodeMachine>(&mut self, peer: &mut Peer<M>, conn: ConnId) {
+    pub(super) fn maybe_prune_watches(&mut self, peer: &mut Peer<M>, conn: ConnId) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -81,22 +81,16 @@ impl Sessions {
     }
 
     /// The snapshot `wchs wchc wchp dump` print; prunes every connection's remembered paths.
-    pub fn inspect<M: NodeMachine>(&mut self, peer: &mut Peer<M>) -> Inspection {
+    pub fn inspect(&mut self, peer: &mut Peer<M>) -> Inspection {
         let tick = peer.config().timing.tick_time_ms;
         let mut out = Inspection::default();
         let Some(tree) = peer.machine_mut().tree_mut() else {
             return out;
         };
         let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
-        let mut ids: Vec<&ConnId> = self.conns.keys().collect();
-        ids.sort();
-        let ids: Vec<ConnId> = ids.into_iter().copied().collect();
-        for id in ids {
-            let Some(c) = self.conns.get_mut(&id) else {
-                continue;
-            };
+        for (id, c) in self.conns.iter_mut() {
             c.watch_paths
-                .retain(|p| tree.check_watches(id, p, WatcherType::Data).is_ok());
+                .retain(|p| tree.check_watches(*id, p, WatcherType::Data).is_ok());
             c.watch_paths_pruned_at = c.watch_paths.len() * 2;
             if c.creating.is_some() {
                 continue;
@@ -106,9 +100,9 @@ impl Sessions {
                     .push((c.session_id, c.watch_paths.iter().cloned().collect()));
             }
             out.local_sessions.push((c.session_id, c.timeout_ms));
-            let deadline = c.touched_ms.saturating_add(c.timeout_ms.max(0) as u64);
+            let deadline = c.touched + c.timeout_ms.max(0) as u64;
             buckets
-                .entry(expiry_bucket(deadline, tick))
+                .entry(expiry_bucket(deadline.0, tick))
                 .or_default()
                 .push(c.session_id);
         }

@@ -1,24 +1,24 @@
-//! Requests a server answers alone (reads, watch management, whoAmI) and the wall clock used
-//! for the first session id.
+//! Requests a server answers alone (reads, watch management, whoAmI), executed when they
+//! reach the head of their connection's queue, and the size bound on what a read builds.
 
-use zablab_core::peer::Peer;
-use zablab_core::tree::{DataTree, ErrorCode, Id, ReadRequest, ReadResponse};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
-use super::limits::read_response_bytes;
-use super::{ClientOp, ConnId, ReplyBody};
-use crate::codec::machine::NodeMachine;
+use crate::tree::{ConnId, DataTree, ErrorCode, Id, ReadRequest, ReadResponse, WriteResponse};
+
+use super::{ClientOp, ClientReply, ReplyBody};
 
 /// Executes a request answered by this server alone, once everything before it is answered.
 /// A read whose response would exceed `max_reply_bytes` is answered BadArguments.
-pub(super) fn local_op<M: NodeMachine>(
-    peer: &mut Peer<M>,
+pub(super) fn local_op(
+    tree: Option<&mut DataTree>,
     conn: ConnId,
     session_id: i64,
     auth: &[Id],
     op: ClientOp,
     max_reply_bytes: usize,
 ) -> ReplyBody {
-    let Some(tree) = peer.machine_mut().tree_mut() else {
+    let Some(tree) = tree else {
         return ReplyBody::Status(ErrorCode::Unimplemented);
     };
     match op {
@@ -111,11 +111,81 @@ fn bounded_read(
     Ok(ReadResponse::MultiRead(results))
 }
 
-/// Wall-clock milliseconds, only for the first session id (ZooKeeper mixes in the time so ids
-/// of a restarted server do not repeat).
-pub(super) fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+fn strings_bytes(v: &[String]) -> usize {
+    4 + v.iter().map(|s| 4 + s.len()).sum::<usize>()
+}
+
+/// The approximate encoded size of a read response record (without the reply header).
+pub fn read_response_bytes(r: &ReadResponse) -> usize {
+    const STAT: usize = 68;
+    match r {
+        ReadResponse::Exists { .. } => STAT,
+        ReadResponse::GetData { data, .. } => 4 + data.as_ref().map_or(0, Vec::len) + STAT,
+        ReadResponse::GetAcl { acl, .. } => {
+            4 + acl
+                .iter()
+                .map(|a| 12 + a.id.scheme.len() + a.id.id.len())
+                .sum::<usize>()
+                + STAT
+        }
+        ReadResponse::GetChildren { children } => strings_bytes(children),
+        ReadResponse::GetChildren2 { children, .. } => strings_bytes(children) + STAT,
+        ReadResponse::GetAllChildrenNumber { .. } => 4,
+        ReadResponse::GetEphemerals { ephemerals } => strings_bytes(ephemerals),
+        // Each result behind a 9-byte MultiHeader; an error result is a 4-byte code.
+        ReadResponse::MultiRead(results) => {
+            9 + results
+                .iter()
+                .map(|r| 9 + r.as_ref().map_or(4, read_response_bytes))
+                .sum::<usize>()
+        }
+    }
+}
+
+fn write_response_bytes(w: &WriteResponse) -> usize {
+    match w {
+        WriteResponse::Multi(results) => 9 + results.len() * 80,
+        _ => 128,
+    }
+}
+
+/// The approximate encoded size of a reply frame (a host that budgets bytes counts this).
+pub fn reply_bytes(reply: &ClientReply) -> usize {
+    const HEADER: usize = 20;
+    match reply {
+        ClientReply::Reply { body, .. } => {
+            HEADER
+                + match body {
+                    ReplyBody::Read(Ok(r)) => read_response_bytes(r),
+                    ReplyBody::Write(Ok(w)) => write_response_bytes(w),
+                    ReplyBody::Sync(Ok(p)) => 4 + p.len(),
+                    ReplyBody::WhoAmI(ids) => {
+                        4 + ids
+                            .iter()
+                            .map(|(s, u)| 8 + s.len() + u.len())
+                            .sum::<usize>()
+                    }
+                    _ => 4,
+                }
+        }
+        ClientReply::Event(e) => HEADER + 12 + e.path.len(),
+        ClientReply::Connected { .. } | ClientReply::Expired | ClientReply::Close(_) => HEADER,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_read_size_grows_with_every_result() {
+        let one = ReadResponse::GetData {
+            data: Some(alloc::vec![0; 1000]),
+            stat: Default::default(),
+        };
+        let single = read_response_bytes(&one);
+        assert!(single >= 1000);
+        let multi = ReadResponse::MultiRead(alloc::vec![Ok(one.clone()), Ok(one)]);
+        assert!(read_response_bytes(&multi) >= 2 * single);
+    }
 }
