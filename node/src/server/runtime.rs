@@ -417,7 +417,9 @@ impl<M: NodeMachine> Host<M> {
                 if self.peer.state() != PeerState::Leading
                     || !self.peer.config().ensemble.is_member(sid)
                 {
-                    // Not leading (yet): close it; the learner retries.
+                    // The peer would refuse it (`Peer::on_message` disconnects a learner at a
+                    // non-leader); close it before it replaces our current connection with
+                    // `sid` (core/src/peer/host_contract.md). The learner retries.
                     drop(conn);
                     return;
                 }
