@@ -1,4 +1,4 @@
-//! The bug museum (issue 11 item 8): historical ways to get ZAB wrong, each a seeded mutation of
+//! The bug museum: historical ways to get ZAB wrong, each a seeded mutation of
 //! the core (`zablab_core::mutation`) and a short scripted scenario that breaks it. A student
 //! picks an exhibit, replays the scenario with the bug switched on, and the invariant monitor
 //! stops the run at the violation and points at the servers and zxids; with the fix (the

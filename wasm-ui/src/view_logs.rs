@@ -1,4 +1,4 @@
-//! All logs side by side (issue 11 item 4): one column per server, one row per zxid, so DIFF,
+//! All logs side by side: one column per server, one row per zxid, so DIFF,
 //! TRUNC and SNAP can be read at a glance instead of by clicking servers one at a time.
 //!
 //! A cell says where that transaction is on that server: on disk and in memory ("logged"),

@@ -1,4 +1,4 @@
-//! Timers on screen (issue 11 item 5): every deadline a server is waiting for, as a countdown
+//! Timers on screen: every deadline a server is waiting for, as a countdown
 //! in simulated time — finalizeWait and the notification timeout while LOOKING, initLimit and
 //! syncLimit on a learner, the leader's quorum check and each learner's syncLimit deadline,
 //! session expiry on the leader — read from `Peer::timers` and `DataTree::session_expiry_ms`.
