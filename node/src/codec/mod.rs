@@ -5,11 +5,13 @@
 //! | module | concern |
 //! |---|---|
 //! | [`jute`] | ZooKeeper's binary encoding, Adler-32 |
+//! | [`java_text`] | values as Java prints them (`Date.toString`) |
 //! | [`wire`] | byte layouts of election notifications and quorum packets |
 //! | [`proto`] | ZooKeeper's client wire protocol: frames, records, opcodes (both directions) |
 //! | [`machine`] | [`machine::NodeMachine`]: codecs and numbers a replicated machine provides |
 //! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn records, snapshots |
 
+pub mod java_text;
 pub mod jute;
 pub mod machine;
 pub mod proto;

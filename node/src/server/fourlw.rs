@@ -15,8 +15,6 @@ use crate::server::shared::{mode, NodeStatus, Shared, VERSION};
 
 mod dump;
 
-pub use dump::java_date;
-
 /// ZooKeeper's default trace mask (`ZooTrace`): client requests, server packets, sessions,
 /// warnings.
 pub const DEFAULT_TRACE_MASK: u64 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 8);

@@ -15,9 +15,7 @@ use crate::tools::zkclient::{ConnectOptions, Status, ZkClient};
 mod commands;
 mod format;
 
-pub use format::{
-    client_config_str, code_message, error_text, java_date, parse_acl, perms_text, stat_text,
-};
+pub use format::{client_config_str, code_message, error_text, parse_acl, perms_text, stat_text};
 
 const HELP: &str = "ZooKeeper -server host:port,host:port cmd args
 \taddauth scheme auth

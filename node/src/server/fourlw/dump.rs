@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::codec::java_text::java_date;
 use crate::server::connections::ConnInfo;
 use crate::server::sessions::{expiry_bucket, Inspection};
 
@@ -127,37 +128,15 @@ fn expiry_queue(o: &mut String, sets: &[(u64, Vec<String>)]) {
     let n: usize = sets.iter().map(|(_, e)| e.len()).sum();
     o.push_str(&format!("Sets ({})/({n}):\n", sets.len()));
     for (at, elems) in sets {
-        o.push_str(&format!("{} expire at {}:\n", elems.len(), java_date(*at)));
+        o.push_str(&format!(
+            "{} expire at {}:\n",
+            elems.len(),
+            java_date(i64::try_from(*at).unwrap_or(i64::MAX))
+        ));
         for e in elems {
             o.push_str(&format!("\t{e}\n"));
         }
     }
-}
-
-/// `java.util.Date.toString()` of wall-clock ms, in UTC: "Tue Dec 01 14:44:26 UTC 2026".
-pub fn java_date(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let (h, m, s) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{} {} {d:02} {h:02}:{m:02}:{s:02} UTC {year}",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize]
-    )
 }
 
 #[cfg(test)]
@@ -194,14 +173,6 @@ mod tests {
         assert_eq!(wchc(&sample()), "0x10\n\t/a\n\t/b\n0x11\n\t/a\n\n");
         assert_eq!(wchp(&sample()), "/a\n\t0x10\n\t0x11\n/b\n\t0x10\n\n");
         assert_eq!(wchc(&Inspection::default()), "\n");
-    }
-
-    #[test]
-    fn java_date_matches_date_to_string_in_utc() {
-        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
-        // 2026-12-01T14:44:26Z
-        assert_eq!(java_date(1_796_136_266_000), "Tue Dec 01 14:44:26 UTC 2026");
-        assert_eq!(java_date(951_782_400_000), "Tue Feb 29 00:00:00 UTC 2000");
     }
 
     #[test]

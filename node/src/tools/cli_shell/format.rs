@@ -3,6 +3,7 @@
 
 use zablab_core::tree::{Acl, ErrorCode, Stat};
 
+use crate::codec::java_text::java_date;
 use crate::tools::zkclient::ZkError;
 
 /// zkCli's message for a failed call on `path` (`""` for calls without one, such as reconfig):
@@ -74,37 +75,6 @@ pub fn parse_acl(s: &str) -> Result<Vec<Acl>, String> {
         return Err("empty ACL".into());
     }
     Ok(out)
-}
-
-/// Java's `Date.toString()` in UTC: `Thu Jan 01 00:00:00 UTC 1970`.
-pub fn java_date(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
-        WD[days.rem_euclid(7) as usize],
-        MON[(month - 1).clamp(0, 11) as usize],
-        day,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        year
-    )
 }
 
 /// zkCli's stat lines.
@@ -221,13 +191,6 @@ mod tests {
         assert_eq!(perms_text(3), "rw");
         assert!(parse_acl("world:anyone").is_err());
         assert!(parse_acl("world:anyone:x").is_err());
-    }
-
-    #[test]
-    fn dates_print_like_java_in_utc() {
-        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
-        assert_eq!(java_date(1_700_000_000_000), "Tue Nov 14 22:13:20 UTC 2023");
-        assert_eq!(java_date(951_782_400_000), "Tue Feb 29 00:00:00 UTC 2000");
     }
 
     #[test]
