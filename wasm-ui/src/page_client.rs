@@ -63,6 +63,24 @@ impl PageSession {
             waiting: Vec::new(),
         }
     }
+
+    /// What the layer's replies to the page's connection say about the session.
+    fn on_replies(&mut self, replies: Vec<(ConnId, ClientReply)>) {
+        for (_, reply) in replies {
+            match reply {
+                ClientReply::Connected { session_id, .. } => {
+                    self.state = State::Connected;
+                    self.session_id = Some(session_id);
+                }
+                ClientReply::Close(_) => self.state = State::Idle,
+                ClientReply::Expired => {
+                    self.state = State::Idle;
+                    self.session_id = None;
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// The page's sessions, one per server, and where in the lab they were last pumped.
@@ -141,20 +159,7 @@ impl PageClients {
         }
         let _ = s.layer.take_fired(peer);
         s.layer.after_step(peer, &mut out);
-        for (_, reply) in out {
-            match reply {
-                ClientReply::Connected { session_id, .. } => {
-                    s.state = State::Connected;
-                    s.session_id = Some(session_id);
-                }
-                ClientReply::Close(_) => s.state = State::Idle,
-                ClientReply::Expired => {
-                    s.state = State::Idle;
-                    s.session_id = None;
-                }
-                _ => {}
-            }
-        }
+        s.on_replies(out);
         let mut inputs = Vec::new();
         match s.state {
             State::Idle if !s.waiting.is_empty() && peer.is_serving() => {
@@ -173,20 +178,7 @@ impl PageClients {
                 let mut replies = Vec::new();
                 inputs = s.layer.connect(peer, &mut replies, now, CONN, req);
                 s.state = State::Connecting;
-                for (_, r) in replies {
-                    match r {
-                        ClientReply::Connected { session_id, .. } => {
-                            s.state = State::Connected;
-                            s.session_id = Some(session_id);
-                        }
-                        ClientReply::Close(_) => s.state = State::Idle,
-                        ClientReply::Expired => {
-                            s.state = State::Idle;
-                            s.session_id = None;
-                        }
-                        _ => {}
-                    }
-                }
+                s.on_replies(replies);
             }
             _ => {}
         }
