@@ -284,7 +284,14 @@ test("a share link restores branches, the one shown, selection, speed and the ex
 
 test("Import restores the exported moment, paused", async () => {
   const { page, errors } = await openPage(browser, `${server.url}?seed=9&servers=5&t=3000`);
-  for (let i = 0; i < 7; i++) await page.keyboard.press("ArrowRight");
+  // Each → is one event; wait for it on screen before the next, so the moment read below is
+  // the one the export writes.
+  for (let i = 0; i < 7; i++) {
+    const steps = await lab(page, "steps");
+    await page.keyboard.press("ArrowRight");
+    await page.waitForFunction((s) => document.querySelector("#lab").dataset.steps !== s, steps);
+  }
+  assert.equal(await lab(page, "playing"), "false");
   const here = await page.evaluate(() => ({ ...document.querySelector("#lab").dataset }));
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
   const file = await download.path();
