@@ -6,6 +6,7 @@
 //! zablab status [host:port,...]
 //! zablab cli [-server host:port,...] [command args...]
 //! zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--sessions 1] [--rate N] [--json] ...
+//! zablab bench-plot --points FILE --metrics ops|p50,p99,p999 --x-label LABEL [--svg OUT.svg] ...
 //! ```
 
 use std::path::PathBuf;
@@ -21,7 +22,9 @@ const USAGE: &str = "usage:
   zablab lesson list | <name> [--lang zh] [--auto] | <name> --exercise <id>
   zablab cli [-server host:port,...] [-timeout ms] [-r] [command args...]
   zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--read-ratio 0.9] [--sessions 1] [--inflight 64]
-               [--rate OPS_PER_S] [--znodes N] [--secs 10] [--size 100] [--progress 10] [--json] [--keep]";
+               [--rate OPS_PER_S] [--znodes N] [--secs 10] [--size 100] [--progress 10] [--json] [--keep]
+  zablab bench-plot --points FILE --metrics ops|p50,p99,p999,max --x-label LABEL [--title TITLE]
+               [--x-log] [--y-log] [--svg OUT.svg]";
 
 fn usage_error(msg: &str) -> ! {
     eprintln!("zablab: {msg}\n{USAGE}");
@@ -133,6 +136,7 @@ fn main() {
         "bench" => {
             std::process::exit(runtime().block_on(zablab_node::tools::bench::run(args.collect())))
         }
+        "bench-plot" => std::process::exit(zablab_node::tools::bench_plot::run(args.collect())),
         "-h" | "--help" | "help" => println!("{USAGE}"),
         "" => usage_error("missing command"),
         other => usage_error(&format!("unknown command `{other}`")),

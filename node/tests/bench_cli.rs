@@ -1,6 +1,6 @@
 //! `zablab bench` against a 3-server `zablab cluster`: a short open-loop mixed run with many
-//! sessions, preloaded znodes and JSON output, and a closed-loop create run in text; the runs
-//! clean up after themselves. No timing thresholds: the counts checked follow from the schedule.
+//! sessions, preloaded znodes and JSON output (then drawn by `zablab bench-plot`, as
+//! bench/compare.sh does), and a closed-loop create run in text; the runs clean up after themselves. No timing thresholds: the counts checked follow from the schedule.
 
 mod common;
 mod realclients;
@@ -66,12 +66,68 @@ fn open_loop_mixed_json_and_closed_loop_create_against_zablab_cluster() {
         assert_eq!((reads, writes), (200, 200), "read ratio 0.5 is exact: {j}");
     }
     let all = &j["latency_us"]["all"];
-    assert!(n(&all["p50_us"]) <= n(&all["p99_us"]) && n(&all["p99_us"]) <= n(&all["max_us"]));
+    let quantiles: Vec<u64> = ["p50_us", "p90_us", "p99_us", "p999_us", "max_us"]
+        .iter()
+        .map(|k| n(&all[k]))
+        .collect();
+    assert!(
+        quantiles.windows(2).all(|w| w[0] <= w[1]),
+        "percentiles ordered: {j}"
+    );
+    assert_eq!(n(&all["count"]), ops, "{j}");
     let buckets = j["buckets_us"].as_array().expect("buckets");
     assert_eq!(buckets.iter().map(|b| n(&b[1])).sum::<u64>(), ops, "{j}");
     assert_eq!(j["options"]["sessions"], 6);
     assert_eq!(j["options"]["znodes"], 50);
     assert_eq!(j["options"]["read_ratio"], 0.5);
+
+    // bench/compare.sh's next step: the JSON as a point of a curve, through `zablab bench-plot`.
+    let dir = std::env::temp_dir().join(format!("zablab-bench-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let points = dir.join("points.jsonl");
+    let point = format!(
+        "{{\"system\":\"ZabLab\",\"servers\":3,\"x\":50,\"bench\":{}}}\n",
+        lines[0]
+    );
+    std::fs::write(&points, point).expect("write points");
+    let svg = dir.join("p.svg");
+    let (ok, table, err) = zablab(&[
+        "bench-plot",
+        "--points",
+        &points.to_string_lossy(),
+        "--metrics",
+        "p50,p99,p999",
+        "--x-label",
+        "read %",
+        "--svg",
+        &svg.to_string_lossy(),
+    ]);
+    assert!(ok, "bench-plot failed: {table}\n{err}");
+    let row = table.lines().nth(2).unwrap_or_default();
+    let ms = |k: &str| n(&all[k]) as f64 / 1000.0;
+    let cells: Vec<f64> = row
+        .split('|')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| c.trim_end_matches(" *").parse().unwrap_or(f64::NAN))
+        .collect();
+    assert_eq!(cells.len(), 4, "x and three quantiles: {table}");
+    assert_eq!(cells[0], 50.0, "{table}");
+    for (c, k) in cells[1..].iter().zip(["p50_us", "p99_us", "p999_us"]) {
+        // The table rounds to 3 significant digits at most.
+        assert!(
+            (c - ms(k)).abs() <= ms(k) * 0.01 + 0.005,
+            "{k}: {c} vs {}: {table}",
+            ms(k)
+        );
+    }
+    let svg_text = std::fs::read_to_string(&svg).expect("the SVG was written");
+    assert_eq!(
+        svg_text.matches("<polyline ").count(),
+        3,
+        "one line per quantile"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 
     // Closed loop, text: the last line is the one bench/compare.sh reads.
     let (ok, out, err) = zablab(&[

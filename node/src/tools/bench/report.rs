@@ -224,4 +224,65 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn json_has_the_counts_the_quantiles_in_order_and_the_options() {
+        let (mut r, w) = (Latencies::new(), Latencies::new());
+        for us in 1..=2000 {
+            r.record(us * 7);
+        }
+        let rep = BenchReport::new(&r, &w, 1, 2, 4.0);
+        let o = crate::tools::bench::parse(
+            "--op mixed --read-ratio 0.25 --rate 500 --sessions 3 --inflight 2"
+                .split(' ')
+                .map(str::to_string)
+                .collect(),
+        )
+        .expect("parses");
+        let j = rep.to_json(&o);
+        // One line, so a script can take it from stdout whole.
+        assert!(!j.to_string().contains('\n'));
+        assert_eq!(
+            (
+                j["ops"].as_u64(),
+                j["errors"].as_u64(),
+                j["behind"].as_u64()
+            ),
+            (Some(2000), Some(1), Some(2))
+        );
+        assert_eq!(j["ops_per_s"].as_f64(), Some(500.0));
+        let all = &j["latency_us"]["all"];
+        let q: Vec<u64> = ["p50_us", "p90_us", "p99_us", "p999_us", "max_us"]
+            .iter()
+            .map(|k| all[k].as_u64().unwrap_or_else(|| panic!("no {k}: {j}")))
+            .collect();
+        assert!(q.windows(2).all(|w| w[0] <= w[1]), "{q:?}");
+        assert_eq!(j["latency_us"]["read"]["count"].as_u64(), Some(2000));
+        assert_eq!(j["latency_us"]["write"]["count"].as_u64(), Some(0));
+        let opts = &j["options"];
+        assert_eq!(
+            (
+                opts["op"].as_str(),
+                opts["read_ratio"].as_f64(),
+                opts["rate"].as_f64()
+            ),
+            (Some("mixed"), Some(0.25), Some(500.0))
+        );
+        assert_eq!(
+            (
+                opts["sessions"].as_u64(),
+                opts["inflight"].as_u64(),
+                opts["znodes"].as_u64()
+            ),
+            (Some(3), Some(2), Some(6))
+        );
+        let buckets = j["buckets_us"].as_array().expect("buckets");
+        assert_eq!(
+            buckets
+                .iter()
+                .map(|b| b[1].as_u64().unwrap_or(0))
+                .sum::<u64>(),
+            2000
+        );
+    }
 }
