@@ -1,21 +1,37 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: a 3-server Apache ZooKeeper 3.8 ensemble and a 3-server ZabLab
-# ensemble on loopback, with the same zoo.cfg settings (fsync on, tickTime=2000), measured by
-# the same load generator (`zablab bench`, ZooKeeper's wire protocol) one after the other:
-# writes and reads through a follower, failover (kill -9 of the leader until the next write
-# is accepted, median of --runs), and the RSS of each server after the load. Writes the table,
-# with ratios, into BENCHMARKS.md between the "compare:begin/end" markers.
+# Side-by-side benchmark: Apache ZooKeeper 3.8 ensembles and ZabLab ensembles on loopback, with
+# the same zoo.cfg settings (fsync on, tickTime=2000), measured by the same load generator
+# (`zablab bench`, ZooKeeper's wire protocol) one after the other.
 #
-# Usage: bench/compare.sh [--secs 10] [--inflight 64] [--size 100] [--runs 5]
+# The table (--only table): writes and reads through a follower of 3 servers, failover (kill -9
+# of the leader until the next write is accepted, median of --runs), and the RSS of each server
+# after the load; written with ratios into BENCHMARKS.md between "compare:begin/end".
+# The curves (--only curves), each a table and an SVG made by `zablab bench-plot` from the JSON
+# of `zablab bench --json`, both systems side by side:
+#   curve-read-ratio  throughput against the share of reads (0 25 50 75 90 100 %), 3 and 5
+#                     servers, 15 sessions × 4 in flight spread over every server;
+#   curve-open-loop   latency p50/p99/p99.9 against offered load (open loop: requests due on a
+#                     schedule, latency from when each was due), setData on 3 servers, the rate
+#                     doubled from 500/s until the system falls behind it (saturation; at most
+#                     10 points);
+#   curve-sessions    setData throughput and p99 with 1, 10, 100 and 1000 sessions, one request
+#                     in flight each, spread over 3 servers.
+# The tables go into BENCHMARKS.md between "NAME:begin/end", the plots into bench/plots/.
+# --quick: a smoke run (1 s per point, few points, 1 failover run) that writes its tables and
+# plots into --out (default target/compare-quick) and leaves BENCHMARKS.md alone.
+#
+# Usage: bench/compare.sh [--only all|table|curves] [--quick] [--out DIR]
+#                         [--secs 10] [--inflight 64] [--size 100] [--runs 5]
 #
 # Needs bash, coreutils, awk and cargo; installs Debian's `zookeeper` package when ZooKeeper
 # is missing. Server roles are read with `zablab status` (the `srvr` four-letter word), so no
 # netcat. The phases run in order and the first one that fails stops the script with its name
 # and a message (exit 1; the servers' logs are kept and their directory printed); BENCHMARKS.md
-# is written only after every phase measured every figure of the table.
+# is written only after every phase measured every figure of every table it writes.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+CMDLINE="bench/compare.sh${*:+ $*}"
 
 PHASE="arguments"
 die() { echo "bench/compare.sh: $PHASE: $*" >&2; exit 1; }
@@ -24,51 +40,91 @@ phase() { PHASE=$1; echo "== $PHASE" >&2; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 
-SECS=10; INFLIGHT=64; SIZE=100; RUNS=5
-usage() { echo "usage: bench/compare.sh [--secs 10] [--inflight 64] [--size 100] [--runs 5]" >&2; exit 2; }
+SECS=""; INFLIGHT=64; SIZE=100; RUNS=""; ONLY=all; QUICK=0; OUT_DIR=""
+usage() {
+  echo "usage: bench/compare.sh [--only all|table|curves] [--quick] [--out DIR] [--secs 10] [--inflight 64] [--size 100] [--runs 5]" >&2
+  exit 2
+}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --secs|--inflight|--size|--runs) [ $# -ge 2 ] || usage;;&
+    --secs|--inflight|--size|--runs|--only|--out) [ $# -ge 2 ] || usage;;&
     --secs) SECS=$2; shift 2;;
     --inflight) INFLIGHT=$2; shift 2;;
     --size) SIZE=$2; shift 2;;
     --runs) RUNS=$2; shift 2;;
+    --only) ONLY=$2; shift 2;;
+    --out) OUT_DIR=$2; shift 2;;
+    --quick) QUICK=1; shift;;
     -h|--help) usage;;
     *) echo "bench/compare.sh: unknown argument $1" >&2; usage;;
   esac
 done
+if [ "$QUICK" = 1 ]; then
+  SECS=${SECS:-1}; RUNS=${RUNS:-1}
+  READ_PCTS="0 50 100"; CURVE_SERVERS="3 5"; RATE_STEPS=3; RATE_FACTOR=4; SESSION_COUNTS="1 10 100"
+  OUT_DIR=${OUT_DIR:-$ROOT/target/compare-quick}
+else
+  SECS=${SECS:-10}; RUNS=${RUNS:-5}
+  READ_PCTS="0 25 50 75 90 100"; CURVE_SERVERS="3 5"; RATE_STEPS=10; RATE_FACTOR=2; SESSION_COUNTS="1 10 100 1000"
+fi
 if ! { is_num "$SECS" && is_uint "$INFLIGHT" && is_uint "$SIZE" && is_uint "$RUNS" \
   && [ "$INFLIGHT" -ge 1 ] && [ "$RUNS" -ge 1 ]; }; then
   usage
 fi
+case "$ONLY" in all|table|curves) ;; *) echo "bench/compare.sh: --only all, table or curves" >&2; usage;; esac
+DO_TABLE=0; DO_CURVES=0
+[ "$ONLY" = curves ] || DO_TABLE=1
+[ "$ONLY" = table ] || DO_CURVES=1
 
-# The two ensembles' ports: client BASE+1..3, quorum BASE+701..703, election BASE+1701..1703.
-ZK_BASE=31000; ZL_BASE=33000
+# The curves' load (see the header); the open-loop ladder starts at RATE_START and doubles.
+CURVE_SESSIONS=15; CURVE_INFLIGHT=4
+OPEN_SESSIONS=15; OPEN_INFLIGHT=64; RATE_START=500
+CURVE_ZNODES=100   # znodes preloaded for every curve point (setData and getData spread over them)
+
+# An ensemble is named by its system and size: zk3 zl3 zk5 zl5. Its ports: client BASE+1..N,
+# quorum BASE+701..70N, election BASE+1701..170N.
+declare -A BASE=([zk3]=31000 [zl3]=33000 [zk5]=35000 [zl5]=37000)
+declare -A SYSTEM_NAME=([zk]="ZooKeeper 3.8" [zl]="ZabLab")
 QUORUM_WAIT_MS=60000      # JVM start to leader is about 3 s on an idle machine
 FAILOVER_WAIT_MS=30000    # per kill: no accepted write by then fails the phase
+ens_sys() { echo "${1:0:2}"; }
+ens_count() { echo "${1:2}"; }
+# The ensembles this run starts: the table's and the curves' (3 servers), and 5 servers when a
+# curve asks for them.
+ENSEMBLES="zk3 zl3"
+if [ "$DO_CURVES" = 1 ]; then
+  for c in $CURVE_SERVERS; do
+    [ "$c" = 3 ] || ENSEMBLES="$ENSEMBLES zk$c zl$c"
+  done
+fi
 
 # ----- preflight: every port free, ZooKeeper installed, zablab built ------------------------
 phase "preflight"
 port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
-for base in $ZK_BASE $ZL_BASE; do
-  for off in 1 2 3 701 702 703 1701 1702 1703; do
-    if port_open $((base + off)); then
-      die "127.0.0.1:$((base + off)) is already in use (a server left running?); nothing measured"
-    fi
+for ens in $ENSEMBLES; do
+  for n in $(seq 1 "$(ens_count "$ens")"); do
+    for off in "$n" $((700 + n)) $((1700 + n)); do
+      if port_open $((BASE[$ens] + off)); then
+        die "127.0.0.1:$((BASE[$ens] + off)) is already in use (a server left running?); nothing measured"
+      fi
+    done
   done
 done
 
-ZK_CP=/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar
-if [ ! -f /usr/share/java/zookeeper.jar ] || [ ! -f /usr/share/java/slf4j-simple.jar ] \
-  || ! command -v java >/dev/null; then
+ZK_CP=/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-simple.jar
+zk_missing() {
+  local j
+  for j in ${ZK_CP//:/ }; do [ -f "$j" ] || { echo "$j"; return 0; }; done
+  command -v java >/dev/null || { echo java; return 0; }
+  return 1
+}
+if zk_missing >/dev/null; then
   phase "install ZooKeeper (apt-get install zookeeper)"
-  [ "$(id -u)" = 0 ] || die "ZooKeeper 3.8 is not installed and this is not root: run apt-get install -y zookeeper"
+  [ "$(id -u)" = 0 ] || die "ZooKeeper 3.8 is not installed ($(zk_missing) missing) and this is not root: run apt-get install -y zookeeper libslf4j-java"
   (apt-get update && apt-get install -y zookeeper libslf4j-java) \
     || (sleep 5 && apt-get update && apt-get install -y zookeeper libslf4j-java) \
     || die "apt-get install zookeeper failed"
-  [ -f /usr/share/java/zookeeper.jar ] || die "no /usr/share/java/zookeeper.jar after installing zookeeper"
-  [ -f /usr/share/java/slf4j-simple.jar ] || die "no /usr/share/java/slf4j-simple.jar after installing libslf4j-java"
-  command -v java >/dev/null || die "no java on PATH after installing zookeeper"
+  if zk_missing >/dev/null; then die "$(zk_missing) is still missing after installing zookeeper"; fi
 fi
 
 phase "build zablab (cargo build --release -p zablab-node)"
@@ -77,7 +133,7 @@ ZABLAB="$ROOT/target/release/zablab"
 [ -x "$ZABLAB" ] || die "no $ZABLAB after the build"
 
 WORK=$(mktemp -d /tmp/zablab-compare.XXXXXX)
-declare -A PID          # PID[zk1] .. PID[zl3]: the server running now
+declare -A PID          # PID[zk3.1] .. PID[zl5.5]: the server running now
 ALL_PIDS=()             # every server ever started (restarts included), for the exit trap
 gone() { # PID: until the process is gone (bash reaps disowned children too), at most 5 s
   local _
@@ -91,7 +147,7 @@ cleanup() {
     local keep="$WORK-logs" f
     mkdir -p "$keep"
     for f in "$WORK"/*/*/log; do
-      cp "$f" "$keep/$(basename "$(dirname "$(dirname "$f")")")$(basename "$(dirname "$f")").log"
+      cp "$f" "$keep/$(basename "$(dirname "$(dirname "$f")")").$(basename "$(dirname "$f")").log"
     done
     echo "bench/compare.sh: server logs kept in $keep" >&2
   fi
@@ -99,12 +155,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# write_cfg SYSTEM N BASE: dataDir, myid and zoo.cfg for server N (client port BASE+N).
+# write_cfg ENS N: dataDir, myid and zoo.cfg for server N of ENS (client port BASE+N).
 write_cfg() {
-  local sys=$1 n=$2 base=$3 dir="$WORK/$1/$2"
+  local ens=$1 n=$2 base=${BASE[$1]} dir="$WORK/$1/$2" m
   mkdir -p "$dir/data"
   echo "$n" > "$dir/data/myid"
-  cat > "$dir/zoo.cfg" <<CFG
+  {
+    cat <<CFG
 tickTime=2000
 initLimit=10
 syncLimit=5
@@ -114,40 +171,41 @@ clientPortAddress=127.0.0.1
 maxClientCnxns=0
 4lw.commands.whitelist=*
 admin.enableServer=false
-server.1=127.0.0.1:$((base + 700 + 1)):$((base + 1700 + 1))
-server.2=127.0.0.1:$((base + 700 + 2)):$((base + 1700 + 2))
-server.3=127.0.0.1:$((base + 700 + 3)):$((base + 1700 + 3))
 CFG
+    for m in $(seq 1 "$(ens_count "$ens")"); do
+      echo "server.$m=127.0.0.1:$((base + 700 + m)):$((base + 1700 + m))"
+    done
+  } > "$dir/zoo.cfg"
 }
 
-start_server() { # SYSTEM N
-  local sys=$1 n=$2 dir="$WORK/$1/$2"
-  if [ "$sys" = zk ]; then
+start_server() { # ENS N
+  local ens=$1 n=$2 dir="$WORK/$1/$2"
+  if [ "$(ens_sys "$ens")" = zk ]; then
     java -cp "$ZK_CP" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" >> "$dir/log" 2>&1 &
   else
     "$ZABLAB" server "$dir/zoo.cfg" >> "$dir/log" 2>&1 &
   fi
-  PID[$sys$n]=$!
+  PID[$ens.$n]=$!
   ALL_PIDS+=("$!")
   disown "$!"   # no "Killed" job report on stderr when a server is killed on purpose
 }
 
-stop_server() { # SYSTEM N
-  local p=${PID[$1$2]}
+stop_server() { # ENS N
+  local p=${PID[$1.$2]}
   kill -9 "$p" 2>/dev/null || true
   gone "$p"
-  unset "PID[$1$2]"
+  unset "PID[$1.$2]"
 }
 
-log_excerpt() { # SYSTEM N: a server's first error lines (or its last lines), for a message
+log_excerpt() { # ENS N: a server's first error lines (or its last lines), for a message
   local f="$WORK/$1/$2/log" err
   err=$(grep -m 3 -E 'Exception|ERROR|^zablab: ' "$f" 2>/dev/null || true)
   if [ -n "$err" ]; then echo "$err"; else tail -n 5 "$f" 2>/dev/null || true; fi
 }
 
-log_tails() { # SYSTEM: log_excerpt of each server
+log_tails() { # ENS: log_excerpt of each server
   local n
-  for n in 1 2 3; do
+  for n in $(seq 1 "$(ens_count "$1")"); do
     echo "--- $1 server $n ($WORK/$1/$n/log):"
     log_excerpt "$1" "$n"
   done
@@ -155,44 +213,64 @@ log_tails() { # SYSTEM: log_excerpt of each server
 
 now_ms() { date +%s%3N; }
 
-# read_modes BASE: MODE[1..3] = leader|follower|"" (not serving or down), from one
+hosts_of() { # ENS: every client address, comma-separated
+  local n out=""
+  for n in $(seq 1 "$(ens_count "$1")"); do out="$out,127.0.0.1:$((BASE[$1] + n))"; done
+  echo "${out#,}"
+}
+
+# read_modes ENS: MODE[1..N] = leader|follower|"" (not serving or down), from one
 # `zablab status` call (it sends `srvr` to each server; it exits 1 while some are down).
 MODE=()
 read_modes() {
-  local base=$1 n out
-  out=$("$ZABLAB" status "127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))" 2>/dev/null) || true
-  for n in 1 2 3; do
-    MODE[n]=$(printf '%s\n' "$out" | awk -F'\t' -v h="127.0.0.1:$((base + n))" \
+  local ens=$1 n out
+  out=$("$ZABLAB" status "$(hosts_of "$ens")" 2>/dev/null) || true
+  for n in $(seq 1 "$(ens_count "$ens")"); do
+    MODE[n]=$(printf '%s\n' "$out" | awk -F'\t' -v h="127.0.0.1:$((BASE[$ens] + n))" \
       '$1 == h && $2 ~ /^mode=/ { sub(/^mode=/, "", $2); print $2 }')
   done
 }
 
-# wait_quorum SYSTEM BASE: until one leader and two followers; sets LEADER and FOLLOWER (the
-# first follower). Fails when a server process exits or the wait runs out.
+# wait_quorum ENS: until one leader and N-1 followers; sets LEADER and FOLLOWER (the first
+# follower). Fails when a server process exits or the wait runs out.
 wait_quorum() {
-  local sys=$1 base=$2 deadline n leaders followers
+  local ens=$1 count deadline n leaders followers
+  count=$(ens_count "$ens")
   deadline=$(( $(now_ms) + QUORUM_WAIT_MS ))
   while :; do
-    for n in 1 2 3; do
-      kill -0 "${PID[$sys$n]}" 2>/dev/null \
-        || die "$sys server $n (client port $((base + n))) exited; its log says:
-$(log_excerpt "$sys" "$n")"
+    for n in $(seq 1 "$count"); do
+      kill -0 "${PID[$ens.$n]}" 2>/dev/null \
+        || die "$ens server $n (client port $((BASE[$ens] + n))) exited; its log says:
+$(log_excerpt "$ens" "$n")"
     done
-    read_modes "$base"
+    read_modes "$ens"
     leaders=0; followers=0; LEADER=""; FOLLOWER=""
-    for n in 1 2 3; do
+    for n in $(seq 1 "$count"); do
       case "${MODE[n]}" in
         leader) leaders=$((leaders + 1)); LEADER=$n;;
         follower) followers=$((followers + 1)); [ -n "$FOLLOWER" ] || FOLLOWER=$n;;
       esac
     done
-    if [ "$leaders" = 1 ] && [ "$followers" = 2 ]; then return 0; fi
+    if [ "$leaders" = 1 ] && [ "$followers" = $((count - 1)) ]; then return 0; fi
     if [ "$(now_ms)" -ge "$deadline" ]; then
-      die "no quorum on client ports $((base + 1))-$((base + 3)) after $((QUORUM_WAIT_MS / 1000)) s (modes: ${MODE[1]:-none} ${MODE[2]:-none} ${MODE[3]:-none})
-$(log_tails "$sys")"
+      die "no quorum on client ports $(hosts_of "$ens") after $((QUORUM_WAIT_MS / 1000)) s (modes: ${MODE[*]:-none})
+$(log_tails "$ens")"
     fi
     sleep 0.1
   done
+}
+
+start_ensemble() { # ENS
+  local ens=$1 n
+  phase "${SYSTEM_NAME[$(ens_sys "$ens")]}: start $(ens_count "$ens") servers (client ports $(hosts_of "$ens"))"
+  for n in $(seq 1 "$(ens_count "$ens")"); do write_cfg "$ens" "$n"; start_server "$ens" "$n"; done
+  wait_quorum "$ens"
+  echo "   leader: server $LEADER" >&2
+}
+
+stop_ensemble() { # ENS
+  local n
+  for n in $(seq 1 "$(ens_count "$1")"); do stop_server "$1" "$n"; done
 }
 
 # bench_op HOST OP: sets OPS P50 P99 from `zablab bench`'s last line; fails on any error.
@@ -211,123 +289,258 @@ bench_op() {
   echo "   $op: $last" >&2
 }
 
-# failover SYSTEM BASE: sets FAIL_MS to the median over RUNS kills of the leader, each timed
-# from kill -9 until a create through the two survivors is accepted.
+# failover ENS: sets FAIL_MS to the median over RUNS kills of the leader, each timed from
+# kill -9 until a create through the survivors is accepted.
 failover() {
-  local sys=$1 base=$2 run n others t0 deadline accepted times=()
+  local ens=$1 run n others t0 deadline accepted times=()
   for run in $(seq 1 "$RUNS"); do
-    wait_quorum "$sys" "$base"
+    wait_quorum "$ens"
     others=""
-    for n in 1 2 3; do [ "$n" = "$LEADER" ] || others="$others,127.0.0.1:$((base + n))"; done
+    for n in $(seq 1 "$(ens_count "$ens")"); do
+      [ "$n" = "$LEADER" ] || others="$others,127.0.0.1:$((BASE[$ens] + n))"
+    done
     others=${others#,}
-    kill -9 "${PID[$sys$LEADER]}"
+    kill -9 "${PID[$ens.$LEADER]}"
     t0=$(now_ms)
     deadline=$(( t0 + FAILOVER_WAIT_MS ))
     accepted=""
     while [ "$(now_ms)" -lt "$deadline" ]; do
-      if "$ZABLAB" cli -server "$others" create "/failover-$sys-$run-$(now_ms)" x >/dev/null 2>&1; then
+      if "$ZABLAB" cli -server "$others" create "/failover-$ens-$run-$(now_ms)" x >/dev/null 2>&1; then
         accepted=$(( $(now_ms) - t0 )); break
       fi
       sleep 0.01
     done
     [ -n "$accepted" ] || die "run $run: no write accepted by $others within $((FAILOVER_WAIT_MS / 1000)) s of killing leader $LEADER
-$(log_tails "$sys")"
+$(log_tails "$ens")"
     echo "   run $run: killed server $LEADER, next write accepted after $accepted ms" >&2
     times+=("$accepted")
-    stop_server "$sys" "$LEADER"
-    start_server "$sys" "$LEADER"
+    stop_server "$ens" "$LEADER"
+    start_server "$ens" "$LEADER"
   done
   FAIL_MS=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 }
 
-rss_mb() { # SYSTEM: sets RSS to "a/b/c", the MB of the three servers
+rss_mb() { # ENS: sets RSS to "a/b/c", the MB of the servers
   local n kb out=""
-  for n in 1 2 3; do
-    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${PID[$1$n]}/status" 2>/dev/null || true)
-    is_uint "$kb" || die "no VmRSS for $1 server $n (pid ${PID[$1$n]}): did it exit?"
+  for n in $(seq 1 "$(ens_count "$1")"); do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${PID[$1.$n]}/status" 2>/dev/null || true)
+    is_uint "$kb" || die "no VmRSS for $1 server $n (pid ${PID[$1.$n]}): did it exit?"
     out="$out/$((kb / 1024))"
   done
   RSS=${out#/}
 }
 
-# measure SYSTEM BASE NAME: every figure of SYSTEM's column into R[SYSTEM.*] (no subshell, so
-# a failed phase stops the script and the PIDs stay known to the exit trap).
+# measure_table ENS: every figure of the table's column for ENS's system into R[SYS.*] (no
+# subshell, so a failed phase stops the script and the PIDs stay known to the exit trap).
 declare -A R
-measure() {
-  local sys=$1 base=$2 name=$3 n host op
-  phase "$name: start 3 servers (client ports $((base + 1))-$((base + 3)))"
-  for n in 1 2 3; do write_cfg "$sys" "$n" "$base"; start_server "$sys" "$n"; done
-  wait_quorum "$sys" "$base"
-  host="127.0.0.1:$((base + FOLLOWER))"
-  echo "   leader: server $LEADER; load through follower $host" >&2
+measure_table() {
+  local ens=$1 sys name host op
+  sys=$(ens_sys "$ens"); name=${SYSTEM_NAME[$sys]}
+  wait_quorum "$ens"
+  host="127.0.0.1:$((BASE[$ens] + FOLLOWER))"
   for op in set get create; do
-    phase "$name: $op for $SECS s through a follower"
+    phase "$name: $op for $SECS s through follower $host"
     bench_op "$host" "$op"
     R[$sys.$op.ops]=$OPS; R[$sys.$op.p50]=$P50; R[$sys.$op.p99]=$P99
   done
   phase "$name: RSS after load"
-  rss_mb "$sys"
+  rss_mb "$ens"
   R[$sys.rss]=$RSS
   echo "   $RSS MB" >&2
   phase "$name: failover ($RUNS kill -9 of the leader)"
-  failover "$sys" "$base"
+  failover "$ens"
   R[$sys.fail]=$FAIL_MS
-  phase "$name: stop"
-  for n in 1 2 3; do stop_server "$sys" "$n"; done
 }
 
-measure zk $ZK_BASE "Apache ZooKeeper 3.8"
-measure zl $ZL_BASE "ZabLab"
+# ----- the curves: points as JSON lines, one file per curve ---------------------------------
+POINTS="$WORK/points"
+mkdir -p "$POINTS"
 
-# ----- the table: only figures measured above ------------------------------------------------
-phase "write BENCHMARKS.md"
-for sys in zk zl; do
-  for k in set.ops set.p99 get.ops get.p99 create.ops create.p50 create.p99 fail; do
-    is_num "${R[$sys.$k]:-}" || die "$sys $k was not measured (got '${R[$sys.$k]:-}'); BENCHMARKS.md unchanged"
+# curve_point CURVE ENS X ARGS...: one `zablab bench --json` run over every server of ENS,
+# appended to CURVE's points; fails when the bench fails, completes nothing, or has errors.
+# Sets BEHIND and DONE_OPS for the caller.
+curve_point() {
+  local curve=$1 ens=$2 x=$3 out ops errors sys
+  shift 3
+  sys=$(ens_sys "$ens")
+  out=$("$ZABLAB" bench --hosts "$(hosts_of "$ens")" --secs "$SECS" --size "$SIZE" --znodes "$CURVE_ZNODES" \
+    --json --progress 10 "$@") \
+    || die "zablab bench $* against $(hosts_of "$ens") failed (its message is above)"
+  [[ $out =~ ^\{.*\}$ ]] || die "zablab bench --json printed no JSON object: $out"
+  [[ $out =~ \"ops\":([0-9]+) ]] || die "zablab bench --json: no ops count: $out"
+  ops=${BASH_REMATCH[1]}
+  [[ $out =~ \"errors\":([0-9]+) ]] || die "zablab bench --json: no errors count: $out"
+  errors=${BASH_REMATCH[1]}
+  [[ $out =~ \"behind\":([0-9]+) ]] || die "zablab bench --json: no behind count: $out"
+  BEHIND=${BASH_REMATCH[1]}; DONE_OPS=$ops
+  [ "$ops" -gt 0 ] || die "zablab bench $* completed no request"
+  [ "$errors" = 0 ] || die "zablab bench $* had $errors failed requests"
+  printf '{"system":"%s","servers":%s,"x":%s,"bench":%s}\n' \
+    "${SYSTEM_NAME[$sys]}" "$(ens_count "$ens")" "$x" "$out" >> "$POINTS/$curve.jsonl"
+  if [[ $out =~ \"ops_per_s\":([0-9.]+) ]]; then
+    echo "   $curve x=$x: ${BASH_REMATCH[1]} ops/s, behind $BEHIND" >&2
+  fi
+}
+
+curve_read_ratio() { # ENS
+  local ens=$1 pct ratio
+  for pct in $READ_PCTS; do
+    phase "${SYSTEM_NAME[$(ens_sys "$ens")]} ($(ens_count "$ens") servers): $pct % reads for $SECS s"
+    ratio=$(awk -v p="$pct" 'BEGIN { printf "%.2f", p / 100 }')
+    curve_point curve-read-ratio "$ens" "$pct" --op mixed --read-ratio "$ratio" \
+      --sessions "$CURVE_SESSIONS" --inflight "$CURVE_INFLIGHT"
   done
-  [[ ${R[$sys.rss]:-} =~ ^[0-9]+/[0-9]+/[0-9]+$ ]] || die "$sys RSS was not measured; BENCHMARKS.md unchanged"
+}
+
+# curve_open_loop ENS: the offered rate doubles (×4 with --quick) from RATE_START until the run falls behind it
+# (more than 1 % of the requests due never sent, or under 90 % of the rate completed); the
+# point where it did is kept, the ladder stops there (or after RATE_STEPS points).
+curve_open_loop() {
+  local ens=$1 step rate due
+  rate=$RATE_START
+  for step in $(seq 1 "$RATE_STEPS"); do
+    phase "${SYSTEM_NAME[$(ens_sys "$ens")]}: setData offered at $rate/s (open loop, point $step of at most $RATE_STEPS)"
+    curve_point curve-open-loop "$ens" "$rate" --op set --rate "$rate" \
+      --sessions "$OPEN_SESSIONS" --inflight "$OPEN_INFLIGHT"
+    due=$(awk -v r="$rate" -v s="$SECS" 'BEGIN { printf "%d", r * s }')
+    if [ $((BEHIND * 100)) -gt "$due" ] || [ $((DONE_OPS * 10)) -lt $((due * 9)) ]; then
+      echo "   saturated at $rate/s: $DONE_OPS of $due done, $BEHIND never sent" >&2
+      return 0
+    fi
+    rate=$((rate * RATE_FACTOR))
+  done
+}
+
+curve_sessions() { # ENS
+  local ens=$1 n
+  for n in $SESSION_COUNTS; do
+    phase "${SYSTEM_NAME[$(ens_sys "$ens")]}: setData from $n sessions, 1 in flight each, for $SECS s"
+    curve_point curve-sessions "$ens" "$n" --op set --sessions "$n" --inflight 1
+  done
+}
+
+# ----- the run: each system's ensembles in turn, the same phases in the same order -----------
+for sys in zk zl; do
+  start_ensemble "${sys}3"
+  if [ "$DO_CURVES" = 1 ]; then
+    for c in $CURVE_SERVERS; do [ "$c" != 3 ] || curve_read_ratio "${sys}3"; done
+    curve_open_loop "${sys}3"
+    curve_sessions "${sys}3"
+  fi
+  # Failover restarts servers, so it comes after every other phase on this ensemble.
+  [ "$DO_TABLE" = 0 ] || measure_table "${sys}3"
+  phase "${SYSTEM_NAME[$sys]}: stop 3 servers"
+  stop_ensemble "${sys}3"
+  if [ "$DO_CURVES" = 1 ]; then
+    for c in $CURVE_SERVERS; do
+      [ "$c" != 3 ] || continue
+      start_ensemble "$sys$c"
+      curve_read_ratio "$sys$c"
+      phase "${SYSTEM_NAME[$sys]}: stop $c servers"
+      stop_ensemble "$sys$c"
+    done
+  fi
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
-sum_rss() { echo "$1" | tr / '\n' | awk '{s+=$1} END {print s}'; }
-row() { # LABEL KEY GOAL
-  echo "| $1 | ${R[zk.$2]} | ${R[zl.$2]} | $(ratio "${R[zl.$2]}" "${R[zk.$2]}")× | $3 |"
+# ----- the tables: only figures measured above ------------------------------------------------
+# replace_block FILE NAME BLOCK_FILE: the lines between "<!-- NAME:begin -->" and
+# "<!-- NAME:end -->" become BLOCK_FILE (which has the markers), through a temporary file and a
+# rename, so FILE is never left half written; a missing block is appended under a heading.
+replace_block() {
+  local file=$1 name=$2 block=$3 new="$1.compare.tmp"
+  [ -f "$file" ] || printf '# ZabLab benchmarks\n' > "$file"
+  if grep -q "^<!-- $name:begin -->\$" "$file"; then
+    grep -q "^<!-- $name:end -->\$" "$file" || die "$file has $name:begin but no $name:end"
+    awk -v table="$block" -v b="<!-- $name:begin -->" -v e="<!-- $name:end -->" '
+      $0 == b { while ((getline l < table) > 0) print l; skip = 1; next }
+      $0 == e { skip = 0; next }
+      !skip { print }' "$file" > "$new"
+  else
+    { cat "$file"; printf '\n## %s\n\n' "$name"; cat "$block"; } > "$new"
+  fi
+  mv "$new" "$file"
 }
 
-TABLE="$WORK/table.md"
-{
-  echo "<!-- compare:begin -->"
-  echo "Measured $(date -u +%Y-%m-%d) by \`bench/compare.sh --secs $SECS --inflight $INFLIGHT --size $SIZE --runs $RUNS\`:"
-  echo "3 servers each on 127.0.0.1, same zoo.cfg (tickTime=2000, initLimit=10, syncLimit=5, fsync on),"
-  echo "load from \`zablab bench\` through a follower, $INFLIGHT requests in flight, $SIZE-byte values."
-  echo
-  echo "| metric | Apache ZooKeeper 3.8 | ZabLab | ZabLab / ZooKeeper | goal |"
-  echo "|---|---|---|---|---|"
-  row "setData ops/s" set.ops "≥ 2×"
-  row "setData p99 (µs)" set.p99 "≤ ½"
-  row "getData ops/s" get.ops "≥ 2×"
-  row "getData p99 (µs)" get.p99 "≤ ½"
-  row "create ops/s" create.ops ""
-  echo "| create p50 / p99 (µs) | ${R[zk.create.p50]} / ${R[zk.create.p99]} | ${R[zl.create.p50]} / ${R[zl.create.p99]} | $(ratio "${R[zl.create.p99]}" "${R[zk.create.p99]}")× (p99) | ≤ ½ |"
-  row "failover, kill -9 leader → next write (median ms of $RUNS)" fail "≤ ½"
-  echo "| RSS after load, per server (MB) | ${R[zk.rss]} | ${R[zl.rss]} | $(ratio "$(sum_rss "${R[zl.rss]}")" "$(sum_rss "${R[zk.rss]}")")× | ≤ 1/10 |"
-  echo "<!-- compare:end -->"
-} > "$TABLE"
-cat "$TABLE"
-
-# Replace the marked block (or append a section), through a temporary file and a rename, so
-# BENCHMARKS.md is never left half written.
-OUT="$ROOT/BENCHMARKS.md"
-[ -f "$OUT" ] || printf '# ZabLab benchmarks\n' > "$OUT"
-NEW="$OUT.compare.tmp"
-if grep -q '^<!-- compare:begin -->$' "$OUT"; then
-  grep -q '^<!-- compare:end -->$' "$OUT" || die "BENCHMARKS.md has compare:begin but no compare:end"
-  awk -v table="$TABLE" '
-    /^<!-- compare:begin -->$/ { while ((getline l < table) > 0) print l; skip = 1; next }
-    /^<!-- compare:end -->$/ { skip = 0; next }
-    !skip { print }' "$OUT" > "$NEW"
-else
-  { cat "$OUT"; printf '\n## ZabLab vs Apache ZooKeeper 3.8 (same machine, one run)\n\n'; cat "$TABLE"; } > "$NEW"
+BLOCKS=()   # NAME=FILE of every block measured, written together at the end
+if [ "$DO_TABLE" = 1 ]; then
+  phase "the table"
+  for sys in zk zl; do
+    for k in set.ops set.p99 get.ops get.p99 create.ops create.p50 create.p99 fail; do
+      is_num "${R[$sys.$k]:-}" || die "$sys $k was not measured (got '${R[$sys.$k]:-}'); BENCHMARKS.md unchanged"
+    done
+    [[ ${R[$sys.rss]:-} =~ ^[0-9]+/[0-9]+/[0-9]+$ ]] || die "$sys RSS was not measured; BENCHMARKS.md unchanged"
+  done
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+  sum_rss() { echo "$1" | tr / '\n' | awk '{s+=$1} END {print s}'; }
+  row() { # LABEL KEY GOAL
+    echo "| $1 | ${R[zk.$2]} | ${R[zl.$2]} | $(ratio "${R[zl.$2]}" "${R[zk.$2]}")× | $3 |"
+  }
+  TABLE="$WORK/compare.md"
+  {
+    echo "<!-- compare:begin -->"
+    echo "Measured $(date -u +%Y-%m-%d) by \`$CMDLINE\` (--secs $SECS --inflight $INFLIGHT --size $SIZE --runs $RUNS, $(nproc) cores):"
+    echo "3 servers each on 127.0.0.1, same zoo.cfg (tickTime=2000, initLimit=10, syncLimit=5, fsync on),"
+    echo "load from \`zablab bench\` through a follower, $INFLIGHT requests in flight, $SIZE-byte values."
+    echo
+    echo "| metric | Apache ZooKeeper 3.8 | ZabLab | ZabLab / ZooKeeper | goal |"
+    echo "|---|---|---|---|---|"
+    row "setData ops/s" set.ops "≥ 5×"
+    row "setData p99 (µs)" set.p99 "≤ ¼"
+    row "getData ops/s" get.ops "≥ 10×"
+    row "getData p99 (µs)" get.p99 "≤ ¼"
+    row "create ops/s" create.ops ""
+    echo "| create p50 / p99 (µs) | ${R[zk.create.p50]} / ${R[zk.create.p99]} | ${R[zl.create.p50]} / ${R[zl.create.p99]} | $(ratio "${R[zl.create.p99]}" "${R[zk.create.p99]}")× (p99) | ≤ ¼ |"
+    row "failover, kill -9 leader → next write (median ms of $RUNS)" fail "≤ ¼"
+    echo "| RSS after load, per server (MB) | ${R[zk.rss]} | ${R[zl.rss]} | $(ratio "$(sum_rss "${R[zl.rss]}")" "$(sum_rss "${R[zk.rss]}")")× | |"
+    echo "<!-- compare:end -->"
+  } > "$TABLE"
+  BLOCKS+=("compare=$TABLE")
 fi
-mv "$NEW" "$OUT"
-echo "bench/compare.sh: table written to BENCHMARKS.md" >&2
+
+if [ "$DO_CURVES" = 1 ]; then
+  PLOTS="$ROOT/bench/plots"; IMG_PREFIX="bench/plots/"
+  [ -z "$OUT_DIR" ] || { PLOTS="$OUT_DIR"; IMG_PREFIX=""; }
+  mkdir -p "$PLOTS"
+  # curve_block NAME INTRO PLOT_ARGS -- TABLE_ARGS: the SVG and the block with its table.
+  curve_block() {
+    local name=$1 intro=$2 svg_metrics=$3 table_metrics=$4 xlabel=$5 title=$6 axes=$7 block="$WORK/$1.md" t
+    phase "$name: table and plot"
+    [ -s "$POINTS/$name.jsonl" ] || die "no points were measured for $name"
+    # shellcheck disable=SC2086 # $axes is a list of flags
+    "$ZABLAB" bench-plot --points "$POINTS/$name.jsonl" --metrics "$svg_metrics" --x-label "$xlabel" \
+      --title "$title" $axes --svg "$PLOTS/$name.svg" >/dev/null || die "zablab bench-plot failed for $name"
+    t=$("$ZABLAB" bench-plot --points "$POINTS/$name.jsonl" --metrics "$table_metrics" --x-label "$xlabel") \
+      || die "zablab bench-plot failed for $name"
+    {
+      echo "<!-- $name:begin -->"
+      echo "Measured $(date -u +%Y-%m-%d) by \`$CMDLINE\` (--secs $SECS per point, $(nproc) cores):"
+      echo "$intro"
+      echo
+      echo "![$title]($IMG_PREFIX$name.svg)"
+      echo
+      echo "$t"
+      echo "<!-- $name:end -->"
+    } > "$block"
+    cp "$POINTS/$name.jsonl" "$PLOTS/$name.jsonl"
+    BLOCKS+=("$name=$block")
+  }
+  curve_block curve-read-ratio \
+    "$CURVE_SESSIONS sessions × $CURVE_INFLIGHT in flight (closed loop) spread over every server, getData and setData mixed evenly over $CURVE_ZNODES znodes of $SIZE bytes." \
+    ops ops "read %" "Throughput against the share of reads" ""
+  curve_block curve-open-loop \
+    "setData on 3 servers, open loop: requests due at the offered rate over $OPEN_SESSIONS sessions × $OPEN_INFLIGHT tasks, latency from when each was due; the rate ×$RATE_FACTOR from $RATE_START/s per point until the system falls behind (that point is the last; at most $RATE_STEPS points)." \
+    p50,p99,p999 ops,p50,p99,p999 "offered setData/s" "Latency against offered load (open loop)" "--x-log --y-log"
+  curve_block curve-sessions \
+    "setData on 3 servers from N sessions with one request in flight each (closed loop), spread over every server." \
+    ops ops,p50,p99 "sessions" "setData throughput against sessions" "--x-log"
+fi
+
+# Every block was measured: write them all (BENCHMARKS.md, or --out for a quick run).
+DEST="$ROOT/BENCHMARKS.md"
+[ -z "$OUT_DIR" ] || { mkdir -p "$OUT_DIR"; DEST="$OUT_DIR/tables.md"; }
+phase "write $DEST"
+for b in "${BLOCKS[@]}"; do
+  cat "${b#*=}"
+  replace_block "$DEST" "${b%%=*}" "${b#*=}"
+done
+echo "bench/compare.sh: tables written to $DEST" >&2
