@@ -358,7 +358,7 @@ mkdir -p "$POINTS"
 
 # curve_point CURVE ENS X ARGS...: one `zablab bench --json` run over every server of ENS,
 # appended to CURVE's points; fails when the bench fails, completes nothing, or has errors.
-# Sets BEHIND and DONE_OPS for the caller.
+# Sets BEHIND and OPS_PER_S for the caller.
 curve_point() {
   local curve=$1 ens=$2 x=$3 out ops errors sys
   shift 3
@@ -372,14 +372,14 @@ curve_point() {
   [[ $out =~ \"errors\":([0-9]+) ]] || die "zablab bench --json: no errors count: $out"
   errors=${BASH_REMATCH[1]}
   [[ $out =~ \"behind\":([0-9]+) ]] || die "zablab bench --json: no behind count: $out"
-  BEHIND=${BASH_REMATCH[1]}; DONE_OPS=$ops
+  BEHIND=${BASH_REMATCH[1]}
+  [[ $out =~ \"ops_per_s\":([0-9.]+) ]] || die "zablab bench --json: no ops_per_s: $out"
+  OPS_PER_S=${BASH_REMATCH[1]}
   [ "$ops" -gt 0 ] || die "zablab bench $* completed no request"
   [ "$errors" = 0 ] || die "zablab bench $* had $errors failed requests"
   printf '{"system":"%s","servers":%s,"x":%s,"bench":%s}\n' \
     "${SYSTEM_NAME[$sys]}" "$(ens_count "$ens")" "$x" "$out" >> "$POINTS/$curve.jsonl"
-  if [[ $out =~ \"ops_per_s\":([0-9.]+) ]]; then
-    echo "   $curve x=$x: ${BASH_REMATCH[1]} ops/s, behind $BEHIND" >&2
-  fi
+  echo "   $curve x=$x: $OPS_PER_S ops/s, behind $BEHIND" >&2
 }
 
 curve_read_ratio() { # ENS
@@ -392,19 +392,19 @@ curve_read_ratio() { # ENS
   done
 }
 
-# curve_open_loop ENS: the offered rate doubles (×4 with --quick) from RATE_START until the run falls behind it
-# (more than 1 % of the requests due never sent, or under 90 % of the rate completed); the
-# point where it did is kept, the ladder stops there (or after RATE_STEPS points).
+# curve_open_loop ENS: the offered rate doubles (×4 with --quick) from RATE_START until the
+# system falls behind it (under 90 % of the rate completed per second, the drain after the end
+# included, or requests never sent); the point where it did is kept, the ladder stops there (or
+# after RATE_STEPS points).
 curve_open_loop() {
-  local ens=$1 step rate due
+  local ens=$1 step rate
   rate=$RATE_START
   for step in $(seq 1 "$RATE_STEPS"); do
     phase "${SYSTEM_NAME[$(ens_sys "$ens")]}: setData offered at $rate/s (open loop, point $step of at most $RATE_STEPS)"
     curve_point curve-open-loop "$ens" "$rate" --op set --rate "$rate" \
       --sessions "$OPEN_SESSIONS" --inflight "$OPEN_INFLIGHT"
-    due=$(awk -v r="$rate" -v s="$SECS" 'BEGIN { printf "%d", r * s }')
-    if [ $((BEHIND * 100)) -gt "$due" ] || [ $((DONE_OPS * 10)) -lt $((due * 9)) ]; then
-      echo "   saturated at $rate/s: $DONE_OPS of $due done, $BEHIND never sent" >&2
+    if [ "$BEHIND" -gt 0 ] || awk -v a="$OPS_PER_S" -v r="$rate" 'BEGIN { exit !(a < 0.9 * r) }'; then
+      echo "   saturated at $rate/s: $OPS_PER_S/s completed, $BEHIND never sent" >&2
       return 0
     fi
     rate=$((rate * RATE_FACTOR))
@@ -528,7 +528,7 @@ if [ "$DO_CURVES" = 1 ]; then
     "$CURVE_SESSIONS sessions × $CURVE_INFLIGHT in flight (closed loop) spread over every server, getData and setData mixed evenly over $CURVE_ZNODES znodes of $SIZE bytes." \
     ops ops "read %" "Throughput against the share of reads" ""
   curve_block curve-open-loop \
-    "setData on 3 servers, open loop: requests due at the offered rate over $OPEN_SESSIONS sessions × $OPEN_INFLIGHT tasks, latency from when each was due; the rate ×$RATE_FACTOR from $RATE_START/s per point until the system falls behind (that point is the last; at most $RATE_STEPS points)." \
+    "setData on 3 servers, open loop: requests due at the offered rate over $OPEN_SESSIONS sessions × $OPEN_INFLIGHT tasks, latency from when each was due (requests due before the end are still sent for up to another $SECS s, so a queue is measured, not dropped); the rate ×$RATE_FACTOR from $RATE_START/s per point until the system falls behind (that point is the last; at most $RATE_STEPS points)." \
     p50,p99,p999 ops,p50,p99,p999 "offered setData/s" "Latency against offered load (open loop)" "--x-log --y-log"
   curve_block curve-sessions \
     "setData on 3 servers from N sessions with one request in flight each (closed loop), spread over every server." \

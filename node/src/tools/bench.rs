@@ -12,8 +12,9 @@
 //! as soon as the last one is answered (closed loop); with `--rate` the run's requests are due
 //! at fixed times, `rate` per second over all tasks (open loop), and a latency counts from when
 //! its request was due, so queueing behind a slow server is measured (at most `inflight` per
-//! session are outstanding; requests that could not be sent before the end are reported as
-//! `behind`). `set`, `get` and `mixed` work on `--znodes` znodes of `--size` bytes created
+//! session are outstanding; requests due before the end are still sent after it, for up to
+//! another `--secs` (at most 60 s), so the queue a saturated server built is measured, and
+//! those not sent even then are reported as `behind`). `set`, `get` and `mixed` work on `--znodes` znodes of `--size` bytes created
 //! before the run (default: one per task); `mixed` reads `--read-ratio` of its requests,
 //! spread evenly. Latencies go into HdrHistograms (1 µs to 1 h, 3 significant digits), reads
 //! and writes apart. Everything lives under a fresh `/zablab-bench-<pid>-<n>` that is deleted

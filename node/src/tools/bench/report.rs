@@ -100,8 +100,8 @@ pub struct BenchReport {
     /// Requests that succeeded (their latencies are in `all`).
     pub ops: u64,
     pub errors: u64,
-    /// Open loop only: requests due before the end that were never sent because the run ended
-    /// first (the servers, or this client, could not keep up with `--rate`).
+    /// Open loop only: requests due before the end that were still not sent when the drain
+    /// after it ended (the servers, or this client, could not keep up with `--rate`).
     pub behind: u64,
     pub elapsed_secs: f64,
     pub ops_per_sec: f64,
