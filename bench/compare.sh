@@ -82,8 +82,10 @@ OPEN_SESSIONS=15; OPEN_INFLIGHT=64; RATE_START=500
 CURVE_ZNODES=100   # znodes preloaded for every curve point (setData and getData spread over them)
 
 # An ensemble is named by its system and size: zk3 zl3 zk5 zl5. Its ports: client BASE+1..N,
-# quorum BASE+701..70N, election BASE+1701..170N.
-declare -A BASE=([zk3]=31000 [zl3]=33000 [zk5]=35000 [zl5]=37000)
+# quorum BASE+701..70N, election BASE+1701..170N, all below Linux's ephemeral range (32768 up):
+# there, a client connection of an earlier phase (1000 sessions) can hold the port a later
+# ensemble must bind ("cannot bind quorum port ...: Address already in use").
+declare -A BASE=([zk3]=22000 [zl3]=24000 [zk5]=26000 [zl5]=28000)
 declare -A SYSTEM_NAME=([zk]="ZooKeeper 3.8" [zl]="ZabLab")
 QUORUM_WAIT_MS=60000      # JVM start to leader is about 3 s on an idle machine
 FAILOVER_WAIT_MS=30000    # per kill: no accepted write by then fails the phase
