@@ -1,8 +1,9 @@
 //! The codec and `zkclient` against a real Apache ZooKeeper 3.8 (Debian's `zookeeper`
 //! package): a standalone server on a random loopback port, killed by PID at the end.
-//! Skips (passes with a message) when Java or the ZooKeeper jars are missing.
+//! Skips (passes with a message) when Java or the ZooKeeper jars are missing, unless
+//! ZABLAB_REQUIRE_CLIENTS=1 (CI) makes that a failure.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,86 +16,39 @@ use zablab_core::tree::{
 use zablab_node::codec::proto::event;
 use zablab_node::tools::zkclient::{first_error, ConnectOptions, WatchEvent, ZkClient, ZkError};
 
-const JARS: [&str; 4] = [
-    "/usr/share/java/zookeeper.jar",
-    "/usr/share/java/zookeeper-jute.jar",
-    "/usr/share/java/slf4j-api.jar",
-    "/usr/share/java/slf4j-simple.jar",
-];
+mod common;
 
-/// A standalone Apache ZooKeeper; killed (by its PID) and its directory removed on drop.
+/// A standalone Apache ZooKeeper on a random loopback port, killed (by its PID) and its
+/// directory removed on drop.
 pub struct RealZk {
-    child: Child,
-    dir: PathBuf,
+    _zk: common::real_zk::RealZk,
+    _dir: common::TempDir,
     pub addr: String,
-}
-
-impl Drop for RealZk {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(21810)
 }
 
 /// Starts the server, or explains why it cannot and returns None.
 pub async fn start_real_zk() -> Option<RealZk> {
-    if let Some(missing) = JARS.iter().find(|j| !Path::new(j).exists()) {
-        eprintln!("SKIP: {missing} missing (apt-get install -y zookeeper)");
+    if !common::real_zk::available() {
         return None;
     }
-    if Command::new("java").arg("-version").output().is_err() {
-        eprintln!("SKIP: no java on PATH");
-        return None;
-    }
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("zablab-realzk-{}-{port}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("data")).ok()?;
-    let cfg = dir.join("zoo.cfg");
-    let text = format!(
-        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-         maxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n",
-        dir.join("data").display()
-    );
-    std::fs::write(&cfg, text).ok()?;
-    let log = std::fs::File::create(dir.join("zk.log")).ok()?;
-    let child = Command::new("java")
-        .arg("-Dzookeeper.extendedTypesEnabled=true")
-        .arg("-cp")
-        .arg(JARS.join(":"))
-        .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-        .arg(&cfg)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().ok()?)
-        .stderr(log)
-        .spawn()
-        .ok()?;
-    let zk = RealZk {
-        child,
-        dir,
-        addr: format!("127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while Instant::now() < deadline {
-        // `ruok` answers before the server serves; `srvr` prints a Mode only once it does.
-        let ok = zablab_node::four_letter_word(&zk.addr, "srvr", Duration::from_millis(500))
-            .await
-            .is_ok_and(|a| a.contains("Mode: standalone"));
-        if ok {
-            return Some(zk);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let log = std::fs::read_to_string(zk.dir.join("zk.log")).unwrap_or_default();
-    panic!("Apache ZooKeeper did not start on {}:\n{log}", zk.addr);
+    let dir = common::TempDir::new("realzk");
+    let port = common::free_port();
+    let (root, data) = (dir.0.clone(), dir.0.join("data"));
+    let zk = tokio::task::spawn_blocking(move || {
+        common::real_zk::RealZk::start(
+            &root,
+            &data,
+            port,
+            &["-Dzookeeper.extendedTypesEnabled=true"],
+        )
+    })
+    .await
+    .ok()?;
+    Some(RealZk {
+        addr: zk.addr.clone(),
+        _zk: zk,
+        _dir: dir,
+    })
 }
 
 fn open() -> Vec<Acl> {
@@ -528,7 +482,7 @@ impl Drop for Zablab {
 }
 
 async fn start_zablab() -> Zablab {
-    let port = free_port();
+    let port = common::free_port();
     let dir = std::env::temp_dir().join(format!("zablab-4lwcmp-{}-{port}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("data")).expect("dir");

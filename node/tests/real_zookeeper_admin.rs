@@ -52,13 +52,6 @@ const ZABLAB_ONLY: [&str; 5] = [
     "trunc_count",
 ];
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// A server process killed (by its PID) when dropped.
 struct Proc(Child);
 

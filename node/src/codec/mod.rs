@@ -10,6 +10,7 @@
 //! | [`proto`] | ZooKeeper's client wire protocol: frames, records, opcodes (both directions) |
 //! | [`machine`] | [`machine::NodeMachine`]: codecs and numbers a replicated machine provides |
 //! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn records, snapshots |
+//! | [`zk_files`] | Apache ZooKeeper 3.8's `log.*` and `snapshot.*` files |
 
 pub mod java_text;
 pub mod jute;
@@ -17,3 +18,4 @@ pub mod machine;
 pub mod proto;
 pub mod tree_machine;
 pub mod wire;
+pub mod zk_files;

@@ -30,6 +30,14 @@ impl Drop for TempDir {
     }
 }
 
+/// A loopback port free right now (the OS picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// A base port such that base..base+n and the +100 (secure client ports of `cluster --tls`),
 /// +707, +1707 and +3000 ranges, and the metrics and admin ranges `zablab cluster` configures,
 /// are free right now.
@@ -182,3 +190,4 @@ pub fn http_request(addr: &str, raw: &str) -> Option<(u16, String)> {
     let status = head.split(' ').nth(1)?.parse().ok()?;
     Some((status, body.to_string()))
 }
+pub mod real_zk;

@@ -1,0 +1,256 @@
+//! `log.<zxid>` as ZooKeeper 3.8's `FileTxnLog` writes it:
+//!
+//! ```text
+//! FileHeader{"ZKLG", 2, dbid 0}
+//! { long adler32(txn), int len, byte[len] txn, byte 'B' }…   one record per transaction
+//! 0 0 0 …                                                   preallocated zeros (64 MB steps)
+//! ```
+//!
+//! `txn` is `TxnHeader{long clientId, int cxid, long zxid, long time, int type}` followed by the
+//! transaction record of that type (CreateTxn, SetDataTxn, …) and, since ZooKeeper 3.6, a
+//! `TxnDigest{int version, long treeDigest}`. This module frames records and reads their
+//! headers; the records' bodies are the replicated machine's codec.
+//!
+//! How the end of a log is found follows ZooKeeper's `FileTxnIterator`: a record length of 0
+//! (the preallocated zeros) or the end of the bytes is the clean end; a record cut short or
+//! missing its 'B' is a torn tail (the crash happened mid-write), reported with the offset to
+//! truncate at; a checksum that does not match is an error, as it stops ZooKeeper's start-up.
+
+use std::ops::Range;
+
+use super::{FileHeader, ZkFileError, FILE_HEADER_BYTES};
+use crate::codec::jute::{adler32, put_i32, put_i64, JuteError, Reader};
+
+const LOG_MAGIC: &[u8; 4] = b"ZKLG";
+/// `FileTxnLog`'s dbId.
+const LOG_DBID: i64 = 0;
+/// ZooKeeper's end-of-record marker.
+const END_OF_RECORD: u8 = b'B';
+/// `TxnHeader` is 32 bytes.
+pub const TXN_HEADER_BYTES: usize = 32;
+
+/// `TxnHeader`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxnHeader {
+    /// The session that sent the request (0 for server-internal transactions).
+    pub client_id: i64,
+    pub cxid: i32,
+    pub zxid: i64,
+    /// The leader's clock when it prepared the transaction (ms since the epoch).
+    pub time: i64,
+    /// The opcode (create 1, delete 2, setData 5, …, createSession -10, closeSession -11,
+    /// error -1).
+    pub txn_type: i32,
+}
+
+impl TxnHeader {
+    pub fn write(&self, out: &mut Vec<u8>) {
+        put_i64(out, self.client_id);
+        put_i32(out, self.cxid);
+        put_i64(out, self.zxid);
+        put_i64(out, self.time);
+        put_i32(out, self.txn_type);
+    }
+
+    pub fn read(r: &mut Reader<'_>) -> Result<TxnHeader, JuteError> {
+        Ok(TxnHeader {
+            client_id: r.i64()?,
+            cxid: r.i32()?,
+            zxid: r.i64()?,
+            time: r.i64()?,
+            txn_type: r.i32()?,
+        })
+    }
+}
+
+/// The first bytes of a new log file.
+pub fn log_file_header() -> Vec<u8> {
+    let mut out = Vec::with_capacity(FILE_HEADER_BYTES);
+    FileHeader::new(LOG_MAGIC, LOG_DBID).write(&mut out);
+    out
+}
+
+/// Appends one record framing `txn` (a TxnHeader and what follows it).
+pub fn append_record(out: &mut Vec<u8>, txn: &[u8]) {
+    debug_assert!(
+        txn.len() >= TXN_HEADER_BYTES,
+        "a record starts with its TxnHeader"
+    );
+    put_i64(out, adler32(txn) as i64);
+    put_i32(out, txn.len() as i32);
+    out.extend_from_slice(txn);
+    out.push(END_OF_RECORD);
+}
+
+/// One record found in a log: its header and where its bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    pub header: TxnHeader,
+    /// The whole txn (header included) within the file's bytes.
+    pub txn: Range<usize>,
+}
+
+/// How the records ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogEnd {
+    /// The bytes ended, or the preallocated zeros began, after a whole record.
+    Clean,
+    /// A record was cut short: the file's valid part ends at `at` (truncate there).
+    TornTail { at: usize },
+}
+
+/// What a log file holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnLog {
+    pub header: FileHeader,
+    pub records: Vec<LogRecord>,
+    pub end: LogEnd,
+}
+
+/// Reads every record of a log file. `max_txn_bytes` bounds one record (ZooKeeper's
+/// `jute.maxbuffer`); a longer one is refused, not read.
+pub fn read_log(bytes: &[u8], max_txn_bytes: usize) -> Result<TxnLog, ZkFileError> {
+    let mut r = Reader::new(bytes);
+    let header = FileHeader::read(&mut r, LOG_MAGIC)?;
+    let mut records = Vec::new();
+    let end = loop {
+        let start = r.position();
+        if r.is_empty() {
+            break LogEnd::Clean;
+        }
+        let torn = LogEnd::TornTail { at: start };
+        let (Ok(crc), Ok(len)) = (r.i64(), r.i32()) else {
+            break if bytes[start..].iter().all(|b| *b == 0) {
+                LogEnd::Clean
+            } else {
+                torn
+            };
+        };
+        if len == 0 {
+            break LogEnd::Clean;
+        }
+        if len < 0 || len as usize > max_txn_bytes {
+            return Err(ZkFileError::Malformed(format!(
+                "record at byte {start} has length {len} (limit {max_txn_bytes})"
+            )));
+        }
+        let from = r.position();
+        let (Ok(txn), Ok(eor)) = (r.bytes(len as usize), r.u8()) else {
+            break torn;
+        };
+        if eor != END_OF_RECORD {
+            break torn;
+        }
+        let computed = adler32(txn) as u64;
+        if crc as u64 != computed {
+            return Err(ZkFileError::ChecksumMismatch {
+                what: "transaction log record",
+                stored: crc as u64,
+                computed,
+            });
+        }
+        let header = TxnHeader::read(&mut Reader::new(txn)).map_err(|_| {
+            ZkFileError::Malformed(format!(
+                "record at byte {start} is shorter than a TxnHeader"
+            ))
+        })?;
+        records.push(LogRecord {
+            header,
+            txn: from..from + len as usize,
+        });
+    };
+    Ok(TxnLog {
+        header,
+        records,
+        end,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txn(zxid: i64, body: &[u8]) -> Vec<u8> {
+        let mut t = Vec::new();
+        TxnHeader {
+            client_id: 0x100_0000_0000_0001,
+            cxid: zxid as i32,
+            zxid,
+            time: 1_700_000_000_000,
+            txn_type: 5,
+        }
+        .write(&mut t);
+        t.extend_from_slice(body);
+        t
+    }
+
+    fn log(n: i64) -> Vec<u8> {
+        let mut out = log_file_header();
+        for z in 1..=n {
+            append_record(&mut out, &txn(z, b"body"));
+        }
+        out
+    }
+
+    #[test]
+    fn records_read_back_with_their_headers_and_bytes() {
+        let bytes = log(3);
+        let l = read_log(&bytes, 1 << 20).unwrap();
+        assert_eq!(l.end, LogEnd::Clean);
+        assert_eq!(l.records.len(), 3);
+        for (i, rec) in l.records.iter().enumerate() {
+            assert_eq!(rec.header.zxid, i as i64 + 1);
+            assert_eq!(&bytes[rec.txn.clone()], &txn(i as i64 + 1, b"body")[..]);
+        }
+    }
+
+    #[test]
+    fn preallocated_zeros_end_the_log_cleanly() {
+        let mut bytes = log(2);
+        bytes.resize(bytes.len() + 4096, 0);
+        let l = read_log(&bytes, 1 << 20).unwrap();
+        assert_eq!((l.records.len(), l.end), (2, LogEnd::Clean));
+        // Fewer zeros than a record header is the same clean end.
+        let mut short = log(2);
+        short.extend_from_slice(&[0; 5]);
+        assert_eq!(read_log(&short, 1 << 20).unwrap().end, LogEnd::Clean);
+    }
+
+    #[test]
+    fn a_record_cut_anywhere_is_a_torn_tail_at_the_last_whole_record() {
+        let whole = log(2);
+        let first_end = read_log(&whole, 1 << 20).unwrap().records[0].txn.end + 1;
+        // The first four bytes of a record are the zero high half of its checksum (Adler-32
+        // is 32 bits): cut there, the tail looks like preallocated zeros, as in ZooKeeper.
+        for cut in first_end + 1..first_end + 5 {
+            assert_eq!(read_log(&whole[..cut], 1 << 20).unwrap().end, LogEnd::Clean);
+        }
+        for cut in first_end + 5..whole.len() {
+            let l = read_log(&whole[..cut], 1 << 20).unwrap();
+            assert_eq!(l.records.len(), 1, "cut at {cut}");
+            assert_eq!(l.end, LogEnd::TornTail { at: first_end }, "cut at {cut}");
+        }
+        // Zeros where the end-of-record byte should be: ZooKeeper's "partial" record.
+        let mut no_eor = whole.clone();
+        let last = no_eor.len() - 1;
+        no_eor[last] = 0;
+        assert_eq!(
+            read_log(&no_eor, 1 << 20).unwrap().end,
+            LogEnd::TornTail { at: first_end }
+        );
+    }
+
+    #[test]
+    fn a_damaged_record_or_an_oversized_length_is_an_error() {
+        let mut bytes = log(2);
+        let body = bytes.len() - 3;
+        bytes[body] ^= 1;
+        let e = read_log(&bytes, 1 << 20).unwrap_err();
+        assert!(matches!(e, ZkFileError::ChecksumMismatch { .. }), "{e}");
+        let bytes = log(1);
+        let e = read_log(&bytes, 10).unwrap_err();
+        assert!(e.to_string().contains("limit 10"), "{e}");
+        let e = read_log(&bytes[..10], 1 << 20).unwrap_err();
+        assert_eq!(e, ZkFileError::Truncated);
+    }
+}
