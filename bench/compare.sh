@@ -16,12 +16,18 @@
 #                     10 points);
 #   curve-sessions    setData throughput and p99 with 1, 10, 100 and 1000 sessions, one request
 #                     in flight each, spread over 3 servers.
+# The znode scale (--only scale), 3 servers, for 10k, 100k and 1M znodes of --size bytes:
+#   scale-znodes      RSS per server, restart time (kill -9 of every server → a leader and 2
+#                     followers serving), a wiped follower's time to rejoin (dataDir emptied but
+#                     myid → following again at the leader's zxid, i.e. a SNAP) and the size of
+#                     the snapshot file it wrote, and failover (kill -9 of the leader → next write accepted,
+#                     median and p90 over --scale-runs kills, default 10).
 # The tables go into BENCHMARKS.md between "NAME:begin/end", the plots into bench/plots/.
 # --quick: a smoke run (1 s per point, few points, 1 failover run) that writes its tables and
 # plots into --out (default target/compare-quick) and leaves BENCHMARKS.md alone.
 #
-# Usage: bench/compare.sh [--only all|table|curves] [--quick] [--out DIR]
-#                         [--secs 10] [--inflight 64] [--size 100] [--runs 5]
+# Usage: bench/compare.sh [--only all|table|curves|scale] [--quick] [--out DIR]
+#                         [--secs 10] [--inflight 64] [--size 100] [--runs 5] [--scale-runs 10]
 #
 # Needs bash, coreutils, awk and cargo; installs Debian's `zookeeper` package when ZooKeeper
 # is missing. Server roles are read with `zablab status` (the `srvr` four-letter word), so no
@@ -40,18 +46,19 @@ phase() { PHASE=$1; echo "== $PHASE" >&2; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 
-SECS=""; INFLIGHT=64; SIZE=100; RUNS=""; ONLY=all; QUICK=0; OUT_DIR=""
+SECS=""; INFLIGHT=64; SIZE=100; RUNS=""; ONLY=all; QUICK=0; OUT_DIR=""; SCALE_RUNS=""
 usage() {
-  echo "usage: bench/compare.sh [--only all|table|curves] [--quick] [--out DIR] [--secs 10] [--inflight 64] [--size 100] [--runs 5]" >&2
+  echo "usage: bench/compare.sh [--only all|table|curves|scale] [--quick] [--out DIR] [--secs 10] [--inflight 64] [--size 100] [--runs 5] [--scale-runs 10]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --secs|--inflight|--size|--runs|--only|--out) [ $# -ge 2 ] || usage;;&
+    --secs|--inflight|--size|--runs|--scale-runs|--only|--out) [ $# -ge 2 ] || usage;;&
     --secs) SECS=$2; shift 2;;
     --inflight) INFLIGHT=$2; shift 2;;
     --size) SIZE=$2; shift 2;;
     --runs) RUNS=$2; shift 2;;
+    --scale-runs) SCALE_RUNS=$2; shift 2;;
     --only) ONLY=$2; shift 2;;
     --out) OUT_DIR=$2; shift 2;;
     --quick) QUICK=1; shift;;
@@ -62,19 +69,22 @@ done
 if [ "$QUICK" = 1 ]; then
   SECS=${SECS:-1}; RUNS=${RUNS:-1}
   READ_PCTS="0 50 100"; CURVE_SERVERS="3 5"; RATE_STEPS=3; RATE_FACTOR=4; SESSION_COUNTS="1 10 100"
+  ZNODE_COUNTS="2000"; SCALE_RUNS=${SCALE_RUNS:-1}
   OUT_DIR=${OUT_DIR:-$ROOT/target/compare-quick}
 else
   SECS=${SECS:-10}; RUNS=${RUNS:-5}
   READ_PCTS="0 25 50 75 90 100"; CURVE_SERVERS="3 5"; RATE_STEPS=10; RATE_FACTOR=2; SESSION_COUNTS="1 10 100 1000"
+  ZNODE_COUNTS="10000 100000 1000000"; SCALE_RUNS=${SCALE_RUNS:-10}
 fi
 if ! { is_num "$SECS" && is_uint "$INFLIGHT" && is_uint "$SIZE" && is_uint "$RUNS" \
-  && [ "$INFLIGHT" -ge 1 ] && [ "$RUNS" -ge 1 ]; }; then
+  && is_uint "$SCALE_RUNS" && [ "$INFLIGHT" -ge 1 ] && [ "$RUNS" -ge 1 ] && [ "$SCALE_RUNS" -ge 1 ]; }; then
   usage
 fi
-case "$ONLY" in all|table|curves) ;; *) echo "bench/compare.sh: --only all, table or curves" >&2; usage;; esac
-DO_TABLE=0; DO_CURVES=0
-[ "$ONLY" = curves ] || DO_TABLE=1
-[ "$ONLY" = table ] || DO_CURVES=1
+case "$ONLY" in all|table|curves|scale) ;; *) echo "bench/compare.sh: --only all, table, curves or scale" >&2; usage;; esac
+DO_TABLE=0; DO_CURVES=0; DO_SCALE=0
+case "$ONLY" in all|table) DO_TABLE=1;; esac
+case "$ONLY" in all|curves) DO_CURVES=1;; esac
+case "$ONLY" in all|scale) DO_SCALE=1;; esac
 
 # The curves' load (see the header); the open-loop ladder starts at RATE_START and doubles.
 CURVE_SESSIONS=15; CURVE_INFLIGHT=4
@@ -291,11 +301,12 @@ bench_op() {
   echo "   $op: $last" >&2
 }
 
-# failover ENS: sets FAIL_MS to the median over RUNS kills of the leader, each timed from
-# kill -9 until a create through the survivors is accepted.
+# failover ENS [KILLS]: sets FAIL_MS to the median and FAIL_P90_MS to the 90th percentile over
+# KILLS (default RUNS) kills of the leader, each timed from kill -9 until a create through the
+# survivors is accepted.
 failover() {
-  local ens=$1 run n others t0 deadline accepted times=()
-  for run in $(seq 1 "$RUNS"); do
+  local ens=$1 kills=${2:-$RUNS} run n others t0 deadline accepted times=()
+  for run in $(seq 1 "$kills"); do
     wait_quorum "$ens"
     others=""
     for n in $(seq 1 "$(ens_count "$ens")"); do
@@ -320,6 +331,7 @@ $(log_tails "$ens")"
     start_server "$ens" "$LEADER"
   done
   FAIL_MS=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  FAIL_P90_MS=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.9+0.999); if (i<1) i=1; print a[i]}')
 }
 
 rss_mb() { # ENS: sets RSS to "a/b/c", the MB of the servers
@@ -421,9 +433,82 @@ curve_sessions() { # ENS
   done
 }
 
+# ----- the znode scale: one ensemble per count, preloaded, then measured ---------------------
+# zxid_of ENS N: the server's last zxid (decimal) from `zablab status`, or "" when not serving.
+zxid_of() {
+  local out hex
+  out=$("$ZABLAB" status "127.0.0.1:$((BASE[$1] + $2))" 2>/dev/null) || true
+  hex=$(printf '%s\n' "$out" | awk -F'\t' '{ for (i = 1; i <= NF; i++) if ($i ~ /^zxid=/) { sub(/^zxid=/, "", $i); print $i } }')
+  [[ $hex =~ ^(0x)?[0-9a-fA-F]+$ ]] || return 0
+  echo $((16#${hex#0x}))
+}
+
+# snapshot_bytes ENS N: SNAP_BYTES = the size of the server's newest snapshot.<zxid> ("" if none).
+snapshot_bytes() {
+  local f best="" bz=-1 z
+  SNAP_BYTES=""
+  for f in "$WORK/$1/$2/data/version-2"/snapshot.*; do
+    [ -e "$f" ] || continue
+    [[ ${f##*.} =~ ^[0-9a-f]+$ ]] || continue
+    z=$((16#${f##*.}))
+    if [ "$z" -gt "$bz" ]; then bz=$z; best=$f; fi
+  done
+  [ -z "$best" ] || SNAP_BYTES=$(stat -c %s "$best")
+}
+
+# measure_scale ENS COUNT: every figure of scale-znodes for ENS's system at COUNT znodes.
+measure_scale() {
+  local ens=$1 count=$2 sys name n t0 target deadline wiped key
+  sys=$(ens_sys "$ens"); name=${SYSTEM_NAME[$sys]}; key="$sys.$count"
+  rm -rf "${WORK:?}/$ens"   # each count starts from empty data directories
+  start_ensemble "$ens"
+  phase "$name: preload $count znodes of $SIZE bytes"
+  t0=$(now_ms)
+  "$ZABLAB" bench --hosts "$(hosts_of "$ens")" --op get --znodes "$count" --size "$SIZE" --keep \
+    --secs 1 --sessions 3 --inflight 64 --progress 30 >/dev/null \
+    || die "zablab bench could not preload $count znodes into $(hosts_of "$ens")"
+  echo "   preloaded in $(( $(now_ms) - t0 )) ms" >&2
+  phase "$name: RSS with $count znodes"
+  rss_mb "$ens"; R[$key.rss]=$RSS; echo "   $RSS MB" >&2
+  phase "$name: restart every server with $count znodes"
+  stop_ensemble "$ens"
+  t0=$(now_ms)
+  for n in $(seq 1 "$(ens_count "$ens")"); do start_server "$ens" "$n"; done
+  wait_quorum "$ens"
+  R[$key.restart]=$(( $(now_ms) - t0 )); echo "   serving after ${R[$key.restart]} ms" >&2
+  phase "$name: a wiped follower rejoins with $count znodes"
+  wiped=$FOLLOWER
+  target=$(zxid_of "$ens" "$LEADER")
+  is_uint "$target" || die "no zxid from the leader (server $LEADER)"
+  stop_server "$ens" "$wiped"
+  rm -rf "$WORK/$ens/$wiped/data/version-2"
+  t0=$(now_ms); deadline=$(( t0 + QUORUM_WAIT_MS ))
+  start_server "$ens" "$wiped"
+  while :; do
+    kill -0 "${PID[$ens.$wiped]}" 2>/dev/null || die "the wiped server $wiped exited:
+$(log_excerpt "$ens" "$wiped")"
+    read_modes "$ens"
+    n=$(zxid_of "$ens" "$wiped")
+    if [ "${MODE[wiped]}" = follower ] && is_uint "$n" && [ "$n" -ge "$target" ]; then break; fi
+    [ "$(now_ms)" -lt "$deadline" ] || die "the wiped server $wiped did not rejoin within $((QUORUM_WAIT_MS / 1000)) s (mode ${MODE[wiped]:-none}, zxid ${n:-none} of $target)"
+    sleep 0.05
+  done
+  R[$key.rejoin]=$(( $(now_ms) - t0 )); echo "   following at zxid $target after ${R[$key.rejoin]} ms" >&2
+  # A SNAP is written to disk by the learner that received it: the whole tree in one file.
+  snapshot_bytes "$ens" "$wiped"
+  [ -n "$SNAP_BYTES" ] || die "the rejoined server $wiped has no snapshot file in $WORK/$ens/$wiped/data/version-2"
+  R[$key.snap]=$((SNAP_BYTES / 1024)); echo "   its snapshot file: ${R[$key.snap]} KiB" >&2
+  phase "$name: failover with $count znodes ($SCALE_RUNS kill -9 of the leader)"
+  failover "$ens" "$SCALE_RUNS"
+  R[$key.fail]=$FAIL_MS; R[$key.fail90]=$FAIL_P90_MS
+  phase "$name: stop 3 servers ($count znodes)"
+  stop_ensemble "$ens"
+  rm -rf "${WORK:?}/$ens"
+}
+
 # ----- the run: each system's ensembles in turn, the same phases in the same order -----------
 for sys in zk zl; do
-  start_ensemble "${sys}3"
+  [ "$DO_TABLE$DO_CURVES" = 00 ] || start_ensemble "${sys}3"
   if [ "$DO_CURVES" = 1 ]; then
     for c in $CURVE_SERVERS; do [ "$c" != 3 ] || curve_read_ratio "${sys}3"; done
     curve_open_loop "${sys}3"
@@ -431,8 +516,10 @@ for sys in zk zl; do
   fi
   # Failover restarts servers, so it comes after every other phase on this ensemble.
   [ "$DO_TABLE" = 0 ] || measure_table "${sys}3"
-  phase "${SYSTEM_NAME[$sys]}: stop 3 servers"
-  stop_ensemble "${sys}3"
+  if [ "$DO_TABLE$DO_CURVES" != 00 ]; then
+    phase "${SYSTEM_NAME[$sys]}: stop 3 servers"
+    stop_ensemble "${sys}3"
+  fi
   if [ "$DO_CURVES" = 1 ]; then
     for c in $CURVE_SERVERS; do
       [ "$c" != 3 ] || continue
@@ -441,6 +528,9 @@ for sys in zk zl; do
       phase "${SYSTEM_NAME[$sys]}: stop $c servers"
       stop_ensemble "$sys$c"
     done
+  fi
+  if [ "$DO_SCALE" = 1 ]; then
+    for count in $ZNODE_COUNTS; do measure_scale "${sys}3" "$count"; done
   fi
 done
 
@@ -535,6 +625,39 @@ if [ "$DO_CURVES" = 1 ]; then
   curve_block curve-sessions \
     "setData on 3 servers from N sessions with one request in flight each (closed loop), spread over every server." \
     ops ops,p50,p99 "sessions" "setData throughput against sessions" "--x-log"
+fi
+
+if [ "$DO_SCALE" = 1 ]; then
+  phase "scale-znodes: table"
+  for sys in zk zl; do
+    for count in $ZNODE_COUNTS; do
+      for k in restart snap rejoin fail fail90; do
+        is_num "${R[$sys.$count.$k]:-}" || die "$sys $count znodes: $k was not measured; BENCHMARKS.md unchanged"
+      done
+      [[ ${R[$sys.$count.rss]:-} =~ ^[0-9]+/[0-9]+/[0-9]+$ ]] || die "$sys $count znodes: RSS was not measured"
+    done
+  done
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+  max_rss() { echo "$1" | tr / '\n' | sort -n | tail -n 1; }
+  SCALE="$WORK/scale-znodes.md"
+  {
+    echo "<!-- scale-znodes:begin -->"
+    echo "Measured $(date -u +%Y-%m-%d) by \`$CMDLINE\` ($SIZE-byte znodes, 3 servers each on 127.0.0.1, $(nproc) cores;"
+    echo "failover median / p90 over $SCALE_RUNS kills of the leader):"
+    echo
+    echo "| znodes | metric | Apache ZooKeeper 3.8 | ZabLab | ZabLab / ZooKeeper | goal |"
+    echo "|---|---|---|---|---|---|"
+    for count in $ZNODE_COUNTS; do
+      k="$count"
+      echo "| $count | RSS per server (MB) | ${R[zk.$k.rss]} | ${R[zl.$k.rss]} | $(ratio "$(max_rss "${R[zl.$k.rss]}")" "$(max_rss "${R[zk.$k.rss]}")")× (largest) | ≤ ⅕ at 1M |"
+      echo "| $count | snapshot file after a SNAP (KiB) | ${R[zk.$k.snap]} | ${R[zl.$k.snap]} | $(ratio "${R[zl.$k.snap]}" "${R[zk.$k.snap]}")× | |"
+      echo "| $count | restart, kill -9 all → serving (ms) | ${R[zk.$k.restart]} | ${R[zl.$k.restart]} | $(ratio "${R[zl.$k.restart]}" "${R[zk.$k.restart]}")× | ≤ ⅓ at 1M |"
+      echo "| $count | wiped follower → following at the leader's zxid (ms) | ${R[zk.$k.rejoin]} | ${R[zl.$k.rejoin]} | $(ratio "${R[zl.$k.rejoin]}" "${R[zk.$k.rejoin]}")× | |"
+      echo "| $count | failover, median / p90 (ms) | ${R[zk.$k.fail]} / ${R[zk.$k.fail90]} | ${R[zl.$k.fail]} / ${R[zl.$k.fail90]} | $(ratio "${R[zl.$k.fail]}" "${R[zk.$k.fail]}")× (median) | ≤ ¼ |"
+    done
+    echo "<!-- scale-znodes:end -->"
+  } > "$SCALE"
+  BLOCKS+=("scale-znodes=$SCALE")
 fi
 
 # Every block was measured: write them all (BENCHMARKS.md, or --out for a quick run).
