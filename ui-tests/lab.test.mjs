@@ -3,7 +3,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { serveDist, launch, openPage, screenshot } from "./harness.mjs";
+import { DIST, serveDist, launch, openPage, screenshot, moduleSizes } from "./harness.mjs";
 
 let server;
 let browser;
@@ -16,6 +16,24 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
+});
+
+/// gzip -9 of wasm + JS per module, in KB (1,024 bytes). The issue's goals are the lab page
+/// 300 KB and the lessons 350 KB; the lessons module is still over its goal, so its ceiling here
+/// is what it measures today (issue 11 item 9: the lesson files and their deserialisers must
+/// leave it first). A size check, not a timing one.
+const BUDGET_KB = { "zablab-ui": 300, "zablab-lessons": 490, "zablab-bench": 390, "zablab-museum": 345 };
+
+test("each wasm module stays within its gzip budget", () => {
+  const sizes = moduleSizes(DIST);
+  const report = [];
+  for (const [name, budget] of Object.entries(BUDGET_KB)) {
+    assert.ok(sizes[name], `dist/ has no ${name}.js + ${name}_bg.wasm`);
+    const kb = sizes[name].gz / 1024;
+    report.push(`${name}: ${kb.toFixed(1)} KB gzip (budget ${budget} KB)`);
+    assert.ok(kb <= budget, `${name} is ${kb.toFixed(1)} KB gzip, over its ${budget} KB budget`);
+  }
+  console.log(report.join("\n"));
 });
 
 const lab = (page, attr) => page.$eval("#lab", (el, a) => el.dataset[a], attr);

@@ -168,9 +168,9 @@ fn ensure_wasm_target() -> Result<(), String> {
 /// `?bench=sim` and the fourth for `?museum=` (the lesson engine and the lesson files would take
 /// the lab page over its size budget, the benchmark's second simulator instantiation would take
 /// the lessons over theirs, and the museum is the lab with the core's seeded bugs compiled in,
-/// `zablab-core/mutations`). The lessons module uses its own profile (`wasm-lessons`: the core
-/// optimised for size; the lab, the benchmark and the museum keep the fast core of
-/// `wasm-release`).
+/// `zablab-core/mutations`). The lab page and the lessons use the profile `wasm-lessons` (the
+/// core optimised for size: the lab page's budget); the benchmark and the museum keep the fast
+/// core of `wasm-release`.
 const MODULES: [(&str, &[&str], &str); 4] = [
     ("zablab-ui", &[], "wasm-lessons"),
     ("zablab-lessons", &["lessons"], "wasm-lessons"),
