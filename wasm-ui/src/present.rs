@@ -76,10 +76,16 @@ fn watch_diagram(ctx: &Context<App>) {
         let mut cell = cell.borrow_mut();
         if cell.is_none() {
             let link = ctx.link().clone();
+            // The new size is drawn in a task of its own: a render inside the observer's
+            // callback that changed an observed box again would be a "ResizeObserver loop".
             let changed = Closure::<dyn Fn()>::new(move || {
-                if let Some((w, h)) = measure() {
-                    link.send_message(Msg::Resize(w, h));
-                }
+                let link = link.clone();
+                gloo_timers::callback::Timeout::new(0, move || {
+                    if let Some((w, h)) = measure() {
+                        link.send_message(Msg::Resize(w, h));
+                    }
+                })
+                .forget();
             });
             let Ok(observer) = web_sys::ResizeObserver::new(changed.as_ref().unchecked_ref())
             else {
