@@ -106,6 +106,44 @@ test("diagram text is at least 14 px (18 px with Large type) at 1280x720 and 192
   console.log(report.join("\n"));
 });
 
+test("Large type with nine servers fits 1280x720: no page or diagram scrolling, boxes apart, text still 18 px", async () => {
+  for (const vp of SIZES) {
+    const { page, errors } = await openPage(browser, `${server.url}?large=1&servers=9&seed=4&t=300`, vp);
+    await page.waitForSelector("#cluster [data-node-id]");
+    // Let the diagram take the box the page measured.
+    await page.waitForFunction(() => {
+      const d = document.querySelector("#diagram");
+      return d && Math.abs(document.querySelector("#cluster").getBoundingClientRect().height - d.clientHeight) < 4;
+    });
+    const s = await page.evaluate(() => {
+      const d = document.querySelector("#diagram");
+      return {
+        page: [document.scrollingElement.scrollHeight, innerHeight, document.scrollingElement.scrollWidth, innerWidth],
+        diagram: [d.scrollHeight, d.clientHeight, d.scrollWidth, d.clientWidth],
+        frame: d.getBoundingClientRect().toJSON(),
+        boxes: [...document.querySelectorAll("#cluster rect.box")].map((b) => b.getBoundingClientRect().toJSON()),
+      };
+    });
+    const at = `${vp.width}x${vp.height}`;
+    assert.ok(s.page[0] <= s.page[1], `${at}: the page scrolls (${s.page[0]} > ${s.page[1]} px)`);
+    assert.ok(s.page[2] <= s.page[3], `${at}: the page scrolls sideways`);
+    assert.ok(s.diagram[0] <= s.diagram[1] + 1 && s.diagram[2] <= s.diagram[3] + 1, `${at}: the diagram scrolls: ${s.diagram}`);
+    assert.equal(s.boxes.length, 9);
+    assert.equal(overlapping(s.boxes), null, `${at}: boxes overlap`);
+    for (const b of s.boxes) {
+      assert.ok(b.top >= s.frame.top && b.bottom <= s.frame.bottom && b.left >= s.frame.left && b.right <= s.frame.right, `${at}: a box outside the diagram`);
+    }
+    const texts = await diagramText(page);
+    const min = texts.reduce((a, b) => (b.px < a.px ? b : a));
+    assert.ok(min.px >= 18 - 0.01, `${at}: "${min.text}" is ${min.px.toFixed(2)} px`);
+    const box = await page.$eval("#cluster [data-node-id]", (e) => e.textContent);
+    assert.match(box, /logged /, "a crowded box still shows its logged zxid");
+    await screenshot(page, `c1b-nine-large-${at}`);
+    noErrors(errors);
+    await page.close();
+  }
+});
+
 test("stepping a write: messages in flight are never covered, labels never overlap, the step is marked", async () => {
   const { page, errors } = await openPage(browser, `${server.url}?seed=5&t=3000`, SIZES[0]);
   const leader = await lab(page, "leader");

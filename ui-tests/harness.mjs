@@ -18,14 +18,16 @@ const MIME = {
   ".json": "application/json",
 };
 
-export async function serveDist() {
-  if (!fs.existsSync(path.join(DIST, "index.html"))) {
-    throw new Error(`${DIST} has no index.html: run \`cargo xtask build\` first`);
+/// Serves `dir` (default `dist/`; the measurements also serve a saved build of main beside it).
+export async function serveDist(dir = DIST) {
+  const root = path.resolve(dir);
+  if (!fs.existsSync(path.join(root, "index.html"))) {
+    throw new Error(`${root} has no index.html: run \`cargo xtask build\` first`);
   }
   const server = http.createServer((req, res) => {
     const rel = decodeURIComponent(new URL(req.url, "http://x").pathname).replace(/^\/+/, "") || "index.html";
-    const file = path.resolve(DIST, rel);
-    if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+    const file = path.resolve(root, rel);
+    if (!file.startsWith(root) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
       res.writeHead(404).end("not found");
       return;
     }
@@ -35,6 +37,19 @@ export async function serveDist() {
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address();
   return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
+}
+
+/// gzip -9 of each module's `.js` + `_bg.wasm` in `dir`: { name: { raw, gz } }.
+export function moduleSizes(dir) {
+  const modules = {};
+  for (const name of fs.readdirSync(dir)) {
+    if (!/\.(wasm|js)$/.test(name)) continue;
+    const buf = fs.readFileSync(path.join(dir, name));
+    const m = (modules[name.replace(/(_bg)?\.(wasm|js)$/, "")] ??= { raw: 0, gz: 0 });
+    m.raw += buf.length;
+    m.gz += zlib.gzipSync(buf, { level: 9 }).length;
+  }
+  return modules;
 }
 
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";

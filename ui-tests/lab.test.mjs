@@ -3,7 +3,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { serveDist, launch, openPage, screenshot } from "./harness.mjs";
+import { DIST, serveDist, launch, openPage, screenshot, moduleSizes } from "./harness.mjs";
 
 let server;
 let browser;
@@ -16,6 +16,24 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
+});
+
+/// gzip -9 of wasm + JS per module, in KB (1,024 bytes): ceilings, so that growth is seen. The
+/// issue's goals are lower, the lab page 300 KB (309.7 measured) and the lessons 350 KB (490.0
+/// measured: the embedded lesson files and their serde deserialisers must leave that module
+/// first); see BENCHMARKS.md. A size check, not a timing one.
+const BUDGET_KB = { "zablab-ui": 312, "zablab-lessons": 495, "zablab-bench": 390, "zablab-museum": 345 };
+
+test("each wasm module stays within its gzip budget", () => {
+  const sizes = moduleSizes(DIST);
+  const report = [];
+  for (const [name, budget] of Object.entries(BUDGET_KB)) {
+    assert.ok(sizes[name], `dist/ has no ${name}.js + ${name}_bg.wasm`);
+    const kb = sizes[name].gz / 1024;
+    report.push(`${name}: ${kb.toFixed(1)} KB gzip (budget ${budget} KB)`);
+    assert.ok(kb <= budget, `${name} is ${kb.toFixed(1)} KB gzip, over its ${budget} KB budget`);
+  }
+  console.log(report.join("\n"));
 });
 
 const lab = (page, attr) => page.$eval("#lab", (el, a) => el.dataset[a], attr);

@@ -20,6 +20,12 @@ pub fn box_lines(n: usize) -> usize {
     }
 }
 pub const FULL_BOXES_MAX: usize = 5;
+/// When even the smallest type does not fit, boxes first lose lines (down to title, applied and
+/// logged; then title and logged) and narrow to this many ems, before the drawing grows past its
+/// box: nine servers in Large type on a 1280×720 projector keep their type size and fit.
+const CROWDED_BOX_EM: f64 = 10.5;
+/// And their text sits closer to their edges.
+const CROWDED_PAD_EM: f64 = 0.35;
 /// At most this many labels are placed; past it, dots keep their type and colour only.
 pub const MAX_LABELS: usize = 150;
 /// The most a drawing grows to fit its boxes (then they may touch).
@@ -56,21 +62,29 @@ pub struct Metrics {
     pub dot_r: f64,
     /// How far a direction's lane sits beside the line between two servers.
     pub lane_px: f64,
+    /// Lines of text in a server box, the title's included.
+    pub lines: usize,
 }
 
 impl Metrics {
     pub fn new(font_px: f64, lines: usize) -> Metrics {
+        // "S9·obs OBSERVING" and "epoch 12 · acc 12" fit in 12 em.
+        Metrics::sized(font_px, lines, 12.0, 0.5)
+    }
+
+    /// Boxes `box_em` wide (the widest line they hold), with `pad_em` inside their edges.
+    fn sized(font_px: f64, lines: usize, box_em: f64, pad_em: f64) -> Metrics {
         let line_px = (font_px * 1.25).round();
-        let pad_px = (font_px * 0.5).round();
+        let pad_px = (font_px * pad_em).round();
         Metrics {
             font_px,
             line_px,
             pad_px,
-            // "S9·obs OBSERVING" and "epoch 12 · acc 12" fit in 12 em.
-            box_w: (font_px * 12.0).round(),
+            box_w: (font_px * box_em).round(),
             box_h: lines as f64 * line_px + 2.0 * pad_px,
             dot_r: (font_px * 0.5).round(),
             lane_px: (font_px * 0.8).round(),
+            lines,
         }
     }
 
@@ -137,21 +151,33 @@ fn boxes_overlap(centres: &[Point], m: &Metrics) -> bool {
 impl Layout {
     /// Servers on an ellipse filling `avail_w` × `avail_h`, in the largest type from
     /// `max_font_px` down to `min_font_px` whose boxes do not touch; if even the smallest
-    /// touch, the drawing grows taller (the page scrolls) rather than the type getting smaller.
+    /// touch, the boxes hold fewer lines (never a smaller type), and if they still touch, the
+    /// drawing grows taller (the page scrolls).
     pub fn new(n: usize, avail_w: f64, avail_h: f64, min_font_px: f64, max_font_px: f64) -> Layout {
         let mut font = max_font_px.max(min_font_px);
+        let full = box_lines(n);
         loop {
-            let l = Layout::fixed(n, avail_w, avail_h, font, font <= min_font_px);
-            if font <= min_font_px || !boxes_overlap(&l.centres, &l.m) {
+            let l = Layout::fixed(n, avail_w, avail_h, Metrics::new(font, full), false);
+            if !boxes_overlap(&l.centres, &l.m) {
                 return l;
+            }
+            if font <= min_font_px {
+                break;
             }
             font = (font - 1.0).max(min_font_px);
         }
+        for lines in [3, 2].into_iter().filter(|&k| k < full) {
+            let m = Metrics::sized(font, lines, CROWDED_BOX_EM, CROWDED_PAD_EM);
+            let l = Layout::fixed(n, avail_w, avail_h, m, false);
+            if !boxes_overlap(&l.centres, &l.m) {
+                return l;
+            }
+        }
+        Layout::fixed(n, avail_w, avail_h, Metrics::new(font, full), true)
     }
 
-    /// The layout in one type size (`grow`: make room for boxes that would touch).
-    fn fixed(n: usize, avail_w: f64, avail_h: f64, font_px: f64, grow: bool) -> Layout {
-        let m = Metrics::new(font_px, box_lines(n));
+    /// The layout with boxes of `m` (`grow`: make room for boxes that would touch).
+    fn fixed(n: usize, avail_w: f64, avail_h: f64, m: Metrics, grow: bool) -> Layout {
         let mut width = avail_w.max(m.box_w * 3.0 + 4.0 * m.font_px);
         let mut height = avail_h.max(m.box_h * 2.0 + 4.0 * m.font_px);
         let mut centres = ellipse(n, width, height, &m);
@@ -369,6 +395,15 @@ mod tests {
         assert_eq!((nine.width, nine.height), (915.0, 437.0), "no scrolling");
         assert!(crowded.m.font_px >= FONT_PX && crowded.m.font_px < 24.0);
         assert!(!boxes_overlap(&crowded.centres, &crowded.m));
+        // Crowded: nine boxes in 18 px type in about the box Large type leaves at 1280x720 lose
+        // lines rather than type size or room; with room to spare they keep every line.
+        let tight = Layout::new(9, 860.0, 390.0, FONT_LARGE_PX, FONT_LARGE_PX);
+        assert_eq!(tight.m.font_px, FONT_LARGE_PX);
+        assert!(tight.m.lines < box_lines(9), "{} lines", tight.m.lines);
+        assert_eq!((tight.width, tight.height), (860.0, 390.0), "no scrolling");
+        assert!(!boxes_overlap(&tight.centres, &tight.m));
+        let roomy = Layout::new(9, 1500.0, 800.0, FONT_LARGE_PX, FONT_LARGE_PX);
+        assert_eq!(roomy.m.lines, box_lines(9));
         // Large type makes the boxes larger, never smaller.
         let (a, b) = (Metrics::new(FONT_PX, 5), Metrics::new(FONT_LARGE_PX, 5));
         assert!(b.box_w > a.box_w && b.box_h > a.box_h);

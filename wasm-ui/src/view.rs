@@ -171,14 +171,16 @@ fn timeline(app: &App, ctx: &Context<App>) -> Html {
     // The window shown: 1/zoom of the run, around the cursor.
     let span = (end / app.timeline_zoom).max(50.0);
     let t0 = (app.view_t - span / 2.0).clamp(0.0, (end - span).max(0.0));
-    // The bands take at most 15 % of the window's height, so the drawing keeps the rest.
+    // The bands take at most 15 % of the window's height (12 % with Large type, whose diagram
+    // needs more), so the drawing keeps the rest.
     let window_h = web_sys::window()
         .and_then(|w| w.inner_height().ok())
         .and_then(|v| v.as_f64())
         .unwrap_or(720.0);
     let want = if app.large { 16.0 } else { 14.0 };
+    let share = if app.large { 0.12 } else { 0.15 };
     let row = (want * 1.25_f64)
-        .min(window_h * 0.15 / all_bands.len().max(1) as f64)
+        .min(window_h * share / all_bands.len().max(1) as f64)
         .max(9.0)
         .round();
     let font = (row * 0.8).min(want).round();

@@ -17,7 +17,7 @@ use zablab_core::Sid;
 
 use crate::app::{App, Msg, Selection};
 use crate::diagram::{
-    box_lines, group, group_label, Layout, Placer, Rect, FONT_LARGE_PX, FONT_PX, MAX_LABELS,
+    group, group_label, Layout, Placer, Rect, FONT_LARGE_PX, FONT_PX, MAX_LABELS,
 };
 use crate::lab::Band;
 use crate::show::vote_short;
@@ -121,7 +121,8 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
     let hl = crate::view_lesson::highlight(app);
     let t = app.view_t;
     let boxes: Vec<Rect> = (0..sids.len()).map(|i| l.box_rect(i)).collect();
-    let compact = box_lines(sids.len()) < 5;
+    // Lines under each box's title: 4 (few servers), 3 (many: the last goes), 2 or 1 (crowded).
+    let body_lines = l.m.lines.saturating_sub(1);
     let mut placer = Placer::new(l.width, l.height, boxes);
     let mut labels = Vec::new();
 
@@ -305,24 +306,31 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
             let violating = violators.contains(&sid);
             // Both zxids, named: lastProcessedZxid ("applied") and lastLoggedZxid ("logged"), so a
             // SNAP'd follower does not look ahead of its leader.
-            let (mut lines, phase, logged, applied) = match peer {
+            // Each line and what it shows: 1 applied, 2 logged, 3 a dim last line, 0 other.
+            let (lines, phase, logged, applied): (Vec<(String, u8)>, _, _, _) = match peer {
                 Some(p) => {
                     let vote = format!("vote {}", vote_short(&p.vote()));
                     let epochs =
                         format!("epoch {} · acc {}", p.current_epoch(), p.accepted_epoch());
                     let looking = state == "LOOKING";
-                    let (second, last) = match (compact, looking) {
-                        (true, true) => (vote, String::new()),
-                        (false, true) => (epochs, vote),
-                        (_, false) => (epochs, p.phase().name().to_string()),
+                    let applied_line = (format!("applied {}", p.last_processed_zxid()), 1);
+                    let logged_line = (format!("logged {}", p.last_logged_zxid()), 2);
+                    let lines = match (body_lines, looking) {
+                        (4.., true) => vec![(epochs, 0), applied_line, logged_line, (vote, 3)],
+                        (4.., false) => vec![
+                            (epochs, 0),
+                            applied_line,
+                            logged_line,
+                            (p.phase().name().to_string(), 3),
+                        ],
+                        (3, true) => vec![(vote, 0), applied_line, logged_line],
+                        (3, false) => vec![(epochs, 0), applied_line, logged_line],
+                        (2, true) => vec![(vote, 0), logged_line],
+                        (2, false) => vec![applied_line, logged_line],
+                        _ => vec![logged_line],
                     };
                     (
-                        vec![
-                            second,
-                            format!("applied {}", p.last_processed_zxid()),
-                            format!("logged {}", p.last_logged_zxid()),
-                            last,
-                        ],
+                        lines,
                         p.phase().name(),
                         p.last_logged_zxid().to_string(),
                         p.last_processed_zxid().to_string(),
@@ -336,32 +344,36 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                         "crashed"
                     };
                     let disk = format!("disk: epoch {} · acc {}", d.current_epoch, d.accepted_epoch);
-                    (
-                        vec![
-                            if compact { why.to_string() } else { disk },
-                            "applied –".to_string(),
-                            format!("logged {} (disk)", d.last_logged_zxid()),
-                            why.to_string(),
+                    let logged_line = (format!("logged {} (disk)", d.last_logged_zxid()), 2);
+                    let lines = match body_lines {
+                        4.. => vec![
+                            (disk, 0),
+                            ("applied –".to_string(), 1),
+                            logged_line,
+                            (why.to_string(), 3),
                         ],
-                        "DOWN",
-                        d.last_logged_zxid().to_string(),
-                        String::new(),
-                    )
+                        3 => vec![(why.to_string(), 0), ("applied –".to_string(), 1), logged_line],
+                        2 => vec![(why.to_string(), 0), logged_line],
+                        _ => vec![logged_line],
+                    };
+                    (lines, "DOWN", d.last_logged_zxid().to_string(), String::new())
                 }
             };
-            lines.truncate(box_lines(sids.len()) - 1);
             let title = if observer { format!("S{sid}·obs") } else { format!("S{sid}") };
             let pulse = changed.contains(&sid);
             let marked = hl.is_some_and(|h| h.servers.contains(&sid));
-            // The lines whose zxid the step names: 1 is applied, 2 is logged.
+            // The lines whose zxid the step names.
             let names = |z: &String| hl.is_some_and(|h| h.zxids.contains(z));
-            let zxid_marked = [false, names(&applied), names(&logged), false];
-            let line_class = |k: usize| {
-                classes!(
-                    (k == 3).then_some("dim"),
-                    zxid_marked.get(k).copied().unwrap_or(false).then_some("hl")
-                )
+            let line_class = |what: u8| {
+                let marked = match what {
+                    1 => names(&applied),
+                    2 => names(&logged),
+                    _ => false,
+                };
+                classes!((what == 3).then_some("dim"), marked.then_some("hl"))
             };
+            let lines: Vec<(String, Classes)> =
+                lines.into_iter().map(|(t, w)| (t, line_class(w))).collect();
             html! {
                 <g key={format!("s{sid}")} class={classes!("server", state.to_ascii_lowercase(), selected.then_some("selected"), violating.then_some("violating"), pulse.then_some("pulse"), marked.then_some("highlight"))}
                    data-node-id={sid.to_string()} data-state={state} data-phase={phase} data-zxid={logged.clone()}
@@ -372,8 +384,8 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
                     <rect class="box" width={format!("{:.0}", b.w)} height={format!("{:.0}", b.h)} rx="10" />
                     <text class="title" x={format!("{:.0}", m.pad_px)} y={format!("{:.1}", m.baseline(0))}>{title}</text>
                     <text class="state" x={format!("{:.0}", b.w - m.pad_px)} y={format!("{:.1}", m.baseline(0))} text-anchor="end">{state}</text>
-                    { for lines.into_iter().enumerate().map(|(k, text)| html! {
-                        <text x={format!("{:.0}", m.pad_px)} y={format!("{:.1}", m.baseline(k + 1))} class={line_class(k)}>{text}</text>
+                    { for lines.into_iter().enumerate().map(|(k, (text, class))| html! {
+                        <text x={format!("{:.0}", m.pad_px)} y={format!("{:.1}", m.baseline(k + 1))} class={class}>{text}</text>
                     }) }
                 </g>
             }

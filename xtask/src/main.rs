@@ -7,6 +7,8 @@
 //!   (the lab page), `zablab-lessons` (`--features lessons`, loaded by `index.html` for
 //!   `?lesson=`), `zablab-bench` (`--features sim-bench`, for `?bench=sim`) and `zablab-museum`
 //!   (`--features museum`, for `?museum=`).
+//!   `build --module NAME` rebuilds only that module into the existing `dist/` (the others stay),
+//!   for measuring one change without four release builds.
 //! * `serve [--port 8080]` — serves `dist/` on 127.0.0.1 with a tiny std-only HTTP server.
 //! * `lab [--port 8080]` — `build`, then starts a 3-server native cluster (`zablab cluster`) if the
 //!   node binary builds, serves the page and prints its URL; Ctrl-C stops everything.
@@ -23,7 +25,17 @@ const UI_PROFILE: &str = "wasm-release";
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = args.first().map(String::as_str).unwrap_or("help");
-    let port = match parse_port(&args[args.len().min(1)..]) {
+    let rest = &args[args.len().min(1)..];
+    if command == "build" {
+        return match parse_module(rest).and_then(|m| build(m.as_deref())) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let port = match parse_port(rest) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("xtask: {e}");
@@ -31,7 +43,6 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        "build" => build().map(|_| ()),
         "serve" => serve::serve(&dist_dir(), port, |url| println!("Serving ZabLab on {url}")),
         "lab" => lab(port),
         "help" | "--help" | "-h" => {
@@ -50,7 +61,7 @@ fn main() -> ExitCode {
 }
 
 fn help_text() -> &'static str {
-    "usage: cargo xtask build | serve [--port 8080] | lab [--port 8080]"
+    "usage: cargo xtask build [--module zablab-ui|zablab-lessons|zablab-bench|zablab-museum] | serve [--port 8080] | lab [--port 8080]"
 }
 
 fn print_help() {
@@ -70,6 +81,29 @@ fn parse_port(args: &[String]) -> Result<u16, String> {
         }
     }
     Ok(port)
+}
+
+/// `build`'s options: `--module NAME` (one of [`MODULES`]) or nothing (all of them).
+fn parse_module(args: &[String]) -> Result<Option<String>, String> {
+    match args {
+        [] => Ok(None),
+        [flag, name] if flag == "--module" => {
+            if MODULES.iter().any(|(n, _, _)| n == name) {
+                Ok(Some(name.clone()))
+            } else {
+                let names: Vec<&str> = MODULES.iter().map(|(n, _, _)| *n).collect();
+                Err(format!(
+                    "unknown module `{name}` (one of {})",
+                    names.join(", ")
+                ))
+            }
+        }
+        _ => Err(format!(
+            "bad build options `{}`\n{}",
+            args.join(" "),
+            help_text()
+        )),
+    }
 }
 
 /// The workspace root (the parent of this crate's directory).
@@ -134,27 +168,31 @@ fn ensure_wasm_target() -> Result<(), String> {
 /// `?bench=sim` and the fourth for `?museum=` (the lesson engine and the lesson files would take
 /// the lab page over its size budget, the benchmark's second simulator instantiation would take
 /// the lessons over theirs, and the museum is the lab with the core's seeded bugs compiled in,
-/// `zablab-core/mutations`). The lessons module uses its own profile (`wasm-lessons`: the core
-/// optimised for size; the lab, the benchmark and the museum keep the fast core of
-/// `wasm-release`).
+/// `zablab-core/mutations`). The lab page and the lessons use the profile `wasm-lessons` (the
+/// core optimised for size: the lab page's budget); the benchmark and the museum keep the fast
+/// core of `wasm-release`.
 const MODULES: [(&str, &[&str], &str); 4] = [
-    ("zablab-ui", &[], UI_PROFILE),
+    ("zablab-ui", &[], "wasm-lessons"),
     ("zablab-lessons", &["lessons"], "wasm-lessons"),
     ("zablab-bench", &["sim-bench"], UI_PROFILE),
     ("zablab-museum", &["museum"], UI_PROFILE),
 ];
 
-/// Builds the page into `dist/` and returns that directory.
-fn build() -> Result<PathBuf, String> {
+/// Builds the page into `dist/` and returns that directory: every module into a fresh `dist/`,
+/// or only `only` into the existing one.
+fn build(only: Option<&str>) -> Result<PathBuf, String> {
     ensure_wasm_target()?;
     let root = root();
     let dist = dist_dir();
-    if dist.exists() {
+    if dist.exists() && only.is_none() {
         std::fs::remove_dir_all(&dist)
             .map_err(|e| format!("cannot clear {}: {e}", dist.display()))?;
     }
     std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
     for (name, features, profile) in MODULES {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
         let mut cmd = cargo();
         cmd.current_dir(&root).args([
             "build",
@@ -214,7 +252,7 @@ impl Drop for Children {
 }
 
 fn lab(port: u16) -> Result<(), String> {
-    let dist = build()?;
+    let dist = build(None)?;
     let mut children = Children(Vec::new());
     let root = root();
     println!("xtask: building the native node (zablab-node) for a local 3-server cluster");
