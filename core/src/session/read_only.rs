@@ -105,6 +105,18 @@ impl<M: ClientMachine> ClientSessions<M> {
         self.read_only.sessions.len()
     }
 
+    /// When [`ClientSessions::read_only_step`] must run next to start the read-only server on
+    /// time (the end of the grace period), if the peer is LOOKING and it has not started. A
+    /// LOOKING peer's own next deadline may be far later (notification backoff).
+    pub fn read_only_deadline(&self, peer: &Peer<M>) -> Option<Instant> {
+        let ro = &self.read_only;
+        if !ro.enabled || ro.active || peer.state() != PeerState::Looking {
+            return None;
+        }
+        let grace_ms = READ_ONLY_GRACE_MIN_MS.max(peer.config().timing.tick_time_ms);
+        ro.looking_since.map(|since| since + grace_ms)
+    }
+
     /// After every peer step and tick, with the host's time: starts the read-only server once
     /// the peer has been LOOKING for `max(2000 ms, tickTime)`, stops it (closing every
     /// connection, so clients find a read-write server) when the peer is no longer LOOKING,
