@@ -5,11 +5,16 @@
 //! what was written before, its writes and syncs are answered NotReadOnly, a client that does
 //! not allow read-only is refused. When the two come back the read-only session is closed and
 //! the client, which never saw a read-write server, reconnects with a new (global) session and
-//! writes.
+//! writes. kazoo (`KazooClient(read_only=True)`, tests/clients/kazoo_read_only.py, after kazoo's
+//! own TestReadOnlyMode) goes through the same steps; it skips when kazoo is not installed,
+//! unless ZABLAB_REQUIRE_CLIENTS=1 (CI).
 
 mod common;
+mod realclients;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{four_letter, free_base_port, mode, wait_for, Server, TempDir, BIN};
@@ -223,4 +228,252 @@ fn a_server_cut_from_its_quorum_serves_read_only_clients_and_lets_them_go_when_i
     });
     assert_eq!(isro(&survivor).as_deref(), Some("rw"));
     e.wait_for_quorum();
+}
+
+/// Runs tests/clients/kazoo_read_only.py against `survivor` (in `hosts`), calling `cut` and
+/// `heal` when the script asks for them.
+fn kazoo_read_only(survivor: &str, hosts: &str, cut: impl FnOnce(), heal: impl FnOnce()) {
+    let script = realclients::repo_root().join("tests/clients/kazoo_read_only.py");
+    let mut child = Command::new("timeout")
+        .args(["240", "python3"])
+        .arg(&script)
+        .args([survivor, hosts])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run python3");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let expect = |word: &str, seen: &mut Vec<String>| loop {
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => {
+                eprintln!("kazoo: {line}");
+                seen.push(line.clone());
+                if line == word {
+                    return;
+                }
+                assert!(!line.starts_with("FAIL"), "kazoo: {line}");
+            }
+            Err(e) => panic!("kazoo never printed {word} ({e}); it printed {seen:?}"),
+        }
+    };
+    expect("WRITTEN", &mut seen);
+    cut();
+    writeln!(stdin, "CUT").expect("tell kazoo");
+    expect("RO_OK", &mut seen);
+    heal();
+    writeln!(stdin, "HEALED").expect("tell kazoo");
+    expect("kazoo read-only: all checks passed", &mut seen);
+    let status = child.wait().expect("kazoo exits");
+    assert!(status.success(), "kazoo exited {status:?}");
+}
+
+#[test]
+fn kazoo_read_only_client_against_a_cut_off_zablab_server() {
+    if !realclients::available(
+        "kazoo (python3 -m pip)",
+        Command::new("python3")
+            .args(["-c", "import kazoo"])
+            .status()
+            .is_ok_and(|s| s.success()),
+        "pip install kazoo",
+    ) {
+        return;
+    }
+    let e = std::cell::RefCell::new(Ensemble::start("read-only-kazoo"));
+    e.borrow().wait_for_quorum();
+    let (survivor, hosts) = (e.borrow().addr(0), e.borrow().hosts());
+    kazoo_read_only(
+        &survivor,
+        &hosts,
+        || {
+            let mut e = e.borrow_mut();
+            for i in [1, 2] {
+                if let Some(mut s) = e.servers[i].take() {
+                    s.kill9();
+                }
+            }
+            drop(e);
+            wait_for(LIMIT, "the survivor to serve read-only", || {
+                (isro(&survivor).as_deref() == Some("ro")).then_some(())
+            });
+        },
+        || {
+            let mut e = e.borrow_mut();
+            for i in [1, 2] {
+                let s = e.spawn(i);
+                e.servers[i] = Some(s);
+            }
+        },
+    );
+    e.borrow().wait_for_quorum();
+}
+
+/// Debian's Apache ZooKeeper 3.8 (`zookeeper` package), what [`RealZkEnsemble`] runs.
+const ZK_JARS: [&str; 4] = [
+    "/usr/share/java/zookeeper.jar",
+    "/usr/share/java/zookeeper-jute.jar",
+    "/usr/share/java/slf4j-api.jar",
+    "/usr/share/java/slf4j-simple.jar",
+];
+
+/// Three Apache ZooKeeper 3.8 servers on 127.0.0.1 configured as kazoo's harness configures
+/// them for TestReadOnlyMode (`-Dreadonlymode.enabled=true`, `localSessionsEnabled=true`);
+/// killed by their PIDs.
+struct RealZkEnsemble {
+    /// Dropped first: the JVMs stop before their directory goes.
+    servers: Vec<Option<std::process::Child>>,
+    dir: TempDir,
+    base: u16,
+}
+
+impl RealZkEnsemble {
+    fn start() -> Option<RealZkEnsemble> {
+        if let Some(missing) = ZK_JARS.iter().find(|j| !std::path::Path::new(j).exists()) {
+            eprintln!("SKIPPED: {missing} missing (apt-get install -y zookeeper)");
+            return None;
+        }
+        if Command::new("java").arg("-version").output().is_err() {
+            eprintln!("SKIPPED: no java on PATH");
+            return None;
+        }
+        let dir = TempDir::new("realzk-ro");
+        let base = free_base_port(3);
+        let mut servers = String::new();
+        for i in 1..=3u16 {
+            servers.push_str(&format!(
+                "server.{i}=127.0.0.1:{}:{}\n",
+                base + 707 + i - 1,
+                base + 1707 + i - 1
+            ));
+        }
+        for i in 1..=3u16 {
+            let data = dir.0.join(format!("d{i}"));
+            std::fs::create_dir_all(&data).expect("data dir");
+            std::fs::write(data.join("myid"), format!("{i}\n")).expect("myid");
+            let cfg = format!(
+                "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\n\
+                 clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\n\
+                 localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n{servers}",
+                data.display(),
+                base + i - 1
+            );
+            std::fs::write(dir.0.join(format!("z{i}.cfg")), cfg).expect("zoo.cfg");
+        }
+        let mut e = RealZkEnsemble {
+            servers: Vec::new(),
+            dir,
+            base,
+        };
+        for i in 0..3 {
+            let c = e.spawn(i);
+            e.servers.push(Some(c));
+        }
+        Some(e)
+    }
+
+    fn spawn(&self, i: usize) -> std::process::Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.0.join(format!("zk{}.log", i + 1)))
+            .expect("log");
+        Command::new("java")
+            .args(["-Xmx128m", "-Dreadonlymode.enabled=true", "-cp"])
+            .arg(ZK_JARS.join(":"))
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(self.dir.0.join(format!("z{}.cfg", i + 1)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start java")
+    }
+
+    fn addr(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.base + i as u16)
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.servers[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn wait_for_quorum(&self) {
+        wait_for(LIMIT, "ZooKeeper: one leader and two followers", || {
+            let m: Vec<String> = (0..3).filter_map(|i| mode(&self.addr(i))).collect();
+            (m.iter().filter(|x| *x == "leader").count() == 1
+                && m.iter().filter(|x| *x == "follower").count() == 2)
+                .then_some(())
+        });
+    }
+}
+
+impl Drop for RealZkEnsemble {
+    fn drop(&mut self) {
+        for i in 0..self.servers.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// The reference: the same kazoo script against Apache ZooKeeper 3.8, and the same 4lw
+/// answers (`isro`, `srvr`'s Mode, `mntr`'s zk_server_state) from its read-only server.
+#[test]
+fn kazoo_read_only_client_against_a_cut_off_apache_zookeeper_server() {
+    let kazoo = Command::new("python3")
+        .args(["-c", "import kazoo"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !realclients::available("kazoo (python3 -m pip)", kazoo, "pip install kazoo") {
+        return;
+    }
+    let Some(zk) = RealZkEnsemble::start() else {
+        return;
+    };
+    let zk = std::cell::RefCell::new(zk);
+    zk.borrow().wait_for_quorum();
+    let survivor = zk.borrow().addr(0);
+    let hosts = (0..3)
+        .map(|i| zk.borrow().addr(i))
+        .collect::<Vec<_>>()
+        .join(",");
+    kazoo_read_only(
+        &survivor,
+        &hosts,
+        || {
+            zk.borrow_mut().kill(1);
+            zk.borrow_mut().kill(2);
+            wait_for(LIMIT, "ZooKeeper's survivor to serve read-only", || {
+                (isro(&survivor).as_deref() == Some("ro")).then_some(())
+            });
+            let srvr = four_letter(&survivor, "srvr").expect("srvr");
+            assert!(srvr.contains("Mode: read-only\n"), "srvr:\n{srvr}");
+            let mntr = four_letter(&survivor, "mntr").expect("mntr");
+            assert!(
+                mntr.contains("zk_server_state\tread-only\n"),
+                "mntr:\n{mntr}"
+            );
+        },
+        || {
+            let mut e = zk.borrow_mut();
+            for i in [1, 2] {
+                let c = e.spawn(i);
+                e.servers[i] = Some(c);
+            }
+        },
+    );
+    zk.borrow().wait_for_quorum();
 }
