@@ -319,15 +319,8 @@ fn kazoo_read_only_client_against_a_cut_off_zablab_server() {
     e.borrow().wait_for_quorum();
 }
 
-/// Debian's Apache ZooKeeper 3.8 (`zookeeper` package), what [`RealZkEnsemble`] runs.
-const ZK_JARS: [&str; 4] = [
-    "/usr/share/java/zookeeper.jar",
-    "/usr/share/java/zookeeper-jute.jar",
-    "/usr/share/java/slf4j-api.jar",
-    "/usr/share/java/slf4j-simple.jar",
-];
-
-/// Three Apache ZooKeeper 3.8 servers on 127.0.0.1 configured as kazoo's harness configures
+/// Three Apache ZooKeeper 3.8 servers (Debian's `zookeeper` package, [`common::real_zk::JARS`]) on
+/// 127.0.0.1 configured as kazoo's harness configures
 /// them for TestReadOnlyMode (`-Dreadonlymode.enabled=true`, `localSessionsEnabled=true`);
 /// killed by their PIDs.
 struct RealZkEnsemble {
@@ -339,12 +332,7 @@ struct RealZkEnsemble {
 
 impl RealZkEnsemble {
     fn start() -> Option<RealZkEnsemble> {
-        if let Some(missing) = ZK_JARS.iter().find(|j| !std::path::Path::new(j).exists()) {
-            eprintln!("SKIPPED: {missing} missing (apt-get install -y zookeeper)");
-            return None;
-        }
-        if Command::new("java").arg("-version").output().is_err() {
-            eprintln!("SKIPPED: no java on PATH");
+        if !common::real_zk::available() {
             return None;
         }
         let dir = TempDir::new("realzk-ro");
@@ -390,7 +378,7 @@ impl RealZkEnsemble {
             .expect("log");
         Command::new("java")
             .args(["-Xmx128m", "-Dreadonlymode.enabled=true", "-cp"])
-            .arg(ZK_JARS.join(":"))
+            .arg(common::real_zk::JARS.join(":"))
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
             .arg(self.dir.0.join(format!("z{}.cfg", i + 1)))
             .stdin(Stdio::null())
