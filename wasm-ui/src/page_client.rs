@@ -174,6 +174,7 @@ impl PageClients {
                         session_password(id).to_vec()
                     },
                     auth: Vec::new(),
+                    read_only: false,
                 };
                 let mut replies = Vec::new();
                 inputs = s.layer.connect(peer, &mut replies, now, CONN, req);

@@ -162,6 +162,7 @@ impl<M: ClientMachine> ClientSessions<M> {
                             session_id,
                             timeout_ms,
                             password: session_password(session_id),
+                            read_only: false,
                         },
                     );
                     let auth = c.auth.clone();
@@ -257,7 +258,10 @@ impl<M: ClientMachine> ClientSessions<M> {
             return;
         }
         if !peer.is_serving() {
-            self.close_all(peer, host, "this server is not serving requests");
+            // The read-only server's connections are closed when it stops (read_only_step).
+            if !self.read_only.is_active() {
+                self.close_all(peer, host, "this server is not serving requests");
+            }
             return;
         }
         let Some(tree) = peer.machine().tree() else {
@@ -272,7 +276,9 @@ impl<M: ClientMachine> ClientSessions<M> {
         let gone: Vec<ConnId> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.creating.is_none() && !tree.sessions().contains_key(&c.session_id))
+            .filter(|(_, c)| {
+                c.creating.is_none() && !c.local && !tree.sessions().contains_key(&c.session_id)
+            })
             .map(|(id, _)| *id)
             .collect();
         for conn in gone {

@@ -46,6 +46,7 @@ mod auth;
 mod inspect;
 mod local;
 mod machine;
+mod read_only;
 mod types;
 
 #[cfg(test)]
@@ -56,6 +57,9 @@ pub use auth::{add_ids, AuthLimitError, MAX_AUTH_IDS, MAX_AUTH_ID_BYTES};
 pub use inspect::{expiry_bucket, Inspection};
 pub use local::{read_response_bytes, reply_bytes};
 pub use machine::ClientMachine;
+pub use read_only::{
+    ReadOnlyChange, ReadOnlyClient, MAX_READ_ONLY_SESSIONS, READ_ONLY_GRACE_MIN_MS,
+};
 pub use types::{ClientOp, ClientReply, ConnectRequest, ReplyBody, SessionHost};
 
 /// A reply may exceed `jute.maxbuffer` by this much: the reply header and Stat around the
@@ -101,6 +105,8 @@ struct ServerCnxn {
     watch_paths_pruned_at: usize,
     /// The last touch of the session through this connection.
     touched: Instant,
+    /// A session of the read-only server ([`read_only`]): local, not in the replicated tree.
+    local: bool,
 }
 
 impl ServerCnxn {
@@ -115,6 +121,7 @@ impl ServerCnxn {
             watch_paths: BTreeSet::new(),
             watch_paths_pruned_at: 0,
             touched: now,
+            local: false,
         }
     }
 }
@@ -143,6 +150,8 @@ pub struct ClientSessions<M: ClientMachine> {
     /// This server's authentication settings (superDigest): used when an auth packet
     /// arrives, so only the resulting ids travel in transactions.
     auth_config: AuthConfig,
+    /// `readonlymode.enabled` and the read-only server's state ([`read_only`]).
+    read_only: read_only::ReadOnlyServer,
 }
 
 fn zxid_i64(z: Zxid) -> i64 {
@@ -160,6 +169,7 @@ impl<M: ClientMachine> ClientSessions<M> {
             known_sessions: 0,
             limits,
             auth_config,
+            read_only: read_only::ReadOnlyServer::default(),
         }
     }
 
@@ -191,7 +201,9 @@ impl<M: ClientMachine> ClientSessions<M> {
     /// A ConnectRequest on connection `conn`. A new session (id 0) is created by a
     /// createSession transaction and answered when it commits; an existing one is checked
     /// against the tree (id and password) and moves here. A server that does not serve, or
-    /// that is behind what the client has seen, closes the connection.
+    /// that is behind what the client has seen, closes the connection. While the read-only
+    /// server runs ([`ClientSessions::read_only_step`]) a client that allows read-only gets a
+    /// local session instead.
     pub fn connect(
         &mut self,
         peer: &mut Peer<M>,
@@ -202,6 +214,10 @@ impl<M: ClientMachine> ClientSessions<M> {
     ) -> Vec<Input<M>> {
         let mut inputs = Vec::new();
         if !peer.is_serving() || peer.machine().tree().is_none() {
+            if self.read_only.is_active() && peer.machine().tree().is_some() {
+                self.connect_read_only(peer, host, now, conn, req);
+                return inputs;
+            }
             host.send(
                 conn,
                 ClientReply::Close("this server is not serving requests"),
@@ -259,6 +275,7 @@ impl<M: ClientMachine> ClientSessions<M> {
                 session_id,
                 timeout_ms,
                 password: session_password(session_id),
+                read_only: false,
             },
         );
         if let Some(t) = peer.machine_mut().tree_mut() {
@@ -297,6 +314,15 @@ impl<M: ClientMachine> ClientSessions<M> {
         c.touched = now;
         c.note_watch(&op);
         let (session_id, timeout_ms, auth) = (c.session_id, c.timeout_ms, c.auth.clone());
+        if c.local {
+            let queued = self.read_only_request(peer, session_id, xid, op, cost);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.queue.push_back(queued);
+            }
+            self.flush(peer, host, conn);
+            self.maybe_prune_watches(peer, conn);
+            return inputs;
+        }
         inputs.push(Input::SessionTouch {
             session_id,
             timeout_ms,
@@ -369,6 +395,9 @@ impl<M: ClientMachine> ClientSessions<M> {
                 body: crate::session::ReplyBody::Status(ErrorCode::Ok),
             },
         );
+        if c.local {
+            return Vec::new();
+        }
         alloc::vec![Input::SessionTouch {
             session_id: c.session_id,
             timeout_ms: c.timeout_ms,
@@ -412,6 +441,7 @@ impl<M: ClientMachine> ClientSessions<M> {
         }
         self.tags.clear();
         self.known_sessions = 0;
+        self.read_only.forget();
     }
 
     /// Forgets `conn` and tells the host to close it.

@@ -14,6 +14,8 @@ use crate::tree::acl::open_acl_unsafe;
 use crate::tree::{CreateRequest, DataTree, EventType, ReadRequest, ReadResponse, SetDataRequest};
 use crate::zxid::Sid;
 
+mod read_only;
+
 /// One server's session layer with a host that records everything it is sent.
 struct Rig {
     cluster: ZkCluster,
@@ -111,8 +113,10 @@ impl Rig {
                 _ => self.layer.on_failed(peer, &mut self.out, lt),
             }
         }
+        let now = self.cluster.now();
         if let Some(peer) = self.cluster.peer_mut(self.server) {
             self.layer.after_step(peer, &mut self.out);
+            self.layer.read_only_step(peer, &mut self.out, now);
         }
     }
 
@@ -133,6 +137,7 @@ impl Rig {
             session_id: 0,
             password: Vec::new(),
             auth: Vec::new(),
+            read_only: false,
         };
         let inputs = self.layer.connect(peer, &mut self.out, now, conn, req);
         self.feed(inputs);
@@ -381,6 +386,7 @@ fn a_server_that_stops_serving_closes_every_connection_and_refuses_new_ones() {
             session_id: 0,
             password: Vec::new(),
             auth: Vec::new(),
+            read_only: false,
         };
         let inputs = rig.layer.connect(peer, &mut rig.out, now, 3, req);
         assert!(inputs.is_empty(), "nothing reaches the peer");

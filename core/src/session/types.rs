@@ -50,6 +50,9 @@ pub struct ConnectRequest {
     pub password: Vec<u8>,
     /// The ids the connection holds from the start (the node adds `ip:<remote address>`).
     pub auth: Vec<Id>,
+    /// `readOnly`: the client accepts a read-only server (served only while this server is
+    /// cut from its quorum, with `readonlymode.enabled`).
+    pub read_only: bool,
 }
 
 /// The body of a reply; the host encodes it for the request's opcode.
@@ -73,6 +76,8 @@ pub enum ClientReply {
         session_id: i64,
         timeout_ms: i32,
         password: [u8; 16],
+        /// The ConnectResponse's readOnly flag: a session of the read-only server.
+        read_only: bool,
     },
     /// The session is unknown or the password wrong: ConnectResponse of zeros, then close.
     Expired,

@@ -232,6 +232,7 @@ impl ZkClients {
             session_id: 0,
             password: Vec::new(),
             auth: Vec::new(),
+            read_only: false,
         };
         let timeout_ms = match self.connect_conn(cluster, server, conn, req) {
             Connected::Yes(t) => t,
@@ -480,6 +481,7 @@ impl ZkClients {
             session_id: c.session_id,
             password: session_password(c.session_id).to_vec(),
             auth: c.auth.clone(),
+            read_only: false,
         };
         let old = (c.server, c.conn);
         self.next_conn += 1;

@@ -77,6 +77,11 @@ pub struct NodeConfig {
     /// turns it on by default, but ZabLab servers often share a host (`zablab cluster`, the
     /// lab, whose page is on 8080), so each must be given its own port to have one.
     pub admin: AdminConfig,
+    /// `readonlymode.enabled` (ZooKeeper's system property; also read from zoo.cfg here, with
+    /// or without the `zookeeper.` prefix): a server LOOKING for `max(2000 ms, tickTime)`
+    /// serves read-only clients from its own tree until the election ends
+    /// ([`zablab_core::session::ReadOnlyChange`]).
+    pub read_only_mode: bool,
     /// The zoo.cfg text as read (`initial_configuration`).
     pub initial_text: String,
     pub myid: Sid,
@@ -320,6 +325,7 @@ impl NodeConfig {
             four_letter_words: vec!["srvr".to_string()],
             jute_max_buffer: 0xfffff,
             super_digest: None,
+            read_only_mode: false,
             metrics_addr: None,
             metrics_export_process_info: true,
             admin: AdminConfig::default(),
@@ -425,6 +431,17 @@ impl NodeConfig {
                 // `zookeeper.K`; the property's own name is accepted here too.
                 SUPER_DIGEST_KEY | SUPER_DIGEST_PROPERTY => {
                     cfg.super_digest = Some(parse_super_digest(k, v)?)
+                }
+                "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
+                    cfg.read_only_mode = boolean(k, v)?
+                }
+                // kazoo's harness sets these for its read-only test; ZabLab's read-only
+                // sessions are always local and its read-write sessions always global.
+                "localSessionsEnabled" | "localSessionsUpgradingEnabled" => {
+                    boolean(k, v)?;
+                    cfg.warnings.push(format!(
+                        "`{k}` ignored: sessions of a read-only server are always local, all others global"
+                    ));
                 }
                 "metricsProvider.className" => metrics_class = Some(v.clone()),
                 "metricsProvider.httpHost" => {

@@ -198,3 +198,23 @@ fn star_enables_all_words() {
     let c = NodeConfig::parse(&SAMPLE.replace("ruok, mntr", "*")).expect("parses");
     assert!(c.four_letter_words.iter().any(|w| w == "envi"));
 }
+
+#[test]
+fn readonlymode_enabled_is_read_in_both_forms_and_off_by_default() {
+    assert!(!NodeConfig::parse(SAMPLE).expect("parses").read_only_mode);
+    for key in ["readonlymode.enabled", "zookeeper.readonlymode.enabled"] {
+        let c = NodeConfig::parse(&format!("{SAMPLE}{key}=true\n")).expect("parses");
+        assert!(c.read_only_mode, "{key}");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = NodeConfig::parse(&format!("{SAMPLE}{key}=false\n")).expect("parses");
+        assert!(!c.read_only_mode, "{key}");
+        let e = NodeConfig::parse(&format!("{SAMPLE}{key}=yes\n")).unwrap_err();
+        assert_eq!(e.key, key);
+    }
+    // kazoo's harness sets these next to it: accepted, with a warning saying what ZabLab does.
+    let c = NodeConfig::parse(&format!(
+        "{SAMPLE}localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n"
+    ))
+    .expect("parses");
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+}

@@ -44,7 +44,7 @@ pub async fn run(shared: &Shared, name: &str, req: &Request) -> Value {
     let Some(cmd) = COMMANDS.iter().find(|c| c.names.contains(&name)) else {
         return response(name, Some(format!("Unknown command: {name}")), Map::new());
     };
-    if cmd.server_required && !shared.status().serving {
+    if cmd.server_required && !shared.status().answers_clients() {
         return response(
             cmd.primary(),
             Some("This ZooKeeper instance is not currently serving requests".into()),

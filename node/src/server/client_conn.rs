@@ -86,6 +86,7 @@ pub async fn serve<S: PeerStream>(
         timeout_ms: req.timeout_ms,
         session_id: req.session_id,
         password: req.passwd.clone(),
+        read_only: req.read_only == Some(true),
     };
     if events.send(connect).is_err() {
         return;
@@ -97,13 +98,14 @@ pub async fn serve<S: PeerStream>(
             session_id,
             timeout_ms,
             password,
+            read_only,
         }) => {
             let resp = ConnectResponse {
                 protocol_version: 0,
                 timeout_ms,
                 session_id,
                 passwd: password.to_vec(),
-                read_only: read_only_byte.then_some(false),
+                read_only: read_only_byte.then_some(read_only),
             };
             let mut out = Vec::new();
             resp.encode(&mut out);

@@ -33,7 +33,7 @@ pub struct Context<'a> {
 pub fn needs_inspection(word: &str, shared: &Shared) -> bool {
     matches!(word, "wchs" | "wchc" | "wchp" | "dump")
         && allowed(&shared.config, word)
-        && shared.status().serving
+        && shared.status().answers_clients()
 }
 
 /// True when `4lw.commands.whitelist` lets `word` run.
@@ -66,7 +66,14 @@ pub fn answer(word: &str, cx: &Context) -> String {
     let n = cx.conns.total();
     match word {
         "ruok" => "imok".to_string(),
-        "isro" => if s.serving { "rw" } else { "null" }.to_string(),
+        "isro" => if s.read_only {
+            "ro"
+        } else if s.serving {
+            "rw"
+        } else {
+            "null"
+        }
+        .to_string(),
         "envi" => envi(cfg),
         "gtmk" => shared.trace_mask.load(Ordering::Relaxed).to_string(),
         "stmk" => {
@@ -75,7 +82,7 @@ pub fn answer(word: &str, cx: &Context) -> String {
             }
             (shared.trace_mask.load(Ordering::Relaxed) as i64).to_string()
         }
-        _ if !s.serving => NOT_SERVING.to_string(),
+        _ if !s.answers_clients() => NOT_SERVING.to_string(),
         "srvr" => srvr(shared, &s, n, &infos, false),
         "stat" => srvr(shared, &s, n, &infos, true),
         "conf" => conf(cfg),

@@ -23,7 +23,7 @@ use crate::config::NodeConfig;
 use crate::server::election::{self, ElectionNet};
 use crate::server::fault::{self, LinkFaults};
 use crate::server::quorum::{self, QuorumConn, QuorumEvent};
-use crate::server::sessions::{ClientEvent, Sessions};
+use crate::server::sessions::{ClientEvent, ReadOnlyChange, Sessions};
 use crate::server::shared::{NodeStatus, Shared};
 use crate::server::storage::{self, Store, WriterCmd};
 use crate::server::trace::{message_zxid, notification_of, TraceLine, TracePublisher};
@@ -286,6 +286,7 @@ pub async fn run_server<M: NodeMachine>(
                 super_digest: cfg.super_digest.clone(),
                 skip_acl: false,
             },
+            cfg.read_only_mode,
         ),
         walk_stats_due_ms: 0,
         faults,
@@ -347,6 +348,7 @@ impl<M: NodeMachine> Host<M> {
         self.sessions.dispatch_events(fired.rest());
         self.out = out;
         self.sessions.after_step(&mut self.peer);
+        self.read_only_step();
     }
 
     fn handle_client(&mut self, ev: ClientEvent) {
@@ -378,6 +380,15 @@ impl<M: NodeMachine> Host<M> {
                 let at = d.0.max(last_tick.0 + 1);
                 self.clock + Duration::from_millis(at.saturating_sub(self.wall_start_ms))
             });
+            // The end of the read-only grace period, when it comes before the peer's deadline.
+            let read_only_at = self
+                .sessions
+                .read_only_deadline(&self.peer)
+                .map(|d| {
+                    let at = d.0.max(self.now().0 + 1);
+                    self.clock + Duration::from_millis(at.saturating_sub(self.wall_start_ms))
+                })
+                .filter(|ro| deadline.is_none_or(|d| *ro < d));
             tokio::select! {
                 signal = &mut stop => return Some(signal),
                 ev = rx.recv() => match ev {
@@ -394,6 +405,12 @@ impl<M: NodeMachine> Host<M> {
                     last_tick = self.now();
                     self.step(Input::Tick);
                 }
+                _ = async {
+                    match read_only_at {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                } => self.read_only_step(),
             }
             self.publish_status();
         }

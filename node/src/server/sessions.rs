@@ -23,7 +23,9 @@ mod types;
 
 pub use limits::ReplyBudget;
 pub use types::ClientEvent;
-pub use zablab_core::session::{expiry_bucket, ClientOp, ClientReply, Inspection, ReplyBody};
+pub use zablab_core::session::{
+    expiry_bucket, ClientOp, ClientReply, Inspection, ReadOnlyChange, ReplyBody,
+};
 pub use zablab_core::tree::ConnId;
 
 /// Where one connection's replies go, and its budget.
@@ -73,14 +75,21 @@ pub struct Sessions<M: NodeMachine> {
 }
 
 impl<M: NodeMachine> Sessions<M> {
-    /// Sessions of a server with this `jute.maxbuffer` and authentication settings.
-    pub fn new(max_buffer_bytes: usize, auth_config: AuthConfig) -> Sessions<M> {
+    /// Sessions of a server with this `jute.maxbuffer`, authentication settings and
+    /// `readonlymode.enabled`.
+    pub fn new(
+        max_buffer_bytes: usize,
+        auth_config: AuthConfig,
+        read_only_mode: bool,
+    ) -> Sessions<M> {
         let limits = SessionLimits {
             max_buffer_bytes,
             txn_bytes: txn_bytes::<M>,
         };
+        let mut layer = ClientSessions::new(limits, auth_config);
+        layer.set_read_only_mode(read_only_mode);
         Sessions {
-            layer: ClientSessions::new(limits, auth_config),
+            layer,
             links: HashMap::new(),
         }
     }
@@ -108,6 +117,7 @@ impl<M: NodeMachine> Sessions<M> {
                 timeout_ms,
                 session_id,
                 password,
+                read_only,
             } => {
                 self.links.insert(conn, Link { tx, budget });
                 let req = ConnectRequest {
@@ -116,6 +126,7 @@ impl<M: NodeMachine> Sessions<M> {
                     session_id,
                     password,
                     auth: vec![Id::new("ip", &remote_ip.to_string())],
+                    read_only,
                 };
                 layer.connect(peer, &mut Links(&mut self.links), now, conn, req)
             }
@@ -173,6 +184,23 @@ impl<M: NodeMachine> Sessions<M> {
     /// the connections whose session expired.
     pub fn after_step(&mut self, peer: &mut Peer<M>) {
         self.layer.after_step(peer, &mut Links(&mut self.links))
+    }
+
+    /// Starts or stops the read-only server (`readonlymode.enabled`) as the peer's state and
+    /// the time say; see [`ClientSessions::read_only_step`].
+    pub fn read_only_step(&mut self, peer: &mut Peer<M>, now: Instant) -> Option<ReadOnlyChange> {
+        self.layer
+            .read_only_step(peer, &mut Links(&mut self.links), now)
+    }
+
+    /// When [`Sessions::read_only_step`] must run next, if before the peer's own deadline.
+    pub fn read_only_deadline(&self, peer: &Peer<M>) -> Option<Instant> {
+        self.layer.read_only_deadline(peer)
+    }
+
+    /// True while the read-only server runs.
+    pub fn is_read_only(&self) -> bool {
+        self.layer.is_read_only()
     }
 
     /// Shutdown, as ZooKeeper's `closeAll(SERVER_SHUTDOWN)`: every connection is closed after

@@ -30,6 +30,9 @@ pub struct NodeStatus {
     pub state: PeerState,
     pub phase: ZabPhase,
     pub serving: bool,
+    /// `readonlymode.enabled` and cut from the quorum: the read-only server runs (ZooKeeper's
+    /// `ReadOnlyZooKeeperServer`), serving read-only clients; `serving` is false.
+    pub read_only: bool,
     pub last_zxid: Zxid,
     pub accepted_epoch: Epoch,
     pub current_epoch: Epoch,
@@ -59,6 +62,7 @@ impl Default for NodeStatus {
             state: PeerState::Looking,
             phase: ZabPhase::Election,
             serving: false,
+            read_only: false,
             last_zxid: Zxid::ZERO,
             accepted_epoch: 0,
             current_epoch: 0,
@@ -101,6 +105,14 @@ pub struct Shared {
     pub metrics: ServerMetrics,
 }
 
+impl NodeStatus {
+    /// Client requests are answered: read-write, or read-only (`readonlymode.enabled`). The
+    /// four-letter words and AdminServer commands that need a running server need this.
+    pub fn answers_clients(&self) -> bool {
+        self.serving || self.read_only
+    }
+}
+
 impl Shared {
     pub fn status(&self) -> NodeStatus {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
@@ -114,6 +126,9 @@ impl Shared {
 pub fn mode(cfg: &NodeConfig, s: &NodeStatus) -> &'static str {
     if cfg.is_standalone() {
         return "standalone";
+    }
+    if s.read_only {
+        return "read-only";
     }
     match s.state {
         PeerState::Leading => "leader",

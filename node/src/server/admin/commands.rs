@@ -116,7 +116,7 @@ fn server_stats(shared: &Shared) -> Map<String, Value> {
     });
     let mut m = obj(json!({
         "version": VERSION,
-        "read_only": false,
+        "read_only": s.read_only,
         "server_stats": stats,
         "client_response": responses,
         "node_count": s.node_count,
@@ -264,7 +264,7 @@ pub async fn run(shared: &Shared, primary: &str, req: &Request) -> Map<String, V
             },
         },
         "initial_configuration" => obj(json!({"initial_configuration": cfg.initial_text})),
-        "is_read_only" => obj(json!({"read_only": false})),
+        "is_read_only" => obj(json!({"read_only": shared.status().read_only})),
         "last_snapshot" => {
             let (zxid, ts) = last_snapshot(shared).map_or((-1i64, -1i64), |(z, t)| {
                 (z as i64, i64::try_from(t).unwrap_or(i64::MAX))

@@ -1,6 +1,6 @@
 //! The [`NodeStatus`] the peer task publishes after every event, for the four-letter words.
 
-use super::{Host, NodeMachine};
+use super::{Host, NodeMachine, ReadOnlyChange};
 
 impl<M: NodeMachine> Host<M> {
     pub(super) fn publish_status(&mut self) {
@@ -12,6 +12,7 @@ impl<M: NodeMachine> Host<M> {
         s.state = p.state();
         s.phase = p.phase();
         s.serving = p.is_serving();
+        s.read_only = self.sessions.is_read_only();
         s.last_zxid = p.last_processed_zxid();
         s.accepted_epoch = p.accepted_epoch();
         s.current_epoch = p.current_epoch();
@@ -59,6 +60,23 @@ impl<M: NodeMachine> Host<M> {
         }
         if let Some(l) = p.learner() {
             s.sync_mode = l.sync_mode.map(|m| m.name());
+        }
+    }
+}
+
+impl<M: NodeMachine> Host<M> {
+    /// `readonlymode.enabled`: starts or stops the read-only server, with ZooKeeper's log lines.
+    pub(super) fn read_only_step(&mut self) {
+        let now = self.now();
+        let myid = self.shared.config.myid;
+        match self.sessions.read_only_step(&mut self.peer, now) {
+            Some(ReadOnlyChange::Started) => {
+                eprintln!("zablab[{myid}]: Read-only server started")
+            }
+            Some(ReadOnlyChange::Stopped { closed }) => eprintln!(
+                "zablab[{myid}]: Read-only server shut down (election ended), {closed} connections closed"
+            ),
+            None => {}
         }
     }
 }

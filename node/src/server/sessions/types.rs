@@ -22,6 +22,8 @@ pub enum ClientEvent {
         timeout_ms: i32,
         session_id: i64,
         password: Vec<u8>,
+        /// The ConnectRequest's readOnly flag (false when the client left the byte out).
+        read_only: bool,
     },
     Request {
         conn: ConnId,

@@ -11,6 +11,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::{sleep, timeout};
+use zablab_core::session::ReadOnlyClient;
 use zablab_core::tree::{ErrorCode, SetWatches};
 
 use super::watches::{registration, Reg};
@@ -46,6 +47,9 @@ pub(crate) struct State {
     close_sent: bool,
     expired: bool,
     move_to: Option<String>,
+    /// `canBeReadOnly` and `seenRwServerBefore` (ZooKeeper's ClientCnxn): until a read-write
+    /// server was seen, every (re)connect asks for a new session.
+    read_only: ReadOnlyClient,
 }
 
 pub(crate) struct Inner {
@@ -102,13 +106,13 @@ async fn handshake(inner: &Inner, host: &str) -> ZkResult<(TcpStream, ConnectRes
             protocol_version: 0,
             last_zxid_seen: st.last_zxid,
             timeout_ms: inner.opts.session_timeout_ms,
-            session_id: st.session_id,
+            session_id: st.read_only.session_to_send(st.session_id),
             passwd: if st.passwd.is_empty() {
                 vec![0; 16]
             } else {
                 st.passwd.clone()
             },
-            read_only: Some(inner.opts.read_only),
+            read_only: Some(st.read_only.can_be_read_only),
         }
     };
     let work = async {
@@ -143,6 +147,7 @@ pub(crate) async fn start(
     }
     let (events, rx) = mpsc::unbounded_channel();
     let (session_id, passwd) = opts.session.clone().unwrap_or((0, Vec::new()));
+    let read_only = ReadOnlyClient::new(opts.read_only, opts.session.is_some());
     let inner = Arc::new(Inner {
         st: Mutex::new(State {
             session_id,
@@ -162,6 +167,7 @@ pub(crate) async fn start(
             close_sent: false,
             expired: false,
             move_to: None,
+            read_only,
         }),
         status: watch::Sender::new(Status::Connecting),
         events,
@@ -310,6 +316,7 @@ async fn run_connection(inner: &Inner, stream: TcpStream, resp: &ConnectResponse
         st.session_id = resp.session_id;
         st.passwd = resp.passwd.clone();
         st.timeout_ms = resp.timeout_ms;
+        st.read_only.on_connected(resp.read_only == Some(true));
         st.generation += 1;
         // Before any new request: the credentials, then the watches (§5.2).
         for (scheme, auth) in st.auths.clone() {
