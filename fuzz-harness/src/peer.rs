@@ -444,7 +444,7 @@ pub fn run(script: Script) -> Peer<M> {
             Step::ClientWrite(txn) => {
                 host.next_tag += 1;
                 let tag = host.next_tag;
-                host.step(Input::ClientWrite { tag, txn });
+                host.step(Input::ClientWrite { tag, request: txn });
             }
             Step::ClientSync => {
                 host.next_tag += 1;

@@ -9,11 +9,13 @@
 //! | [`wire`] | byte layouts of election notifications and quorum packets |
 //! | [`proto`] | ZooKeeper's client wire protocol: frames, records, opcodes (both directions) |
 //! | [`machine`] | [`machine::NodeMachine`]: codecs and numbers a replicated machine provides |
-//! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn records, snapshots |
+//! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn and request records, snapshots |
+//! | [`txn`] | ZooKeeper's transaction records (CreateTxn, SetDataTxn, ErrorTxn, MultiTxn, ...) |
 
 pub mod java_text;
 pub mod jute;
 pub mod machine;
 pub mod proto;
 pub mod tree_machine;
+pub mod txn;
 pub mod wire;
