@@ -25,7 +25,7 @@ use zablab_core::{
 };
 
 type M = ChainMachine;
-type Msg = Message<u64, ChainMachine>;
+type Msg = Message<u64, ChainMachine, u64>;
 type Disk = DurableState<u64, ChainMachine>;
 
 /// At most this many steps per script (keeps one run short).

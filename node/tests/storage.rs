@@ -289,7 +289,9 @@ fn an_old_format_log_is_refused_with_a_clear_error_and_left_untouched() {
     assert_eq!(&bytes[4..8], &[0, 0, 0, 3], "this build writes version 3");
     bytes[7] = 2;
     std::fs::write(&file, &bytes).expect("write");
-    let err = open(&dir).recover().err().expect("an old log is refused");
+    let Err(err) = open(&dir).recover() else {
+        panic!("an old log must be refused");
+    };
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     let msg = err.to_string();
     assert!(
