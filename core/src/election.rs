@@ -104,6 +104,9 @@ impl<M: StateMachine> Peer<M> {
     /// last logged zxid and current epoch (an observer proposes nobody), tell every voter.
     pub(crate) fn start_looking(&mut self) {
         self.generation += 1;
+        if matches!(self.role, Role::Leader(_)) {
+            self.machine.on_stop_leading();
+        }
         self.role = Role::Looking;
         self.fail_pending_requests();
         self.touches.clear();

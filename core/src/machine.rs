@@ -3,10 +3,21 @@
 //! [`ChainMachine`] is a small one for protocol tests whose state is a hash chain over
 //! everything it applied, so two replicas with equal digests at a zxid applied equal histories.
 //!
-//! Transactions are applied deterministically on every replica in zxid order. A leader does
-//! not pre-validate: a request that fails (ZooKeeper's `ErrorTxn`) still takes a zxid and every
-//! replica computes the same error, which is what ZooKeeper's PrepRequestProcessor achieves
-//! with its outstanding-changes view.
+//! The pipeline is ZooKeeper's: a client's [`StateMachine::Request`] reaches the leader (a
+//! learner forwards it in a REQUEST packet), the leader's [`StateMachine::prep`] turns it into
+//! a [`StateMachine::Txn`] at the zxid it will propose it under (PrepRequestProcessor), and
+//! only that transaction is proposed, logged, sent in DIFF and SNAP sync and applied
+//! ([`StateMachine::apply`]) on every replica in zxid order. Prep checks the request against
+//! the applied state *and* the leader's outstanding changes (prepped, not yet applied), so a
+//! failed request becomes an idempotent error transaction (ZooKeeper's `ErrorTxn`) that still
+//! takes a zxid, and every replica answers the client the same without re-checking.
+//!
+//! The outstanding-changes view belongs to the machine: `prep` adds to it, `apply` of a zxid
+//! retires what that zxid covers, and [`StateMachine::on_leading`] /
+//! [`StateMachine::on_stop_leading`] drop it. A new leader has applied its whole log (the
+//! peer fast-forwards on entering LOOKING, and NEWLEADER commits that log as the new epoch's
+//! initial history) before it preps anything, so prep sees every transaction a previous epoch
+//! left logged but uncommitted.
 
 use alloc::vec::Vec;
 use core::fmt::Debug;
@@ -26,7 +37,9 @@ pub struct TxnContext {
 
 /// A state machine ZAB can replicate.
 pub trait StateMachine: Sized {
-    /// A transaction as the leader proposes it.
+    /// A client's write as the accepting server hands it to the leader (ZooKeeper's `Request`).
+    type Request: Clone + Debug + PartialEq;
+    /// A transaction as the leader proposes it, logs it and every replica applies it.
     type Txn: Clone + Debug + PartialEq;
     /// The result of applying a transaction, returned to the client that sent it.
     type Outcome: Clone + Debug + PartialEq;
@@ -35,8 +48,18 @@ pub trait StateMachine: Sized {
 
     /// An empty database.
     fn empty() -> Self;
-    /// Applies a committed (or, while replaying a log on recovery, logged) transaction.
+    /// Leader only: the transaction `request` becomes when proposed at `ctx.zxid`, checked
+    /// against the applied state and every change prepped before it; records its own changes
+    /// as outstanding until `apply` reaches `ctx.zxid`. Called in zxid order.
+    fn prep(&mut self, ctx: &TxnContext, request: &Self::Request) -> Self::Txn;
+    /// Applies a committed (or, while replaying a log on recovery, logged) transaction without
+    /// checking it (prep did), and retires the outstanding changes up to `ctx.zxid`.
     fn apply(&mut self, ctx: &TxnContext, txn: &Self::Txn) -> Self::Outcome;
+    /// What the trace shows of one prep (request opcode → transaction type or error); `None`
+    /// for a machine with nothing to show (the trace then has no prep event).
+    fn prep_summary(_request: &Self::Request, _txn: &Self::Txn) -> Option<PrepSummary> {
+        None
+    }
     fn snapshot(&self) -> Self::Snapshot;
     fn restore(snapshot: &Self::Snapshot) -> Self;
     /// A hash of the replicated state; equal states have equal digests.
@@ -53,16 +76,35 @@ pub trait StateMachine: Sized {
         0
     }
 
-    /// Leader only, called every tick: transactions the leader proposes on its own
-    /// (ZooKeeper's session expiry, which proposes `closeSession`).
-    fn leader_tick(&mut self, _now: Instant) -> Vec<Self::Txn> {
+    /// Leader only, called every tick: requests the leader makes on its own (ZooKeeper's
+    /// session expiry, which submits `closeSession`); they are prepped like a client's.
+    fn leader_tick(&mut self, _now: Instant) -> Vec<Self::Request> {
         Vec::new()
     }
     /// Leader only: a session was seen alive (directly or through a follower's PING).
     fn touch_session(&mut self, _session_id: i64, _timeout_ms: i32, _now: Instant) {}
     /// Leader only: this server just became the established leader; rebuild leader-local
-    /// tracking (e.g. give every session a fresh expiry deadline, as ZooKeeper does).
+    /// tracking (e.g. give every session a fresh expiry deadline, as ZooKeeper does) and start
+    /// from an empty outstanding-changes view (its whole log is applied by now).
     fn on_leading(&mut self, _now: Instant) {}
+    /// This server stopped leading: drop the outstanding-changes view. The prepped
+    /// transactions are in the log, so the fast-forward on entering LOOKING applies them, and
+    /// a stale view must never be consulted by a later leadership (ZooKeeper throws the
+    /// leader's ZooKeeperServer, and its outstandingChanges, away).
+    fn on_stop_leading(&mut self) {}
+}
+
+/// One prep as the trace shows it (docs/trace-format.md, `Prepped`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PrepSummary {
+    /// The request's opcode (create 1, setData 5, multi 14, closeSession -11, ...).
+    pub request_type: i32,
+    /// `TxnHeader.type` of the transaction: the opcode, or -1 for an ErrorTxn.
+    pub txn_type: i32,
+    /// The ErrorTxn's code (0 when the request succeeded; for a multi, its first failing
+    /// sub-op's code).
+    pub err: i32,
 }
 
 /// The bytes a ZooKeeper transaction-log record takes besides its transaction body: the
@@ -86,13 +128,19 @@ pub fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The chain machine's requests need no preparing: prep is the identity.
 impl StateMachine for ChainMachine {
+    type Request = u64;
     type Txn = u64;
     type Outcome = u64;
     type Snapshot = ChainMachine;
 
     fn empty() -> Self {
         ChainMachine::default()
+    }
+
+    fn prep(&mut self, _ctx: &TxnContext, request: &u64) -> u64 {
+        *request
     }
 
     fn apply(&mut self, ctx: &TxnContext, txn: &u64) -> u64 {

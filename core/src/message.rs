@@ -95,17 +95,17 @@ pub struct SessionTouch {
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Forwarded<T> {
-    /// A write: the leader proposes it.
+    /// A write: the leader preps it into a transaction and proposes that.
     Write(T),
     /// A client `sync`: the leader answers SYNC once everything it proposed so far commits.
     Sync,
 }
 
-/// Every message one server sends another. `T` is the state machine's transaction and `S` its
-/// snapshot.
+/// Every message one server sends another. `T` is the state machine's transaction, `S` its
+/// snapshot and `R` its request (what a learner forwards; the leader preps it into a `T`).
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum Message<T, S> {
+pub enum Message<T, S, R> {
     /// Election port: a FastLeaderElection notification.
     Notification(Notification),
     /// Learner → leader, first packet of a follower: its accepted epoch (zxid `acceptedEpoch <<
@@ -164,7 +164,7 @@ pub enum Message<T, S> {
     /// Learner → leader: a client request the learner received.
     Request {
         tag: RequestTag,
-        body: Forwarded<T>,
+        body: Forwarded<R>,
     },
     /// Leader → learner: the answer to a forwarded `sync`.
     Sync {
@@ -172,7 +172,7 @@ pub enum Message<T, S> {
     },
 }
 
-impl<T, S> Message<T, S> {
+impl<T, S, R> Message<T, S, R> {
     /// The packet name ZooKeeper uses, as shown in traces and the UI.
     pub fn kind(&self) -> &'static str {
         match self {

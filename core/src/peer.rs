@@ -7,7 +7,7 @@
 //!   Input::Receive{from, msg} ──────────▶  LEADING: discovery, sync, broadcast (zab/leader*.rs)
 //!   Input::Tick   (at next_deadline()) ─▶  FOLLOWING/OBSERVING: the learner (zab/learner.rs)
 //!   Input::Persisted{id} ───────────────▶  releases what waited for durability
-//!   Input::ClientWrite / ClientSync ────▶  proposed (leader) or forwarded (learner)
+//!   Input::ClientWrite / ClientSync ────▶  prepped + proposed (leader) or forwarded (learner)
 //!                          ◀─────────────  Output::Send / Persist / Reply / SyncDone /
 //!                                          RequestFailed / Disconnect / Trace
 //! ```
@@ -53,7 +53,8 @@ mod timers;
 pub use timers::{PeerTimer, TimerKind};
 
 /// A message between peers of a given state machine.
-pub type PeerMessage<M> = Message<<M as StateMachine>::Txn, <M as StateMachine>::Snapshot>;
+pub type PeerMessage<M> =
+    Message<<M as StateMachine>::Txn, <M as StateMachine>::Snapshot, <M as StateMachine>::Request>;
 /// A persist request of a given state machine.
 pub type PeerPersistOp<M> = PersistOp<<M as StateMachine>::Txn, <M as StateMachine>::Snapshot>;
 /// The durable state of a given state machine.
@@ -74,8 +75,12 @@ pub enum Input<M: StateMachine> {
     /// the other end's `Output::Disconnect`, a lost packet (see the host contract on
     /// [`Output`]). Never for a replaced connection or an election link.
     PeerDisconnected { peer: Sid },
-    /// A client of this server asks for a write.
-    ClientWrite { tag: RequestTag, txn: M::Txn },
+    /// A client of this server asks for a write: the leader preps and proposes it, a
+    /// learner forwards it.
+    ClientWrite {
+        tag: RequestTag,
+        request: M::Request,
+    },
     /// A client of this server asks for `sync`: answered once everything the leader proposed
     /// before it is applied here.
     ClientSync { tag: RequestTag },
@@ -266,7 +271,9 @@ impl<M: StateMachine> Peer<M> {
             Input::Receive { from, msg } => self.on_message(from, msg),
             Input::Persisted { id } => self.on_persisted(id),
             Input::PeerDisconnected { peer } => self.on_disconnected(peer),
-            Input::ClientWrite { tag, txn } => self.on_client_request(tag, Forwarded::Write(txn)),
+            Input::ClientWrite { tag, request } => {
+                self.on_client_request(tag, Forwarded::Write(request))
+            }
             Input::ClientSync { tag } => self.on_client_request(tag, Forwarded::Sync),
             Input::SessionTouch {
                 session_id,
@@ -553,14 +560,14 @@ impl<M: StateMachine> Peer<M> {
 
     /// A client write or `sync` sent to this server: the leader handles it, a learner forwards
     /// it as a REQUEST, and a server not in broadcast refuses it.
-    fn on_client_request(&mut self, tag: RequestTag, body: Forwarded<M::Txn>) {
+    fn on_client_request(&mut self, tag: RequestTag, body: Forwarded<M::Request>) {
         let serving = self.is_serving();
         match &self.role {
             Role::Leader(_) if serving => {
                 self.pending_requests.insert(tag, ());
                 match body {
-                    Forwarded::Write(txn) => {
-                        self.leader_propose(Some((self.config.myid, tag)), txn)
+                    Forwarded::Write(request) => {
+                        self.leader_propose(Some((self.config.myid, tag)), request)
                     }
                     Forwarded::Sync => self.leader_sync(self.config.myid, tag),
                 }

@@ -195,6 +195,15 @@ pub enum TraceEvent {
     NewEpochAccepted {
         epoch: Epoch,
     },
+    /// Leader: prep turned a request (opcode `request_type`) into the transaction it
+    /// proposes at `zxid` (`txn_type`, -1 for an ErrorTxn whose code is `err`; for a multi
+    /// that failed, `err` is the failing sub-op's code). ZooKeeper's PrepRequestProcessor.
+    Prepped {
+        zxid: Zxid,
+        request_type: i32,
+        txn_type: i32,
+        err: i32,
+    },
     Proposed {
         zxid: Zxid,
     },
@@ -252,6 +261,7 @@ impl TraceEvent {
             TraceEvent::SyncChosen { .. } => "SyncChosen",
             TraceEvent::LeaderEstablished { .. } => "LeaderEstablished",
             TraceEvent::NewEpochAccepted { .. } => "NewEpochAccepted",
+            TraceEvent::Prepped { .. } => "Prepped",
             TraceEvent::Proposed { .. } => "Proposed",
             TraceEvent::Committed { .. } => "Committed",
             TraceEvent::Delivered { .. } => "Delivered",

@@ -123,7 +123,7 @@ fn looking_peer(myid: u64) -> (Peer<ChainMachine>, Vec<Output<ChainMachine>>) {
     (peer, out)
 }
 
-fn notification(sender: u64, vote_id: u64, logicclock: u64) -> Message<u64, ChainMachine> {
+fn notification(sender: u64, vote_id: u64, logicclock: u64) -> Message<u64, ChainMachine, u64> {
     Message::Notification(Notification {
         state: PeerState::Looking,
         vote_id,

@@ -13,7 +13,7 @@ use zablab_core::machine::{ChainMachine, StateMachine, TxnContext};
 use zablab_core::sim::{Action, ClientResult, Cluster, SimConfig, SimEvent};
 use zablab_core::trace::{GiveUpReason, ZabPhase};
 use zablab_core::tree::acl::open_acl_unsafe;
-use zablab_core::tree::{CreateRequest, DataTree, Txn, WriteOp};
+use zablab_core::tree::{CreateRequest, DataTree, Request, WriteOp};
 use zablab_core::{DurableState, Instant, LogEntry, PeerState, TraceEvent, Zxid};
 
 fn write(sim: &mut Sim, server: u64, id: u64) {
@@ -261,8 +261,8 @@ fn a_leader_isolated_in_broadcast_steps_down_within_sync_limit_ticks() {
     assert_no_violation(&sim);
 }
 
-fn create(session: i64, cxid: i32, path: &str) -> Txn {
-    Txn::new(
+fn create(session: i64, cxid: i32, path: &str) -> Request {
+    Request::new(
         session,
         cxid,
         Vec::new(),
@@ -275,8 +275,8 @@ fn create(session: i64, cxid: i32, path: &str) -> Txn {
     )
 }
 
-fn open(session: i64, cxid: i32) -> Txn {
-    Txn::new(
+fn open(session: i64, cxid: i32) -> Request {
+    Request::new(
         session,
         cxid,
         Vec::new(),

@@ -11,7 +11,7 @@ use zablab_core::sim::sweep_tree::tree_contains;
 use zablab_core::sim::zk::{ClientId, ZkClients, ZkCluster};
 use zablab_core::sim::{Action, ClientResult, SimConfig};
 use zablab_core::tree::{
-    acl, CreateRequest, DeleteRequest, OpResult, SetDataRequest, Txn, WriteOp, WriteResponse,
+    acl, CreateRequest, DeleteRequest, OpResult, Request, SetDataRequest, WriteOp, WriteResponse,
 };
 use zablab_core::{RequestTag, Sid, StateMachine};
 
@@ -166,7 +166,7 @@ fn writes_through_leader_crashes(servers: u64, seed: u64) {
         "each round had its own leader epoch"
     );
 
-    let probe = Txn::new(
+    let probe = Request::new(
         0x7e00_0000_0000_0001,
         0,
         Vec::new(),

@@ -25,7 +25,7 @@ use zablab_core::{
 };
 
 type M = ChainMachine;
-type Msg = Message<u64, ChainMachine>;
+type Msg = Message<u64, ChainMachine, u64>;
 type Disk = DurableState<u64, ChainMachine>;
 
 /// At most this many steps per script (keeps one run short).
@@ -444,7 +444,7 @@ pub fn run(script: Script) -> Peer<M> {
             Step::ClientWrite(txn) => {
                 host.next_tag += 1;
                 let tag = host.next_tag;
-                host.step(Input::ClientWrite { tag, txn });
+                host.step(Input::ClientWrite { tag, request: txn });
             }
             Step::ClientSync => {
                 host.next_tag += 1;

@@ -6,7 +6,7 @@
 use zablab_core::durable::LogEntry;
 use zablab_core::machine::TxnContext;
 use zablab_core::message::{Forwarded, Message, Notification, PeerState, SessionTouch};
-use zablab_core::tree::{DataTree, Txn, WriteOp};
+use zablab_core::tree::{DataTree, Request, Txn, WriteOp};
 use zablab_core::{StateMachine, Zxid};
 use zablab_node::codec::jute::{self, put_bool, put_buffer, put_i32, put_i64, put_ustring};
 use zablab_node::codec::machine::NodeMachine;
@@ -148,16 +148,16 @@ fn requests() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The writes among the sample requests, as the transactions a server would propose.
-fn txns() -> Vec<Txn> {
+/// The writes among the sample requests, as a server forwards them.
+fn write_requests() -> Vec<Request> {
     let mut v = vec![
-        Txn::new(
+        Request::new(
             0x100,
             0,
             Vec::new(),
             WriteOp::CreateSession { timeout_ms: 4000 },
         ),
-        Txn::new(0x100, 9, Vec::new(), WriteOp::CloseSession),
+        Request::new(0x100, 9, Vec::new(), WriteOp::CloseSession),
     ];
     for body in requests() {
         if let Ok((h, ClientRequest::Write(w))) = proto::decode_request(&body) {
@@ -165,10 +165,33 @@ fn txns() -> Vec<Txn> {
                 scheme: "ip".into(),
                 id: "127.0.0.1".into(),
             }];
-            v.push(Txn::new(0x100, h.xid, auth, w));
+            v.push(Request::new(0x100, h.xid, auth, w));
         }
     }
     v
+}
+
+/// The sample writes as the transactions a leader would prep them into, one after another
+/// (closeSession last, so the other writes find their session open).
+fn txns() -> Vec<Txn> {
+    let mut leader = DataTree::empty();
+    let mut requests = write_requests();
+    let close = requests.remove(1);
+    requests.push(close);
+    requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let ctx = TxnContext {
+                zxid: Zxid::new(1, i as u32 + 1),
+                time_ms: 0,
+                origin: None,
+            };
+            let txn = leader.prep(&ctx, r);
+            let _ = leader.apply(&ctx, &txn);
+            txn
+        })
+        .collect()
 }
 
 fn entry(counter: u32, txn: Txn) -> LogEntry<Txn> {
@@ -184,7 +207,7 @@ fn entry(counter: u32, txn: Txn) -> LogEntry<Txn> {
 fn tree() -> DataTree {
     let mut t = DataTree::empty();
     for (i, txn) in txns().into_iter().enumerate() {
-        if matches!(txn.op, WriteOp::CloseSession) {
+        if matches!(txn.body, zablab_core::tree::TxnBody::CloseSession(_)) {
             continue;
         }
         let ctx = TxnContext {
@@ -258,15 +281,17 @@ fn quorum_packets() -> Vec<Vec<u8>> {
         Message::Sync { tag: 5 },
     ];
     for (i, t) in txn.into_iter().enumerate() {
-        let e = entry(i as u32 + 1, t.clone());
+        let e = entry(i as u32 + 1, t);
         msgs.push(if i % 2 == 0 {
             Message::Proposal(e)
         } else {
             Message::Inform(e)
         });
+    }
+    for (i, r) in write_requests().into_iter().enumerate() {
         msgs.push(Message::Request {
             tag: i as u64,
-            body: Forwarded::Write(t),
+            body: Forwarded::Write(r),
         });
     }
     msgs.iter()
@@ -318,7 +343,7 @@ fn election_streams() -> Vec<Vec<u8>> {
 fn log_file() -> Vec<u8> {
     let mut w = Vec::new();
     put_i32(&mut w, storage::LOG_MAGIC);
-    put_i32(&mut w, 2);
+    put_i32(&mut w, storage::LOG_FORMAT_VERSION);
     put_i64(&mut w, 0);
     for (i, t) in txns().into_iter().take(6).enumerate() {
         let mut txn = Vec::new();

@@ -272,3 +272,35 @@ fn snapshots_epochs_truncate_and_purge_read_back() {
         "the promise survives a discarded database; currentEpoch goes with the data"
     );
 }
+
+/// A dataLogDir written before the prep stage (log header version 2: records were client
+/// requests) is refused with a clear error, and left as it was rather than cut as "torn".
+#[test]
+fn an_old_format_log_is_refused_with_a_clear_error_and_left_untouched() {
+    let dir = TempDir::new("st-oldfmt");
+    let mut s = open(&dir);
+    for c in 1..=3 {
+        s.apply(&PersistOp::Append(entry(c))).expect("append");
+    }
+    s.sync().expect("sync");
+    drop(s);
+    let file = log_files(&dir).pop().expect("a log file");
+    let mut bytes = std::fs::read(&file).expect("read");
+    assert_eq!(&bytes[4..8], &[0, 0, 0, 3], "this build writes version 3");
+    bytes[7] = 2;
+    std::fs::write(&file, &bytes).expect("write");
+    let Err(err) = open(&dir).recover() else {
+        panic!("an old log must be refused");
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("version-2 log records") && msg.contains("version 3"),
+        "{msg}"
+    );
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        bytes,
+        "the old log is not cut"
+    );
+}

@@ -15,7 +15,7 @@ use yew::prelude::*;
 use zablab_core::sim::bench::SteadyWrites;
 use zablab_core::sim::{Action, Scenario};
 use zablab_core::tree::acl::open_acl_unsafe;
-use zablab_core::tree::{CreateRequest, Txn, WriteOp};
+use zablab_core::tree::{CreateRequest, Request, WriteOp};
 
 use crate::app::App;
 use crate::browser::now_ms;
@@ -139,7 +139,7 @@ fn frame_tick(app: &mut App) {
             };
             // A load generator, not a client: one session's writes all in flight at once.
             let session = ((leader as i64) << 56) | 1;
-            let open = Txn::new(
+            let open = Request::new(
                 session,
                 1,
                 Vec::new(),
@@ -158,7 +158,7 @@ fn frame_tick(app: &mut App) {
                     acl: open_acl_unsafe(),
                     flags: 0,
                 };
-                let txn = Txn::new(session, i as i32 + 2, Vec::new(), WriteOp::Create(req));
+                let txn = Request::new(session, i as i32 + 2, Vec::new(), WriteOp::Create(req));
                 app.lab.act(Action::Write {
                     server: leader,
                     txn,

@@ -16,14 +16,14 @@ use zablab_core::sim::{
     Action, Cluster, Scenario, ScheduledAction, SimConfig, SimEvent, TraceRecord,
 };
 use zablab_core::trace::{TraceEvent, ZabPhase};
-use zablab_core::tree::{DataTree, Txn};
+use zablab_core::tree::{DataTree, Request};
 use zablab_core::{Instant, RequestTag, Sid};
 
 /// The state machine the lab replicates: ZooKeeper's data tree.
 pub type Machine = DataTree;
 pub type LabCluster = Cluster<Machine>;
-pub type LabAction = Action<Txn>;
-pub type LabScenario = Scenario<Txn>;
+pub type LabAction = Action<Request>;
+pub type LabScenario = Scenario<Request>;
 
 /// Steps between two rewind checkpoints.
 const CHECKPOINT_EVERY_STEPS: u64 = 4000;

@@ -12,7 +12,7 @@ use zablab_core::lesson::Lang;
 use zablab_core::mutation::{Mutation, Mutations};
 use zablab_core::sim::{Action, Scenario, ScheduledAction};
 use zablab_core::tree::acl::open_acl_unsafe;
-use zablab_core::tree::{CreateRequest, Txn, WriteOp};
+use zablab_core::tree::{CreateRequest, Request, WriteOp};
 use zablab_core::{Instant, Sid};
 
 use crate::lab::{lab_config, LabScenario};
@@ -32,7 +32,7 @@ pub struct Exhibit {
     pub invariant: &'static str,
     /// The scenario ends here (the fixed run is safe up to this time).
     pub end_ms: u64,
-    build: fn() -> (u64, u64, Vec<ScheduledAction<Txn>>),
+    build: fn() -> (u64, u64, Vec<ScheduledAction<Request>>),
 }
 
 impl Exhibit {
@@ -75,7 +75,7 @@ fn session(server: Sid) -> i64 {
     ((server as i64) << 56) | 1
 }
 
-fn at(ms: u64, action: Action<Txn>) -> ScheduledAction<Txn> {
+fn at(ms: u64, action: Action<Request>) -> ScheduledAction<Request> {
     ScheduledAction {
         at: Instant(ms),
         action,
@@ -90,14 +90,14 @@ fn writes(
     first: u32,
     n: u32,
     every_ms: u64,
-) -> Vec<ScheduledAction<Txn>> {
+) -> Vec<ScheduledAction<Request>> {
     let mut v = Vec::new();
     if first == 1 {
         v.push(at(
             from_ms,
             Action::Write {
                 server,
-                txn: Txn::new(
+                txn: Request::new(
                     session(server),
                     1,
                     Vec::new(),
@@ -120,7 +120,7 @@ fn writes(
             from_ms + (k as u64 + 1) * every_ms,
             Action::Write {
                 server,
-                txn: Txn::new(session(server), i as i32 + 1, Vec::new(), op),
+                txn: Request::new(session(server), i as i32 + 1, Vec::new(), op),
             },
         ));
     }
@@ -128,12 +128,12 @@ fn writes(
 }
 
 /// Three servers elect S3; a client writes to it.
-fn ack_before_durable() -> (u64, u64, Vec<ScheduledAction<Txn>>) {
+fn ack_before_durable() -> (u64, u64, Vec<ScheduledAction<Request>>) {
     (3, 1, writes(3, 3_000, 1, 2, 150))
 }
 
 /// Three servers; S1 misses three writes while down and comes back: the leader DIFFs it.
-fn current_epoch_before_sync_logged() -> (u64, u64, Vec<ScheduledAction<Txn>>) {
+fn current_epoch_before_sync_logged() -> (u64, u64, Vec<ScheduledAction<Request>>) {
     let mut v = writes(3, 2_500, 1, 1, 100);
     v.push(at(2_900, Action::Crash(1)));
     v.extend(writes(3, 3_000, 2, 3, 100));
@@ -144,7 +144,7 @@ fn current_epoch_before_sync_logged() -> (u64, u64, Vec<ScheduledAction<Txn>>) {
 
 /// Five servers, S5 leads. The leader's links to S2, S3, S4 are slow; S1 ACKs a proposal fast,
 /// crashes, restarts and is TRUNCated below it; S2's late ACK then completes a "quorum".
-fn stale_ack_after_trunc() -> (u64, u64, Vec<ScheduledAction<Txn>>) {
+fn stale_ack_after_trunc() -> (u64, u64, Vec<ScheduledAction<Request>>) {
     let mut v = writes(5, 2_500, 1, 0, 100);
     for (to, extra_ms) in [(2, 300), (3, 900), (4, 900)] {
         v.push(at(
@@ -172,7 +172,7 @@ fn stale_ack_after_trunc() -> (u64, u64, Vec<ScheduledAction<Txn>>) {
 const STALE_ACK_SECOND_CRASH_MS: u64 = 3_250;
 
 /// Three servers elect S3; a client writes to it.
-fn commit_with_minority() -> (u64, u64, Vec<ScheduledAction<Txn>>) {
+fn commit_with_minority() -> (u64, u64, Vec<ScheduledAction<Request>>) {
     (3, 1, writes(3, 3_000, 1, 2, 150))
 }
 

@@ -201,8 +201,11 @@ impl PageClients {
         }
         for input in inputs {
             // Only client requests are replayable actions (see the module comment).
-            if let Input::ClientWrite { tag, txn } = input {
-                lab.act(Action::Write { server: sid, txn });
+            if let Input::ClientWrite { tag, request } = input {
+                lab.act(Action::Write {
+                    server: sid,
+                    txn: request,
+                });
                 if let (Some(t), Some(s)) = (lab.last_request(), self.servers.get_mut(&sid)) {
                     s.sent.insert(t, tag);
                 }
@@ -216,7 +219,7 @@ mod tests {
     use super::*;
     use crate::lab::lab_config;
     use zablab_core::sim::Scenario;
-    use zablab_core::tree::{CreateRequest, Txn};
+    use zablab_core::tree::{CreateRequest, Request};
 
     fn create(path: &str) -> WriteOp {
         WriteOp::Create(CreateRequest {
@@ -227,7 +230,7 @@ mod tests {
         })
     }
 
-    fn writes(lab: &Lab) -> Vec<(Sid, Txn)> {
+    fn writes(lab: &Lab) -> Vec<(Sid, Request)> {
         lab.scenario()
             .actions
             .iter()

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::lab::{lab_config, Lab, LabScenario};
 use zablab_core::lesson::Lang;
 use zablab_core::sim::{Scenario, ScheduledAction};
-use zablab_core::tree::Txn;
+use zablab_core::tree::Request;
 use zablab_core::Sid;
 
 /// The file and URL format, versioned. `branches`, `branch` and `at` are optional (files of
@@ -38,7 +38,7 @@ pub struct SharedRun {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct SharedBranch {
     pub name: String,
-    pub actions: Vec<ScheduledAction<Txn>>,
+    pub actions: Vec<ScheduledAction<Request>>,
     pub steps: u64,
 }
 
@@ -154,7 +154,7 @@ fn validate(s: LabScenario) -> Result<LabScenario, String> {
     Ok(s)
 }
 
-fn in_order(actions: &[ScheduledAction<Txn>]) -> Result<(), String> {
+fn in_order(actions: &[ScheduledAction<Request>]) -> Result<(), String> {
     if actions.len() > MAX_ACTIONS {
         return Err(format!("a branch has at most {MAX_ACTIONS} actions"));
     }

@@ -4,7 +4,7 @@
 use zablab_core::election::ReceivedVote;
 use zablab_core::message::Forwarded;
 use zablab_core::trace::{SyncMode, SyncReason, VoteDecision};
-use zablab_core::tree::{Txn, WriteOp};
+use zablab_core::tree::{op_code, Request, Txn, TxnBody, WriteOp};
 use zablab_core::zab::leader::SyncRecord;
 use zablab_core::{LogEntry, Message, Notification, Vote, Zxid};
 
@@ -49,17 +49,61 @@ pub fn write_op(op: &WriteOp) -> String {
     }
 }
 
+/// A client's write request, e.g. `create /a "x" [session 0x.., cxid 3]`.
+pub fn request(r: &Request) -> String {
+    format!(
+        "{} [session 0x{:x}, cxid {}]",
+        write_op(&r.op),
+        r.session_id,
+        r.cxid
+    )
+}
+
+/// A prepped transaction by ZooKeeper's record names, e.g. `CreateTxn /q/n-0000000001 "x"`
+/// or `ErrorTxn NoNode (-101)`.
+pub fn txn_body(txn_type: i32, b: &TxnBody) -> String {
+    let data = |d: &Option<Vec<u8>>| match d {
+        Some(d) => format!("\"{}\"", String::from_utf8_lossy(d)),
+        None => "null".into(),
+    };
+    match b {
+        TxnBody::Create(c) => format!("CreateTxn {} {}", c.path, data(&c.data)),
+        TxnBody::CreateContainer(c) => format!("CreateContainerTxn {} {}", c.path, data(&c.data)),
+        TxnBody::CreateTtl(c) => format!("CreateTTLTxn {} {}", c.path, data(&c.data)),
+        TxnBody::Delete(d) if txn_type == op_code::DELETE_CONTAINER => {
+            format!("DeleteTxn (deleteContainer) {}", d.path)
+        }
+        TxnBody::Delete(d) => format!("DeleteTxn {}", d.path),
+        TxnBody::SetData(s) => format!("SetDataTxn {} {} v{}", s.path, data(&s.data), s.version),
+        TxnBody::SetAcl(s) => format!("SetACLTxn {} v{}", s.path, s.version),
+        TxnBody::CheckVersion(c) => format!("CheckVersionTxn {}", c.path),
+        TxnBody::CreateSession(c) => format!("CreateSessionTxn ({} ms)", c.time_out),
+        TxnBody::CloseSession(c) => {
+            format!("CloseSessionTxn ({} ephemerals)", c.paths2_delete.len())
+        }
+        TxnBody::Error(e) => format!("ErrorTxn {}", e.err),
+        TxnBody::Multi(m) => format!(
+            "MultiTxn [{}]",
+            m.txns
+                .iter()
+                .map(|t| txn_body(t.txn_type, &t.body))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
+}
+
 pub fn txn(t: &Txn) -> String {
     format!(
         "{} [session 0x{:x}, cxid {}]",
-        write_op(&t.op),
-        t.session_id,
+        txn_body(t.txn_type, &t.body),
+        t.client_id,
         t.cxid
     )
 }
 
 pub fn entry(e: &LogEntry<Txn>) -> String {
-    format!("{}  {}", e.zxid, write_op(&e.txn.op))
+    format!("{}  {}", e.zxid, txn_body(e.txn.txn_type, &e.txn.body))
 }
 
 fn notification(n: &Notification) -> Vec<(String, String)> {
@@ -142,7 +186,7 @@ pub fn message_fields(m: &LabMessage) -> Vec<(String, String)> {
             f.push(kv(
                 "body",
                 match body {
-                    Forwarded::Write(t) => txn(t),
+                    Forwarded::Write(r) => request(r),
                     Forwarded::Sync => "sync".into(),
                 },
             ));

@@ -313,7 +313,7 @@ fn write_form(app: &App, ctx: &Context<App>) -> Html {
         .rev()
         .take(5)
         .map(|(tag, server, txn, result)| {
-            let what = txn.map(crate::show::txn).unwrap_or_else(|| "sync".into());
+            let what = txn.map(crate::show::request).unwrap_or_else(|| "sync".into());
             let how = match result {
                 zablab_core::sim::ClientResult::Pending => "pending".to_string(),
                 zablab_core::sim::ClientResult::Replied { zxid, outcome } => match outcome {

@@ -7,13 +7,14 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::durable::{DurableState, LogEntry};
+use crate::machine::{StateMachine, TxnContext};
 use crate::message::Message;
 use crate::sim::zk::ZkCluster;
 use crate::sim::{Action, ClientResult};
 use crate::tree::acl::{authenticate, open_acl_unsafe, perms, Acl, AuthConfig, Id};
 use crate::tree::{
-    CreateRequest, CreateTtlRequest, DeleteRequest, ReadRequest, ReadResponse, SetAclRequest,
-    SetDataRequest, Txn, WriteOp, DEFAULT_MAX_BUFFER_BYTES,
+    CreateRequest, CreateTtlRequest, DeleteRequest, ReadRequest, ReadResponse, Request,
+    SetAclRequest, SetDataRequest, Txn, TxnBody, WriteOp, DEFAULT_MAX_BUFFER_BYTES,
 };
 use crate::zxid::{Sid, Zxid};
 
@@ -22,9 +23,11 @@ use super::run::{LastResult, LessonRun, HISTORY_SESSION, WRITE_WAIT_MS};
 
 /// The disk a [`DiskSpec`] describes: a session opens at `epoch:1`, `/counter` is created at
 /// `epoch:2` and set to the zxid at every later one, so every server's history is a prefix of
-/// the same history.
+/// the same history. The log holds transactions, so each request is prepped (and applied) on
+/// a scratch tree, as the leader that wrote this history would have.
 pub(crate) fn disk(spec: &DiskSpec) -> DurableState<Txn, crate::tree::TreeSnapshot> {
     let s = HISTORY_SESSION;
+    let mut scratch = crate::tree::DataTree::default();
     let log = (1..=spec.last)
         .map(|c| {
             let zxid = Zxid::new(spec.epoch, c);
@@ -45,11 +48,22 @@ pub(crate) fn disk(spec: &DiskSpec) -> DurableState<Txn, crate::tree::TreeSnapsh
                     version: -1,
                 }),
             };
+            let ctx = TxnContext {
+                zxid,
+                time_ms: 0,
+                origin: None,
+            };
+            let txn = scratch.prep(&ctx, &Request::new(s, c as i32, Vec::new(), op));
+            let outcome = scratch.apply(&ctx, &txn);
+            debug_assert!(
+                outcome.is_ok(),
+                "the lesson history failed at {zxid}: {outcome:?}"
+            );
             LogEntry {
                 zxid,
                 time_ms: 0,
                 origin: None,
-                txn: Txn::new(s, c as i32, Vec::new(), op),
+                txn,
             }
         })
         .collect();
@@ -127,7 +141,7 @@ impl LessonRun {
     }
 
     pub(crate) fn perform(&mut self, action: &StepAction) -> Result<(), super::Failure> {
-        let sim = |c: &mut ZkCluster, a: Action<Txn>| {
+        let sim = |c: &mut ZkCluster, a: Action<Request>| {
             c.act(a);
         };
         match action {
@@ -525,9 +539,30 @@ fn request_frame_len(w: &WriteOp) -> usize {
     }
 }
 
-/// A short summary of a transaction, e.g. `create /z` or `createSession`.
+/// A short summary of a transaction, e.g. `create /z0000000003` (the final path prep chose),
+/// `createSession` or `error NoNode (-101)` (an ErrorTxn).
 pub(crate) fn describe_txn(txn: &Txn) -> String {
-    match &txn.op {
+    match &txn.body {
+        TxnBody::Create(r) => format!("create {}", r.path),
+        TxnBody::CreateTtl(r) => format!("create {}", r.path),
+        TxnBody::CreateContainer(r) => format!("create {}", r.path),
+        TxnBody::Delete(r) if txn.txn_type == crate::tree::op_code::DELETE_CONTAINER => {
+            format!("deleteContainer {}", r.path)
+        }
+        TxnBody::Delete(r) => format!("delete {}", r.path),
+        TxnBody::SetData(r) => format!("setData {}", r.path),
+        TxnBody::SetAcl(r) => format!("setACL {}", r.path),
+        TxnBody::CheckVersion(r) => format!("check {}", r.path),
+        TxnBody::Multi(m) => format!("multi ({} ops)", m.txns.len()),
+        TxnBody::CreateSession(_) => "createSession".to_string(),
+        TxnBody::CloseSession(_) => "closeSession".to_string(),
+        TxnBody::Error(e) => format!("error {}", e.err),
+    }
+}
+
+/// A short summary of a client's request, e.g. `create /z` or `createSession`.
+pub(crate) fn describe_request(request: &Request) -> String {
+    match &request.op {
         WriteOp::Create(r) | WriteOp::Create2(r) | WriteOp::CreateContainer(r) => {
             format!("create {}", r.path)
         }
@@ -544,7 +579,7 @@ pub(crate) fn describe_txn(txn: &Txn) -> String {
 }
 
 /// The fields of a message that a student reads in a capture.
-pub(crate) fn describe(msg: &Message<Txn, crate::tree::TreeSnapshot>) -> String {
+pub(crate) fn describe(msg: &Message<Txn, crate::tree::TreeSnapshot, Request>) -> String {
     match msg {
         Message::Notification(n) => {
             let mut s = format!("({}, {}) round {}", n.vote_id, n.vote_zxid, n.logicclock);
@@ -577,7 +612,7 @@ pub(crate) fn describe(msg: &Message<Txn, crate::tree::TreeSnapshot>) -> String 
         Message::Proposal(e) | Message::Inform(e) => format!("{} {}", e.zxid, describe_txn(&e.txn)),
         Message::Ping { zxid, .. } => format!("{zxid}"),
         Message::Request { body, .. } => match body {
-            crate::message::Forwarded::Write(t) => describe_txn(t),
+            crate::message::Forwarded::Write(t) => describe_request(t),
             crate::message::Forwarded::Sync => "sync".to_string(),
         },
         Message::UpToDate | Message::Sync { .. } => String::new(),

@@ -3,7 +3,7 @@
 //! refuses them, and the session layer closes their connections.
 
 use crate::machine::{ChainMachine, StateMachine};
-use crate::tree::{DataTree, Txn, WriteOutcome};
+use crate::tree::{DataTree, Request, WriteOutcome};
 
 pub trait ClientMachine: StateMachine {
     fn tree(&self) -> Option<&DataTree> {
@@ -12,8 +12,8 @@ pub trait ClientMachine: StateMachine {
     fn tree_mut(&mut self) -> Option<&mut DataTree> {
         None
     }
-    /// A client write as this machine's transaction.
-    fn txn_from_tree(_txn: Txn) -> Option<Self::Txn> {
+    /// A client write as this machine's request.
+    fn request_from_tree(_request: Request) -> Option<Self::Request> {
         None
     }
     /// A transaction's outcome as the data tree's.
@@ -31,8 +31,8 @@ impl ClientMachine for DataTree {
     fn tree_mut(&mut self) -> Option<&mut DataTree> {
         Some(self)
     }
-    fn txn_from_tree(txn: Txn) -> Option<Txn> {
-        Some(txn)
+    fn request_from_tree(request: Request) -> Option<Request> {
+        Some(request)
     }
     fn outcome_as_tree(outcome: &WriteOutcome) -> Option<&WriteOutcome> {
         Some(outcome)

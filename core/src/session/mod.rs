@@ -37,7 +37,7 @@ use crate::peer::{Input, Peer};
 use crate::time::Instant;
 use crate::tree::{
     initial_session_id, negotiate_timeout, next_session_id, session_password, AuthConfig, ConnId,
-    ErrorCode, Id, Txn, WriteOp, WriteOutcome,
+    ErrorCode, Id, Request, WriteOp, WriteOutcome,
 };
 use crate::zxid::Zxid;
 
@@ -132,8 +132,8 @@ pub struct SessionLimits<T> {
     /// `jute.maxbuffer`: the largest transaction record proposed and reply built
     /// (replies get [`REPLY_HEADROOM_BYTES`] more).
     pub max_buffer_bytes: usize,
-    /// The encoded size of a transaction record, as the host's codec writes it. Every write
-    /// carries the connection's auth ids, so it may be larger than the request: one above
+    /// The encoded size of a request as the host's codec forwards it. Every write carries the
+    /// connection's auth ids, so it may be larger than the client's packet: one above
     /// `max_buffer_bytes` is answered BadArguments and never proposed.
     pub txn_bytes: fn(&T) -> usize,
 }
@@ -146,7 +146,7 @@ pub struct ClientSessions<M: ClientMachine> {
     next_tag: RequestTag,
     last_session_id: Option<i64>,
     known_sessions: usize,
-    limits: SessionLimits<M::Txn>,
+    limits: SessionLimits<M::Request>,
     /// This server's authentication settings (superDigest): used when an auth packet
     /// arrives, so only the resulting ids travel in transactions.
     auth_config: AuthConfig,
@@ -160,7 +160,7 @@ fn zxid_i64(z: Zxid) -> i64 {
 
 impl<M: ClientMachine> ClientSessions<M> {
     /// Sessions of a server with these limits and authentication settings.
-    pub fn new(limits: SessionLimits<M::Txn>, auth_config: AuthConfig) -> ClientSessions<M> {
+    pub fn new(limits: SessionLimits<M::Request>, auth_config: AuthConfig) -> ClientSessions<M> {
         ClientSessions {
             conns: BTreeMap::new(),
             tags: BTreeMap::new(),
@@ -244,9 +244,9 @@ impl<M: ClientMachine> ClientSessions<M> {
             let mut c = ServerCnxn::new(id, timeout_ms, req.auth, now);
             c.creating = Some(tag);
             self.conns.insert(conn, c);
-            let txn = Txn::new(id, 0, Vec::new(), WriteOp::CreateSession { timeout_ms });
-            if let Some(txn) = M::txn_from_tree(txn) {
-                inputs.push(Input::ClientWrite { tag, txn });
+            let request = Request::new(id, 0, Vec::new(), WriteOp::CreateSession { timeout_ms });
+            if let Some(request) = M::request_from_tree(request) {
+                inputs.push(Input::ClientWrite { tag, request });
             }
             return inputs;
         }
@@ -329,11 +329,12 @@ impl<M: ClientMachine> ClientSessions<M> {
         });
         let queued = match op {
             ClientOp::Write(op) => {
-                let Some(txn) = M::txn_from_tree(Txn::new(session_id, xid, auth, op)) else {
+                let Some(request) = M::request_from_tree(Request::new(session_id, xid, auth, op))
+                else {
                     host.request_done(conn, cost);
                     return inputs;
                 };
-                if (self.limits.txn_bytes)(&txn) > self.limits.max_buffer_bytes {
+                if (self.limits.txn_bytes)(&request) > self.limits.max_buffer_bytes {
                     Queued::Local {
                         xid,
                         cost,
@@ -341,7 +342,7 @@ impl<M: ClientMachine> ClientSessions<M> {
                     }
                 } else {
                     let tag = self.tag(conn);
-                    inputs.push(Input::ClientWrite { tag, txn });
+                    inputs.push(Input::ClientWrite { tag, request });
                     Queued::Write {
                         xid,
                         cost,

@@ -28,10 +28,10 @@ struct Rig {
     touches: Vec<(i64, i32)>,
 }
 
-fn limits() -> SessionLimits<Txn> {
+fn limits() -> SessionLimits<Request> {
     SessionLimits {
         max_buffer_bytes: 1 << 20,
-        txn_bytes: |t: &Txn| t.auth.iter().map(|i| i.id.len()).sum::<usize>() + 64,
+        txn_bytes: |t: &Request| t.auth.iter().map(|i| i.id.len()).sum::<usize>() + 64,
     }
 }
 
@@ -60,10 +60,10 @@ impl Rig {
     fn feed(&mut self, inputs: Vec<Input<DataTree>>) {
         for input in inputs {
             match input {
-                Input::ClientWrite { tag, txn } => {
+                Input::ClientWrite { tag, request } => {
                     let action = Action::Write {
                         server: self.server,
-                        txn,
+                        txn: request,
                     };
                     let t = self.cluster.act(action).expect("a request tag");
                     self.sent.insert(t, tag);

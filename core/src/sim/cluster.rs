@@ -55,7 +55,7 @@ pub enum ClientResult<O> {
 pub struct ClientRequest<M: StateMachine> {
     pub server: Sid,
     /// The write (None for a `sync`).
-    pub txn: Option<M::Txn>,
+    pub txn: Option<M::Request>,
     pub result: ClientResult<M::Outcome>,
 }
 
@@ -99,7 +99,7 @@ enum Event<M: StateMachine> {
         inc: u64,
         id: u64,
     },
-    Action(Action<M::Txn>),
+    Action(Action<M::Request>),
 }
 
 /// Low 24 bits of a queue key: the event's slot (at most 16M events pending at once).
@@ -225,7 +225,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
 
     /// Lets the invariant checker ask whether a state contains an acknowledged write (the
     /// "no acknowledged write is lost" check at every new leader and at the end of a run).
-    pub fn set_write_check(&mut self, contains: fn(&M, &M::Txn) -> bool) {
+    pub fn set_write_check(&mut self, contains: fn(&M, &M::Request) -> bool) {
         if let Some(c) = &mut self.checker {
             c.contains = Some(contains);
         }
@@ -280,7 +280,14 @@ impl<M: StateMachine + Clone> Cluster<M> {
     /// Every client request so far: tag → (server, write, result).
     pub fn requests(
         &self,
-    ) -> impl Iterator<Item = (RequestTag, Sid, Option<&M::Txn>, &ClientResult<M::Outcome>)> {
+    ) -> impl Iterator<
+        Item = (
+            RequestTag,
+            Sid,
+            Option<&M::Request>,
+            &ClientResult<M::Outcome>,
+        ),
+    > {
         self.requests
             .iter()
             .map(|(t, r)| (*t, r.server, r.txn.as_ref(), &r.result))
@@ -347,13 +354,13 @@ impl<M: StateMachine + Clone> Cluster<M> {
     // ----- driving -----------------------------------------------------------------------
 
     /// Schedules an action at a virtual time (now, if `at` is in the past).
-    pub fn schedule(&mut self, at: Instant, action: Action<M::Txn>) {
+    pub fn schedule(&mut self, at: Instant, action: Action<M::Request>) {
         let at = at.max(self.now);
         self.push_event(at, Event::Action(action));
     }
 
     /// Performs an action now. Writes and syncs return the request's tag.
-    pub fn act(&mut self, action: Action<M::Txn>) -> Option<RequestTag> {
+    pub fn act(&mut self, action: Action<M::Request>) -> Option<RequestTag> {
         self.do_action(action)
     }
 

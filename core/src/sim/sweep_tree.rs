@@ -39,7 +39,7 @@ use crate::sim::zk::ZkCluster;
 use crate::sim::ClientResult;
 use crate::time::Instant;
 use crate::trace::TraceEvent;
-use crate::tree::{DataTree, OpResult, Txn, WriteOp, WriteOutcome, WriteResponse};
+use crate::tree::{DataTree, OpResult, Request, WriteOp, WriteOutcome, WriteResponse};
 use crate::zxid::Sid;
 use checks::{check_outcomes, expire_and_compare};
 use workload::{create, Expect, Workload};
@@ -77,12 +77,12 @@ pub struct TreeSeedReport {
 /// legitimate failure is SessionExpired, so while its session is still live it must have
 /// succeeded; once the session is gone the txn alone cannot tell, and the end-of-run check
 /// checks it with the reply (`TreeAckedWrites`).
-pub fn tree_contains(tree: &DataTree, txn: &Txn) -> bool {
-    match &txn.op {
+pub fn tree_contains(tree: &DataTree, request: &Request) -> bool {
+    match &request.op {
         WriteOp::Create(r) | WriteOp::Create2(r)
             if r.flags == 0 && r.path.starts_with("/keep/") =>
         {
-            tree.exists(&[], &r.path).is_ok() || !tree.sessions().contains_key(&txn.session_id)
+            tree.exists(&[], &r.path).is_ok() || !tree.sessions().contains_key(&request.session_id)
         }
         _ => true,
     }
@@ -137,7 +137,7 @@ pub fn run_seed(params: SweepParams, seed: u64) -> TreeSeedReport {
         }
     }
     if violation.is_none() {
-        let probe = Txn::new(
+        let probe = Request::new(
             0x7e00_0000_0000_0000 | (seed & 0xff_ffff) as i64,
             0,
             Vec::new(),

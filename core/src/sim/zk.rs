@@ -143,7 +143,13 @@ impl ZkClients {
         let mut last = None;
         for input in inputs {
             let (action, layer_tag) = match input {
-                Input::ClientWrite { tag, txn } => (Action::Write { server, txn }, tag),
+                Input::ClientWrite { tag, request } => (
+                    Action::Write {
+                        server,
+                        txn: request,
+                    },
+                    tag,
+                ),
                 Input::ClientSync { tag } => (Action::Sync { server }, tag),
                 Input::SessionTouch {
                     session_id,

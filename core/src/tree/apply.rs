@@ -1,49 +1,30 @@
-//! Applying write transactions (docs/protocol.md §5.6, §5.9): validation in ZooKeeper's check
-//! order, the change itself, multi's all-or-nothing rollback, and the watch triggers of §5.8.
+//! Applying transactions (docs/protocol.md §5.6, §5.9): the change a [`Txn`] describes, its
+//! response, and the watch triggers of §5.8.
 //!
-//! ZooKeeper validates on the leader (PrepRequestProcessor) against a view of outstanding
-//! changes and logs an ErrorTxn for a failed write. ZabLab validates at apply time on every
-//! replica instead, from replicated state only, so every replica reaches the same answer and
-//! the failed write still takes its zxid. Multi runs its sub-ops for real, keeping an undo log,
-//! and rolls back on the first failure; events are only fired once the whole txn succeeded.
+//! Nothing is checked here: the leader's prep stage ([`super::prep`]) checked the request in
+//! ZooKeeper's order against its view of outstanding changes and wrote down the outcome (the
+//! final path, the new versions, the paths a closing session deletes, or an ErrorTxn), so every
+//! replica applies the same transaction to the same state and answers the same. A debug build
+//! asserts the preconditions prep guaranteed; a release build skips a change whose
+//! precondition fails rather than panic on a corrupt file or a hostile peer.
 
 use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::acl::{check_acl, fixup_acl, perms, Acl, Id};
+use super::acl::{check_acl, perms, Acl};
 use super::error::ErrorCode;
-use super::path::{self, parent_of, precheck_path, validate_path};
+use super::path::parent_of;
 use super::request::*;
 use super::session::Session;
 use super::snapshot::NodeRecord;
-use super::stat::{
-    self, next_version, CreateMode, EphemeralKind, Stat, StatPersisted, CONTAINER_OWNER, MAX_TTL_MS,
-};
+use super::stat::{self, StatPersisted, CONTAINER_OWNER};
+use super::txn::*;
 use super::watch::{EventType, Table, WatchedEvent};
 use super::DataTree;
 use crate::machine::TxnContext;
 
-/// How to undo one applied change.
-enum Undo {
-    Created {
-        path: String,
-        parent: String,
-        parent_stat: StatPersisted,
-    },
-    Deleted {
-        path: String,
-        rec: NodeRecord,
-        parent: String,
-        parent_stat: StatPersisted,
-    },
-    Modified {
-        path: String,
-        rec: NodeRecord,
-    },
-}
-
-/// A watch trigger recorded during apply, fired once the txn succeeded. The ACL is the one to
+/// A watch trigger recorded during apply, fired once the txn is applied. The ACL is the one to
 /// check READ against at delivery (a deleted node's last ACL).
 pub(crate) enum Fire {
     Created(String, Vec<Acl>),
@@ -52,426 +33,291 @@ pub(crate) enum Fire {
     ChildrenChanged(String, Vec<Acl>),
 }
 
-/// The scratch state of one transaction.
-struct Step<'a> {
-    ctx: &'a TxnContext,
-    session_id: i64,
-    auth: &'a [Id],
-    undo: Vec<Undo>,
-    fires: Vec<Fire>,
+/// A create's fields, whichever of the three create records carried them.
+struct NewNode<'a> {
+    path: &'a str,
+    data: &'a Option<Vec<u8>>,
+    acl: &'a [Acl],
+    owner: i64,
+    parent_cversion: i32,
 }
 
 impl DataTree {
-    /// Applies one transaction (the body of `StateMachine::apply`).
+    /// Applies one transaction (the body of `StateMachine::apply`) and retires the leader's
+    /// change records it covers.
     pub(crate) fn apply_txn(&mut self, ctx: &TxnContext, txn: &Txn) -> WriteOutcome {
-        let mut step = Step {
-            ctx,
-            session_id: txn.session_id,
-            auth: &txn.auth,
-            undo: Vec::new(),
-            fires: Vec::new(),
-        };
-        let result = match &txn.op {
-            WriteOp::Multi(ops) => self.apply_multi(&mut step, ops),
-            WriteOp::CreateSession { timeout_ms } => {
+        let retired = self.outstanding.retire(ctx.zxid);
+        let mut fires = Vec::new();
+        let result = match &txn.body {
+            TxnBody::Error(e) => Err(e.err),
+            TxnBody::Multi(m) => {
+                let mut results = Vec::with_capacity(m.txns.len());
+                for sub in &m.txns {
+                    results.push(self.apply_op(
+                        ctx,
+                        txn.client_id,
+                        sub.txn_type,
+                        &sub.body,
+                        &mut fires,
+                    ));
+                }
+                Ok(WriteResponse::Multi(results))
+            }
+            TxnBody::CreateSession(c) => {
                 self.put_session(
-                    txn.session_id,
+                    txn.client_id,
                     Session {
-                        timeout_ms: *timeout_ms,
+                        timeout_ms: c.time_out,
                     },
                 );
-                self.expiry.add_untracked(txn.session_id);
+                self.expiry.add_untracked(txn.client_id);
                 Ok(WriteResponse::CreateSession {
-                    session_id: txn.session_id,
-                    timeout_ms: *timeout_ms,
+                    session_id: txn.client_id,
+                    timeout_ms: c.time_out,
                 })
             }
-            WriteOp::CloseSession => {
-                self.close_session(&mut step);
+            TxnBody::CloseSession(c) => {
+                self.close_session(ctx, txn.client_id, &c.paths2_delete, &mut fires);
                 Ok(WriteResponse::CloseSession)
             }
-            WriteOp::SetAcl(r) => self
-                .set_acl(&mut step, r)
-                .map(|stat| WriteResponse::SetAcl { stat }),
-            WriteOp::DeleteContainer { path } => self
-                .delete(&mut step, path, None, true)
-                .map(|_| WriteResponse::DeleteContainer),
-            op => self.apply_one(&mut step, op).map(single_response),
-        };
-        if result.is_ok() {
-            let zxid = ctx.zxid.0 as i64;
-            for f in core::mem::take(&mut step.fires) {
-                self.fire(f, zxid);
+            TxnBody::SetAcl(s) => Ok(WriteResponse::SetAcl {
+                stat: self.apply_set_acl(s),
+            }),
+            TxnBody::Delete(d) if txn.txn_type == op_code::DELETE_CONTAINER => {
+                self.apply_delete(ctx, &d.path, &mut fires);
+                Ok(WriteResponse::DeleteContainer)
             }
+            body => match self.apply_op(ctx, txn.client_id, txn.txn_type, body, &mut fires) {
+                OpResult::Error(e) => Err(e),
+                r => Ok(single_response(r)),
+            },
+        };
+        let zxid = ctx.zxid.0 as i64;
+        for f in fires {
+            self.fire(f, zxid);
         }
+        #[cfg(debug_assertions)]
+        for (path, record) in retired {
+            debug_assert_eq!(
+                record.node,
+                self.nodes.get(&path).map(|n| super::prep::NodeView {
+                    stat: n.rec.stat,
+                    child_count: n.children.len(),
+                    acl: n.rec.acl.clone(),
+                }),
+                "the leader's change record of {path} at {} differs from the applied tree",
+                ctx.zxid
+            );
+        }
+        #[cfg(not(debug_assertions))]
+        drop(retired);
         result
     }
 
-    fn apply_multi(&mut self, step: &mut Step<'_>, ops: &[WriteOp]) -> WriteOutcome {
-        let allowed = |op: &WriteOp| {
-            matches!(
-                op,
-                WriteOp::Create(_)
-                    | WriteOp::Create2(_)
-                    | WriteOp::CreateContainer(_)
-                    | WriteOp::CreateTtl(_)
-                    | WriteOp::Delete(_)
-                    | WriteOp::SetData(_)
-                    | WriteOp::Check(_)
-            )
-        };
-        if !ops.iter().all(allowed) {
-            return Err(ErrorCode::MarshallingError);
-        }
-        let mut results = Vec::with_capacity(ops.len());
-        for (i, op) in ops.iter().enumerate() {
-            match self.apply_one(step, op) {
-                Ok(r) => results.push(r),
-                Err(e) => {
-                    self.rollback(step);
-                    step.fires.clear();
-                    let mut failed = Vec::with_capacity(ops.len());
-                    failed.extend((0..i).map(|_| OpResult::Error(ErrorCode::Ok)));
-                    failed.push(OpResult::Error(e));
-                    failed.extend(
-                        (i + 1..ops.len())
-                            .map(|_| OpResult::Error(ErrorCode::RuntimeInconsistency)),
-                    );
-                    return Ok(WriteResponse::Multi(failed));
-                }
-            }
-        }
-        Ok(WriteResponse::Multi(results))
-    }
-
-    fn rollback(&mut self, step: &mut Step<'_>) {
-        while let Some(u) = step.undo.pop() {
-            match u {
-                Undo::Created {
-                    path,
-                    parent,
-                    parent_stat,
-                } => {
-                    self.remove_node(&path);
-                    self.modify(&parent, |r| r.stat = parent_stat);
-                }
-                Undo::Deleted {
-                    path,
-                    rec,
-                    parent,
-                    parent_stat,
-                } => {
-                    self.insert_node(path, rec);
-                    self.modify(&parent, |r| r.stat = parent_stat);
-                }
-                Undo::Modified { path, rec } => self.modify(&path, |r| *r = rec),
-            }
-        }
-    }
-
-    fn check_session(&self, step: &Step<'_>) -> Result<(), ErrorCode> {
-        if self.sessions.contains_key(&step.session_id) {
-            Ok(())
-        } else {
-            Err(ErrorCode::SessionExpired)
-        }
-    }
-
-    fn check_data_size(&self, data: &Option<Vec<u8>>) -> Result<(), ErrorCode> {
-        match data {
-            Some(d) if d.len() > self.config.max_buffer_bytes as usize => {
-                Err(ErrorCode::BadArguments)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// One write allowed inside multi. It fails before changing anything, so a single write
-    /// needs no rollback; multi rolls back the sub-ops before it from `step.undo`.
-    fn apply_one(&mut self, step: &mut Step<'_>, op: &WriteOp) -> Result<OpResult, ErrorCode> {
-        match op {
-            WriteOp::Create(r) => self.create(step, r, -1, false),
-            WriteOp::Create2(r) | WriteOp::CreateContainer(r) => self.create(step, r, -1, true),
-            WriteOp::CreateTtl(r) => {
-                let req = CreateRequest {
-                    path: r.path.clone(),
-                    data: r.data.clone(),
-                    acl: r.acl.clone(),
-                    flags: r.flags,
-                };
-                self.create(step, &req, r.ttl, true)
-            }
-            WriteOp::Delete(r) => self.delete(step, &r.path, Some(r.version), false),
-            WriteOp::SetData(r) => self.set_data(step, r),
-            WriteOp::Check(r) => self.check(step, r),
-            WriteOp::SetAcl(_)
-            | WriteOp::DeleteContainer { .. }
-            | WriteOp::Multi(_)
-            | WriteOp::CreateSession { .. }
-            | WriteOp::CloseSession => Err(ErrorCode::MarshallingError),
-        }
-    }
-
-    fn create(
+    /// One change a single write or a multi sub-transaction makes; `txn_type` decides the
+    /// result's shape.
+    fn apply_op(
         &mut self,
-        step: &mut Step<'_>,
-        r: &CreateRequest,
-        ttl: i64,
-        create2: bool,
-    ) -> Result<OpResult, ErrorCode> {
-        self.check_data_size(&r.data)?;
-        // 1. mode and TTL
-        let mode = CreateMode::from_flag(r.flags)?;
-        if mode.is_ttl() {
-            if !self.config.extended_types {
-                return Err(ErrorCode::Unimplemented);
+        ctx: &TxnContext,
+        client_id: i64,
+        txn_type: i32,
+        body: &TxnBody,
+        fires: &mut Vec<Fire>,
+    ) -> OpResult {
+        let created = |tree: &mut DataTree, fires: &mut Vec<Fire>, n: NewNode<'_>| {
+            tree.apply_create(ctx, &n, fires);
+            if txn_type == op_code::CREATE {
+                OpResult::Create {
+                    path: String::from(n.path),
+                }
+            } else {
+                let stat = tree
+                    .nodes
+                    .get(n.path)
+                    .map(|node| tree.stat_of(node))
+                    .unwrap_or_default();
+                OpResult::Create2 {
+                    path: String::from(n.path),
+                    stat,
+                }
             }
-            if ttl <= 0 || ttl > MAX_TTL_MS {
-                return Err(ErrorCode::BadArguments);
-            }
-        } else if ttl >= 0 {
-            return Err(ErrorCode::BadArguments);
-        }
-        // 2. session
-        self.check_session(step)?;
-        // 3. a slash and no NUL
-        precheck_path(&r.path)?;
-        // 4. ACL fixup
-        let acl = fixup_acl(&r.acl, step.auth)?;
-        // 5. parent exists, 6. CREATE on the parent
-        let parent = String::from(parent_of(&r.path).ok_or(ErrorCode::BadArguments)?);
-        let Some(pnode) = self.nodes.get(&parent) else {
-            return Err(ErrorCode::NoNode);
         };
-        let parent_stat = pnode.rec.stat;
-        let parent_acl = pnode.rec.acl.clone();
-        check_acl(&self.config.auth, &parent_acl, perms::CREATE, step.auth)?;
-        // 7. sequential suffix from the parent's persisted cversion
-        let mut p = r.path.clone();
-        if mode.is_sequential() {
-            p.push_str(&path::sequence_suffix(parent_stat.cversion));
-        }
-        // 8. full validation, 9. not existing, 10. parent not ephemeral
-        validate_path(&p)?;
-        if self.nodes.contains_key(&p) {
-            return Err(ErrorCode::NodeExists);
-        }
-        if matches!(
-            self.kind_of(parent_stat.ephemeral_owner),
-            EphemeralKind::Session(_)
-        ) {
-            return Err(ErrorCode::NoChildrenForEphemerals);
-        }
-        let owner = match mode {
-            CreateMode::Ephemeral | CreateMode::EphemeralSequential => step.session_id,
-            CreateMode::Container => CONTAINER_OWNER,
-            CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl => {
-                stat::ttl_owner(ttl)
+        match body {
+            TxnBody::Create(c) => {
+                let owner = if c.ephemeral { client_id } else { 0 };
+                let n = NewNode {
+                    path: &c.path,
+                    data: &c.data,
+                    acl: &c.acl,
+                    owner,
+                    parent_cversion: c.parent_cversion,
+                };
+                created(self, fires, n)
             }
-            _ => 0,
+            TxnBody::CreateContainer(c) => {
+                let n = NewNode {
+                    path: &c.path,
+                    data: &c.data,
+                    acl: &c.acl,
+                    owner: CONTAINER_OWNER,
+                    parent_cversion: c.parent_cversion,
+                };
+                created(self, fires, n)
+            }
+            TxnBody::CreateTtl(c) => {
+                let n = NewNode {
+                    path: &c.path,
+                    data: &c.data,
+                    acl: &c.acl,
+                    owner: stat::ttl_owner(c.ttl),
+                    parent_cversion: c.parent_cversion,
+                };
+                created(self, fires, n)
+            }
+            TxnBody::Delete(d) => {
+                self.apply_delete(ctx, &d.path, fires);
+                OpResult::Delete
+            }
+            TxnBody::SetData(s) => OpResult::SetData {
+                stat: self.apply_set_data(ctx, s, fires),
+            },
+            TxnBody::CheckVersion(_) => OpResult::Check,
+            TxnBody::Error(e) => OpResult::Error(e.err),
+            // Not a sub-transaction prep writes: a transaction from a corrupt file or a hostile peer.
+            TxnBody::SetAcl(_)
+            | TxnBody::CreateSession(_)
+            | TxnBody::CloseSession(_)
+            | TxnBody::Multi(_) => OpResult::Error(ErrorCode::MarshallingError),
+        }
+    }
+
+    fn apply_create(&mut self, ctx: &TxnContext, n: &NewNode<'_>, fires: &mut Vec<Fire>) {
+        let Some(parent) = parent_of(n.path).map(String::from) else {
+            debug_assert!(false, "create of {} without a parent", n.path);
+            return;
         };
-        let zxid = step.ctx.zxid.0 as i64;
+        let Some(parent_acl) = self.nodes.get(&parent).map(|p| p.rec.acl.clone()) else {
+            debug_assert!(false, "create of {} under a missing parent", n.path);
+            return;
+        };
+        if self.nodes.contains_key(n.path) {
+            debug_assert!(false, "create of {}, which exists", n.path);
+            return;
+        }
+        let zxid = ctx.zxid.0 as i64;
         let rec = NodeRecord {
-            data: r.data.clone(),
-            acl: acl.clone(),
-            stat: StatPersisted::created(step.ctx.zxid, step.ctx.time_ms as i64, owner),
+            data: n.data.clone(),
+            acl: n.acl.to_vec(),
+            stat: StatPersisted::created(ctx.zxid, ctx.time_ms as i64, n.owner),
         };
-        self.insert_node(p.clone(), rec);
+        self.insert_node(String::from(n.path), rec);
+        let cversion = n.parent_cversion;
         self.modify(&parent, |pr| {
-            pr.stat.cversion = pr.stat.cversion.wrapping_add(1);
+            debug_assert_eq!(cversion, pr.stat.cversion.wrapping_add(1));
+            pr.stat.cversion = cversion;
             pr.stat.pzxid = zxid;
         });
-        step.undo.push(Undo::Created {
-            path: p.clone(),
-            parent: parent.clone(),
-            parent_stat,
-        });
-        step.fires.push(Fire::Created(p.clone(), acl));
-        step.fires.push(Fire::ChildrenChanged(parent, parent_acl));
-        if create2 {
-            let stat = self
-                .nodes
-                .get(&p)
-                .map(|n| self.stat_of(n))
-                .unwrap_or_default();
-            Ok(OpResult::Create2 { path: p, stat })
-        } else {
-            Ok(OpResult::Create { path: p })
-        }
+        fires.push(Fire::Created(String::from(n.path), n.acl.to_vec()));
+        fires.push(Fire::ChildrenChanged(parent, parent_acl));
     }
 
-    /// delete (with `version`) or deleteContainer (`container`, no session, no ACL check).
-    fn delete(
-        &mut self,
-        step: &mut Step<'_>,
-        p: &str,
-        version: Option<i32>,
-        container: bool,
-    ) -> Result<OpResult, ErrorCode> {
-        if !container {
-            self.check_session(step)?;
-        }
-        precheck_path(p)?;
-        if path::is_builtin(p) {
-            return Err(ErrorCode::BadArguments);
-        }
-        let parent = String::from(parent_of(p).ok_or(ErrorCode::BadArguments)?);
-        let Some(pnode) = self.nodes.get(&parent) else {
-            return Err(ErrorCode::NoNode);
+    /// delete, deleteContainer, and each path of a closing session.
+    fn apply_delete(&mut self, ctx: &TxnContext, p: &str, fires: &mut Vec<Fire>) {
+        let Some(parent) = parent_of(p).map(String::from) else {
+            debug_assert!(false, "delete of {p}, which has no parent");
+            return;
         };
-        let parent_stat = pnode.rec.stat;
-        let parent_acl = pnode.rec.acl.clone();
-        if !container {
-            check_acl(&self.config.auth, &parent_acl, perms::DELETE, step.auth)?;
+        let parent_acl = self
+            .nodes
+            .get(&parent)
+            .map(|n| n.rec.acl.clone())
+            .unwrap_or_default();
+        if self.nodes.get(p).is_some_and(|n| !n.children.is_empty()) {
+            debug_assert!(false, "delete of {p}, which has children");
+            return;
         }
-        let Some(node) = self.nodes.get(p) else {
-            return Err(ErrorCode::NoNode);
-        };
-        if let Some(v) = version {
-            if v != -1 && v != node.rec.stat.version {
-                return Err(ErrorCode::BadVersion);
-            }
-        }
-        if !node.children.is_empty() {
-            return Err(ErrorCode::NotEmpty);
-        }
-        if container
-            && matches!(
-                self.kind_of(node.rec.stat.ephemeral_owner),
-                EphemeralKind::Session(_)
-            )
-        {
-            return Err(ErrorCode::BadVersion);
-        }
-        let zxid = step.ctx.zxid.0 as i64;
         let Some(rec) = self.remove_node(p) else {
-            return Err(ErrorCode::NoNode);
+            debug_assert!(false, "delete of {p}, which does not exist");
+            return;
         };
+        let zxid = ctx.zxid.0 as i64;
         self.modify(&parent, |pr| {
             if zxid > pr.stat.pzxid {
                 pr.stat.pzxid = zxid;
             }
         });
-        step.fires
-            .push(Fire::Deleted(String::from(p), rec.acl.clone()));
-        step.fires
-            .push(Fire::ChildrenChanged(parent.clone(), parent_acl));
-        step.undo.push(Undo::Deleted {
-            path: String::from(p),
-            rec,
-            parent,
-            parent_stat,
-        });
-        Ok(OpResult::Delete)
+        fires.push(Fire::Deleted(String::from(p), rec.acl));
+        fires.push(Fire::ChildrenChanged(parent, parent_acl));
     }
 
-    fn set_data(&mut self, step: &mut Step<'_>, r: &SetDataRequest) -> Result<OpResult, ErrorCode> {
-        self.check_data_size(&r.data)?;
-        self.check_session(step)?;
-        validate_path(&r.path)?;
-        let Some(node) = self.nodes.get(&r.path) else {
-            return Err(ErrorCode::NoNode);
+    fn apply_set_data(
+        &mut self,
+        ctx: &TxnContext,
+        s: &SetDataTxn,
+        fires: &mut Vec<Fire>,
+    ) -> super::stat::Stat {
+        let Some(acl) = self.nodes.get(&s.path).map(|n| n.rec.acl.clone()) else {
+            debug_assert!(false, "setData of {}, which does not exist", s.path);
+            return Default::default();
         };
-        check_acl(&self.config.auth, &node.rec.acl, perms::WRITE, step.auth)?;
-        if r.version != -1 && r.version != node.rec.stat.version {
-            return Err(ErrorCode::BadVersion);
-        }
-        let old = node.rec.clone();
-        let acl = old.acl.clone();
-        let (zxid, time) = (step.ctx.zxid.0 as i64, step.ctx.time_ms as i64);
-        let data = r.data.clone();
-        self.modify(&r.path, |rec| {
+        let (zxid, time) = (ctx.zxid.0 as i64, ctx.time_ms as i64);
+        let data = s.data.clone();
+        let version = s.version;
+        self.modify(&s.path, |rec| {
             rec.data = data;
-            rec.stat.version = next_version(rec.stat.version);
+            rec.stat.version = version;
             rec.stat.mzxid = zxid;
             rec.stat.mtime = time;
         });
-        step.undo.push(Undo::Modified {
-            path: r.path.clone(),
-            rec: old,
-        });
-        step.fires.push(Fire::DataChanged(r.path.clone(), acl));
-        let stat = self
-            .nodes
-            .get(&r.path)
-            .map(|n| self.stat_of(n))
-            .unwrap_or_default();
-        Ok(OpResult::SetData { stat })
+        fires.push(Fire::DataChanged(s.path.clone(), acl));
+        self.stat_at(&s.path)
     }
 
-    fn set_acl(&mut self, step: &mut Step<'_>, r: &SetAclRequest) -> Result<Stat, ErrorCode> {
-        self.check_session(step)?;
-        validate_path(&r.path)?;
-        let acl = fixup_acl(&r.acl, step.auth)?;
-        let Some(node) = self.nodes.get(&r.path) else {
-            return Err(ErrorCode::NoNode);
-        };
-        check_acl(&self.config.auth, &node.rec.acl, perms::ADMIN, step.auth)?;
-        if r.version != -1 && r.version != node.rec.stat.aversion {
-            return Err(ErrorCode::BadVersion);
-        }
-        let old = node.rec.clone();
-        self.modify(&r.path, |rec| {
+    fn apply_set_acl(&mut self, s: &SetAclTxn) -> super::stat::Stat {
+        debug_assert!(
+            self.nodes.contains_key(&s.path),
+            "setACL of missing {}",
+            s.path
+        );
+        let acl = s.acl.clone();
+        let version = s.version;
+        self.modify(&s.path, |rec| {
             rec.acl = acl;
-            rec.stat.aversion = next_version(rec.stat.aversion);
+            rec.stat.aversion = version;
         });
-        step.undo.push(Undo::Modified {
-            path: r.path.clone(),
-            rec: old,
-        });
-        Ok(self
-            .nodes
-            .get(&r.path)
+        self.stat_at(&s.path)
+    }
+
+    fn stat_at(&self, p: &str) -> super::stat::Stat {
+        self.nodes
+            .get(p)
             .map(|n| self.stat_of(n))
-            .unwrap_or_default())
+            .unwrap_or_default()
     }
 
-    fn check(
+    /// closeSession: drops the session and deletes the ephemerals prep listed (in path order;
+    /// ephemerals have no children, so no order is needed for correctness).
+    fn close_session(
         &mut self,
-        step: &mut Step<'_>,
-        r: &CheckVersionRequest,
-    ) -> Result<OpResult, ErrorCode> {
-        self.check_session(step)?;
-        validate_path(&r.path)?;
-        let Some(node) = self.nodes.get(&r.path) else {
-            return Err(ErrorCode::NoNode);
-        };
-        check_acl(&self.config.auth, &node.rec.acl, perms::READ, step.auth)?;
-        if r.version != -1 && r.version != node.rec.stat.version {
-            return Err(ErrorCode::BadVersion);
-        }
-        Ok(OpResult::Check)
-    }
-
-    /// closeSession: drops the session and deletes its ephemerals (in path order, deepest
-    /// first is unnecessary since ephemerals have no children).
-    fn close_session(&mut self, step: &mut Step<'_>) {
-        let sid = step.session_id;
+        ctx: &TxnContext,
+        sid: i64,
+        paths2_delete: &[String],
+        fires: &mut Vec<Fire>,
+    ) {
+        debug_assert!(
+            paths2_delete.iter().map(String::as_str).eq(self
+                .ephemerals
+                .get(&sid)
+                .into_iter()
+                .flatten()
+                .map(String::as_str)),
+            "closeSession of {sid:#x}: paths2Delete differs from its ephemerals"
+        );
         self.drop_session(sid);
         self.expiry.remove(sid);
-        let paths: Vec<String> = self
-            .ephemerals
-            .get(&sid)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
-        let zxid = step.ctx.zxid.0 as i64;
-        for p in paths {
-            let Some(parent) = parent_of(&p).map(String::from) else {
-                continue;
-            };
-            let parent_acl = self
-                .nodes
-                .get(&parent)
-                .map(|n| n.rec.acl.clone())
-                .unwrap_or_default();
-            if let Some(rec) = self.remove_node(&p) {
-                self.modify(&parent, |pr| {
-                    if zxid > pr.stat.pzxid {
-                        pr.stat.pzxid = zxid;
-                    }
-                });
-                step.fires.push(Fire::Deleted(p, rec.acl));
-                step.fires.push(Fire::ChildrenChanged(parent, parent_acl));
+        for p in paths2_delete {
+            if self.nodes.contains_key(p) {
+                self.apply_delete(ctx, p, fires);
             }
         }
     }

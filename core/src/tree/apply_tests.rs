@@ -42,7 +42,9 @@ impl H {
     }
     pub fn wa(&mut self, sid: i64, auth: Vec<Id>, op: WriteOp) -> WriteOutcome {
         let ctx = self.ctx();
-        let out = self.t.apply(&ctx, &Txn::new(sid, self.z as i32, auth, op));
+        let out = self
+            .t
+            .prep_and_apply(&ctx, &Request::new(sid, self.z as i32, auth, op));
         assert_eq!(
             self.t.digest(),
             self.t.recompute_digest(),

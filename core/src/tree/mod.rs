@@ -2,10 +2,13 @@
 //! (docs/protocol.md §5, §7, §8).
 //!
 //! # How a host drives it
-//! * **Writes.** Build a [`Txn`] (session id, cxid, the connection's auth [`Id`]s, a
-//!   [`WriteOp`]) and submit it to the `Peer`; every replica applies it through
-//!   [`StateMachine::apply`], which validates in ZooKeeper's check order and returns the
-//!   response or the error code ([`WriteOutcome`]). A failed write still takes a zxid.
+//! * **Writes.** Build a [`Request`] (session id, cxid, the connection's auth [`Id`]s, a
+//!   [`WriteOp`]) and submit it to the `Peer`. The leader's prep stage ([`prep`],
+//!   `StateMachine::prep`) checks it in ZooKeeper's order against the tree and its outstanding
+//!   changes and turns it into a [`Txn`] (ZooKeeper's `CreateTxn`, `SetDataTxn`, `ErrorTxn`,
+//!   ...); every replica applies that transaction through [`StateMachine::apply`], which
+//!   returns the response or the error code ([`WriteOutcome`]). A failed write still takes a
+//!   zxid.
 //! * **Reads** are served by the local server: [`DataTree::read`] (registers watches for
 //!   `watch: true`), or the typed helpers ([`DataTree::get_data`] and friends).
 //! * **Watches** are server-local: [`DataTree::add_watch`], [`DataTree::remove_watches`],
@@ -28,15 +31,19 @@ mod apply;
 mod digest;
 pub mod error;
 pub mod path;
+pub mod prep;
 mod read;
 pub mod request;
 pub mod session;
 pub mod snapshot;
 pub mod stat;
+pub mod txn;
 pub mod watch;
 
 #[cfg(test)]
 mod apply_tests;
+#[cfg(test)]
+mod prep_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
@@ -50,15 +57,17 @@ use alloc::vec::Vec;
 
 pub use acl::{authenticate, digest_id, perms, Acl, AuthConfig, Id};
 pub use error::ErrorCode;
+pub use prep::{ChangeRecord, NodeView, OutstandingChanges};
 pub use request::*;
 pub use session::{
     initial_session_id, negotiate_timeout, next_session_id, session_password, Session,
 };
 pub use snapshot::{NodeRecord, SnapshotError, TreeSnapshot};
 pub use stat::{CreateMode, Stat, StatPersisted};
+pub use txn::*;
 pub use watch::{ConnId, EventType, WatchedEvent};
 
-use crate::machine::{StateMachine, TxnContext};
+use crate::machine::{PrepSummary, StateMachine, TxnContext};
 use crate::time::Instant;
 use session::ExpiryTracker;
 use stat::EphemeralKind;
@@ -121,6 +130,8 @@ pub struct DataTree {
     pub(crate) events: Vec<(ConnId, WatchedEvent)>,
     pub(crate) expiry: ExpiryTracker,
     pub(crate) next_container_check_ms: u64,
+    /// Leader only: what prep recorded and apply has not reached yet.
+    pub(crate) outstanding: OutstandingChanges,
 }
 
 impl DataTree {
@@ -166,6 +177,7 @@ impl DataTree {
             events: Vec::new(),
             expiry: ExpiryTracker::new(tick),
             next_container_check_ms: 0,
+            outstanding: OutstandingChanges::default(),
         }
     }
 
@@ -358,16 +370,17 @@ impl DataTree {
         core::mem::take(&mut self.events)
     }
 
-    /// Leader only: closeSession transactions for sessions whose deadline passed, and
-    /// deleteContainer transactions for empty containers and expired TTL nodes.
-    pub fn expired_txns(&mut self, now: Instant) -> Vec<Txn> {
+    /// Leader only: closeSession requests for sessions whose deadline passed, and
+    /// deleteContainer requests for empty containers and expired TTL nodes (prep checks them
+    /// against the outstanding changes like any request).
+    pub fn expired_requests(&mut self, now: Instant) -> Vec<Request> {
         let sessions = &self.sessions;
         let expired = self
             .expiry
             .expire(now, |s| sessions.get(&s).map(|x| x.timeout_ms));
-        let mut out: Vec<Txn> = expired
+        let mut out: Vec<Request> = expired
             .into_iter()
-            .map(|s| Txn::new(s, 0, Vec::new(), WriteOp::CloseSession))
+            .map(|s| Request::new(s, 0, Vec::new(), WriteOp::CloseSession))
             .collect();
         if now.as_millis() >= self.next_container_check_ms {
             self.next_container_check_ms = now
@@ -388,7 +401,7 @@ impl DataTree {
                     _ => false,
                 };
                 if due {
-                    out.push(Txn::new(
+                    out.push(Request::new(
                         0,
                         0,
                         Vec::new(),
@@ -408,6 +421,7 @@ impl Default for DataTree {
 }
 
 impl StateMachine for DataTree {
+    type Request = Request;
     type Txn = Txn;
     type Outcome = WriteOutcome;
     type Snapshot = TreeSnapshot;
@@ -416,8 +430,33 @@ impl StateMachine for DataTree {
         DataTree::default()
     }
 
+    fn prep(&mut self, ctx: &TxnContext, request: &Request) -> Txn {
+        self.prep_request(ctx, request)
+    }
+
     fn apply(&mut self, ctx: &TxnContext, txn: &Txn) -> WriteOutcome {
         self.apply_txn(ctx, txn)
+    }
+
+    fn prep_summary(request: &Request, txn: &Txn) -> Option<PrepSummary> {
+        let err = match &txn.body {
+            TxnBody::Error(e) => e.err.code(),
+            TxnBody::Multi(m) => m
+                .txns
+                .iter()
+                .filter_map(|t| match &t.body {
+                    TxnBody::Error(e) if e.err != ErrorCode::Ok => Some(e.err.code()),
+                    _ => None,
+                })
+                .next()
+                .unwrap_or(0),
+            _ => 0,
+        };
+        Some(PrepSummary {
+            request_type: request.op.opcode(),
+            txn_type: txn.txn_type,
+            err,
+        })
     }
 
     fn snapshot(&self) -> TreeSnapshot {
@@ -440,8 +479,8 @@ impl StateMachine for DataTree {
         snapshot.encoded_len()
     }
 
-    fn leader_tick(&mut self, now: Instant) -> Vec<Txn> {
-        self.expired_txns(now)
+    fn leader_tick(&mut self, now: Instant) -> Vec<Request> {
+        self.expired_requests(now)
     }
 
     fn touch_session(&mut self, session_id: i64, timeout_ms: i32, now: Instant) {
@@ -461,5 +500,10 @@ impl StateMachine for DataTree {
             self.expiry.touch(id, t, now);
         }
         self.next_container_check_ms = now.as_millis();
+        self.outstanding.clear();
+    }
+
+    fn on_stop_leading(&mut self) {
+        self.outstanding.clear();
     }
 }

@@ -93,7 +93,7 @@ fn random_op(rng: &mut Rng, depth: u32) -> WriteOp {
     }
 }
 
-fn random_txn(rng: &mut Rng) -> Txn {
+fn random_request(rng: &mut Rng) -> Request {
     let session = *pick(rng, &SESSIONS);
     let auth = match rng.below(3) {
         0 => vec![],
@@ -103,7 +103,7 @@ fn random_txn(rng: &mut Rng) -> Txn {
             Id::new("digest", &digest_id("v:p")),
         ],
     };
-    Txn::new(session, 0, auth, random_op(rng, 0))
+    Request::new(session, 0, auth, random_op(rng, 0))
 }
 
 #[test]
@@ -122,12 +122,14 @@ fn replicas_with_equal_history_have_equal_digests_and_snapshot_bytes() {
                     .unwrap_or_else(|e| panic!("seed {seed:#x}: snapshot did not decode: {e}"));
                 b = DataTree::restore(&snap);
             }
-            let txn = random_txn(&mut rng);
+            let request = random_request(&mut rng);
             let ctx = TxnContext {
                 zxid: Zxid::new(1, i),
                 time_ms: 1000 + i as u64 * 7,
                 origin: None,
             };
+            // `a` leads (prep, then apply); `b` is a replica applying what `a` prepped.
+            let txn = a.prep(&ctx, &request);
             let (oa, ob) = (a.apply(&ctx, &txn), b.apply(&ctx, &txn));
             assert_eq!(
                 oa, ob,
@@ -166,5 +168,97 @@ fn replicas_with_equal_history_have_equal_digests_and_snapshot_bytes() {
             Ok(a.digest()),
             "seed {seed:#x}: restore changed the digest"
         );
+    }
+}
+
+/// The prep stage's promise: however far prep runs ahead of apply (everything outstanding at
+/// once, or any interleaving), each request is prepped into the transaction it would have
+/// become had every earlier one applied first, so outcomes, tree and digest are those of
+/// prep+apply one at a time, and no change record outlives its zxid.
+#[test]
+fn prepping_ahead_of_apply_gives_the_same_txns_outcomes_and_tree() {
+    for case in 0..300u64 {
+        let seed = 0x9_9e90_0000 + case;
+        let mut rng = Rng::new(seed);
+        let n = rng.range(20, 120) as u32;
+        // Mode 0 preps the whole sequence before applying anything; otherwise prep runs
+        // ahead by a random amount at each step.
+        let all_at_once = case % 3 == 0;
+        let requests: Vec<Request> = (0..n).map(|_| random_request(&mut rng)).collect();
+        let ctx = |i: usize| TxnContext {
+            zxid: Zxid::new(1, i as u32 + 1),
+            time_ms: 1000 + i as u64 * 7,
+            origin: None,
+        };
+        let mut serial = DataTree::empty();
+        let mut serial_txns = Vec::new();
+        let mut serial_outcomes = Vec::new();
+        for (i, r) in requests.iter().enumerate() {
+            let txn = serial.prep(&ctx(i), r);
+            assert_eq!(
+                serial.outstanding_changes().is_empty(),
+                txn_touches_nothing(&txn)
+            );
+            serial_outcomes.push(serial.apply(&ctx(i), &txn));
+            assert!(
+                serial.outstanding_changes().is_empty(),
+                "seed {seed:#x}: record left"
+            );
+            serial_txns.push(txn);
+        }
+        let mut ahead = DataTree::empty();
+        let (mut prepped, mut applied) = (Vec::new(), 0usize);
+        let mut outcomes = Vec::new();
+        let mut max_outstanding = 0;
+        while applied < requests.len() {
+            let prep_next = prepped.len() < requests.len()
+                && (all_at_once || prepped.len() == applied || rng.chance(600_000));
+            if prep_next {
+                let i = prepped.len();
+                let txn = ahead.prep(&ctx(i), &requests[i]);
+                assert_eq!(
+                    txn,
+                    serial_txns[i],
+                    "seed {seed:#x} request {i} ({:?}) prepped differently with {} outstanding",
+                    requests[i],
+                    i - applied
+                );
+                prepped.push(txn);
+                max_outstanding = max_outstanding.max(ahead.outstanding_changes().len());
+            } else {
+                outcomes.push(ahead.apply(&ctx(applied), &prepped[applied]));
+                applied += 1;
+            }
+        }
+        assert_eq!(outcomes, serial_outcomes, "seed {seed:#x}: outcomes differ");
+        assert_eq!(
+            ahead.digest(),
+            serial.digest(),
+            "seed {seed:#x}: digests differ"
+        );
+        assert_eq!(
+            ahead.snapshot().encode(),
+            serial.snapshot().encode(),
+            "seed {seed:#x}: trees differ"
+        );
+        assert!(
+            ahead.outstanding_changes().is_empty(),
+            "seed {seed:#x}: records left"
+        );
+        if all_at_once {
+            assert!(
+                max_outstanding > 0,
+                "seed {seed:#x}: nothing was ever outstanding"
+            );
+        }
+    }
+}
+
+/// Whether a transaction changes nothing prep tracks (an error, a failed multi, a check).
+fn txn_touches_nothing(txn: &Txn) -> bool {
+    let quiet = |b: &TxnBody| matches!(b, TxnBody::Error(_) | TxnBody::CheckVersion(_));
+    match &txn.body {
+        TxnBody::Multi(m) => m.txns.iter().all(|t| quiet(&t.body)),
+        b => quiet(b),
     }
 }

@@ -1,10 +1,12 @@
 //! The request/response model of the client protocol (docs/protocol.md §5.4, §5.6), field for field
 //! as ZooKeeper's jute records, so the node's codec maps bytes to these types mechanically.
 //!
-//! Writes become a [`Txn`]: the client's request plus what the accepting server knew about the
-//! client (session id, the connection's auth ids, cxid). The leader proposes it unchanged and
-//! every replica validates it at apply time (see [`crate::machine`]). Reads are answered by
-//! the local server through [`super::DataTree::read`].
+//! Writes become a [`Request`]: the client's operation plus what the accepting server knew
+//! about the client (session id, the connection's auth ids, cxid), as ZooKeeper's `Request`
+//! object. A learner forwards it to the leader, whose prep stage ([`super::prep`]) turns it
+//! into a [`Txn`](super::Txn) checked against its outstanding changes; only that transaction
+//! is proposed and applied. Reads are answered by the local server through
+//! [`super::DataTree::read`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -93,7 +95,7 @@ pub enum WriteOp {
     /// multi (14): create/create2/createContainer/createTTL/delete/setData/check only; any
     /// other sub-op is MarshallingError.
     Multi(Vec<WriteOp>),
-    /// createSession (-10). The session id is [`Txn::session_id`], chosen by the accepting
+    /// createSession (-10). The session id is [`Request::session_id`], chosen by the accepting
     /// server; `timeout_ms` is already negotiated.
     CreateSession { timeout_ms: i32 },
     /// closeSession (-11): deletes the session's ephemerals.
@@ -148,11 +150,11 @@ impl WriteOp {
     }
 }
 
-/// A write transaction as the leader proposes it (ZooKeeper's request plus TxnHeader fields
-/// the accepting server fills: `clientId` and `cxid`).
+/// A write request as the accepting server forwards it to the leader (ZooKeeper's `Request`:
+/// the operation plus `sessionId`, `cxid` and the connection's `authInfo`).
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Txn {
+pub struct Request {
     /// The client's session (0 for server-internal txns such as deleteContainer).
     pub session_id: i64,
     pub cxid: i32,
@@ -161,9 +163,9 @@ pub struct Txn {
     pub op: WriteOp,
 }
 
-impl Txn {
-    /// About how many bytes the transaction body takes in a log record or a proposal
-    /// (session, cxid, the connection's auth ids and the operation's paths, data and ACLs).
+impl Request {
+    /// About how many bytes the request takes in a REQUEST packet (session, cxid, the
+    /// connection's auth ids and the operation's paths, data and ACLs).
     pub fn encoded_len(&self) -> u64 {
         let auth: u64 = self
             .auth
@@ -173,8 +175,8 @@ impl Txn {
         8 + 4 + 4 + auth + self.op.encoded_len()
     }
 
-    pub fn new(session_id: i64, cxid: i32, auth: Vec<Id>, op: WriteOp) -> Txn {
-        Txn {
+    pub fn new(session_id: i64, cxid: i32, auth: Vec<Id>, op: WriteOp) -> Request {
+        Request {
             session_id,
             cxid,
             auth,

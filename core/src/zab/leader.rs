@@ -530,6 +530,15 @@ impl<M: StateMachine> Peer<M> {
             return;
         }
         let epoch = l.epoch;
+        // Prep must see every transaction this leader logged, the previous epochs' uncommitted
+        // ones included (NEWLEADER commits them): the fast-forward on entering LOOKING applied
+        // them all, and nothing was logged since.
+        debug_assert!(
+            self.last_processed >= self.last_logged_zxid(),
+            "a new leader preps against its whole log: applied {} < logged {}",
+            self.last_processed,
+            self.last_logged_zxid()
+        );
         // startZkServer: lastCommitted and lastProcessedZxid become `epoch << 32`.
         let start = Zxid::epoch_start(epoch);
         if self.last_processed < start {

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::config::LearnerType;
 use crate::durable::{LogEntry, RequestTag};
-use crate::machine::StateMachine;
+use crate::machine::{StateMachine, TxnContext};
 use crate::message::{Forwarded, Message};
 use crate::mutation::Mutation;
 use crate::peer::{AfterPersist, Output, Peer};
@@ -16,15 +16,35 @@ use crate::zab::leader::{HandlerStage, Outstanding};
 use crate::zxid::{Sid, Zxid};
 
 impl<M: StateMachine> Peer<M> {
-    /// `Leader.propose`: next zxid, log it, send PROPOSAL to every forwarding follower.
-    pub(crate) fn leader_propose(&mut self, origin: Option<(Sid, RequestTag)>, txn: M::Txn) {
+    /// PrepRequestProcessor then `Leader.propose`: next zxid, prep the request into the
+    /// transaction at that zxid, log it, send PROPOSAL to every forwarding follower.
+    pub(crate) fn leader_propose(
+        &mut self,
+        origin: Option<(Sid, RequestTag)>,
+        request: M::Request,
+    ) {
         let Some(zxid) = self.leader_ref().last_proposed.next() else {
             self.give_up(GiveUpReason::CounterRollover);
             return;
         };
+        let time_ms = self.now.as_millis();
+        let ctx = TxnContext {
+            zxid,
+            time_ms,
+            origin: origin.map(|(s, _)| s),
+        };
+        let txn = self.machine.prep(&ctx, &request);
+        if let Some(s) = M::prep_summary(&request, &txn) {
+            self.trace(TraceEvent::Prepped {
+                zxid,
+                request_type: s.request_type,
+                txn_type: s.txn_type,
+                err: s.err,
+            });
+        }
         let entry = LogEntry {
             zxid,
-            time_ms: self.now.as_millis(),
+            time_ms,
             origin,
             txn,
         };
@@ -190,7 +210,7 @@ impl<M: StateMachine> Peer<M> {
         &mut self,
         from: Sid,
         tag: RequestTag,
-        body: Forwarded<M::Txn>,
+        body: Forwarded<M::Request>,
     ) {
         let serving = self.leader_ref().established
             && matches!(self.leader_ref().learners.get(&from), Some(h) if h.stage == HandlerStage::Broadcast);
@@ -198,7 +218,7 @@ impl<M: StateMachine> Peer<M> {
             return; // the learner fails the request when it loses its leader
         }
         match body {
-            Forwarded::Write(txn) => self.leader_propose(Some((from, tag)), txn),
+            Forwarded::Write(request) => self.leader_propose(Some((from, tag)), request),
             Forwarded::Sync => self.leader_sync(from, tag),
         }
     }
@@ -226,9 +246,9 @@ impl<M: StateMachine> Peer<M> {
             }
             self.ping_learners();
             if full_tick {
-                let txns = self.machine.leader_tick(self.now);
-                for txn in txns {
-                    self.leader_propose(None, txn);
+                let requests = self.machine.leader_tick(self.now);
+                for request in requests {
+                    self.leader_propose(None, request);
                     if !matches!(self.role, crate::peer::Role::Leader(_)) {
                         return;
                     }

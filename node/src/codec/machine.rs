@@ -1,6 +1,7 @@
 //! [`NodeMachine`]: what the node needs from a replicated state machine beyond the core's
-//! [`StateMachine`]: byte codecs for transactions (quorum packets, the transaction log) and
-//! snapshots (files, SNAP sync), and the few numbers the four-letter words print. What
+//! [`StateMachine`]: byte codecs for transactions (PROPOSAL/INFORM packets, the transaction
+//! log), requests (a learner's REQUEST packet) and snapshots (files, SNAP sync), and the few
+//! numbers the four-letter words print. What
 //! serving ZooKeeper clients needs from it is the core's [`ClientMachine`] (the session
 //! layer's).
 //!
@@ -16,19 +17,28 @@ use crate::codec::jute::{self, JuteError, Reader};
 pub trait NodeMachine:
     ClientMachine
     + StateMachine<
+        Request: Send + Sync + 'static,
         Txn: Send + Sync + 'static,
         Snapshot: Send + Sync + 'static,
         Outcome: Send + 'static,
     > + Send
     + 'static
 {
-    /// The `type` field of the transaction header (ZooKeeper's OpCode of the txn record).
-    fn txn_type(txn: &Self::Txn) -> i32;
-    /// Appends the transaction record (without any header) to `out`.
+    /// The `TxnHeader` fields a transaction carries itself: clientId, cxid and type (zxid and
+    /// time are the log entry's).
+    fn txn_header(txn: &Self::Txn) -> TxnHeaderIds;
+    /// Appends the transaction record (the one after the `TxnHeader`) to `out`.
     fn write_txn(txn: &Self::Txn, out: &mut Vec<u8>);
-    /// Reads a transaction record written by [`NodeMachine::write_txn`]; `txn_type` is the
-    /// header's type. The reader holds exactly the record's bytes.
-    fn read_txn(txn_type: i32, r: &mut Reader<'_>) -> Result<Self::Txn, JuteError>;
+    /// Reads a transaction record written by [`NodeMachine::write_txn`] after a header with
+    /// these fields. The reader holds exactly the record's bytes.
+    fn read_txn(header: TxnHeaderIds, r: &mut Reader<'_>) -> Result<Self::Txn, JuteError>;
+    /// The opType of a forwarded request (its opcode).
+    fn request_type(request: &Self::Request) -> i32;
+    /// Appends a forwarded request's record to `out`.
+    fn write_request(request: &Self::Request, out: &mut Vec<u8>);
+    /// Reads a request record written by [`NodeMachine::write_request`]; the reader holds
+    /// exactly its bytes.
+    fn read_request(request_type: i32, r: &mut Reader<'_>) -> Result<Self::Request, JuteError>;
     /// Appends the snapshot body to `out`. The encoding must be self-delimiting: on the quorum
     /// stream the SNAP packet is followed by these bytes and then `"BenWasHere"`.
     fn write_snapshot(snapshot: &Self::Snapshot, out: &mut Vec<u8>);
@@ -53,19 +63,47 @@ pub trait NodeMachine:
     }
 }
 
-/// The core's test machine: each transaction is a u64 folded into a hash chain. Its txn
-/// record is one `i64`; its snapshot is `i64 chain` + `vector<i64> writes`.
+/// `TxnHeader{clientId, cxid, type}`: the header fields that belong to the transaction (the
+/// log entry holds zxid and time).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TxnHeaderIds {
+    pub client_id: i64,
+    pub cxid: i32,
+    pub txn_type: i32,
+}
+
+/// setData: the nearest ZooKeeper operation to the chain machine's "overwrite a value".
+const CHAIN_TXN_TYPE: i32 = 5;
+
+/// The core's test machine: each transaction (and request: prep is the identity) is a u64
+/// folded into a hash chain. Its record is one `i64`; its snapshot is `i64 chain` +
+/// `vector<i64> writes`.
 impl NodeMachine for ChainMachine {
-    fn txn_type(_txn: &u64) -> i32 {
-        // setData: the nearest ZooKeeper operation to "overwrite a value".
-        5
+    fn txn_header(_txn: &u64) -> TxnHeaderIds {
+        TxnHeaderIds {
+            client_id: 0,
+            cxid: 0,
+            txn_type: CHAIN_TXN_TYPE,
+        }
     }
 
     fn write_txn(txn: &u64, out: &mut Vec<u8>) {
         jute::put_i64(out, *txn as i64);
     }
 
-    fn read_txn(_txn_type: i32, r: &mut Reader<'_>) -> Result<u64, JuteError> {
+    fn read_txn(_header: TxnHeaderIds, r: &mut Reader<'_>) -> Result<u64, JuteError> {
+        Ok(r.i64()? as u64)
+    }
+
+    fn request_type(_request: &u64) -> i32 {
+        CHAIN_TXN_TYPE
+    }
+
+    fn write_request(request: &u64, out: &mut Vec<u8>) {
+        jute::put_i64(out, *request as i64);
+    }
+
+    fn read_request(_request_type: i32, r: &mut Reader<'_>) -> Result<u64, JuteError> {
         Ok(r.i64()? as u64)
     }
 

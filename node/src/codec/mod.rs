@@ -9,7 +9,8 @@
 //! | [`wire`] | byte layouts of election notifications and quorum packets |
 //! | [`proto`] | ZooKeeper's client wire protocol: frames, records, opcodes (both directions) |
 //! | [`machine`] | [`machine::NodeMachine`]: codecs and numbers a replicated machine provides |
-//! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn records, snapshots |
+//! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn and request records, snapshots |
+//! | [`txn`] | ZooKeeper's transaction records (CreateTxn, SetDataTxn, ErrorTxn, MultiTxn, ...) |
 //! | [`zk_files`] | Apache ZooKeeper 3.8's `log.*` and `snapshot.*` files |
 
 pub mod java_text;
@@ -17,5 +18,6 @@ pub mod jute;
 pub mod machine;
 pub mod proto;
 pub mod tree_machine;
+pub mod txn;
 pub mod wire;
 pub mod zk_files;

@@ -1,17 +1,19 @@
-//! [`NodeMachine`] for the ZooKeeper data tree: how its transactions and snapshots become
-//! bytes in the transaction log, in PROPOSAL/INFORM packets and in SNAP sync.
+//! [`NodeMachine`] for the ZooKeeper data tree: how its transactions, forwarded requests and
+//! snapshots become bytes in the transaction log, in PROPOSAL/INFORM and REQUEST packets and
+//! in SNAP sync.
 //!
 //! # Transaction record
-//! ZooKeeper logs the *result* of PrepRequestProcessor (a `CreateTxn` with the final path and
-//! `parentCVersion`, an `ErrorTxn`, ...). ZabLab's [`Txn`] is instead the client's request plus
-//! what the accepting server knew about the client; every replica validates it at apply time
-//! (see `zablab_core::machine`). So the record is self-describing and faithful to that:
+//! As ZooKeeper's: the leader's prep stage made the request a [`Txn`] (`zablab_core::tree::prep`),
+//! whose `TxnHeader{clientId, cxid, type}` fields and record ([`crate::codec::txn`]: CreateTxn
+//! with the final path and parentCVersion, SetDataTxn with the new version, ErrorTxn, MultiTxn,
+//! ...) are byte for byte ZooKeeper 3.8's.
 //!
+//! # Request record (REQUEST packets only)
 //! ```text
-//! TxnHeader.type = the request's opcode (create 1, delete 2, setData 5, setACL 7, check 13,
-//!                  multi 14, create2 15, createContainer 19, deleteContainer 20,
-//!                  createTTL 21, createSession -10, closeSession -11)
-//! record         = i64 sessionId; i32 cxid; [Id] auth; the request record of that opcode
+//! opType = the request's opcode (create 1, delete 2, setData 5, setACL 7, check 13,
+//!          multi 14, create2 15, createContainer 19, deleteContainer 20,
+//!          createTTL 21, createSession -10, closeSession -11)
+//! record = i64 sessionId; i32 cxid; [Id] auth; the request record of that opcode
 //! ```
 //! The request record is exactly the client protocol's (§5.4; multi with its MultiHeader
 //! framing, §5.6), written by [`proto::put_write_op`]; createSession carries
@@ -21,33 +23,58 @@
 //! `i64 length` + [`TreeSnapshot::encode`]'s bytes (which end with a digest trailer), so the
 //! body is self-delimiting on the quorum stream before `"BenWasHere"`.
 
-use zablab_core::tree::{DataTree, Id, TreeSnapshot, Txn};
+use zablab_core::tree::{DataTree, Id, Request, TreeSnapshot, Txn};
 
 use crate::codec::jute::{self, JuteError, Reader};
-use crate::codec::machine::NodeMachine;
-use crate::codec::proto;
+use crate::codec::machine::{NodeMachine, TxnHeaderIds};
+use crate::codec::{proto, txn};
 
 impl NodeMachine for DataTree {
-    fn txn_type(txn: &Txn) -> i32 {
-        txn.op.opcode()
+    fn txn_header(t: &Txn) -> TxnHeaderIds {
+        TxnHeaderIds {
+            client_id: t.client_id,
+            cxid: t.cxid,
+            txn_type: t.txn_type,
+        }
     }
 
-    fn write_txn(txn: &Txn, out: &mut Vec<u8>) {
-        jute::put_i64(out, txn.session_id);
-        jute::put_i32(out, txn.cxid);
-        proto::put_ids(out, &txn.auth);
-        proto::put_write_op(out, &txn.op);
+    fn write_txn(t: &Txn, out: &mut Vec<u8>) {
+        txn::put_txn_body(out, &t.body);
     }
 
-    fn read_txn(txn_type: i32, r: &mut Reader<'_>) -> Result<Txn, JuteError> {
-        let session_id = r.i64()?;
-        let cxid = r.i32()?;
-        let auth = proto::read_ids(r)?;
-        let op = proto::read_write_op(txn_type, r, 0)?;
+    fn read_txn(header: TxnHeaderIds, r: &mut Reader<'_>) -> Result<Txn, JuteError> {
+        let body = txn::read_txn_body(header.txn_type, r, false)?;
         if !r.is_empty() {
             return jute::malformed(format!("{} bytes after the txn record", r.remaining()));
         }
         Ok(Txn {
+            client_id: header.client_id,
+            cxid: header.cxid,
+            txn_type: header.txn_type,
+            body,
+        })
+    }
+
+    fn request_type(request: &Request) -> i32 {
+        request.op.opcode()
+    }
+
+    fn write_request(request: &Request, out: &mut Vec<u8>) {
+        jute::put_i64(out, request.session_id);
+        jute::put_i32(out, request.cxid);
+        proto::put_ids(out, &request.auth);
+        proto::put_write_op(out, &request.op);
+    }
+
+    fn read_request(request_type: i32, r: &mut Reader<'_>) -> Result<Request, JuteError> {
+        let session_id = r.i64()?;
+        let cxid = r.i32()?;
+        let auth = proto::read_ids(r)?;
+        let op = proto::read_write_op(request_type, r, 0)?;
+        if !r.is_empty() {
+            return jute::malformed(format!("{} bytes after the request record", r.remaining()));
+        }
+        Ok(Request {
             session_id,
             cxid,
             auth,
@@ -179,28 +206,134 @@ mod tests {
     }
 
     #[test]
-    fn every_txn_round_trips_through_its_record() {
+    fn every_request_round_trips_through_its_record() {
         for op in sample_ops() {
-            let txn = Txn::new(
+            let request = Request::new(
                 0x0100_0000_0000_0007,
                 42,
                 vec![Id::new("ip", "127.0.0.1"), Id::new("digest", "u:x")],
                 op,
             );
             let mut out = Vec::new();
-            DataTree::write_txn(&txn, &mut out);
-            let t = DataTree::txn_type(&txn);
-            let back = DataTree::read_txn(t, &mut Reader::new(&out));
-            assert_eq!(back, Ok(txn.clone()), "type {t}");
-            // Every strict prefix is truncated, never a panic or a wrong txn.
+            DataTree::write_request(&request, &mut out);
+            let t = DataTree::request_type(&request);
+            let back = DataTree::read_request(t, &mut Reader::new(&out));
+            assert_eq!(back, Ok(request.clone()), "type {t}");
+            // Every strict prefix is truncated, never a panic or a wrong request.
             for cut in 0..out.len() {
-                assert!(DataTree::read_txn(t, &mut Reader::new(&out[..cut])).is_err());
+                assert!(DataTree::read_request(t, &mut Reader::new(&out[..cut])).is_err());
             }
             // Trailing bytes are refused.
             out.push(0);
-            assert!(DataTree::read_txn(t, &mut Reader::new(&out)).is_err());
+            assert!(DataTree::read_request(t, &mut Reader::new(&out)).is_err());
         }
-        assert!(DataTree::read_txn(99, &mut Reader::new(&[0; 16])).is_err());
+        assert!(DataTree::read_request(99, &mut Reader::new(&[0; 16])).is_err());
+    }
+
+    /// Every transaction prep makes of the sample requests (successes, ErrorTxns, multis that
+    /// succeed and fail, sessions) round-trips through ZooKeeper's record layout.
+    #[test]
+    fn every_prepped_txn_round_trips_through_its_jute_record() {
+        let mut tree = DataTree::default();
+        let sid = 0x0100_0000_0000_0007;
+        let req = |path: &str, flags| CreateRequest {
+            path: path.into(),
+            data: None,
+            acl: vec![Acl::new(31, "world", "anyone")],
+            flags,
+        };
+        let check = || {
+            WriteOp::Check(CheckVersionRequest {
+                path: "/b".into(),
+                version: 0,
+            })
+        };
+        let mut ops = vec![
+            WriteOp::CreateSession { timeout_ms: 30000 },
+            WriteOp::Create(req("/c", 4)),
+            WriteOp::Create2(req("/b", 1)),
+            WriteOp::CreateContainer(req("/cc", 4)),
+            WriteOp::CreateTtl(CreateTtlRequest {
+                path: "/ttl".into(),
+                data: None,
+                acl: vec![Acl::new(31, "world", "anyone")],
+                flags: 5,
+                ttl: 1000,
+            }),
+            WriteOp::SetAcl(SetAclRequest {
+                path: "/b".into(),
+                acl: vec![Acl::new(31, "world", "anyone")],
+                version: 0,
+            }),
+            check(),
+            WriteOp::SetData(SetDataRequest {
+                path: "/b".into(),
+                data: Some(vec![1]),
+                version: -1,
+            }),
+            WriteOp::Multi(vec![WriteOp::Create2(req("/m", 2)), check()]),
+            WriteOp::Multi(vec![
+                WriteOp::Create(req("/m2", 0)),
+                WriteOp::Delete(DeleteRequest {
+                    path: "/nope".into(),
+                    version: -1,
+                }),
+            ]),
+        ];
+        ops.extend(sample_ops());
+        let mut types = std::collections::BTreeSet::new();
+        for (i, op) in ops.into_iter().enumerate() {
+            let ctx = TxnContext {
+                zxid: Zxid::new(1, i as u32 + 1),
+                time_ms: 77,
+                origin: None,
+            };
+            let t = tree.prep(&ctx, &Request::new(sid, i as i32, vec![], op));
+            let _ = tree.apply(&ctx, &t);
+            types.insert(t.txn_type);
+            let mut out = Vec::new();
+            DataTree::write_txn(&t, &mut out);
+            let header = DataTree::txn_header(&t);
+            let back = DataTree::read_txn(header, &mut Reader::new(&out));
+            assert_eq!(back, Ok(t.clone()), "type {}", t.txn_type);
+            for cut in 0..out.len() {
+                assert!(DataTree::read_txn(header, &mut Reader::new(&out[..cut])).is_err());
+            }
+            out.push(0);
+            assert!(DataTree::read_txn(header, &mut Reader::new(&out)).is_err());
+        }
+        for t in [-10, -11, -1, 1, 2, 5, 7, 13, 14, 15, 19, 20, 21] {
+            assert!(types.contains(&t), "no txn of type {t} in {types:?}");
+        }
+    }
+
+    /// A CreateTxn's bytes are ZooKeeper's: path, data, ACL vector, boolean, parentCVersion.
+    #[test]
+    fn create_txn_has_zookeepers_layout() {
+        let t = Txn {
+            client_id: 1,
+            cxid: 2,
+            txn_type: 1,
+            body: zablab_core::tree::TxnBody::Create(zablab_core::tree::CreateTxn {
+                path: "/a".into(),
+                data: Some(vec![9]),
+                acl: vec![Acl::new(31, "world", "anyone")],
+                ephemeral: true,
+                parent_cversion: 3,
+            }),
+        };
+        let mut out = Vec::new();
+        DataTree::write_txn(&t, &mut out);
+        let mut want = Vec::new();
+        want.extend_from_slice(&[0, 0, 0, 2, b'/', b'a']);
+        want.extend_from_slice(&[0, 0, 0, 1, 9]);
+        want.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 31]);
+        want.extend_from_slice(&[0, 0, 0, 5]);
+        want.extend_from_slice(b"world");
+        want.extend_from_slice(&[0, 0, 0, 6]);
+        want.extend_from_slice(b"anyone");
+        want.extend_from_slice(&[1, 0, 0, 0, 3]);
+        assert_eq!(out, want);
     }
 
     #[test]
@@ -228,7 +361,8 @@ mod tests {
             }),
         ];
         for (i, op) in ops.into_iter().enumerate() {
-            let out = tree.apply(&ctx(i as u32 + 1), &Txn::new(sid, i as i32, vec![], op));
+            let out =
+                tree.prep_and_apply(&ctx(i as u32 + 1), &Request::new(sid, i as i32, vec![], op));
             assert!(out.is_ok(), "{out:?}");
         }
         assert_eq!(NodeMachine::node_count(&tree), 6);

@@ -4,11 +4,14 @@
 //!
 //! Where ZooKeeper's packet carries something ZabLab's core does not model, or the core needs
 //! something ZooKeeper's packet lacks, the choice is written here:
-//! * PROPOSAL / INFORM data and transaction-log records: [`write_txn_entry`] — a ZabLab
-//!   `TxnHeader{i64 originSid (-1 none); i64 originTag; i64 zxid; i64 time; i32 type}`
-//!   followed by the machine's txn record. (ZooKeeper's header names a session and cxid; the
-//!   core names the server and request that should get the reply.)
-//! * REQUEST data: `i64 tag; i32 cxid = 0; i32 opType` then the txn record (opType 9 = sync).
+//! * PROPOSAL / INFORM data and transaction-log records: [`write_txn_entry`] —
+//!   `i64 originSid (-1 none); i64 originTag;` then ZooKeeper's
+//!   `TxnHeader{i64 clientId; i32 cxid; i64 zxid; i64 time; i32 type}` and its txn record
+//!   (`codec::txn`). (ZooKeeper's learners find the request to answer by clientId and cxid;
+//!   the core names the server and request that should get the reply, so ZabLab puts that
+//!   in front.)
+//! * REQUEST data: `i64 tag; i32 cxid = 0; i32 opType` then the request record (opType 9 =
+//!   sync); the leader preps it into a transaction.
 //! * SYNC data: `i64 tag` (ZooKeeper answers forwarded syncs in FIFO order with null data).
 //! * SNAP: the packet, then the machine's snapshot body, then the jute string "BenWasHere".
 
@@ -17,10 +20,13 @@ use zablab_core::message::{Forwarded, Message, Notification, PeerState, SessionT
 use zablab_core::zxid::{Sid, Zxid};
 
 use crate::codec::jute::{self, malformed, JuteError, Reader};
-use crate::codec::machine::NodeMachine;
+use crate::codec::machine::{NodeMachine, TxnHeaderIds};
 
-pub type NodeMessage<M> =
-    Message<<M as zablab_core::StateMachine>::Txn, <M as zablab_core::StateMachine>::Snapshot>;
+pub type NodeMessage<M> = Message<
+    <M as zablab_core::StateMachine>::Txn,
+    <M as zablab_core::StateMachine>::Snapshot,
+    <M as zablab_core::StateMachine>::Request,
+>;
 
 /// ZooKeeper's election protocol version V1, sent first in the handshake.
 pub const ELECTION_PROTOCOL_V1: i64 = -65536;
@@ -103,17 +109,24 @@ pub fn decode_notification(payload: &[u8], sender: Sid) -> Result<Option<Notific
 
 // ----- transactions ----------------------------------------------------------------------------
 
-/// The txn bytes of a log entry: ZabLab's TxnHeader then the machine's record.
+/// Where the zxid sits in a [`write_txn_entry`] record: after the origin (16 bytes) and
+/// TxnHeader's clientId and cxid (12).
+pub const ENTRY_ZXID_OFFSET: usize = 28;
+
+/// The txn bytes of a log entry: the origin, ZooKeeper's TxnHeader, the machine's record.
 pub fn write_txn_entry<M: NodeMachine>(e: &LogEntry<M::Txn>, out: &mut Vec<u8>) {
     let (sid, tag) = match e.origin {
         Some((s, t)) => (s as i64, t as i64),
         None => (-1, 0),
     };
+    let h = M::txn_header(&e.txn);
     jute::put_i64(out, sid);
     jute::put_i64(out, tag);
+    jute::put_i64(out, h.client_id);
+    jute::put_i32(out, h.cxid);
     jute::put_i64(out, e.zxid.0 as i64);
     jute::put_i64(out, e.time_ms as i64);
-    jute::put_i32(out, M::txn_type(&e.txn));
+    jute::put_i32(out, h.txn_type);
     M::write_txn(&e.txn, out);
 }
 
@@ -122,10 +135,17 @@ pub fn read_txn_entry<M: NodeMachine>(bytes: &[u8]) -> Result<LogEntry<M::Txn>, 
     let mut r = Reader::new(bytes);
     let sid = r.i64()?;
     let tag = r.i64()?;
+    let client_id = r.i64()?;
+    let cxid = r.i32()?;
     let zxid = Zxid(r.i64()? as u64);
     let time_ms = r.i64()? as u64;
-    let ty = r.i32()?;
-    let txn = M::read_txn(ty, &mut r)?;
+    let txn_type = r.i32()?;
+    let header = TxnHeaderIds {
+        client_id,
+        cxid,
+        txn_type,
+    };
+    let txn = M::read_txn(header, &mut r)?;
     if !r.is_empty() {
         return malformed("trailing bytes after txn record");
     }
@@ -230,9 +250,9 @@ pub fn encode_quorum<M: NodeMachine>(
             jute::put_i32(&mut d, 0);
             match body {
                 Forwarded::Sync => jute::put_i32(&mut d, OP_SYNC),
-                Forwarded::Write(txn) => {
-                    jute::put_i32(&mut d, M::txn_type(txn));
-                    M::write_txn(txn, &mut d);
+                Forwarded::Write(request) => {
+                    jute::put_i32(&mut d, M::request_type(request));
+                    M::write_request(request, &mut d);
                 }
             }
             put_packet(w, ty, -1, Some(&d))
@@ -359,7 +379,7 @@ pub fn decode_quorum<M: NodeMachine>(r: &mut Reader<'_>) -> Result<Decoded<M>, J
             let body = if op == OP_SYNC {
                 Forwarded::Sync
             } else {
-                Forwarded::Write(M::read_txn(op, &mut dr).map_err(|e| match e {
+                Forwarded::Write(M::read_request(op, &mut dr).map_err(|e| match e {
                     JuteError::Eof => JuteError::Malformed("truncated request".into()),
                     e => e,
                 })?)

@@ -61,10 +61,11 @@ impl SessionHost for Links<'_> {
     }
 }
 
-/// The encoded size of a transaction record, for the layer's `jute.maxbuffer` check.
-fn txn_bytes<M: NodeMachine>(txn: &M::Txn) -> usize {
+/// The encoded size of a request record (as a REQUEST packet carries it, auth ids
+/// included), for the layer's `jute.maxbuffer` check.
+fn txn_bytes<M: NodeMachine>(request: &M::Request) -> usize {
     let mut record = Vec::new();
-    M::write_txn(txn, &mut record);
+    M::write_request(request, &mut record);
     record.len()
 }
 

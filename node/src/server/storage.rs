@@ -1,12 +1,15 @@
 //! Durable state on disk, in ZooKeeper's layout: `dataLogDir/version-2/log.<hex zxid>` and
 //! `dataDir/version-2/{snapshot.<hex zxid>, acceptedEpoch, currentEpoch}`.
 //!
-//! * **Transaction log**: `FileHeader{i32 "ZKLG"; i32 2; i64 dbid 0}`, then per record
+//! * **Transaction log**: `FileHeader{i32 "ZKLG"; i32 3; i64 dbid 0}`, then per record
 //!   `i64 Adler32(txn bytes); i32 len; txn bytes; byte 0x42` (docs/protocol.md §4.1; the txn bytes are
 //!   [`wire::write_txn_entry`]). No pre-allocation: a reader stops at EOF or a zero length. A
 //!   record that is short, fails its checksum, lacks the 0x42 or goes back in zxid is a torn or
 //!   corrupt tail: reported, cut (the file is truncated there and later files are removed) and
-//!   never applied.
+//!   never applied. Version 3 is [`LOG_FORMAT_VERSION`]: records hold prepped transactions
+//!   (ZooKeeper's TxnHeader and txn records). A log file of version 2 holds ZabLab's earlier
+//!   records (client requests, validated at apply) and is refused with
+//!   [`OLD_LOG_FORMAT_ERROR`] before anything is read or cut.
 //! * **Snapshots**: `FileHeader{"ZKSN"; 2; -1}; i64 zxid;` the machine's snapshot body, then
 //!   `i64 Adler32(everything before)` and the jute string "/". Written to `.tmp`, fsynced,
 //!   renamed, directory fsynced. A new log file starts after each snapshot.
@@ -32,7 +35,12 @@ use crate::codec::wire;
 
 pub const LOG_MAGIC: i32 = 0x5A4B_4C47; // "ZKLG"
 pub const SNAP_MAGIC: i32 = 0x5A4B_534E; // "ZKSN"
+/// The snapshot file's version (its body did not change with the prep stage).
 const FILE_VERSION: i32 = 2;
+/// The transaction log's version: 3 since log records carry prepped transactions.
+pub const LOG_FORMAT_VERSION: i32 = 3;
+/// What recovery says of a version-2 ZabLab log.
+pub const OLD_LOG_FORMAT_ERROR: &str = "holds version-2 log records (client requests, from a     ZabLab server before the leader's prep stage); this server reads and writes version 3     (prepped transactions). Start this server on an empty dataLogDir, or let it sync from the     ensemble after moving the old version-2 directory away";
 const HEADER_BYTES: u64 = 16;
 const END_OF_RECORD: u8 = 0x42;
 
@@ -77,20 +85,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn header(magic: i32, dbid: i64) -> Vec<u8> {
+fn header(magic: i32, version: i32, dbid: i64) -> Vec<u8> {
     let mut h = Vec::with_capacity(16);
     jute::put_i32(&mut h, magic);
-    jute::put_i32(&mut h, FILE_VERSION);
+    jute::put_i32(&mut h, version);
     jute::put_i64(&mut h, dbid);
     h
 }
 
-/// The zxid of a txn record without decoding the machine's part (third i64 of the header).
+/// The zxid of a txn record without decoding the machine's part (TxnHeader's zxid).
 fn record_zxid(txn: &[u8]) -> Option<u64> {
-    let b = txn.get(16..24)?;
+    let at = wire::ENTRY_ZXID_OFFSET;
+    let b = txn.get(at..at + 8)?;
     let mut a = [0u8; 8];
     a.copy_from_slice(b);
     Some(u64::from_be_bytes(a))
+}
+
+/// The version in a log file's header, if it has a ZooKeeper log header at all.
+fn log_file_version(path: &Path) -> io::Result<Option<i32>> {
+    let mut head = [0u8; 8];
+    let mut f = File::open(path)?;
+    let mut got = 0;
+    while got < head.len() {
+        match f.read(&mut head[got..])? {
+            0 => return Ok(None),
+            n => got += n,
+        }
+    }
+    let mut r = Reader::new(&head);
+    match (r.i32(), r.i32()) {
+        (Ok(LOG_MAGIC), Ok(v)) => Ok(Some(v)),
+        _ => Ok(None),
+    }
 }
 
 /// One record as read from a log file: its zxid, txn bytes and where it ends in the file.
@@ -115,7 +142,7 @@ fn read_log_file(path: &Path, after_zxid: u64) -> io::Result<(Vec<Record>, Optio
 pub fn read_log_bytes(bytes: &[u8], after_zxid: u64) -> (Vec<Record>, Option<String>) {
     let mut r = Reader::new(bytes);
     let head = (r.i32(), r.i32());
-    if head.0 != Ok(LOG_MAGIC) || head.1 != Ok(FILE_VERSION) || r.i64().is_err() {
+    if head.0 != Ok(LOG_MAGIC) || head.1 != Ok(LOG_FORMAT_VERSION) || r.i64().is_err() {
         return (Vec::new(), Some("bad or missing file header".to_string()));
     }
     let mut out = Vec::new();
@@ -283,6 +310,15 @@ impl<M: NodeMachine> Store<M> {
         }
         let snap_zxid = durable.snapshot.as_ref().map(|(z, _)| z.0).unwrap_or(0);
         let files = list(&self.log_dir, "log.")?;
+        // An old-format log must not be taken for a torn one and cut: refuse the whole dir.
+        for (_, path) in &files {
+            if log_file_version(path)? == Some(2) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} {OLD_LOG_FORMAT_ERROR}", path.display()),
+                ));
+            }
+        }
         let mut last = 0u64;
         let mut cut_at: Option<usize> = None;
         for (i, (_, path)) in files.iter().enumerate() {
@@ -357,7 +393,7 @@ impl<M: NodeMachine> Store<M> {
             let f = OpenOptions::new().create(true).append(true).open(&path)?;
             let mut w = BufWriter::with_capacity(256 * 1024, f);
             if !existed {
-                w.write_all(&header(LOG_MAGIC, 0))?;
+                w.write_all(&header(LOG_MAGIC, LOG_FORMAT_VERSION, 0))?;
                 w.flush()?;
                 w.get_ref().sync_all()?;
                 fsync_dir(&self.log_dir)?;
@@ -407,7 +443,7 @@ impl<M: NodeMachine> Store<M> {
     }
 
     fn write_snapshot(&mut self, zxid: Zxid, snapshot: &M::Snapshot) -> io::Result<()> {
-        let mut b = header(SNAP_MAGIC, -1);
+        let mut b = header(SNAP_MAGIC, FILE_VERSION, -1);
         jute::put_i64(&mut b, zxid.0 as i64);
         M::write_snapshot(snapshot, &mut b);
         let sum = jute::adler32(&b);

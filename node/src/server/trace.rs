@@ -49,7 +49,7 @@ pub enum TraceLine<'a> {
 }
 
 /// The zxid a message is about, if any (for trace lines).
-pub fn message_zxid<T, S>(m: &Message<T, S>) -> Option<Zxid> {
+pub fn message_zxid<T, S, R>(m: &Message<T, S, R>) -> Option<Zxid> {
     Some(match m {
         Message::Notification(n) => n.vote_zxid,
         Message::AckEpoch {
@@ -72,7 +72,7 @@ pub fn message_zxid<T, S>(m: &Message<T, S>) -> Option<Zxid> {
     })
 }
 
-pub fn notification_of<T, S>(m: &Message<T, S>) -> Option<&Notification> {
+pub fn notification_of<T, S, R>(m: &Message<T, S, R>) -> Option<&Notification> {
     match m {
         Message::Notification(n) => Some(n),
         _ => None,

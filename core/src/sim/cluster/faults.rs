@@ -125,7 +125,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         );
     }
 
-    pub(super) fn do_action(&mut self, action: Action<M::Txn>) -> Option<RequestTag> {
+    pub(super) fn do_action(&mut self, action: Action<M::Request>) -> Option<RequestTag> {
         match action {
             Action::Start(sid) | Action::Restart(sid) => self.start_node(sid),
             Action::Crash(sid) => self.crash(sid),
@@ -246,7 +246,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         true
     }
 
-    fn client_request(&mut self, server: Sid, txn: Option<M::Txn>) -> RequestTag {
+    fn client_request(&mut self, server: Sid, txn: Option<M::Request>) -> RequestTag {
         self.next_tag += 1;
         let tag = self.next_tag;
         let write = txn.is_some();
@@ -268,7 +268,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             return tag;
         }
         match txn {
-            Some(txn) => self.step_peer(server, Input::ClientWrite { tag, txn }),
+            Some(request) => self.step_peer(server, Input::ClientWrite { tag, request }),
             None => self.step_peer(server, Input::ClientSync { tag }),
         }
         tag

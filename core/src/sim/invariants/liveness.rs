@@ -15,7 +15,7 @@ use crate::zxid::Sid;
 /// server to the same last zxid and digest.
 pub fn converge<M: StateMachine + Clone>(
     cluster: &mut Cluster<M>,
-    probe: M::Txn,
+    probe: M::Request,
     limit_ms: u64,
 ) -> Result<(), Violation> {
     cluster.calm();

@@ -84,9 +84,9 @@ pub struct Checker<M: StateMachine> {
     pub integrity: integrity::Integrity,
     pub primary_order: primary_order::PrimaryOrder,
     /// Writes acknowledged to clients: (zxid, txn).
-    pub acked: Vec<(Zxid, M::Txn)>,
+    pub acked: Vec<(Zxid, M::Request)>,
     /// Whether a state contains a write (set by the workload).
-    pub contains: Option<fn(&M, &M::Txn) -> bool>,
+    pub contains: Option<fn(&M, &M::Request) -> bool>,
 }
 
 impl<M: StateMachine> Checker<M> {

@@ -15,7 +15,7 @@ use crate::sim::{Action, ClientResult};
 use crate::time::Instant;
 use crate::tree::{
     acl, initial_session_id, negotiate_timeout, next_session_id, session_password,
-    CheckVersionRequest, CreateRequest, DataTree, DeleteRequest, SetDataRequest, Txn, WriteOp,
+    CheckVersionRequest, CreateRequest, DataTree, DeleteRequest, Request, SetDataRequest, WriteOp,
 };
 use crate::zxid::Sid;
 
@@ -152,7 +152,7 @@ impl Workload {
             None => initial_session_id(server, cluster.now().as_millis()),
         };
         self.last_session.insert(server, session_id);
-        let txn = Txn::new(
+        let txn = Request::new(
             session_id,
             0,
             Vec::new(),
@@ -179,7 +179,7 @@ impl Workload {
     ) {
         let c = &mut self.clients[i];
         c.cxid += 1;
-        let txn = Txn::new(c.session_id, c.cxid, Vec::new(), op);
+        let txn = Request::new(c.session_id, c.cxid, Vec::new(), op);
         if let Some(tag) = cluster.act(Action::Write {
             server: c.server,
             txn,

@@ -47,7 +47,9 @@ fn every_decoder(b: &[u8]) -> usize {
         ok += decode_reply(b, op).is_ok() as usize;
         ok += ClientRequest::read(op, &mut reader(b)).is_ok() as usize;
         ok += read_write_op(op, &mut reader(b), 0).is_ok() as usize;
-        ok += DataTree::read_txn(op, &mut crate::codec::jute::Reader::new(b)).is_ok() as usize;
+        ok += DataTree::read_request(op, &mut crate::codec::jute::Reader::new(b)).is_ok() as usize;
+        let mut r = crate::codec::jute::Reader::new(b);
+        ok += crate::codec::txn::read_txn_body(op, &mut r, false).is_ok() as usize;
     }
     ok += DataTree::read_snapshot(&mut crate::codec::jute::Reader::new(b)).is_ok() as usize;
     ok
@@ -153,10 +155,13 @@ fn hostile_lengths_are_refused_without_allocating() {
         let mut b = vec![0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 2, b'/', b'a'];
         b.extend(l);
         assert!(decode_request(&b).is_err());
-        // A txn record with a huge auth-id count, and a snapshot with a huge length.
+        // A request record with a huge auth-id count, a CloseSessionTxn with a huge path
+        // count, and a snapshot with a huge length.
         let mut b = vec![0; 12];
         b.extend(l);
-        assert!(DataTree::read_txn(1, &mut crate::codec::jute::Reader::new(&b)).is_err());
+        assert!(DataTree::read_request(1, &mut crate::codec::jute::Reader::new(&b)).is_err());
+        let r = &mut crate::codec::jute::Reader::new(&l);
+        assert!(crate::codec::txn::read_txn_body(-11, r, false).is_err());
         let mut b = vec![0x7f, 0xff, 0xff, 0xff];
         b.extend(l);
         assert!(DataTree::read_snapshot(&mut crate::codec::jute::Reader::new(&b)).is_err());

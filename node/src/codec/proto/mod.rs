@@ -55,6 +55,7 @@ pub use records::{
     put_acls, put_id, put_ids, put_stat, put_strings, read_acls, read_id, read_ids, read_stat,
     read_strings, STAT_BYTES,
 };
+pub(crate) use records::{put_data, put_str, read_data, read_str};
 pub use request::{decode_request, encode_request, ClientRequest, RequestHeader};
 pub use response::{
     decode_reply, encode_error, encode_notification, encode_reply, ClientInfo, ReplyHeader,
