@@ -239,7 +239,9 @@ fn build(only: Option<&str>) -> Result<PathBuf, String> {
     Ok(dist)
 }
 
-/// Children started by `lab`, killed when it ends.
+/// Children started by `lab`, killed when it ends. The cluster also holds the read end of a
+/// pipe to its stdin (`--stop-with-stdin`): when `lab` ends any other way (SIGTERM, SIGKILL),
+/// the pipe closes and the cluster stops its servers instead of outliving the page.
 struct Children(Vec<Child>);
 
 impl Drop for Children {
@@ -270,9 +272,9 @@ fn lab(port: u16) -> Result<(), String> {
         });
         let dir = std::env::temp_dir().join(format!("zablab-lab-{}", std::process::id()));
         match Command::new(&exe)
-            .args(["cluster", "--size", "3", "--dir"])
+            .args(["cluster", "--size", "3", "--stop-with-stdin", "--dir"])
             .arg(&dir)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .spawn()
         {
             Ok(child) => {

@@ -34,6 +34,9 @@ pub struct ClusterOptions {
     pub tick_time_ms: u64,
     /// `--tls`: secure client ports and sslQuorum with a throwaway CA.
     pub tls: bool,
+    /// `--stop-with-stdin`: also stop when stdin reaches its end. A parent that holds the pipe
+    /// (`cargo xtask lab`) then takes the cluster with it however it ends, even by SIGKILL.
+    pub stop_with_stdin: bool,
 }
 
 /// The secure client port's offset from the plain one under `--tls`.
@@ -48,6 +51,7 @@ impl Default for ClusterOptions {
             base_port: 2181,
             tick_time_ms: 2000,
             tls: false,
+            stop_with_stdin: false,
         }
     }
 }
@@ -249,9 +253,27 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
     println!("ready; Ctrl-C or SIGTERM stops all servers");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    let (stdin_closed_tx, stdin_closed) = tokio::sync::oneshot::channel::<()>();
+    if o.stop_with_stdin {
+        // A plain thread: reading stdin blocks, and EOF (or an error) is the only news.
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 256];
+            let mut stdin = std::io::stdin();
+            while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+            let _ = stdin_closed_tx.send(());
+        });
+    }
+    let stdin_watch = async {
+        match o.stop_with_stdin {
+            true => drop(stdin_closed.await),
+            false => std::future::pending::<()>().await,
+        }
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        _ = stdin_watch => println!("stdin closed"),
     }
     println!("stopping");
     for (_, child) in children.iter_mut() {
