@@ -173,6 +173,37 @@ impl<M: ClientMachine> ClientSessions<M> {
         }
     }
 
+    /// Answers ConnectResponse on `conn` and opens its connection state: the one step a
+    /// session takes on every connect, replicated or (`local`, read-only mode) not.
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &mut self,
+        peer: &mut Peer<M>,
+        host: &mut impl SessionHost,
+        conn: ConnId,
+        session_id: i64,
+        timeout_ms: i32,
+        auth: Vec<Id>,
+        now: Instant,
+        local: bool,
+    ) {
+        host.send(
+            conn,
+            ClientReply::Connected {
+                session_id,
+                timeout_ms,
+                password: session_password(session_id),
+                read_only: local,
+            },
+        );
+        if let Some(t) = peer.machine_mut().tree_mut() {
+            t.set_connection_auth(conn, &auth);
+        }
+        let mut c = ServerCnxn::new(session_id, timeout_ms, auth, now);
+        c.local = local;
+        self.conns.insert(conn, c);
+    }
+
     fn tag(&mut self, conn: ConnId) -> RequestTag {
         self.next_tag += 1;
         self.tags.insert(self.next_tag, conn);
@@ -269,20 +300,9 @@ impl<M: ClientMachine> ClientSessions<M> {
         for other in others {
             self.close(peer, host, other, "session moved to another connection");
         }
-        host.send(
-            conn,
-            ClientReply::Connected {
-                session_id,
-                timeout_ms,
-                password: session_password(session_id),
-                read_only: false,
-            },
+        self.admit(
+            peer, host, conn, session_id, timeout_ms, req.auth, now, false,
         );
-        if let Some(t) = peer.machine_mut().tree_mut() {
-            t.set_connection_auth(conn, &req.auth);
-        }
-        self.conns
-            .insert(conn, ServerCnxn::new(session_id, timeout_ms, req.auth, now));
         inputs.push(Input::SessionTouch {
             session_id,
             timeout_ms,

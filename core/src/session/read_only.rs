@@ -38,7 +38,7 @@ use crate::tree::{
 
 use super::{
     zxid_i64, ClientMachine, ClientOp, ClientReply, ClientSessions, ConnectRequest, Queued,
-    ServerCnxn, SessionHost,
+    SessionHost,
 };
 
 /// ZooKeeper's lower bound on the grace period before a LOOKING server goes read-only.
@@ -261,21 +261,9 @@ impl<M: ClientMachine> ClientSessions<M> {
                 touched: now,
             },
         );
-        host.send(
-            conn,
-            ClientReply::Connected {
-                session_id,
-                timeout_ms,
-                password: session_password(session_id),
-                read_only: true,
-            },
+        self.admit(
+            peer, host, conn, session_id, timeout_ms, req.auth, now, true,
         );
-        if let Some(t) = peer.machine_mut().tree_mut() {
-            t.set_connection_auth(conn, &req.auth);
-        }
-        let mut c = ServerCnxn::new(session_id, timeout_ms, req.auth, now);
-        c.local = true;
-        self.conns.insert(conn, c);
     }
 
     /// What a request of a read-only session becomes (`ReadOnlyRequestProcessor`): writes and
