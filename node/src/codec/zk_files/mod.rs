@@ -155,7 +155,10 @@ pub fn zxid_from_file_name(name: &str, prefix: &str) -> Option<i64> {
     if hex.is_empty() || hex.len() > 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    u64::from_str_radix(hex, 16).ok().map(|z| z as i64)
+    // Java's Long.parseLong: a name above i64::MAX is no zxid (not a negative one).
+    u64::from_str_radix(hex, 16)
+        .ok()
+        .and_then(|z| i64::try_from(z).ok())
 }
 
 #[cfg(test)]
@@ -185,6 +188,11 @@ mod tests {
             assert_eq!(zxid_from_file_name(bad, "log"), None, "{bad}");
         }
         assert_eq!(zxid_from_file_name("snapshot.1f.snappy", "snapshot"), None);
+        assert_eq!(zxid_from_file_name("log.8000000000000000", "log"), None);
+        assert_eq!(
+            zxid_from_file_name("log.7fffffffffffffff", "log"),
+            Some(i64::MAX)
+        );
     }
 
     #[test]
