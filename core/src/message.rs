@@ -196,6 +196,32 @@ impl<T, S, R> Message<T, S, R> {
         }
     }
 
+    /// The zxid a message is about, as traces show it: the vote's zxid, a proposal's, the
+    /// sync point of DIFF/TRUNC/SNAP/NEWLEADER, the epoch's first zxid (`epoch << 32`) for
+    /// FOLLOWERINFO/OBSERVERINFO/LEADERINFO; `None` for UPTODATE, REQUEST and SYNC.
+    pub fn zxid(&self) -> Option<Zxid> {
+        Some(match self {
+            Message::Notification(n) => n.vote_zxid,
+            Message::AckEpoch {
+                last_logged_zxid, ..
+            } => *last_logged_zxid,
+            Message::Diff { zxid }
+            | Message::Trunc { zxid }
+            | Message::Snap { zxid, .. }
+            | Message::NewLeader { zxid }
+            | Message::Ack { zxid }
+            | Message::Commit { zxid }
+            | Message::Ping { zxid, .. } => *zxid,
+            Message::Proposal(e) | Message::Inform(e) => e.zxid,
+            Message::FollowerInfo { accepted_epoch }
+            | Message::ObserverInfo { accepted_epoch }
+            | Message::LeaderInfo {
+                new_epoch: accepted_epoch,
+            } => Zxid::epoch_start(*accepted_epoch),
+            Message::UpToDate | Message::Request { .. } | Message::Sync { .. } => return None,
+        })
+    }
+
     /// True for election-port traffic (the rest travels on the quorum port).
     pub fn is_election(&self) -> bool {
         matches!(self, Message::Notification(_))

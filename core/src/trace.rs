@@ -1,6 +1,11 @@
-//! Events a peer reports about itself (`Output::Trace`). The simulator adds the network's own
-//! events (send, deliver, drop, timer, persist, client reply) around them; the UI draws them,
-//! lessons assert on them, invariants check them, and the native node streams the same types.
+//! Events a peer reports about itself (`Output::Trace`). Each host wraps them, with its own
+//! network, disk and client events, in the one trace format of [`record`]: the simulator keeps
+//! those records, the UI draws them, lessons assert on them, invariants check them, and the
+//! native node streams the same records.
+
+pub mod record;
+
+pub use record::{HostEvent, TraceHeader, TraceRecord, TRACE_FORMAT_VERSION};
 
 use crate::message::{Notification, PeerState, Vote};
 use crate::zxid::{Epoch, Sid, Zxid};

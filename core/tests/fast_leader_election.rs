@@ -6,7 +6,7 @@ use common::*;
 use zablab_core::election::ReceivedVote;
 use zablab_core::machine::ChainMachine;
 use zablab_core::message::{Message, Notification};
-use zablab_core::sim::{Action, SimEvent};
+use zablab_core::sim::{Action, HostEvent};
 use zablab_core::trace::VoteDecision;
 use zablab_core::{
     Ensemble, Input, Instant, Output, Peer, PeerConfig, PeerState, TraceEvent, Vote, Zxid,
@@ -64,7 +64,7 @@ fn servers_started_one_at_a_time_elect_server_2_and_server_3_joins_as_follower()
         .filter(|r| {
             matches!(
                 &r.event,
-                SimEvent::Peer(TraceEvent::StateChanged {
+                HostEvent::Peer(TraceEvent::StateChanged {
                     to: PeerState::Looking,
                     ..
                 })

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use zablab_core::peer::TimerKind;
-use zablab_core::sim::{Action, SimConfig, SimEvent};
+use zablab_core::sim::{Action, HostEvent, SimConfig};
 use zablab_core::trace::GiveUpReason;
 use zablab_core::{Instant, TraceEvent};
 
@@ -26,7 +26,7 @@ fn finalize_wait_and_the_quorum_check_are_reported_with_their_deadlines() {
     while sim.now() < Instant(5_000) && sim.step() {
         let records = sim.trace().records();
         for r in &records[seen_records..] {
-            if let SimEvent::Peer(TraceEvent::Finalizing { .. }) = r.event {
+            if let HostEvent::Peer(TraceEvent::Finalizing { .. }) = r.event {
                 let timers = sim.peer(r.node).map(|p| p.timers()).unwrap_or_default();
                 let f = timers
                     .iter()

@@ -5,7 +5,7 @@
 
 use zablab_core::durable::{DurableState, LogEntry};
 use zablab_core::sim::zk::ZkClients;
-use zablab_core::sim::{Action, ClientResult, Cluster, SimConfig, SimEvent};
+use zablab_core::sim::{Action, ClientResult, Cluster, HostEvent, SimConfig};
 use zablab_core::trace::TraceEvent;
 use zablab_core::tree::{
     acl, op_code, CreateRequest, DataTree, ErrorCode, Request, SetDataRequest, Txn, TxnBody,
@@ -74,7 +74,7 @@ fn a_failed_request_takes_a_zxid_and_every_server_answers_the_same_error() {
         .iter()
         .filter(|r| r.node == leader)
         .filter_map(|r| match &r.event {
-            SimEvent::Peer(TraceEvent::Prepped {
+            HostEvent::Peer(TraceEvent::Prepped {
                 zxid,
                 request_type,
                 txn_type,

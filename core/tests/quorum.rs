@@ -52,7 +52,7 @@ fn observers_do_not_count_toward_a_quorum() {
         .filter(|r| {
             matches!(
                 &r.event,
-                zablab_core::sim::SimEvent::Peer(TraceEvent::LeaderEstablished { .. })
+                zablab_core::sim::HostEvent::Peer(TraceEvent::LeaderEstablished { .. })
             )
         })
         .count();

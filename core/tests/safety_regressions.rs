@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use zablab_core::machine::{ChainMachine, StateMachine, TxnContext};
-use zablab_core::sim::{Action, ClientResult, Cluster, SimConfig, SimEvent};
+use zablab_core::sim::{Action, ClientResult, Cluster, HostEvent, SimConfig};
 use zablab_core::trace::{GiveUpReason, ZabPhase};
 use zablab_core::tree::acl::open_acl_unsafe;
 use zablab_core::tree::{CreateRequest, DataTree, Request, WriteOp};
@@ -167,7 +167,7 @@ fn a_trunc_below_the_snapshot_keeps_the_epoch_files() {
         sim.run_until_pred(limit, |s| s.trace().records().iter().any(|r| r.node == 3
             && matches!(
                 r.event,
-                SimEvent::Peer(TraceEvent::GaveUp {
+                HostEvent::Peer(TraceEvent::GaveUp {
                     reason: GiveUpReason::CannotTruncate
                 })
             )))
@@ -205,7 +205,7 @@ fn gave_up_at(sim: &Sim, sid: u64, since: Instant, reason: GiveUpReason) -> Opti
         .find(|r| {
             r.node == sid
                 && r.time >= since
-                && matches!(&r.event, SimEvent::Peer(TraceEvent::GaveUp { reason: x }) if *x == reason)
+                && matches!(&r.event, HostEvent::Peer(TraceEvent::GaveUp { reason: x }) if *x == reason)
         })
         .map(|r| r.time)
 }
@@ -363,7 +363,7 @@ fn a_learner_registers_once_and_syncs_without_a_second_followerinfo() {
     let infos = records
         .iter()
         .filter(|r| r.time.0 >= 2070 && r.node == 1)
-        .filter(|r| matches!(&r.event, SimEvent::Send { kind, .. } if kind == "FOLLOWERINFO"))
+        .filter(|r| matches!(&r.event, HostEvent::Send { kind, .. } if kind == "FOLLOWERINFO"))
         .count();
     let violations = records
         .iter()
@@ -371,7 +371,7 @@ fn a_learner_registers_once_and_syncs_without_a_second_followerinfo() {
         .filter(|r| {
             matches!(
                 r.event,
-                SimEvent::Peer(TraceEvent::GaveUp {
+                HostEvent::Peer(TraceEvent::GaveUp {
                     reason: GiveUpReason::ProtocolViolation
                 })
             )
@@ -409,7 +409,7 @@ fn a_leader_is_established_only_after_its_own_current_epoch_is_durable() {
         s.trace()
             .records()
             .iter()
-            .find(|r| matches!(r.event, SimEvent::Peer(TraceEvent::EpochProposed { .. })))
+            .find(|r| matches!(r.event, HostEvent::Peer(TraceEvent::EpochProposed { .. })))
             .map(|r| r.node)
     };
     let limit = sim.now() + 10_000;
@@ -455,7 +455,7 @@ fn a_leader_is_established_only_after_its_own_current_epoch_is_durable() {
             r.node == leader
                 && matches!(
                     r.event,
-                    SimEvent::Peer(TraceEvent::LeaderEstablished { .. })
+                    HostEvent::Peer(TraceEvent::LeaderEstablished { .. })
                 )
         })
         .map(|r| r.time)
@@ -516,7 +516,7 @@ fn a_paused_server_handles_each_connection_in_order_when_its_pause_is_extended()
         .iter()
         .filter(|r| r.node == follower)
         .filter_map(|r| match &r.event {
-            SimEvent::Deliver { from, msg_id, .. } if *from == leader => Some(*msg_id),
+            HostEvent::Deliver { from, msg_id, .. } if *from == leader => *msg_id,
             _ => None,
         })
         .collect();

@@ -2,11 +2,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
+use zablab_core::trace::HostEvent;
 use zablab_node::tools::cluster::{write_configs, ClusterOptions};
 
 const LIMIT: Duration = Duration::from_secs(40);
@@ -85,42 +84,51 @@ fn three_servers_elect_one_leader_survive_kill9_and_the_old_leader_rejoins_throu
         &["--trace-addr", &trace_addr, "--trace-wait", "20000"],
         &log(p.sid),
     );
-    let stream = wait_for(LIMIT, "the trace port", || {
-        TcpStream::connect(&trace_addr).ok()
-    });
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("timeout");
-    let mut reader = BufReader::new(stream);
-    let start = Instant::now();
-    let mut sync_kind = None;
-    let mut line = String::new();
-    while start.elapsed() < LIMIT && sync_kind.is_none() {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {
-                let v: serde_json::Value = match serde_json::from_str(line.trim()) {
-                    Ok(v) => v,
-                    Err(_) => continue,
-                };
-                if v["type"] == "receive" {
-                    if let Some(k) = v["kind"]
-                        .as_str()
-                        .filter(|k| ["DIFF", "TRUNC", "SNAP"].contains(k))
-                    {
-                        assert_eq!(
-                            v["from"].as_u64(),
-                            Some(second as u64 + 1),
-                            "sync comes from the new leader"
-                        );
-                        sync_kind = Some(k.to_string());
-                    }
-                }
+    // The stream is the core's trace format: every line parses as a TraceRecord (checked by
+    // the reader). Besides the sync packet, the node reports its start, its persists and
+    // their completion, and numbers its sends in order.
+    let mut trace = common::trace::TraceReader::connect(&trace_addr, LIMIT);
+    assert_eq!(trace.header.node, Some(p.sid));
+    let (mut started, mut persists, mut persisted, mut last_send) = (false, 0, 0, 0u64);
+    let sync = trace.until(
+        LIMIT,
+        |r| match &r.event {
+            HostEvent::Started => started = true,
+            HostEvent::Persist { .. } => persists += 1,
+            HostEvent::Persisted { .. } => persisted += 1,
+            HostEvent::Send {
+                msg_id, arrives, ..
+            } => {
+                assert!(*msg_id > last_send, "sends numbered in order: {r:?}");
+                assert_eq!(*arrives, None, "a real server does not know arrival times");
+                last_send = *msg_id;
             }
-            Err(_) => continue, // read timeout: keep waiting within LIMIT
-        }
+            _ => {}
+        },
+        |r| match &r.event {
+            HostEvent::Deliver { from, kind, .. }
+                if ["DIFF", "TRUNC", "SNAP"].contains(&kind.as_ref()) =>
+            {
+                Some((kind.to_string(), *from))
+            }
+            _ => None,
+        },
+    );
+    if let Some((_, from)) = &sync {
+        assert_eq!(*from, second as u64 + 1, "sync comes from the new leader");
     }
+    let sync_kind = sync.map(|(k, _)| k);
+    assert!(started, "the trace starts with the server's Started");
+    assert!(
+        last_send > 0,
+        "FOLLOWERINFO and election notifications were traced"
+    );
+    // The learner persists acceptedEpoch before ACKEPOCH, so a persist and its completion come
+    // before the leader's sync packet.
+    assert!(
+        persists > 0 && persisted > 0,
+        "persists traced: {persists} requested, {persisted} completed"
+    );
     let sync_kind = sync_kind.expect("the rejoining server's trace shows DIFF, TRUNC or SNAP");
     eprintln!("old leader rejoined with {sync_kind}");
     wait_for(LIMIT, "the old leader to follow", || {

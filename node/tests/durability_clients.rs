@@ -15,11 +15,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use tokio::time::timeout;
@@ -129,34 +127,11 @@ impl Ensemble {
 
 /// Reads a server's trace until it shows the DIFF, TRUNC or SNAP it received.
 fn sync_kind_from_trace(addr: &str) -> String {
-    let stream = wait_for(LIMIT, "the trace port", || TcpStream::connect(addr).ok());
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("timeout");
-    let mut reader = BufReader::new(stream);
-    let start = Instant::now();
-    let mut line = String::new();
-    while start.elapsed() < LIMIT {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim()) else {
-                    continue;
-                };
-                if v["type"] == "receive" {
-                    if let Some(k) = v["kind"]
-                        .as_str()
-                        .filter(|k| ["DIFF", "TRUNC", "SNAP"].contains(k))
-                    {
-                        return k.to_string();
-                    }
-                }
-            }
-            Err(_) => continue,
-        }
+    let mut trace = common::trace::TraceReader::connect(addr, LIMIT);
+    match trace.sync_packet(LIMIT) {
+        Some((kind, _)) => kind,
+        None => panic!("no DIFF/TRUNC/SNAP in the trace of {addr}"),
     }
-    panic!("no DIFF/TRUNC/SNAP in the trace of {addr}");
 }
 
 async fn connect(hosts: &str) -> Client {

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use zablab_core::peer::Peer;
 use zablab_core::sim::{
-    Action, Cluster, Scenario, ScheduledAction, SimConfig, SimEvent, TraceRecord,
+    Action, Cluster, HostEvent, Scenario, ScheduledAction, SimConfig, TraceRecord,
 };
 use zablab_core::trace::{TraceEvent, ZabPhase};
 use zablab_core::tree::{DataTree, Request};
@@ -78,9 +78,9 @@ pub fn new_bands(sids: impl IntoIterator<Item = Sid>) -> Vec<(Sid, BandRow)> {
 pub fn extend_bands(bands: &mut [(Sid, BandRow)], records: &[TraceRecord], from: usize) {
     for (i, r) in records.iter().enumerate().skip(from) {
         let band = match &r.event {
-            SimEvent::Crashed | SimEvent::Wiped => Some(Band::Down),
-            SimEvent::Started | SimEvent::Restarted => Some(Band::Phase(ZabPhase::Election)),
-            SimEvent::Peer(TraceEvent::PhaseChanged { phase }) => Some(Band::Phase(*phase)),
+            HostEvent::Crashed | HostEvent::Wiped => Some(Band::Down),
+            HostEvent::Started | HostEvent::Restarted => Some(Band::Phase(ZabPhase::Election)),
+            HostEvent::Peer(TraceEvent::PhaseChanged { phase }) => Some(Band::Phase(*phase)),
             _ => None,
         };
         let Some(band) = band else { continue };

@@ -17,7 +17,7 @@ use zablab_core::lesson::{
     ClientOp, ExerciseResult, Lang, Lesson, LessonError, LessonRun, LinkSpec, StepAction,
     StepReport,
 };
-use zablab_core::sim::SimEvent;
+use zablab_core::sim::HostEvent;
 use zablab_core::Sid;
 
 use crate::lab::{extend_bands, new_bands, BandRow, LabAction, LabCluster};
@@ -40,11 +40,11 @@ const MAX_STOPS: usize = 400;
 /// Whether a trace record changes the picture: a message appears, arrives or is lost, a server
 /// starts, stops or changes role or phase, a link changes, a client gets an answer. Timers and
 /// disk writes show through the next such event.
-fn visible(e: &SimEvent) -> bool {
+fn visible(e: &HostEvent) -> bool {
     use zablab_core::trace::TraceEvent as T;
     match e {
-        SimEvent::Send { kind, .. } | SimEvent::Deliver { kind, .. } => kind != "PING",
-        SimEvent::Peer(p) => matches!(
+        HostEvent::Send { kind, .. } | HostEvent::Deliver { kind, .. } => kind != "PING",
+        HostEvent::Peer(p) => matches!(
             p,
             T::StateChanged { .. }
                 | T::PhaseChanged { .. }
@@ -52,15 +52,15 @@ fn visible(e: &SimEvent) -> bool {
                 | T::LeaderEstablished { .. }
                 | T::Committed { .. }
         ),
-        SimEvent::Drop { .. }
-        | SimEvent::Started
-        | SimEvent::Crashed
-        | SimEvent::Restarted
-        | SimEvent::Wiped
-        | SimEvent::Paused { .. }
-        | SimEvent::LinkChanged { .. }
-        | SimEvent::ClientReply { .. }
-        | SimEvent::ClientFailed { .. } => true,
+        HostEvent::Drop { .. }
+        | HostEvent::Started
+        | HostEvent::Crashed
+        | HostEvent::Restarted
+        | HostEvent::Wiped
+        | HostEvent::Paused { .. }
+        | HostEvent::LinkChanged { .. }
+        | HostEvent::ClientReply { .. }
+        | HostEvent::ClientFailed { .. } => true,
         _ => false,
     }
 }

@@ -11,7 +11,7 @@ use yew::prelude::*;
 
 use zablab_core::Sid;
 
-use zablab_core::sim::{Action, SimEvent};
+use zablab_core::sim::{Action, HostEvent};
 
 use crate::app::{App, Field, Msg, StageView, WriteKind};
 use crate::lab::Band;
@@ -142,15 +142,15 @@ fn markers(app: &App) -> Vec<Marker> {
                 let t = r.time.0;
                 let s = r.node;
                 Some(match &r.event {
-                    SimEvent::Crashed => (t, "kill", "kill", format!("S{s} crashed")),
-                    SimEvent::Restarted | SimEvent::Started => {
+                    HostEvent::Crashed => (t, "kill", "kill", format!("S{s} crashed")),
+                    HostEvent::Restarted | HostEvent::Started => {
                         (t, "restart", "restart", format!("S{s} started"))
                     }
-                    SimEvent::Wiped => (t, "wipe", "wipe", format!("S{s}'s disk wiped")),
-                    SimEvent::LinkChanged { to, cut: true, .. } => {
+                    HostEvent::Wiped => (t, "wipe", "wipe", format!("S{s}'s disk wiped")),
+                    HostEvent::LinkChanged { to, cut: true, .. } => {
                         (t, "cut", "cut", format!("cut S{s}→S{to}"))
                     }
-                    SimEvent::ClientRequest { write: true, .. } => {
+                    HostEvent::ClientRequest { write: true, .. } => {
                         (t, "write", "write", format!("write via S{s}"))
                     }
                     _ => return None,

@@ -11,7 +11,7 @@
 use yew::prelude::*;
 
 use zablab_core::config::LearnerType;
-use zablab_core::sim::SimEvent;
+use zablab_core::sim::HostEvent;
 use zablab_core::trace::TraceEvent;
 use zablab_core::Sid;
 
@@ -71,15 +71,15 @@ fn marks(app: &App) -> (Vec<(Sid, Sid, String)>, Vec<Sid>) {
     let records = app.cluster().trace().records();
     for r in records.iter().skip(from) {
         match &r.event {
-            SimEvent::Deliver { from, kind, .. } => {
+            HostEvent::Deliver { from, kind, .. } => {
                 delivered.push((r.node, *from, kind.to_string()))
             }
-            SimEvent::Peer(TraceEvent::StateChanged { .. })
-            | SimEvent::Peer(TraceEvent::PhaseChanged { .. })
-            | SimEvent::Crashed
-            | SimEvent::Restarted
-            | SimEvent::Started
-            | SimEvent::Wiped => changed.push(r.node),
+            HostEvent::Peer(TraceEvent::StateChanged { .. })
+            | HostEvent::Peer(TraceEvent::PhaseChanged { .. })
+            | HostEvent::Crashed
+            | HostEvent::Restarted
+            | HostEvent::Started
+            | HostEvent::Wiped => changed.push(r.node),
             _ => {}
         }
     }
@@ -267,10 +267,10 @@ pub fn cluster(app: &App, ctx: &Context<App>) -> Html {
         if age > DROP_SHOW_MS {
             break;
         }
-        if let SimEvent::Drop {
+        if let HostEvent::Drop {
             from,
             to,
-            msg_id,
+            msg_id: Some(msg_id),
             kind,
             reason,
         } = &r.event

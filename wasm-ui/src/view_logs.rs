@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use yew::prelude::*;
 
 use zablab_core::lesson::Lang;
-use zablab_core::sim::SimEvent;
+use zablab_core::sim::HostEvent;
 use zablab_core::trace::{SyncMode, SyncReason, TraceEvent};
 use zablab_core::{Sid, Zxid};
 
@@ -43,7 +43,7 @@ struct Decision {
 fn decisions(c: &LabCluster) -> Vec<(Sid, Decision)> {
     let mut out: Vec<(Sid, Decision)> = Vec::new();
     for r in c.trace().records().iter().rev() {
-        if let SimEvent::Peer(TraceEvent::SyncChosen {
+        if let HostEvent::Peer(TraceEvent::SyncChosen {
             learner,
             mode,
             reason,

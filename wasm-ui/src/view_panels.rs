@@ -4,7 +4,7 @@
 
 use yew::prelude::*;
 
-use zablab_core::sim::{Action, SimEvent};
+use zablab_core::sim::{Action, HostEvent};
 use zablab_core::trace::TraceEvent;
 use zablab_core::tree::DataTree;
 use zablab_core::Sid;
@@ -125,7 +125,7 @@ fn server_panel(app: &App, ctx: &Context<App>, sid: Sid) -> Html {
         || c.trace()
             .records()
             .iter()
-            .any(|r| r.node == sid && matches!(r.event, SimEvent::Started | SimEvent::Restarted));
+            .any(|r| r.node == sid && matches!(r.event, HostEvent::Started | HostEvent::Restarted));
     let controls = html! {
         <div class="buttons">
             if running {
@@ -171,8 +171,8 @@ fn server_panel(app: &App, ctx: &Context<App>, sid: Sid) -> Html {
             continue;
         }
         match &r.event {
-            SimEvent::Peer(TraceEvent::ElectionRound { .. }) => break,
-            SimEvent::Peer(TraceEvent::VoteReceived {
+            HostEvent::Peer(TraceEvent::ElectionRound { .. }) => break,
+            HostEvent::Peer(TraceEvent::VoteReceived {
                 from,
                 notification,
                 decision,

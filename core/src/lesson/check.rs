@@ -8,7 +8,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::peer::Peer;
-use crate::sim::SimEvent;
+use crate::sim::HostEvent;
 use crate::trace::TraceEvent;
 use crate::tree::DataTree;
 use crate::zxid::{Sid, Zxid};
@@ -307,7 +307,7 @@ impl LessonRun {
                 .iter()
                 .filter(|r| sc.leader.is_none_or(|l| l == r.node))
                 .filter_map(|r| match &r.event {
-                    SimEvent::Peer(TraceEvent::SyncChosen {
+                    HostEvent::Peer(TraceEvent::SyncChosen {
                         learner,
                         mode,
                         peer_last_zxid,
@@ -640,7 +640,7 @@ impl LessonRun {
                 .iter()
                 .rev()
                 .find_map(|r| match &r.event {
-                    SimEvent::Peer(TraceEvent::SyncChosen { learner, mode, .. })
+                    HostEvent::Peer(TraceEvent::SyncChosen { learner, mode, .. })
                         if learner == s =>
                     {
                         Some(mode.name().to_string())

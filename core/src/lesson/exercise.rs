@@ -9,7 +9,7 @@ use alloc::string::String;
 use crate::message::PeerState;
 use crate::message::Vote;
 use crate::sim::zk::ZkCluster;
-use crate::sim::SimEvent;
+use crate::sim::HostEvent;
 use crate::trace::TraceEvent;
 use crate::trace::VoteDecision;
 use crate::tree::watch::Table;
@@ -57,7 +57,7 @@ pub fn check_exercise_since(
             let modes: BTreeSet<&str> = recent
                 .iter()
                 .filter_map(|r| match &r.event {
-                    SimEvent::Peer(TraceEvent::SyncChosen { mode, .. }) => Some(mode.name()),
+                    HostEvent::Peer(TraceEvent::SyncChosen { mode, .. }) => Some(mode.name()),
                     _ => None,
                 })
                 .collect();
@@ -99,7 +99,7 @@ pub fn check_exercise_since(
                 .any(|r| {
                     matches!(
                         r.event,
-                        SimEvent::Peer(TraceEvent::LeaderEstablished { .. })
+                        HostEvent::Peer(TraceEvent::LeaderEstablished { .. })
                     )
                 });
             let ok = cluster.leader().is_none()
@@ -145,7 +145,7 @@ fn lost_proposal(cluster: &ZkCluster, recent: &[crate::sim::TraceRecord]) -> (bo
     let proposed: BTreeSet<Zxid> = recent
         .iter()
         .filter_map(|r| match &r.event {
-            SimEvent::Peer(TraceEvent::Proposed { zxid }) => Some(*zxid),
+            HostEvent::Peer(TraceEvent::Proposed { zxid }) => Some(*zxid),
             _ => None,
         })
         .collect();
@@ -154,7 +154,7 @@ fn lost_proposal(cluster: &ZkCluster, recent: &[crate::sim::TraceRecord]) -> (bo
         .records()
         .iter()
         .filter_map(|r| match &r.event {
-            SimEvent::Peer(TraceEvent::Committed { zxid }) => Some(*zxid),
+            HostEvent::Peer(TraceEvent::Committed { zxid }) => Some(*zxid),
             _ => None,
         })
         .collect();
@@ -213,8 +213,8 @@ fn wins_on(
     let mut decided: Option<(Vote, Vote)> = None;
     for r in recent.iter().filter(|r| r.node == over) {
         match &r.event {
-            SimEvent::Peer(TraceEvent::ElectionRound { vote, .. }) => own = Some(*vote),
-            SimEvent::Peer(TraceEvent::VoteReceived {
+            HostEvent::Peer(TraceEvent::ElectionRound { vote, .. }) => own = Some(*vote),
+            HostEvent::Peer(TraceEvent::VoteReceived {
                 notification,
                 decision: VoteDecision::Adopted | VoteDecision::NewRound { adopted: true },
                 proposal,
@@ -267,7 +267,7 @@ fn committed_by_next_leader(
     let proposed: BTreeSet<Zxid> = recent
         .iter()
         .filter_map(|r| match &r.event {
-            SimEvent::Peer(TraceEvent::Proposed { zxid }) => Some(*zxid),
+            HostEvent::Peer(TraceEvent::Proposed { zxid }) => Some(*zxid),
             _ => None,
         })
         .collect();
@@ -276,7 +276,7 @@ fn committed_by_next_leader(
         .records()
         .iter()
         .filter_map(|r| match &r.event {
-            SimEvent::Peer(TraceEvent::Committed { zxid }) => Some(*zxid),
+            HostEvent::Peer(TraceEvent::Committed { zxid }) => Some(*zxid),
             _ => None,
         })
         .collect();
@@ -333,14 +333,14 @@ fn back_to_looking(
     let mut stopped = false;
     for r in recent.iter().filter(|r| r.node == sid) {
         match &r.event {
-            SimEvent::Peer(TraceEvent::StateChanged { from, to }) => {
+            HostEvent::Peer(TraceEvent::StateChanged { from, to }) => {
                 if *to == PeerState::Leading {
                     leading = true;
                 } else if *from == PeerState::Leading && *to == PeerState::Looking {
                     fell_back = true;
                 }
             }
-            SimEvent::Crashed | SimEvent::Restarted | SimEvent::Wiped => stopped = true,
+            HostEvent::Crashed | HostEvent::Restarted | HostEvent::Wiped => stopped = true,
             _ => {}
         }
     }
@@ -352,7 +352,7 @@ fn back_to_looking(
                 .rev()
                 .filter(|r| r.node == sid)
                 .find_map(|r| match &r.event {
-                    SimEvent::Peer(TraceEvent::StateChanged { to, .. }) => Some(*to),
+                    HostEvent::Peer(TraceEvent::StateChanged { to, .. }) => Some(*to),
                     _ => None,
                 })
                 == Some(PeerState::Leading)

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use crate::durable::RequestTag;
 use crate::sim::zk::{ClientId, ZkClients, ZkCluster};
-use crate::sim::{Action, ClientResult, SimConfig, SimEvent};
+use crate::sim::{Action, ClientResult, HostEvent, SimConfig};
 use crate::time::Instant;
 use crate::zxid::Sid;
 
@@ -495,7 +495,7 @@ impl LessonRun {
         let new_sends: Vec<u64> = records[self.scanned..]
             .iter()
             .filter_map(|r| match &r.event {
-                SimEvent::Send { msg_id, .. } => Some(*msg_id),
+                HostEvent::Send { msg_id, .. } => Some(*msg_id),
                 _ => None,
             })
             .collect();
@@ -510,7 +510,7 @@ impl LessonRun {
         for (i, r) in records.iter().enumerate().skip(self.scanned) {
             let at_ms = r.time.as_millis();
             match &r.event {
-                SimEvent::Send {
+                HostEvent::Send {
                     to, msg_id, kind, ..
                 } => {
                     self.msg_index.insert(*msg_id, self.messages.len());
@@ -526,7 +526,10 @@ impl LessonRun {
                         fate_record: usize::MAX,
                     });
                 }
-                SimEvent::Deliver { msg_id, .. } => {
+                HostEvent::Deliver {
+                    msg_id: Some(msg_id),
+                    ..
+                } => {
                     if let Some(m) = self
                         .msg_index
                         .get(msg_id)
@@ -536,10 +539,10 @@ impl LessonRun {
                         m.fate_record = i;
                     }
                 }
-                SimEvent::Drop {
+                HostEvent::Drop {
                     from,
                     to,
-                    msg_id,
+                    msg_id: Some(msg_id),
                     kind,
                     reason,
                 } => {

@@ -15,9 +15,10 @@ use crate::sim::fault_model::{global_time, local_time, CrashPoint, FaultModel};
 use crate::sim::invariants::{Checker, Violation};
 use crate::sim::network::{LinkState, Links};
 use crate::sim::scenario::{Action, SimConfig};
-use crate::sim::trace::{SimEvent, SimTrace, TraceRecord};
+use crate::sim::trace::SimTrace;
 use crate::time::Instant;
 use crate::trace::ZabPhase;
+use crate::trace::{HostEvent, TraceRecord};
 use crate::zxid::{Sid, Zxid};
 
 mod fault_hooks;
@@ -444,7 +445,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         self.queue.push(Reverse(key));
     }
 
-    fn record(&mut self, node: Sid, event: SimEvent) {
+    fn record(&mut self, node: Sid, event: HostEvent) {
         let record = TraceRecord {
             time: self.now,
             node,
@@ -505,10 +506,10 @@ impl<M: StateMachine + Clone> Cluster<M> {
                     });
                     self.record(
                         to,
-                        SimEvent::Drop {
+                        HostEvent::Drop {
                             from,
                             to,
-                            msg_id,
+                            msg_id: Some(msg_id),
                             kind,
                             reason,
                         },
@@ -518,9 +519,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 self.deliveries += 1;
                 self.record(
                     to,
-                    SimEvent::Deliver {
+                    HostEvent::Deliver {
                         from,
-                        msg_id,
+                        msg_id: Some(msg_id),
                         kind: Cow::Borrowed(msg.kind()),
                     },
                 );
@@ -553,7 +554,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 }
                 if matches!(self.nodes.get(&to), Some(n) if n.incarnation == to_inc && n.peer.is_some())
                 {
-                    self.record(to, SimEvent::Disconnected { peer: from });
+                    self.record(to, HostEvent::Disconnected { peer: from });
                     self.step_peer(to, Input::PeerDisconnected { peer: from });
                 }
             }
@@ -572,7 +573,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 }
                 let due = matches!(n.peer.as_ref().and_then(|p| p.next_deadline()), Some(d) if d <= local);
                 if due {
-                    self.record(node, SimEvent::Timer);
+                    self.record(node, HostEvent::Timer);
                     self.step_peer(node, Input::Tick);
                 } else {
                     self.arm_timer(node);
@@ -609,7 +610,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                     }
                 }
                 if completed {
-                    self.record(node, SimEvent::Persisted { id });
+                    self.record(node, HostEvent::Persisted { id });
                     if kinds
                         .iter()
                         .any(|k| self.crash_point_fires(CrashPoint::Persisted(k)))

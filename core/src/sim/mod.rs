@@ -22,8 +22,9 @@ pub mod sweep_tree;
 mod trace;
 pub mod zk;
 
+pub use crate::trace::{HostEvent, TraceRecord};
 pub use cluster::{ClientRequest, ClientResult, Cluster, InFlight, SimNode};
 pub use fault_model::{CrashPoint, FaultModel};
 pub use network::LinkState;
 pub use scenario::{Action, Scenario, ScheduledAction, SimConfig};
-pub use trace::{SimEvent, SimTrace, TraceRecord};
+pub use trace::SimTrace;

@@ -34,10 +34,10 @@ use crate::rng::Rng;
 use crate::sim::invariants::{liveness, violation, Violation};
 use crate::sim::sweep::SweepParams;
 use crate::sim::sweep::{random_config, SwarmProfile};
-use crate::sim::trace::SimEvent;
 use crate::sim::zk::ZkCluster;
 use crate::sim::ClientResult;
 use crate::time::Instant;
+use crate::trace::HostEvent;
 use crate::trace::TraceEvent;
 use crate::tree::{DataTree, OpResult, Request, WriteOp, WriteOutcome, WriteResponse};
 use crate::zxid::Sid;
@@ -237,7 +237,7 @@ fn report(
         .count();
     let mut delivered: BTreeMap<u64, BTreeSet<Sid>> = BTreeMap::new();
     for r in cluster.trace().records() {
-        if let SimEvent::Peer(TraceEvent::Delivered { zxid, .. }) = &r.event {
+        if let HostEvent::Peer(TraceEvent::Delivered { zxid, .. }) = &r.event {
             delivered.entry(zxid.0).or_default().insert(r.node);
         }
     }

@@ -1,94 +1,13 @@
 //! The simulator's trace: every send, delivery, drop, timer, persist, peer event, client reply
-//! and fault, stamped with virtual time. The trace keeps a running hash so two runs can be
+//! and fault, stamped with virtual time, as the [`TraceRecord`]s of the one trace format both
+//! hosts write (`crate::trace::record`). The trace keeps a running hash so two runs can be
 //! compared cheaply (the determinism check), and can optionally keep no records at all (the
 //! benchmark) while still hashing.
 
-use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::hash::{Hash, Hasher};
 
-use crate::durable::RequestTag;
-use crate::time::Instant;
-use crate::trace::TraceEvent;
-use crate::zxid::{Sid, Zxid};
-
-/// One simulator event. `node` in the record is the server it happened at.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum SimEvent {
-    Send {
-        to: Sid,
-        msg_id: u64,
-        kind: Cow<'static, str>,
-        arrives: Instant,
-    },
-    Deliver {
-        from: Sid,
-        msg_id: u64,
-        kind: Cow<'static, str>,
-    },
-    /// A message lost on a cut link, to a random drop, or to a crash.
-    Drop {
-        from: Sid,
-        to: Sid,
-        msg_id: u64,
-        kind: Cow<'static, str>,
-        reason: Cow<'static, str>,
-    },
-    Timer,
-    Persist {
-        id: u64,
-        op: Cow<'static, str>,
-    },
-    Persisted {
-        id: u64,
-    },
-    Peer(TraceEvent),
-    ClientRequest {
-        tag: RequestTag,
-        write: bool,
-    },
-    ClientReply {
-        tag: RequestTag,
-        zxid: Zxid,
-    },
-    ClientSyncDone {
-        tag: RequestTag,
-        zxid: Zxid,
-    },
-    ClientFailed {
-        tag: RequestTag,
-    },
-    /// The connection to `peer` was closed or reset.
-    Disconnected {
-        peer: Sid,
-    },
-    Started,
-    /// A crash point of the fault model fired (a `Crashed` follows).
-    CrashPoint,
-    /// The process was paused (SIGSTOP) until `until`.
-    Paused {
-        until: Instant,
-    },
-    Crashed,
-    Restarted,
-    Wiped,
-    LinkChanged {
-        to: Sid,
-        cut: bool,
-        extra_ms: u64,
-        drop_per_million: u32,
-    },
-}
-
-/// A trace entry.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct TraceRecord {
-    pub time: Instant,
-    pub node: Sid,
-    pub event: SimEvent,
-}
+use crate::trace::TraceRecord;
 
 /// A word-at-a-time hash (FxHash's rotate-xor-multiply). Every integer is widened to 64 bits
 /// so the same trace hashes the same on 64-bit hosts and in 32-bit WebAssembly.

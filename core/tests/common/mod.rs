@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use zablab_core::machine::ChainMachine;
-use zablab_core::sim::{Cluster, SimConfig, SimEvent, TraceRecord};
+use zablab_core::sim::{Cluster, HostEvent, SimConfig, TraceRecord};
 use zablab_core::{DurableState, LogEntry, TraceEvent, Zxid};
 
 pub type Sim = Cluster<ChainMachine>;
@@ -41,7 +41,7 @@ pub fn events_of(sim: &Sim, sid: u64) -> Vec<TraceEvent> {
         .iter()
         .filter(|r| r.node == sid)
         .filter_map(|r| match &r.event {
-            SimEvent::Peer(e) => Some(e.clone()),
+            HostEvent::Peer(e) => Some(e.clone()),
             _ => None,
         })
         .collect()
@@ -53,7 +53,7 @@ pub fn sent(sim: &Sim, from: u64, to: u64, kind: &str) -> usize {
         .records()
         .iter()
         .filter(|r: &&TraceRecord| {
-            r.node == from && matches!(&r.event, SimEvent::Send { to: t, kind: k, .. } if *t == to && k == kind)
+            r.node == from && matches!(&r.event, HostEvent::Send { to: t, kind: k, .. } if *t == to && k == kind)
         })
         .count()
 }

@@ -3,6 +3,7 @@
 //! order (send, persist, disconnect, trace) and publishes a [`NodeStatus`] for the client port.
 //! Protocol decisions are the core's; this file only moves bytes and time.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +15,7 @@ use tokio::sync::mpsc;
 use zablab_core::message::{Message, Notification, PeerState};
 use zablab_core::peer::{Input, Output, Peer};
 use zablab_core::time::Instant;
-use zablab_core::trace::TraceEvent;
+use zablab_core::trace::{HostEvent, TraceEvent, TraceRecord};
 use zablab_core::zxid::Sid;
 
 use crate::codec::machine::NodeMachine;
@@ -26,7 +27,7 @@ use crate::server::quorum::{self, QuorumConn, QuorumEvent};
 use crate::server::sessions::{ClientEvent, ReadOnlyChange, Sessions};
 use crate::server::shared::{NodeStatus, Shared};
 use crate::server::storage::{self, Store, WriterCmd};
-use crate::server::trace::{message_zxid, notification_of, TraceLine, TracePublisher};
+use crate::server::trace::TracePublisher;
 use crate::tls::{self, QuorumTls};
 
 mod observe;
@@ -181,7 +182,7 @@ pub async fn run_server<M: NodeMachine>(
                 .await
                 .map_err(|e| io_err(&format!("cannot bind trace address {a}"), e))?;
             eprintln!("zablab[{myid}]: trace stream on {a}");
-            let t = TracePublisher::serve(l);
+            let t = TracePublisher::serve(l, myid);
             let until = tokio::time::Instant::now() + Duration::from_millis(opts.trace_wait_ms);
             while !t.is_active() && tokio::time::Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -273,6 +274,7 @@ pub async fn run_server<M: NodeMachine>(
         conns: HashMap::new(),
         events_tx,
         trace,
+        traced_sends: 0,
         membership: cfg.membership_text(),
         clock: tokio::time::Instant::now(),
         wall_start_ms: std::time::SystemTime::now()
@@ -309,6 +311,8 @@ struct Host<M: NodeMachine> {
     conns: HashMap<Sid, QuorumConn>,
     events_tx: mpsc::UnboundedSender<Event<M>>,
     trace: Option<TracePublisher>,
+    /// The number of this server's last traced send (a trace's `msg_id`).
+    traced_sends: u64,
     membership: String,
     clock: tokio::time::Instant,
     /// The wall clock when `clock` started: the core's time is wall-clock milliseconds
@@ -332,6 +336,22 @@ impl<M: NodeMachine> Host<M> {
     }
 
     fn step(&mut self, input: Input<M>) {
+        match &input {
+            Input::Tick => self.trace(|| HostEvent::Timer),
+            Input::Persisted { id } => self.trace(|| HostEvent::Persisted { id: *id }),
+            Input::ClientWrite { tag, .. } => self.trace(|| HostEvent::ClientRequest {
+                tag: *tag,
+                write: true,
+            }),
+            Input::ClientSync { tag } => self.trace(|| HostEvent::ClientRequest {
+                tag: *tag,
+                write: false,
+            }),
+            Input::PeerDisconnected { peer } => {
+                self.trace(|| HostEvent::Disconnected { peer: *peer })
+            }
+            _ => {}
+        }
         let now = self.now();
         let mut out = std::mem::take(&mut self.out);
         self.peer.step(now, input, &mut out);
@@ -370,6 +390,7 @@ impl<M: NodeMachine> Host<M> {
         stop: impl std::future::Future<Output = &'static str>,
     ) -> Option<&'static str> {
         self.observe_start();
+        self.trace(|| HostEvent::Started);
         self.step(Input::Start);
         self.publish_status();
         let mut last_tick = Instant(0);
@@ -421,6 +442,7 @@ impl<M: NodeMachine> Host<M> {
             Event::Notification(n) => {
                 if let Some(f) = &self.faults {
                     if f.drops_notification_from(n.sender) {
+                        self.trace_drop_on_receipt(n.sender, "NOTIFICATION");
                         return;
                     }
                 }
@@ -443,6 +465,7 @@ impl<M: NodeMachine> Host<M> {
                 if let Some(f) = &mut self.faults {
                     if f.drops_packet_from(sid, conn.id) {
                         f.hold(sid, conn);
+                        self.trace_drop_on_receipt(sid, msg.kind());
                         return;
                     }
                 }
@@ -453,6 +476,7 @@ impl<M: NodeMachine> Host<M> {
                 if self.conns.get(&sid).map(|c| c.id) == Some(conn_id) {
                     if let Some(f) = &mut self.faults {
                         if f.drops_packet_from(sid, conn_id) {
+                            self.trace_drop_on_receipt(sid, msg.kind());
                             return;
                         }
                     }
@@ -480,37 +504,62 @@ impl<M: NodeMachine> Host<M> {
         self.step(Input::Receive { from, msg });
     }
 
-    fn trace_receive(&self, from: Sid, msg: &NodeMessage<M>) {
-        if let Some(t) = &self.trace {
-            if t.is_active() {
-                t.publish(&TraceLine::Receive {
-                    time_ms: self.now().0,
-                    server: self.peer.id(),
-                    from,
-                    kind: msg.kind(),
-                    packet_type: msg.packet_type(),
-                    zxid: message_zxid(msg),
-                    notification: notification_of(msg),
-                });
-            }
+    /// Builds and publishes a record only while someone reads the trace.
+    fn trace(&self, event: impl FnOnce() -> HostEvent) {
+        if let Some(t) = self.trace.as_ref().filter(|t| t.is_active()) {
+            t.publish(&TraceRecord {
+                time: self.now(),
+                node: self.peer.id(),
+                event: event(),
+            });
         }
+    }
+
+    fn trace_receive(&self, from: Sid, msg: &NodeMessage<M>) {
+        self.trace(|| HostEvent::Deliver {
+            from,
+            msg_id: None,
+            kind: Cow::Borrowed(msg.kind()),
+        });
+    }
+
+    /// The fault hook dropped a message from `from` as it arrived (the sender's number for it
+    /// is not known here).
+    fn trace_drop_on_receipt(&self, from: Sid, kind: &'static str) {
+        self.trace(|| HostEvent::Drop {
+            from,
+            to: self.peer.id(),
+            msg_id: None,
+            kind: Cow::Borrowed(kind),
+            reason: Cow::Borrowed("cut"),
+        });
+    }
+
+    /// A send this server gave up on: `msg_id` is the number its `Send` record had.
+    fn trace_drop_on_send(&self, to: Sid, msg_id: u64, kind: &'static str, why: &'static str) {
+        self.trace(|| HostEvent::Drop {
+            from: self.peer.id(),
+            to,
+            msg_id: Some(msg_id),
+            kind: Cow::Borrowed(kind),
+            reason: Cow::Borrowed(why),
+        });
     }
 
     fn execute(&mut self, o: Output<M>) {
         let myid = self.peer.id();
         match o {
             Output::Send { to, msg } => {
-                if let Some(t) = &self.trace {
-                    t.publish(&TraceLine::Send {
-                        time_ms: self.now().0,
-                        server: myid,
-                        to,
-                        kind: msg.kind(),
-                        packet_type: msg.packet_type(),
-                        zxid: message_zxid(&msg),
-                        notification: notification_of(&msg),
-                    });
-                }
+                self.traced_sends += 1;
+                let msg_id = self.traced_sends;
+                let kind = msg.kind();
+                self.trace(|| HostEvent::Send {
+                    to,
+                    msg_id,
+                    kind: Cow::Borrowed(kind),
+                    arrives: None,
+                    zxid: msg.zxid(),
+                });
                 self.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
                 if let Message::Notification(n) = &msg {
                     if self
@@ -518,6 +567,7 @@ impl<M: NodeMachine> Host<M> {
                         .as_ref()
                         .is_some_and(|f| f.drops_notification_to(to))
                     {
+                        self.trace_drop_on_send(to, msg_id, kind, "cut");
                         return;
                     }
                     if let Some(net) = &self.election {
@@ -535,11 +585,13 @@ impl<M: NodeMachine> Host<M> {
                         let Some(addr) =
                             self.shared.config.servers.get(&to).map(|s| s.quorum_addr())
                         else {
+                            self.trace_drop_on_send(to, msg_id, kind, "no address");
                             return;
                         };
                         if self.faults.as_ref().is_some_and(|f| f.drops_dial_to(to)) {
                             // As a SYN dropped by a firewall: no connection; initLimit acts.
                             self.conns.remove(&to);
+                            self.trace_drop_on_send(to, msg_id, kind, "cut");
                             return;
                         }
                         let conn = quorum::dial::<M, _>(
@@ -552,10 +604,11 @@ impl<M: NodeMachine> Host<M> {
                         );
                         self.conns.insert(to, conn);
                     }
-                    _ => {
-                        if let Some(c) = self.conns.get(&to) {
+                    _ => match self.conns.get(&to) {
+                        Some(c) => {
                             if let Some(f) = &mut self.faults {
                                 if f.drops_packet_to(to, c.id) {
+                                    self.trace_drop_on_send(to, msg_id, kind, "cut");
                                     return;
                                 }
                                 let conns = &self.conns;
@@ -563,10 +616,15 @@ impl<M: NodeMachine> Host<M> {
                             }
                             c.send(bytes);
                         }
-                    }
+                        None => self.trace_drop_on_send(to, msg_id, kind, "connection closed"),
+                    },
                 }
             }
             Output::Persist { id, op } => {
+                self.trace(|| HostEvent::Persist {
+                    id,
+                    op: Cow::Borrowed(op.kind()),
+                });
                 if self.writer.send(WriterCmd::Persist { id, op }).is_err() {
                     eprintln!("zablab[{myid}]: FATAL: the log writer is gone; exiting");
                     std::process::exit(1);
@@ -576,18 +634,24 @@ impl<M: NodeMachine> Host<M> {
                 self.conns.remove(&peer);
             }
             Output::Reply { .. } | Output::SyncDone { .. } | Output::RequestFailed { .. } => {
+                self.trace(|| match &o {
+                    Output::Reply { tag, zxid, .. } => HostEvent::ClientReply {
+                        tag: *tag,
+                        zxid: *zxid,
+                    },
+                    Output::SyncDone { tag, zxid } => HostEvent::ClientSyncDone {
+                        tag: *tag,
+                        zxid: *zxid,
+                    },
+                    Output::RequestFailed { tag } => HostEvent::ClientFailed { tag: *tag },
+                    _ => unreachable!("matched above"),
+                });
                 self.sessions.on_output(&mut self.peer, &o);
             }
             Output::Trace(ev) => {
                 self.log_event(&ev);
                 self.observe(&ev);
-                if let Some(t) = &self.trace {
-                    t.publish(&TraceLine::Event {
-                        time_ms: self.now().0,
-                        server: myid,
-                        event: &ev,
-                    });
-                }
+                self.trace(|| HostEvent::Peer(ev));
             }
         }
     }

@@ -191,3 +191,4 @@ pub fn http_request(addr: &str, raw: &str) -> Option<(u16, String)> {
     Some((status, body.to_string()))
 }
 pub mod real_zk;
+pub mod trace;

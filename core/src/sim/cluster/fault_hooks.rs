@@ -5,7 +5,7 @@
 use crate::machine::StateMachine;
 use crate::sim::fault_model::{CrashPoint, FaultModel};
 use crate::sim::scenario::Action;
-use crate::sim::trace::SimEvent;
+use crate::trace::HostEvent;
 use crate::zxid::Sid;
 
 use super::{Cluster, Event};
@@ -55,7 +55,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         if self.nodes.get(&sid).is_none_or(|n| n.peer.is_none()) {
             return;
         }
-        self.record(sid, SimEvent::CrashPoint);
+        self.record(sid, HostEvent::CrashPoint);
         self.do_action(Action::Crash(sid));
         let (lo, hi) = self.faults.restart_after_ms;
         let at = self.now + self.rng.range(lo, hi);

@@ -10,7 +10,7 @@ use crate::machine::StateMachine;
 use crate::peer::{Input, Peer, PeerDurable};
 use crate::sim::network::LinkState;
 use crate::sim::scenario::Action;
-use crate::sim::trace::SimEvent;
+use crate::trace::HostEvent;
 use crate::zxid::Sid;
 
 use super::{ClientRequest, ClientResult, Cluster, Event};
@@ -40,9 +40,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
         self.record(
             sid,
             if restarted {
-                SimEvent::Restarted
+                HostEvent::Restarted
             } else {
-                SimEvent::Started
+                HostEvent::Started
             },
         );
         self.step_peer(sid, Input::Start);
@@ -60,7 +60,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         n.pending_persist.clear();
         n.timer_at = None;
         n.last_persist_done = self.now;
-        self.record(sid, SimEvent::Crashed);
+        self.record(sid, HostEvent::Crashed);
         self.broken.retain(|(a, b)| *a != sid && *b != sid);
         // The operating system closes a killed process's sockets: its peers see a reset.
         let others: Vec<Sid> = self.nodes.keys().copied().filter(|s| *s != sid).collect();
@@ -77,7 +77,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
             if let Some(r) = self.requests.get_mut(&tag) {
                 r.result = ClientResult::Failed;
             }
-            self.record(sid, SimEvent::ClientFailed { tag });
+            self.record(sid, HostEvent::ClientFailed { tag });
         }
     }
 
@@ -116,7 +116,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         let s = link.state;
         self.record(
             from,
-            SimEvent::LinkChanged {
+            HostEvent::LinkChanged {
                 to,
                 cut: s.cut,
                 extra_ms: s.extra_ms,
@@ -133,7 +133,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 self.crash(sid);
                 if let Some(n) = self.nodes.get_mut(&sid) {
                     n.durable = PeerDurable::<M>::default();
-                    self.record(sid, SimEvent::Wiped);
+                    self.record(sid, HostEvent::Wiped);
                 }
             }
             Action::Cut { from, to, both } => {
@@ -182,7 +182,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                     if n.peer.is_some() {
                         n.paused_until = n.paused_until.max(until);
                         self.any_paused = true;
-                        self.record(server, SimEvent::Paused { until });
+                        self.record(server, HostEvent::Paused { until });
                     }
                 }
             }
@@ -258,13 +258,13 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 result: ClientResult::Pending,
             },
         );
-        self.record(server, SimEvent::ClientRequest { tag, write });
+        self.record(server, HostEvent::ClientRequest { tag, write });
         let running = self.peer(server).is_some();
         if !running {
             if let Some(r) = self.requests.get_mut(&tag) {
                 r.result = ClientResult::Failed;
             }
-            self.record(server, SimEvent::ClientFailed { tag });
+            self.record(server, HostEvent::ClientFailed { tag });
             return tag;
         }
         match txn {

@@ -7,7 +7,7 @@ use alloc::borrow::Cow;
 use crate::machine::StateMachine;
 use crate::message::Message;
 use crate::peer::{Output, PeerMessage};
-use crate::sim::trace::SimEvent;
+use crate::trace::HostEvent;
 use crate::trace::TraceEvent;
 use crate::zxid::Sid;
 
@@ -32,7 +32,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 let inc = n.incarnation;
                 let kind = Cow::Borrowed(op.kind());
                 n.pending_persist.push_back((id, op));
-                self.record(sid, SimEvent::Persist { id, op: kind });
+                self.record(sid, HostEvent::Persist { id, op: kind });
                 self.push_event(done, Event::PersistDone { node: sid, inc, id });
             }
             Output::Reply { tag, zxid, outcome } => {
@@ -42,19 +42,19 @@ impl<M: StateMachine + Clone> Cluster<M> {
                         checker.acked.push((zxid, txn.clone()));
                     }
                 }
-                self.record(sid, SimEvent::ClientReply { tag, zxid });
+                self.record(sid, HostEvent::ClientReply { tag, zxid });
             }
             Output::SyncDone { tag, zxid } => {
                 if let Some(r) = self.requests.get_mut(&tag) {
                     r.result = ClientResult::Synced { zxid };
                 }
-                self.record(sid, SimEvent::ClientSyncDone { tag, zxid });
+                self.record(sid, HostEvent::ClientSyncDone { tag, zxid });
             }
             Output::RequestFailed { tag } => {
                 if let Some(r) = self.requests.get_mut(&tag) {
                     r.result = ClientResult::Failed;
                 }
-                self.record(sid, SimEvent::ClientFailed { tag });
+                self.record(sid, HostEvent::ClientFailed { tag });
             }
             Output::Disconnect { peer } => {
                 let Some(link) = self.links.get_mut(sid, peer) else {
@@ -109,7 +109,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                         }
                     }
                 }
-                self.record(sid, SimEvent::Peer(event));
+                self.record(sid, HostEvent::Peer(event));
             }
         }
     }
@@ -163,10 +163,10 @@ impl<M: StateMachine + Clone> Cluster<M> {
             let reason = Cow::Borrowed(reason);
             self.record(
                 from,
-                SimEvent::Drop {
+                HostEvent::Drop {
                     from,
                     to,
-                    msg_id,
+                    msg_id: Some(msg_id),
                     kind,
                     reason,
                 },
@@ -184,11 +184,12 @@ impl<M: StateMachine + Clone> Cluster<M> {
         let to_inc = self.nodes.get(&to).map(|n| n.incarnation).unwrap_or(0);
         self.record(
             from,
-            SimEvent::Send {
+            HostEvent::Send {
                 to,
                 msg_id,
                 kind,
-                arrives,
+                arrives: Some(arrives),
+                zxid: msg.zxid(),
             },
         );
         let sent = self.now;

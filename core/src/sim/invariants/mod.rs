@@ -19,8 +19,8 @@ use alloc::vec::Vec;
 
 use crate::machine::StateMachine;
 use crate::peer::Peer;
-use crate::sim::trace::{SimEvent, TraceRecord};
 use crate::time::Instant;
+use crate::trace::{HostEvent, TraceRecord};
 use crate::zxid::{Sid, Zxid};
 
 /// A broken invariant: which, when, where, and what was seen.
@@ -103,14 +103,14 @@ impl<M: StateMachine> Checker<M> {
 
     pub fn observe(&mut self, record: &TraceRecord) -> Result<(), Violation> {
         match &record.event {
-            SimEvent::Peer(event) => {
+            HostEvent::Peer(event) => {
                 self.leadership.observe(record.time, record.node, event)?;
                 self.integrity.observe(record.time, record.node, event)?;
                 self.agreement.observe(record.time, record.node, event)?;
                 self.primary_order
                     .observe(record.time, record.node, event)?;
             }
-            SimEvent::Crashed => self.primary_order.forget(record.node),
+            HostEvent::Crashed => self.primary_order.forget(record.node),
             _ => {}
         }
         Ok(())
