@@ -6,7 +6,8 @@
 //!   `cargo install`), and writes the page into `dist/`. The UI is built four times: `zablab-ui`
 //!   (the lab page), `zablab-lessons` (`--features lessons`, loaded by `index.html` for
 //!   `?lesson=`), `zablab-bench` (`--features sim-bench`, for `?bench=sim`) and `zablab-museum`
-//!   (`--features museum`, for `?museum=`).
+//!   (`--features museum`, for `?museum=`). The lesson files are copied into `dist/lessons/`:
+//!   the lessons module fetches each when it is opened.
 //!   `build --module NAME` rebuilds only that module into the existing `dist/` (the others stay),
 //!   for measuring one change without four release builds.
 //! * `serve [--port 8080]` — serves `dist/` on 127.0.0.1 with a tiny std-only HTTP server.
@@ -235,8 +236,34 @@ fn build(only: Option<&str>) -> Result<PathBuf, String> {
     }
     std::fs::copy(root.join("index.html"), dist.join("index.html"))
         .map_err(|e| format!("cannot copy index.html: {e}"))?;
+    copy_lessons(&root.join("lessons"), &dist.join("lessons"))?;
     println!("xtask: wrote {}", dist.display());
     Ok(dist)
+}
+
+/// Copies the lesson files (`lessons/*.json`) into `dist/lessons/`: the lessons module fetches
+/// each one when it is opened instead of carrying all of them in its wasm (44 KB gzip).
+fn copy_lessons(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    let mut copied = 0;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot read {}: {e}", from.display()))?
+            .path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let file = to.join(path.file_name().unwrap_or_default());
+            std::fs::copy(&path, &file)
+                .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+            copied += 1;
+        }
+    }
+    if copied == 0 {
+        return Err(format!("no lesson files (*.json) in {}", from.display()));
+    }
+    println!("xtask: copied {copied} lesson files into {}", to.display());
+    Ok(())
 }
 
 /// Children started by `lab`, killed when it ends. The cluster also holds the read end of a
