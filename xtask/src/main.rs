@@ -263,8 +263,8 @@ fn strip_js(js: &str) -> String {
         if t.is_empty() || t.starts_with("//") {
             continue;
         }
-        if t.starts_with("/*") {
-            in_block = !t[2..].contains("*/");
+        if let Some(rest) = t.strip_prefix("/*") {
+            in_block = !rest.contains("*/");
             continue;
         }
         out.push_str(t);
