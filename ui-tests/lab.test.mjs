@@ -19,10 +19,10 @@ after(async () => {
 });
 
 /// gzip -9 of wasm + JS per module, in KB (1,024 bytes): ceilings, so that growth is seen. The
-/// issue's goals are lower, the lab page 300 KB (319.4 measured with the prep stage) and the
-/// lessons 350 KB (500.7 measured: the embedded lesson files and their serde deserialisers must
-/// leave that module first); see BENCHMARKS.md. A size check, not a timing one.
-const BUDGET_KB = { "zablab-ui": 322, "zablab-lessons": 503, "zablab-bench": 401, "zablab-museum": 357 };
+/// issue's goals are lower, the lab page 300 KB (318.8 measured) and the lessons 350 KB (457.5
+/// measured since the lesson files are fetched, not embedded: the serde deserialisers of the
+/// lesson format are most of the rest); see BENCHMARKS.md. A size check, not a timing one.
+const BUDGET_KB = { "zablab-ui": 321, "zablab-lessons": 460, "zablab-bench": 400, "zablab-museum": 356 };
 
 test("each wasm module stays within its gzip budget", () => {
   const sizes = moduleSizes(DIST);

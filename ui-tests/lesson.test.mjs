@@ -136,6 +136,35 @@ test("a lesson URL opens a lesson at a step in a language", async () => {
   await page.close();
 });
 
+test("a lesson file is fetched when the lesson opens; a failed fetch shows a clear message", async () => {
+  // The lessons module carries no lesson file: it fetches lessons/NAME.json (copied by xtask).
+  const ok = await openPage(browser, `${server.url}?lesson=02&step=0&lang=en`);
+  await ok.page.waitForSelector("#lesson-counter");
+  const fetched = await ok.page.evaluate(() =>
+    performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname).filter((n) => n.endsWith(".json")),
+  );
+  assert.deepEqual(fetched, ["/lessons/02-votes-and-logicclock.json"]);
+  noErrors(ok.errors);
+  await ok.page.close();
+  // Offline (the request fails) and a missing file (404): the page says which file and why.
+  for (const [what, answer] of [
+    ["offline", (route) => route.abort("internetdisconnected")],
+    ["404", (route) => route.fulfill({ status: 404, body: "not found" })],
+  ]) {
+    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    await page.route("**/lessons/*.json", answer);
+    await page.goto(`${server.url}?lesson=01&step=2&lang=en`);
+    await page.waitForSelector("#error");
+    const text = await page.$eval("#error", (el) => el.textContent);
+    assert.match(text, /could not load lesson 01-startup-election \(lessons\/01-startup-election\.json\)/, what);
+    assert.match(text, /reload the page/, what);
+    if (what === "404") assert.match(text, /HTTP 404/);
+    assert.equal(await page.locator("#lesson-counter").count(), 0, `${what}: no lesson is shown`);
+    assert.equal(await page.locator("#cluster [data-node-id]").count(), 3, `${what}: the free lab is still there`);
+    await page.close();
+  }
+});
+
 test("an exercise: a wrong try shows the hint, the right one passes", async () => {
   const { page, errors } = await openPage(browser, `${server.url}?lesson=01&step=4&lang=en`);
   await page.click('#exercises [data-exercise="make-3-leader"] button');

@@ -143,6 +143,15 @@ pub enum MuseumMsg {
 pub enum LessonMsg {
     /// Open a catalog lesson (empty: back to the free lab).
     Pick(String),
+    /// Open a catalog lesson (a name or a unique prefix) at a step: the lesson of the address.
+    Open(String, usize),
+    /// A lesson's file arrived (or could not be fetched): open it at the step.
+    Loaded {
+        name: &'static str,
+        steps: usize,
+        picked: bool,
+        file: Result<String, String>,
+    },
     Next,
     Back,
     Lang(Lang),
@@ -182,6 +191,9 @@ pub struct App {
     pub share_url: Option<String>,
     /// The lesson shown, if any: the cluster view then shows the lesson's run.
     pub lesson: Option<LessonMode>,
+    /// The lesson whose file is being fetched, if any (the lessons module fetches each lesson
+    /// when it is opened); a file that arrives for another name is dropped.
+    pub loading: Option<&'static str>,
     pub lang: Lang,
     pub answer_draft: String,
     /// The diagram's measured box (CSS px): the drawing's user unit is one CSS pixel.
@@ -268,21 +280,15 @@ impl Component for App {
         if let Some(e) = museum_error {
             error.get_or_insert(e);
         }
-        let lesson = match opened.lesson.as_deref() {
-            Some(name) => match LessonMode::open(name, opened.step.unwrap_or(0)) {
-                Ok(m) => {
-                    view_t = m.cluster().now().0 as f64;
-                    Some(m)
-                }
-                Err(e) => {
-                    error.get_or_insert(e);
-                    None
-                }
-            },
-            None => None,
-        };
+        // The lesson of the address opens when its file has arrived (a message to `update`).
+        if let Some(name) = &opened.lesson {
+            let steps = opened.step.unwrap_or(0);
+            ctx.link()
+                .send_message(Msg::Lesson(LessonMsg::Open(name.clone(), steps)));
+        }
         let lang = opened.lang.unwrap_or_else(remembered_lang);
-        let stopped = opened.until_ms.is_some() || opened.until_steps.is_some() || lesson.is_some();
+        let stopped =
+            opened.until_ms.is_some() || opened.until_steps.is_some() || opened.lesson.is_some();
         let link = ctx.link().clone();
         let timer = gloo_timers::callback::Interval::new(16, move || link.send_message(Msg::Tick));
         let link = ctx.link().clone();
@@ -338,7 +344,8 @@ impl Component for App {
             link_drop_pct: 0.0,
             setup,
             share_url: None,
-            lesson,
+            lesson: None,
+            loading: None,
             lang,
             answer_draft: String::new(),
             stage_px: crate::present::first_stage_px(),
@@ -354,7 +361,7 @@ impl Component for App {
         }
     }
 
-    fn update(&mut self, _ctx: &Context<Self>, msg: Msg) -> bool {
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
             Msg::Tick => return self.tick(),
             Msg::TogglePlay => self.playing = !self.playing,
@@ -466,7 +473,7 @@ impl Component for App {
             }
             Msg::Key(k) => match k.as_str() {
                 " " if self.lesson.as_ref().is_some_and(|m| m.animating()) => {
-                    self.lesson_msg(LessonMsg::PausePlayback)
+                    self.lesson_msg(ctx, LessonMsg::PausePlayback)
                 }
                 " " => self.playing = !self.playing,
                 "ArrowRight" => self.step(),
@@ -475,7 +482,7 @@ impl Component for App {
                 "Escape" if self.present => self.present = false,
                 _ => return false,
             },
-            Msg::Lesson(m) => self.lesson_msg(m),
+            Msg::Lesson(m) => self.lesson_msg(ctx, m),
             Msg::Museum(m) => self.museum_msg(m),
             Msg::StageView(v) => self.stage_view = v,
             Msg::ToggleTimers => self.show_timers = !self.show_timers,

@@ -63,3 +63,34 @@ pub fn base_url() -> String {
         .map(|h| h.split(['#', '?']).next().unwrap_or_default().to_string())
         .unwrap_or_default()
 }
+
+/// The text at `url` (relative to the page), or why not: the lessons module fetches the lesson
+/// files this way instead of carrying all twenty in its wasm.
+#[cfg(feature = "lessons")]
+pub async fn fetch_text(url: &str) -> Result<String, String> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().ok_or("no window")?;
+    let failed = |e: wasm_bindgen::JsValue| {
+        e.as_string()
+            .or_else(|| js_sys::Error::from(e).message().as_string())
+            .unwrap_or_else(|| "the request failed".into())
+    };
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(failed)?
+        .dyn_into()
+        .map_err(|_| "not an HTTP response".to_string())?;
+    if !response.ok() {
+        return Err(format!(
+            "HTTP {} {}",
+            response.status(),
+            response.status_text()
+        ));
+    }
+    JsFuture::from(response.text().map_err(failed)?)
+        .await
+        .map_err(failed)?
+        .as_string()
+        .ok_or_else(|| "the response is not text".into())
+}

@@ -117,9 +117,55 @@ pub fn title(entry: &(&str, &'static str, &'static str), lang: Lang) -> &'static
     }
 }
 
+/// The catalog name of `name` or of the only lesson starting with it (`01`), as the core's
+/// `lesson::find` resolves it: the lessons module fetches that lesson's file by this name.
+#[cfg(any(test, feature = "lessons"))]
+pub fn resolve(name: &str) -> Result<&'static str, String> {
+    if let Some((n, _, _)) = LESSONS.iter().find(|(n, _, _)| *n == name) {
+        return Ok(n);
+    }
+    let mut matches = LESSONS.iter().filter(|(n, _, _)| n.starts_with(name));
+    match (matches.next(), matches.next()) {
+        (Some((n, _, _)), None) if !name.is_empty() => Ok(n),
+        _ => Err(format!("not found: lesson {name:?}")),
+    }
+}
+
+/// Where the page fetches a lesson's file: `xtask build` copies `lessons/*.json` into
+/// `dist/lessons/`, relative to the page.
+pub fn file_url(name: &str) -> String {
+    format!("lessons/{name}.json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_resolve_as_the_core_finds_them() {
+        for probe in [
+            "01",
+            "01-startup-election",
+            "1",
+            "0",
+            "",
+            "99",
+            "2",
+            "20-znode-rules",
+        ] {
+            assert_eq!(
+                resolve(probe).ok(),
+                zablab_core::lesson::find(probe).ok().map(|(n, _)| n),
+                "{probe:?}"
+            );
+        }
+        assert_eq!(resolve("06"), Ok("06-recovery-trunc"));
+        assert!(resolve("99").is_err());
+        assert_eq!(
+            file_url("06-recovery-trunc"),
+            "lessons/06-recovery-trunc.json"
+        );
+    }
 
     #[test]
     fn the_picker_lists_every_lesson_file_with_its_titles() {

@@ -170,13 +170,22 @@ pub fn step_action(a: &LabAction) -> Result<StepAction, String> {
 }
 
 impl LessonMode {
-    /// The catalog lesson `name` (or a unique prefix such as `01`), after `steps` steps.
-    pub fn open(name: &str, steps: usize) -> Result<LessonMode, String> {
-        let (_, text) = zablab_core::lesson::find(name).map_err(|e| e.to_string())?;
+    /// The lesson in `text` (a lesson file, fetched by the page from `dist/lessons/`), after
+    /// `steps` steps.
+    pub fn from_file(text: &str, steps: usize) -> Result<LessonMode, String> {
         let run = LessonRun::new(parse(text)?).map_err(|e| e.to_string())?;
         let mut m = LessonMode::with_run(run);
         m.goto(steps);
         Ok(m)
+    }
+
+    /// The catalog lesson `name` (or a unique prefix such as `01`) from the files the core
+    /// embeds, after `steps` steps: for the native tests only (the browser fetches the file,
+    /// so that the twenty lesson files are not in the lessons module).
+    #[cfg(test)]
+    pub fn open(name: &str, steps: usize) -> Result<LessonMode, String> {
+        let (_, text) = zablab_core::lesson::find(name).map_err(|e| e.to_string())?;
+        LessonMode::from_file(text, steps)
     }
 
     fn with_run(run: LessonRun) -> LessonMode {

@@ -87,7 +87,8 @@ impl Lesson {
 }
 
 /// Every lesson file, in order: (name, JSON text). The same files are embedded in the
-/// browser lab, the `zablab` binary and the tests.
+/// `zablab` binary and the tests; the browser lab fetches them from `dist/lessons/` instead
+/// (its lessons module does not call this, so they stay out of its wasm).
 pub fn catalog() -> &'static [(&'static str, &'static str)] {
     macro_rules! lessons {
         ($($name:literal),* $(,)?) => {

@@ -1,12 +1,15 @@
 //! The component's lesson slot: the lesson link in the address bar and the lesson buttons
 //! ([`LessonMsg`]).
 
+use yew::Context;
+
 #[cfg(not(feature = "lessons"))]
 use crate::browser::navigate;
 use crate::browser::{base_url, lang_code, local_storage, replace_url, LANG_KEY};
-#[cfg(feature = "lessons")]
 use crate::lesson::LessonMode;
 
+#[cfg(feature = "lessons")]
+use super::Msg;
 use super::{App, LessonMsg, Selection};
 
 impl App {
@@ -38,9 +41,48 @@ impl App {
         }
     }
 
-    pub(super) fn lesson_msg(&mut self, msg: LessonMsg) {
+    /// Starts fetching lesson `name`'s file (`dist/lessons/NAME.json`); [`LessonMsg::Loaded`]
+    /// opens it at `steps` (`picked`: from the picker, else from the address). The lessons module carries no lesson file: each is fetched when
+    /// it is opened.
+    #[cfg(feature = "lessons")]
+    fn load_lesson(&mut self, ctx: &Context<App>, name: &str, steps: usize, picked: bool) {
+        let name = match crate::catalog::resolve(name) {
+            Ok(n) => n,
+            Err(e) if picked => {
+                self.error = Some(e);
+                return;
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+                return;
+            }
+        };
+        self.loading = Some(name);
+        let link = ctx.link().clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let file = crate::browser::fetch_text(&crate::catalog::file_url(name)).await;
+            link.send_message(Msg::Lesson(LessonMsg::Loaded {
+                name,
+                steps,
+                picked,
+                file,
+            }));
+        });
+    }
+
+    /// The lab page has no lesson engine: the lesson of the address is an error (`index.html`
+    /// loads the lessons module for `?lesson=`).
+    #[cfg(not(feature = "lessons"))]
+    fn load_lesson(&mut self, _ctx: &Context<App>, name: &str, steps: usize, _picked: bool) {
+        if let Err(e) = LessonMode::open(name, steps) {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    pub(super) fn lesson_msg(&mut self, ctx: &Context<App>, msg: LessonMsg) {
         match msg {
             LessonMsg::Pick(name) if name.is_empty() => {
+                self.loading = None;
                 if self.lesson.take().is_some() {
                     replace_url(&base_url());
                 }
@@ -56,19 +98,46 @@ impl App {
                 lang_code(self.lang)
             )),
             #[cfg(feature = "lessons")]
-            LessonMsg::Pick(name) => match LessonMode::open(&name, 0) {
-                Ok(m) => {
-                    self.lesson = Some(m);
-                    self.playing = false;
-                    self.selection = Selection::None;
-                    self.error = None;
-                    self.share_url = None;
-                    self.answer_draft.clear();
-                    self.sync_view_t();
-                    self.lesson_url();
+            LessonMsg::Pick(name) => self.load_lesson(ctx, &name, 0, true),
+            LessonMsg::Open(name, steps) => self.load_lesson(ctx, &name, steps, false),
+            LessonMsg::Loaded { name, .. } if self.loading != Some(name) => {}
+            LessonMsg::Loaded {
+                name,
+                steps,
+                picked,
+                file,
+            } => {
+                self.loading = None;
+                let opened = file
+                    .map_err(|e| {
+                        format!(
+                            "could not load lesson {name} ({}): {e}. Check the connection and reload the page.",
+                            crate::catalog::file_url(name)
+                        )
+                    })
+                    .and_then(|text| LessonMode::from_file(&text, steps));
+                match opened {
+                    // The lesson of the address: as if it had opened with the page.
+                    Ok(m) if !picked => {
+                        self.lesson = Some(m);
+                        self.sync_view_t();
+                    }
+                    Ok(m) => {
+                        self.lesson = Some(m);
+                        self.playing = false;
+                        self.selection = Selection::None;
+                        self.error = None;
+                        self.share_url = None;
+                        self.answer_draft.clear();
+                        self.sync_view_t();
+                        self.lesson_url();
+                    }
+                    Err(e) if !picked => {
+                        self.error.get_or_insert(e);
+                    }
+                    Err(e) => self.error = Some(e),
                 }
-                Err(e) => self.error = Some(e),
-            },
+            }
             LessonMsg::Next => self.step(),
             LessonMsg::Back => self.step_back(),
             LessonMsg::Lang(l) => {
