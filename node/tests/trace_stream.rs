@@ -126,3 +126,106 @@ fn a_reader_that_falls_behind_is_told_how_many_records_it_skipped() {
 }
 
 const RECORDS: u64 = 150_000;
+
+/// One WebSocket text frame from the server (unmasked, as RFC 6455 requires of servers).
+fn read_text_frame(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).expect("frame header");
+    assert_eq!(h[0], 0x81, "a final text frame");
+    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+    let len = match h[1] & 0x7F {
+        126 => {
+            let mut b = [0u8; 2];
+            s.read_exact(&mut b).expect("length");
+            u16::from_be_bytes(b) as usize
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            s.read_exact(&mut b).expect("length");
+            usize::try_from(u64::from_be_bytes(b)).expect("length fits")
+        }
+        n => n as usize,
+    };
+    assert!(len < 1 << 20, "a record of {len} bytes");
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).expect("payload");
+    String::from_utf8(payload).expect("text frames are UTF-8")
+}
+
+/// Sends a WebSocket opening handshake from `origin` and returns the reply's head.
+fn handshake(addr: &str, origin: &str) -> (std::net::TcpStream, String) {
+    use std::io::{Read, Write};
+    let mut s = wait_for(LIMIT, "the trace port", || {
+        std::net::TcpStream::connect(addr).ok()
+    });
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Origin: {origin}\r\n\r\n"
+    )
+    .expect("handshake");
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert!(head.len() < 4096, "reply head too long");
+        s.read_exact(&mut b).expect("reply");
+        head.push(b[0]);
+    }
+    (s, String::from_utf8(head).expect("ASCII head"))
+}
+
+#[test]
+fn a_browser_reads_the_same_records_over_a_websocket() {
+    use zablab_core::trace::{TraceHeader, TraceRecord, TRACE_FORMAT_VERSION};
+    let dir = TempDir::new("trace-ws");
+    let port = free_base_port(2);
+    let trace_addr = format!("127.0.0.1:{}", port + 1);
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(&data).expect("dataDir");
+    let cfg = dir.0.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
+            data.display()
+        ),
+    )
+    .expect("zoo.cfg");
+    let _server = Server::start(
+        &cfg,
+        &["--trace-addr", &trace_addr, "--trace-wait", "20000"],
+        &dir.0.join("server.log"),
+    );
+    let (mut ws, head) = handshake(&trace_addr, "http://127.0.0.1:8000");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    // RFC 6455 §1.3's example key and its accept value.
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+        "{head}"
+    );
+    let header: TraceHeader = serde_json::from_str(&read_text_frame(&mut ws)).expect("header");
+    assert_eq!(header.version, TRACE_FORMAT_VERSION);
+    let mut kinds = Vec::new();
+    while !kinds.contains(&"LeaderEstablished") {
+        assert!(kinds.len() < 10_000, "no LeaderEstablished in {kinds:?}");
+        let text = read_text_frame(&mut ws);
+        let r: TraceRecord = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("a frame is not a TraceRecord ({e}): {text}"));
+        kinds.push(match &r.event {
+            HostEvent::Started => "Started",
+            HostEvent::Persist { .. } => "Persist",
+            HostEvent::Peer(ev) => ev.name(),
+            _ => "other",
+        });
+    }
+    assert_eq!(kinds.first(), Some(&"Started"), "{kinds:?}");
+    assert!(kinds.contains(&"Persist"), "{kinds:?}");
+
+    // A page from elsewhere cannot read it through the user's browser.
+    let (_s, head) = handshake(&trace_addr, "http://evil.example");
+    assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
+}

@@ -12,6 +12,7 @@
 //! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn and request records, snapshots |
 //! | [`txn`] | ZooKeeper's transaction records (CreateTxn, SetDataTxn, ErrorTxn, MultiTxn, ...) |
 //! | [`zk_files`] | Apache ZooKeeper 3.8's `log.*` and `snapshot.*` files |
+//! | [`websocket`] | RFC 6455's opening handshake and text frames (the trace stream to a browser) |
 
 pub mod java_text;
 pub mod jute;
@@ -19,5 +20,6 @@ pub mod machine;
 pub mod proto;
 pub mod tree_machine;
 pub mod txn;
+pub mod websocket;
 pub mod wire;
 pub mod zk_files;

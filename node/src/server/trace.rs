@@ -1,8 +1,12 @@
 //! `--trace-addr`: this server's trace in the one trace format both hosts write
-//! (`zablab_core::trace::record`, docs/trace-format.md): a [`TraceHeader`] line, then one
-//! [`TraceRecord`] per line, serde JSON, to any client connected over plain TCP. The simulator
-//! keeps the same records, so a reader (the lab, a test) reads a real server as it reads a
-//! simulated one.
+//! (`zablab_core::trace::record`, docs/trace-format.md): a [`TraceHeader`], then one
+//! [`TraceRecord`] per message, serde JSON. The simulator keeps the same records, so a reader
+//! (the lab, a test) reads a real server as it reads a simulated one.
+//!
+//! One port, two framings: a reader that opens with a WebSocket handshake (a browser:
+//! `new WebSocket("ws://127.0.0.1:PORT/")`, from a page of this machine) gets one text frame per
+//! record (`codec/websocket.rs`); a reader that sends nothing for [`SNIFF`] gets one line per
+//! record over plain TCP (`nc`, the tests).
 //!
 //! A slow reader loses records, and is told how many by a `Skipped` record, rather than slowing
 //! the server: records go through one bounded broadcast ring ([`RING_RECORDS`] lines of at most
@@ -12,12 +16,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use zablab_core::time::Instant;
 use zablab_core::trace::{HostEvent, TraceHeader, TraceRecord};
 use zablab_core::zxid::Sid;
+
+use crate::codec::websocket;
 
 /// Lines the ring holds for the slowest reader before it starts skipping. A record is a few
 /// hundred bytes at most (the largest, `VoteReceived`, carries two votes and a notification),
@@ -26,6 +32,12 @@ pub const RING_RECORDS: usize = 16384;
 
 /// How long one line may take to reach a reader's socket before the reader is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a new reader has to start a WebSocket handshake before it is read as plain lines.
+pub const SNIFF: Duration = Duration::from_millis(300);
+
+/// How long a WebSocket handshake may take to arrive whole.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Readers at once; more are refused (closed at once), so trace readers cannot pile up tasks.
 pub const MAX_READERS: usize = 16;
@@ -70,12 +82,70 @@ impl TracePublisher {
     }
 }
 
-async fn write_line(s: &mut TcpStream, line: &str) -> bool {
+/// How a reader gets its records.
+#[derive(Clone, Copy)]
+enum Framing {
+    /// One JSON object per line.
+    Lines,
+    /// One JSON object per WebSocket text frame.
+    WebSocket,
+}
+
+async fn write_line(s: &mut TcpStream, framing: Framing, line: &str) -> bool {
     let write = async {
-        s.write_all(line.as_bytes()).await?;
-        s.write_all(b"\n").await
+        match framing {
+            Framing::Lines => {
+                s.write_all(line.as_bytes()).await?;
+                s.write_all(b"\n").await
+            }
+            Framing::WebSocket => s.write_all(&websocket::text_frame(line)).await,
+        }
     };
     matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
+}
+
+/// Tells a WebSocket reader from a plain one, and completes the WebSocket handshake; `None`
+/// when the handshake was refused (the refusal is sent) or failed.
+async fn negotiate(s: &mut TcpStream) -> Option<Framing> {
+    let mut first = [0u8; 4];
+    match tokio::time::timeout(SNIFF, s.peek(&mut first)).await {
+        Ok(Ok(4)) if &first == b"GET " => {}
+        Ok(Ok(n)) if n > 0 && b"GET "[..n] == first[..n] => {
+            // A handshake still arriving: read it below.
+        }
+        Ok(Ok(0)) => return None, // closed
+        Ok(Ok(_)) | Err(_) => return Some(Framing::Lines),
+        Ok(Err(_)) => return None,
+    }
+    let mut head = Vec::with_capacity(1024);
+    let read = async {
+        let mut buf = [0u8; 1024];
+        while !websocket::head_complete(&head) && head.len() <= websocket::MAX_REQUEST_BYTES {
+            let n = s.read(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        Some(())
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, read).await.ok()??;
+    let reply = match websocket::parse_upgrade(&head) {
+        Ok(up) if websocket::origin_allowed(up.origin.as_deref()) => {
+            Ok(websocket::accept_response(&up))
+        }
+        Ok(_) => Err(websocket::refusal(
+            "403 Forbidden",
+            "the trace stream is only for pages served from this machine",
+        )),
+        Err(why) => Err(websocket::refusal("400 Bad Request", why)),
+    };
+    let (bytes, framing) = match &reply {
+        Ok(r) => (r.as_bytes(), Some(Framing::WebSocket)),
+        Err(r) => (r.as_bytes(), None),
+    };
+    let sent = tokio::time::timeout(WRITE_TIMEOUT, s.write_all(bytes)).await;
+    matches!(sent, Ok(Ok(()))).then_some(framing).flatten()
 }
 
 /// One reader: the header, then every record, a `Skipped` record where it fell behind.
@@ -85,7 +155,10 @@ async fn stream_to(
     header: String,
     node: Sid,
 ) {
-    if !write_line(&mut s, &header).await {
+    let Some(framing) = negotiate(&mut s).await else {
+        return;
+    };
+    if !write_line(&mut s, framing, &header).await {
         return;
     }
     let mut skipped = 0u64;
@@ -108,12 +181,12 @@ async fn stream_to(
             let Ok(gap) = serde_json::to_string(&gap) else {
                 return;
             };
-            if !write_line(&mut s, &gap).await {
+            if !write_line(&mut s, framing, &gap).await {
                 return;
             }
             skipped = 0;
         }
-        if !write_line(&mut s, &line).await {
+        if !write_line(&mut s, framing, &line).await {
             return;
         }
     }
