@@ -178,7 +178,10 @@ fn replay_log(bytes: &[u8]) {
     }
     if let Some((at, _)) = file.bad_tail {
         let end = file.entries.last().map_or(0, |r| r.end);
-        assert!(at >= end && at as usize <= bytes.len(), "the cut is after the last record");
+        assert!(
+            at >= end && at as usize <= bytes.len(),
+            "the cut is after the last record"
+        );
     }
 }
 
@@ -203,7 +206,11 @@ pub fn snapshot(data: &[u8]) {
     if let Ok(snap) = Store::<DataTree>::decode_snapshot(data, 0x1_0000_0005) {
         let again = DataTree::write_snapshot_file(&snap, zablab_core::Zxid(0x1_0000_0005));
         let back = DataTree::read_snapshot_file(&again);
-        assert_eq!(back.ok(), Some(snap), "a written snapshot reads back the same");
+        assert_eq!(
+            back.ok(),
+            Some(snap),
+            "a written snapshot reads back the same"
+        );
     }
     let mut body = Vec::with_capacity(data.len() + 8);
     jute::put_i64(&mut body, data.len() as i64);

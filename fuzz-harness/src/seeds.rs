@@ -8,12 +8,11 @@ use zablab_core::machine::TxnContext;
 use zablab_core::message::{Forwarded, Message, Notification, PeerState, SessionTouch};
 use zablab_core::tree::{DataTree, Request, Txn, WriteOp};
 use zablab_core::{StateMachine, Zxid};
-use zablab_node::codec::jute::{self, put_bool, put_buffer, put_i32, put_i64, put_ustring};
+use zablab_node::codec::jute::{put_bool, put_buffer, put_i32, put_i64, put_ustring};
 use zablab_node::codec::machine::NodeMachine;
 use zablab_node::codec::proto::{self, op, ClientRequest, ConnectRequest};
 use zablab_node::codec::wire;
 use zablab_node::codec::zk_files::txn_log;
-use zablab_node::server::storage;
 
 fn put_str(w: &mut Vec<u8>, s: &str) {
     put_ustring(w, Some(s));
@@ -420,6 +419,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
 mod tests {
     use super::*;
     use zablab_node::codec::jute::Reader;
+    use zablab_node::server::storage;
 
     /// The seeds are valid inputs: each decodes, so the fuzzer starts past the framing.
     #[test]

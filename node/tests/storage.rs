@@ -302,7 +302,11 @@ fn an_old_format_log_is_refused_with_a_clear_error_and_left_untouched() {
     drop(s);
     let file = log_files(&dir).pop().expect("a log file");
     let bytes = std::fs::read(&file).expect("read");
-    assert_eq!(&bytes[..8], b"ZKLG\0\0\0\x02", "this build writes ZooKeeper's version 2");
+    assert_eq!(
+        &bytes[..8],
+        b"ZKLG\0\0\0\x02",
+        "this build writes ZooKeeper's version 2"
+    );
     let mut old = Vec::new();
     for v in [i32::from_be_bytes(*b"ZKLG"), 3] {
         jute::put_i32(&mut old, v);
@@ -324,7 +328,11 @@ fn an_old_format_log_is_refused_with_a_clear_error_and_left_untouched() {
         "{msg}"
     );
     assert!(msg.contains(&file.display().to_string()), "{msg}");
-    assert_eq!(std::fs::read(&file).expect("read"), old, "the old log is not cut");
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        old,
+        "the old log is not cut"
+    );
 }
 
 /// A snapshot of ZabLab's former layout (a zxid after the header, then the quorum snapshot
@@ -435,14 +443,21 @@ fn zookeepers_padding_digests_and_start_snapshot_read_back() {
     std::fs::write(&file, &bytes).expect("write");
     let (d, report) = open(&dir).recover().expect("recover");
     assert!(!report.cut_tail, "{:?}", report.lines);
-    assert_eq!(d.snapshot, None, "snapshot.0 of the empty machine is no snapshot");
+    assert_eq!(
+        d.snapshot, None,
+        "snapshot.0 of the empty machine is no snapshot"
+    );
     assert_eq!(d.log, (1..=3).map(logged).collect::<Vec<_>>());
     let mut s = open(&dir);
     s.apply(&PersistOp::Append(entry(4))).expect("append");
     s.sync().expect("sync");
     drop(s);
     assert_eq!(log_files(&dir).len(), 2, "a new file after the padded one");
-    assert_eq!(std::fs::read(&file).expect("read"), bytes, "the padded file is unchanged");
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        bytes,
+        "the padded file is unchanged"
+    );
     let (d, _) = open(&dir).recover().expect("recover");
     assert_eq!(d.log, (1..=4).map(logged).collect::<Vec<_>>());
 }

@@ -332,7 +332,12 @@ fn recovery_equals_the_model_after_every_request_and_at_every_torn_byte() {
         drop(store);
         // And a plain reopen of the original directory (no copy) agrees too.
         let (reopened, _) = open(&root).recover().expect("recover");
-        assert_eq!(reopened, as_stored(&model), "seed {seed}: [{}]", describe(&ops));
+        assert_eq!(
+            reopened,
+            as_stored(&model),
+            "seed {seed}: [{}]",
+            describe(&ops)
+        );
     }
     println!("{SEEDS} sequences: {checked} crash points between requests, {torn_cuts} torn tails");
     assert!(checked > SEEDS * 4, "sequences too short to test anything");

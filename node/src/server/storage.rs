@@ -140,7 +140,10 @@ pub fn read_log_bytes<M: NodeMachine>(
     let log = match txn_log::read_log(bytes, MAX_RECORD_BYTES) {
         Ok(log) => log,
         Err(ZkFileError::UnsupportedVersion(former::FORMER_LOG_VERSION)) => {
-            return Err(format!("{OLD_LOG_FORMAT_ERROR}; {}", former::FORMER_LAYOUT_HINT))
+            return Err(format!(
+                "{OLD_LOG_FORMAT_ERROR}; {}",
+                former::FORMER_LAYOUT_HINT
+            ))
         }
         Err(e) => return Err(format!("not a ZooKeeper 3.8 transaction log: {e}")),
     };
@@ -244,7 +247,10 @@ impl<M: NodeMachine> Store<M> {
     pub fn decode_snapshot(bytes: &[u8], name_zxid: i64) -> Result<M::Snapshot, String> {
         M::read_snapshot_file(bytes).map_err(|e| {
             if former::is_former_snapshot::<M>(bytes, name_zxid) {
-                format!("{OLD_SNAPSHOT_FORMAT_ERROR}; {}", former::FORMER_LAYOUT_HINT)
+                format!(
+                    "{OLD_SNAPSHOT_FORMAT_ERROR}; {}",
+                    former::FORMER_LAYOUT_HINT
+                )
             } else {
                 e.to_string()
             }
@@ -347,8 +353,7 @@ impl<M: NodeMachine> Store<M> {
     /// Starts the log file whose first record is `first`: `snapshot.0` first if the store is
     /// empty, then the header, fsync'd with its directory entry before any record goes in.
     fn open_log(&mut self, first: Zxid) -> io::Result<BufWriter<File>> {
-        if list(&self.snap_dir, "snapshot")?.is_empty() && list(&self.log_dir, "log")?.is_empty()
-        {
+        if list(&self.snap_dir, "snapshot")?.is_empty() && list(&self.log_dir, "log")?.is_empty() {
             let path = self.snap_dir.join(snapshot_file_name(0));
             write_atomic(&path, &Self::empty_snapshot_file())?;
         }

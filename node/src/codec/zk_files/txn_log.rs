@@ -311,6 +311,54 @@ mod tests {
         out
     }
 
+    /// A log entry's record is ZooKeeper's TxnHeader and the machine's record; it reads back
+    /// without its origin, with or without the TxnDigest ZooKeeper appends, and anything else
+    /// after the record is refused.
+    #[test]
+    fn entries_read_back_with_or_without_a_txn_digest() {
+        use zablab_core::machine::ChainMachine;
+        let e = LogEntry {
+            zxid: Zxid::new(3, 9),
+            time_ms: 1_700_000_000_123,
+            origin: Some((2, 77)),
+            txn: 0xdead_beef_u64,
+        };
+        let mut txn = Vec::new();
+        write_entry::<ChainMachine>(&e, &mut txn);
+        assert_eq!(txn.len(), TXN_HEADER_BYTES + 8);
+        let h = TxnHeader::read(&mut Reader::new(&txn)).unwrap();
+        assert_eq!(
+            (h.zxid, h.time, h.txn_type),
+            (Zxid::new(3, 9).0 as i64, e.time_ms as i64, 5)
+        );
+        let stored = LogEntry { origin: None, ..e };
+        assert_eq!(read_entry::<ChainMachine>(&txn), Ok((stored.clone(), None)));
+        let digest = TxnDigest {
+            version: 2,
+            tree_digest: -5,
+        };
+        let mut with = txn.clone();
+        digest.write(&mut with);
+        assert_eq!(
+            read_entry::<ChainMachine>(&with),
+            Ok((stored, Some(digest)))
+        );
+        for bad in [
+            &txn[..txn.len() - 1],
+            &with[..with.len() - 1],
+            &[0u8; 31][..],
+        ] {
+            assert!(
+                read_entry::<ChainMachine>(bad).is_err(),
+                "{} bytes",
+                bad.len()
+            );
+        }
+        let mut extra = with.clone();
+        extra.push(0);
+        assert!(read_entry::<ChainMachine>(&extra).is_err());
+    }
+
     #[test]
     fn records_read_back_with_their_headers_and_bytes() {
         let bytes = log(3);
