@@ -1,6 +1,7 @@
 //! One data directory, two servers: a `zablab server` starts on the dataDir an Apache
 //! ZooKeeper 3.8 standalone wrote and serves the same tree (every znode's data, Stat and ACL,
-//! the ephemeral of a session still open, the sequence counters), continuing its zxids; and
+//! the ephemeral of a session still open, the sequence counters), continuing its zxids, and
+//! ZooKeeper then starts on what both wrote; and
 //! Apache ZooKeeper starts on the dataDir a ZabLab server wrote (its snapshot and its log) and
 //! serves the same, finding no digest mismatch. The store writes ZooKeeper's files
 //! (`node/src/server/storage.rs`, `node/src/codec/zk_files/`), so no conversion runs in
@@ -220,8 +221,35 @@ async fn zablab_serves_the_data_dir_apache_zookeeper_wrote_and_continues_it() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(gone, "keeper's session (8 s) never expired on ZabLab");
+    let zablab_tree = read_tree(&c).await;
     c.close().await.unwrap();
-    drop(server);
+    let zablab_last = served_zxid(&server.client);
+    let mut server = server;
+    assert!(
+        server.terminate(LIMIT).is_some_and(|st| st.success()),
+        "ZabLab stops on SIGTERM"
+    );
+
+    // 4. And back: ZooKeeper on the same dataDir replays its own log and then ZabLab's (a
+    //    file of its own after ZooKeeper's pre-allocated one) and serves what ZabLab did.
+    let zk = RealZk::start(&tmp.0, &data, free_port(), &[]);
+    assert_eq!(
+        served_zxid(&zk.addr),
+        zablab_last,
+        "every ZabLab txn replayed"
+    );
+    let c = connect(&zk.addr, 10_000).await;
+    c.add_auth("digest", b"bob:pw").await.unwrap();
+    let back = read_tree(&c).await;
+    assert_eq!(back, zablab_tree, "ZooKeeper serves what ZabLab served");
+    assert!(back.iter().any(|s| s.path == "/after") && !back.iter().any(|s| s.path == "/e"));
+    c.close().await.unwrap();
+    let mntr = common::four_letter(&zk.addr, "mntr").expect("mntr answers");
+    assert!(
+        mntr.lines().any(|l| l == "zk_digest_mismatches_count\t0"),
+        "no digest mismatch:\n{mntr}"
+    );
+    drop(zk);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

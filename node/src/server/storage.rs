@@ -18,7 +18,7 @@
 //!   reported, cut (the file truncated there, later files removed) and never applied. A file
 //!   that is no ZooKeeper log, a checksummed record that does not decode, or zxids that go
 //!   back refuse the start-up with the file named and nothing touched: that is not a crash
-//!   mid-write. So are ZabLab's former files ([`former`]).
+//!   mid-write. So are ZabLab's former files (`storage/former.rs`).
 //! * **Origins are not stored.** A `LogEntry`'s `origin` names the server whose client waits
 //!   for the reply; ZooKeeper's record has no such field. Recovered entries come back with
 //!   `None`, which is what they mean after a restart: the core replies only to a tag in its
