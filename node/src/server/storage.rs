@@ -303,7 +303,6 @@ impl<M: NodeMachine> Store<M> {
             }
             read.push(file);
         }
-        let mut cut_from: Option<usize> = None;
         for (i, file) in read.into_iter().enumerate() {
             let path = &files[i].1;
             durable.log.extend(
@@ -318,26 +317,14 @@ impl<M: NodeMachine> Store<M> {
                     "corrupt or torn log tail in {}: {why}; cutting it at byte {at}",
                     path.display()
                 ));
-                if at <= FILE_HEADER_BYTES as u64 {
-                    fs::remove_file(path)?;
-                } else {
-                    let f = OpenOptions::new().write(true).open(path)?;
-                    f.set_len(at)?;
-                    f.sync_all()?;
+                for removed in self.cut_log(&files, i, at)? {
+                    report.lines.push(format!(
+                        "removing log {} that follows the cut",
+                        removed.display()
+                    ));
                 }
-                cut_from = Some(i + 1);
                 break;
             }
-        }
-        if let Some(from) = cut_from {
-            for (_, path) in &files[from..] {
-                report.lines.push(format!(
-                    "removing log {} that follows the cut",
-                    path.display()
-                ));
-                fs::remove_file(path)?;
-            }
-            fsync_dir(&self.log_dir)?;
         }
         let last_epoch = durable.last_logged_zxid().epoch();
         durable.current_epoch = self
@@ -423,30 +410,45 @@ impl<M: NodeMachine> Store<M> {
         write_atomic(&path, &M::write_snapshot_file(snapshot, zxid))
     }
 
+    /// Cuts the log at byte `at` of `files[i]` (all of it when `at` is within the header) and
+    /// removes every later file, newest first and before the cut, so a crash in between
+    /// leaves a prefix of the old log, never a log with a gap. Returns the later files removed.
+    fn cut_log(&self, files: &[(i64, PathBuf)], i: usize, at: u64) -> io::Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        for (_, later) in files[i + 1..].iter().rev() {
+            fs::remove_file(later)?;
+            removed.push(later.clone());
+        }
+        if !removed.is_empty() {
+            fsync_dir(&self.log_dir)?;
+        }
+        let path = &files[i].1;
+        if at <= FILE_HEADER_BYTES as u64 {
+            fs::remove_file(path)?;
+            fsync_dir(&self.log_dir)?;
+        } else {
+            let f = OpenOptions::new().write(true).open(path)?;
+            f.set_len(at)?;
+            f.sync_all()?;
+        }
+        removed.reverse();
+        Ok(removed)
+    }
+
     fn truncate(&mut self, zxid: Zxid) -> io::Result<()> {
         self.close_log()?;
         let files = list(&self.log_dir, "log")?;
-        let mut cut_from = files.len();
         for (i, (_, path)) in files.iter().enumerate() {
             let bytes = fs::read(path)?;
             let file = read_log_bytes::<M>(&bytes, 0).map_err(|why| refused(path, why))?;
             let entries = &file.entries;
             if let Some(pos) = entries.iter().position(|r| r.entry.zxid > zxid) {
-                if pos == 0 {
-                    cut_from = i;
-                } else {
-                    let f = OpenOptions::new().write(true).open(path)?;
-                    f.set_len(entries[pos - 1].end)?;
-                    f.sync_all()?;
-                    cut_from = i + 1;
-                }
+                let at = pos.checked_sub(1).map_or(0, |before| entries[before].end);
+                self.cut_log(&files, i, at)?;
                 break;
             }
         }
-        for (_, path) in files.iter().skip(cut_from) {
-            fs::remove_file(path)?;
-        }
-        fsync_dir(&self.log_dir)
+        Ok(())
     }
 
     fn remove_all(&mut self, prefix: &str, dir: &Path) -> io::Result<()> {
