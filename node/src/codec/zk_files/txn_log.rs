@@ -132,9 +132,21 @@ pub fn read_entry<M: NodeMachine>(
         txn_type: h.txn_type,
     };
     let body = r.rest();
-    // The machine's reader wants exactly its record: try the bytes as they are (ZabLab writes
-    // no digest), then without a trailing TxnDigest (what ZooKeeper writes).
-    let (machine_txn, digest) = match M::read_txn(ids, &mut Reader::new(body)) {
+    // Exactly the machine's record, nothing after it (whatever the machine's reader checks).
+    let exact = |record: &[u8]| -> Result<M::Txn, JuteError> {
+        let mut r = Reader::new(record);
+        let t = M::read_txn(ids, &mut r)?;
+        if !r.is_empty() {
+            return crate::codec::jute::malformed(format!(
+                "{} bytes after the txn record",
+                r.remaining()
+            ));
+        }
+        Ok(t)
+    };
+    // Try the bytes as they are (ZabLab writes no digest), then without a trailing TxnDigest
+    // (what ZooKeeper writes).
+    let (machine_txn, digest) = match exact(body) {
         Ok(t) => (t, None),
         Err(whole) if body.len() >= TXN_DIGEST_BYTES => {
             let (record, tail) = body.split_at(body.len() - TXN_DIGEST_BYTES);
@@ -143,7 +155,7 @@ pub fn read_entry<M: NodeMachine>(
                 version: d.i32()?,
                 tree_digest: d.i64()?,
             };
-            match M::read_txn(ids, &mut Reader::new(record)) {
+            match exact(record) {
                 Ok(t) => (t, Some(digest)),
                 Err(_) => return Err(txn_error(&h, whole)),
             }
