@@ -163,53 +163,60 @@ fn fix_log_checksums(bytes: &mut [u8]) {
 }
 
 fn replay_log(bytes: &[u8]) {
-    let (records, _bad_tail) = storage::read_log_bytes(bytes, 0);
+    // A refused file is a clean error; a read one has whole records in zxid order.
+    let Ok(file) = storage::read_log_bytes::<DataTree>(bytes, 0) else {
+        return;
+    };
     let mut last = 0;
-    for rec in records {
-        assert!(
-            rec.zxid > last || last == 0,
-            "records come back in zxid order"
-        );
+    for rec in &file.entries {
+        assert!(rec.entry.zxid.0 > last, "records come back in zxid order");
         assert!(
             rec.end as usize <= bytes.len(),
             "a record ends inside the file"
         );
-        last = rec.zxid;
-        if wire::read_txn_entry::<DataTree>(&rec.txn).is_err() {
-            return; // recovery stops at an undecodable txn
-        }
+        last = rec.entry.zxid.0;
+    }
+    if let Some((at, _)) = file.bad_tail {
+        let end = file.entries.last().map_or(0, |r| r.end);
+        assert!(
+            at >= end && at as usize <= bytes.len(),
+            "the cut is after the last record"
+        );
     }
 }
 
-/// `txn_log`: a `log.<zxid>` file as recovery reads it: header, records (checksum, length,
-/// txn, 0x42), each txn decoded as a data-tree transaction. Run as given and, when it starts
+/// `txn_log`: a `log.<zxid>` file as recovery reads it: ZooKeeper's header, records (checksum,
+/// length, txn, 'B'), each txn decoded as a data-tree transaction (TxnHeader, record, an
+/// optional TxnDigest). Run as given and, when it starts
 /// with a log header, again with every record's checksum made right.
 pub fn txn_log(data: &[u8]) {
     replay_log(data);
-    if data.len() > 16 && data[..4] == storage::LOG_MAGIC.to_be_bytes() {
+    if data.len() > 16 && data[..4] == *b"ZKLG" {
         let mut fixed = data.to_vec();
         fix_log_checksums(&mut fixed);
         replay_log(&fixed);
     }
 }
 
-/// `snapshot`: a `snapshot.<zxid>` file as recovery reads it (header, zxid, body, Adler-32,
-/// "/"), and the input as a sealed snapshot body (the same file with a correct seal around it),
-/// which reaches the data tree's snapshot decoder behind the checksum.
+/// `snapshot`: a `snapshot.<zxid>` file as recovery reads it (ZooKeeper's FileSnap layout:
+/// sessions, ACL cache, nodes, seals, digest), and the input as the SNAP sync body (the data
+/// tree's quorum snapshot decoder). A file that loads is written again and reads back the
+/// same (the next snapshot a server writes from it).
 pub fn snapshot(data: &[u8]) {
-    let _ = Store::<DataTree>::decode_snapshot(data);
-    let mut file = Vec::with_capacity(data.len() + 48);
-    jute::put_i32(&mut file, storage::SNAP_MAGIC);
-    jute::put_i32(&mut file, 2);
-    jute::put_i64(&mut file, -1);
-    jute::put_i64(&mut file, 0x1_0000_0005);
-    jute::put_i64(&mut file, data.len() as i64);
-    file.extend_from_slice(data);
-    let sum = jute::adler32(&file) as i64;
-    jute::put_i64(&mut file, sum);
-    jute::put_ustring(&mut file, Some("/"));
-    if let Ok((_, snap)) = Store::<DataTree>::decode_snapshot(&file) {
-        // A snapshot that loads can be written again (the next snapshot, a SNAP to a learner).
+    if let Ok(snap) = Store::<DataTree>::decode_snapshot(data, 0x1_0000_0005) {
+        let again = DataTree::write_snapshot_file(&snap, zablab_core::Zxid(0x1_0000_0005));
+        let back = DataTree::read_snapshot_file(&again);
+        assert_eq!(
+            back.ok(),
+            Some(snap),
+            "a written snapshot reads back the same"
+        );
+    }
+    let mut body = Vec::with_capacity(data.len() + 8);
+    jute::put_i64(&mut body, data.len() as i64);
+    body.extend_from_slice(data);
+    if let Ok(snap) = DataTree::read_snapshot(&mut Reader::new(&body)) {
+        // A snapshot that loads can be written again (a SNAP to a learner).
         let mut out = Vec::new();
         DataTree::write_snapshot(&snap, &mut out);
         let again = DataTree::read_snapshot(&mut Reader::new(&out));

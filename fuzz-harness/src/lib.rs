@@ -18,8 +18,8 @@
 //! | `election` | `election::read_handshake` then `election::read_frames` | election port |
 //! | `quorum_packet` | [`zablab_node::codec::wire::decode_quorum`] over a stream | quorum port |
 //! | `zoo_cfg` | `NodeConfig::parse` + `validate` + `peer_config` | zoo.cfg |
-//! | `txn_log` | `storage::read_log_bytes` + `wire::read_txn_entry` | `log.<zxid>` files |
-//! | `snapshot` | `Store::decode_snapshot` + `DataTree::read_snapshot` | `snapshot.<zxid>` files |
+//! | `txn_log` | `storage::read_log_bytes` (`zk_files::txn_log`: ZooKeeper's records) | `log.<zxid>` files |
+//! | `snapshot` | `Store::decode_snapshot` (`zk_files::snapshot`) + `DataTree::read_snapshot` | `snapshot.<zxid>` files, SNAP bodies |
 //! | `peer` | [`zablab_core::Peer::step`] on an [`arbitrary`] script | (structure-aware) |
 #![forbid(unsafe_code)]
 

@@ -8,11 +8,11 @@ use zablab_core::machine::TxnContext;
 use zablab_core::message::{Forwarded, Message, Notification, PeerState, SessionTouch};
 use zablab_core::tree::{DataTree, Request, Txn, WriteOp};
 use zablab_core::{StateMachine, Zxid};
-use zablab_node::codec::jute::{self, put_bool, put_buffer, put_i32, put_i64, put_ustring};
+use zablab_node::codec::jute::{put_bool, put_buffer, put_i32, put_i64, put_ustring};
 use zablab_node::codec::machine::NodeMachine;
 use zablab_node::codec::proto::{self, op, ClientRequest, ConnectRequest};
 use zablab_node::codec::wire;
-use zablab_node::server::storage;
+use zablab_node::codec::zk_files::txn_log;
 
 fn put_str(w: &mut Vec<u8>, s: &str) {
     put_ustring(w, Some(s));
@@ -341,33 +341,17 @@ fn election_streams() -> Vec<Vec<u8>> {
 }
 
 fn log_file() -> Vec<u8> {
-    let mut w = Vec::new();
-    put_i32(&mut w, storage::LOG_MAGIC);
-    put_i32(&mut w, storage::LOG_FORMAT_VERSION);
-    put_i64(&mut w, 0);
+    let mut w = txn_log::log_file_header();
     for (i, t) in txns().into_iter().take(6).enumerate() {
         let mut txn = Vec::new();
-        wire::write_txn_entry::<DataTree>(&entry(i as u32 + 1, t), &mut txn);
-        put_i64(&mut w, jute::adler32(&txn) as i64);
-        put_i32(&mut w, txn.len() as i32);
-        w.extend_from_slice(&txn);
-        w.push(0x42);
+        txn_log::write_entry::<DataTree>(&entry(i as u32 + 1, t), &mut txn);
+        txn_log::append_record(&mut w, &txn);
     }
     w
 }
 
-fn snapshot_file(body: &[u8]) -> Vec<u8> {
-    let mut w = Vec::new();
-    put_i32(&mut w, storage::SNAP_MAGIC);
-    put_i32(&mut w, 2);
-    put_i64(&mut w, -1);
-    put_i64(&mut w, Zxid::new(1, 4).0 as i64);
-    put_i64(&mut w, body.len() as i64);
-    w.extend_from_slice(body);
-    let sum = jute::adler32(&w) as i64;
-    put_i64(&mut w, sum);
-    put_ustring(&mut w, Some("/"));
-    w
+fn snapshot_file() -> Vec<u8> {
+    DataTree::write_snapshot_file(&tree().snapshot(), Zxid::new(1, 4))
 }
 
 const ZOO_CFGS: [&str; 3] = [
@@ -424,7 +408,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     v.push(("txn_log", log_file()));
     let body = tree().snapshot().encode();
     v.push(("snapshot", body.clone()));
-    v.push(("snapshot", snapshot_file(&body)));
+    v.push(("snapshot", snapshot_file()));
     let mut empty = Vec::new();
     DataTree::write_snapshot(&DataTree::empty().snapshot(), &mut empty);
     v.push(("snapshot", empty[8..].to_vec()));
@@ -435,6 +419,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
 mod tests {
     use super::*;
     use zablab_node::codec::jute::Reader;
+    use zablab_node::server::storage;
 
     /// The seeds are valid inputs: each decodes, so the fuzzer starts past the framing.
     #[test]
@@ -455,20 +440,17 @@ mod tests {
                     assert!(r.is_ok(), "{:?}", r.err());
                 }
                 "txn_log" => {
-                    let (records, bad) = storage::read_log_bytes(bytes, 0);
-                    assert_eq!((records.len(), bad), (6, None));
-                    for r in records {
-                        assert!(wire::read_txn_entry::<DataTree>(&r.txn).is_ok());
-                    }
+                    let file = storage::read_log_bytes::<DataTree>(bytes, 0).expect("reads");
+                    assert_eq!((file.entries.len(), file.bad_tail), (6, None));
                 }
                 _ => {}
             }
         }
         let snapshot_files = seeds
             .iter()
-            .filter(|(t, b)| *t == "snapshot" && b.starts_with(&storage::SNAP_MAGIC.to_be_bytes()));
+            .filter(|(t, b)| *t == "snapshot" && b.starts_with(b"ZKSN"));
         for (_, b) in snapshot_files {
-            assert!(storage::Store::<DataTree>::decode_snapshot(b).is_ok());
+            assert!(storage::Store::<DataTree>::decode_snapshot(b, 0x1_0000_0004).is_ok());
         }
         assert_eq!(
             seeds.iter().filter(|(t, _)| *t == "client_request").count(),

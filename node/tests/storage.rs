@@ -12,7 +12,13 @@ use zablab_core::durable::{LogEntry, PersistOp};
 use zablab_core::machine::ChainMachine;
 use zablab_core::peer::PeerPersistOp;
 use zablab_core::zxid::Zxid;
-use zablab_node::server::storage::{spawn_writer, Store, WriterCmd};
+use zablab_node::codec::jute;
+use zablab_node::codec::machine::NodeMachine;
+use zablab_node::codec::wire;
+use zablab_node::codec::zk_files::txn_log;
+use zablab_node::server::storage::{
+    spawn_writer, Store, WriterCmd, OLD_LOG_FORMAT_ERROR, OLD_SNAPSHOT_FORMAT_ERROR,
+};
 
 type M = ChainMachine;
 
@@ -22,6 +28,15 @@ fn entry(c: u32) -> LogEntry<u64> {
         time_ms: 1000 + c as u64,
         origin: Some((2, c as u64)),
         txn: c as u64 * 7,
+    }
+}
+
+/// What recovery reads back for `entry(c)`: the same entry without its origin, which the log
+/// does not store (ZooKeeper's record has no such field; see `server/storage.rs`).
+fn logged(c: u32) -> LogEntry<u64> {
+    LogEntry {
+        origin: None,
+        ..entry(c)
     }
 }
 
@@ -75,7 +90,7 @@ fn every_fsynced_record_survives_a_crash() {
     let (d, report) = open(&dir).recover().expect("recover");
     assert!(d.log.len() >= 100, "{report:?}");
     for (i, e) in d.log.iter().take(100).enumerate() {
-        assert_eq!(*e, entry(i as u32 + 1));
+        assert_eq!(*e, logged(i as u32 + 1));
     }
 }
 
@@ -121,7 +136,7 @@ fn corrupt_and_torn_tails_are_cut_and_reported() {
         "{:?}",
         report.lines
     );
-    assert_eq!(d.log.last(), Some(&entry(8)));
+    assert_eq!(d.log.last(), Some(&logged(8)));
 }
 
 #[test]
@@ -273,8 +288,9 @@ fn snapshots_epochs_truncate_and_purge_read_back() {
     );
 }
 
-/// A dataLogDir written before the prep stage (log header version 2: records were client
-/// requests) is refused with a clear error, and left as it was rather than cut as "torn".
+/// A log of ZabLab's former layout (header version 3, records with the replying server in
+/// front of the TxnHeader) is refused with a clear error, and left as it was rather than cut
+/// as "torn".
 #[test]
 fn an_old_format_log_is_refused_with_a_clear_error_and_left_untouched() {
     let dir = TempDir::new("st-oldfmt");
@@ -285,22 +301,163 @@ fn an_old_format_log_is_refused_with_a_clear_error_and_left_untouched() {
     s.sync().expect("sync");
     drop(s);
     let file = log_files(&dir).pop().expect("a log file");
-    let mut bytes = std::fs::read(&file).expect("read");
-    assert_eq!(&bytes[4..8], &[0, 0, 0, 3], "this build writes version 3");
-    bytes[7] = 2;
-    std::fs::write(&file, &bytes).expect("write");
+    let bytes = std::fs::read(&file).expect("read");
+    assert_eq!(
+        &bytes[..8],
+        b"ZKLG\0\0\0\x02",
+        "this build writes ZooKeeper's version 2"
+    );
+    let mut old = Vec::new();
+    for v in [i32::from_be_bytes(*b"ZKLG"), 3] {
+        jute::put_i32(&mut old, v);
+    }
+    jute::put_i64(&mut old, 0);
+    for c in 1..=3 {
+        let mut txn = Vec::new();
+        wire::write_txn_entry::<M>(&entry(c), &mut txn);
+        txn_log::append_record(&mut old, &txn);
+    }
+    std::fs::write(&file, &old).expect("write");
     let Err(err) = open(&dir).recover() else {
         panic!("an old log must be refused");
     };
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     let msg = err.to_string();
     assert!(
-        msg.contains("version-2 log records") && msg.contains("version 3"),
+        msg.contains(OLD_LOG_FORMAT_ERROR) && msg.contains("empty dataDir and dataLogDir"),
         "{msg}"
     );
+    assert!(msg.contains(&file.display().to_string()), "{msg}");
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        old,
+        "the old log is not cut"
+    );
+}
+
+/// A snapshot of ZabLab's former layout (a zxid after the header, then the quorum snapshot
+/// body) is refused the same way, not skipped: skipping it would start the server without the
+/// data it holds.
+#[test]
+fn an_old_format_snapshot_is_refused_not_skipped() {
+    let dir = TempDir::new("st-oldsnap");
+    let snap = ChainMachine {
+        chain: 77,
+        writes: vec![1, 2, 3],
+    };
+    let zxid = Zxid::new(1, 3);
+    let mut old = Vec::new();
+    for v in [i32::from_be_bytes(*b"ZKSN"), 2] {
+        jute::put_i32(&mut old, v);
+    }
+    jute::put_i64(&mut old, -1);
+    jute::put_i64(&mut old, zxid.0 as i64);
+    <M as NodeMachine>::write_snapshot(&snap, &mut old);
+    let sum = jute::adler32(&old);
+    jute::put_i64(&mut old, sum as i64);
+    jute::put_ustring(&mut old, Some("/"));
+    drop(open(&dir));
+    let path = dir.0.join("data/version-2/snapshot.100000003");
+    std::fs::write(&path, &old).expect("write");
+    let Err(err) = open(&dir).recover() else {
+        panic!("an old snapshot must be refused");
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(err.to_string().contains(OLD_SNAPSHOT_FORMAT_ERROR), "{err}");
+    assert_eq!(std::fs::read(&path).expect("read"), old, "left as it was");
+    // The same state written by this build reads back.
+    let mut s = open(&dir);
+    std::fs::remove_file(&path).expect("rm");
+    s.apply(&PersistOp::Snapshot {
+        zxid,
+        snapshot: snap.clone(),
+    })
+    .expect("snapshot");
+    drop(s);
+    let (d, _) = open(&dir).recover().expect("recover");
+    assert_eq!(d.snapshot, Some((zxid, snap)));
+}
+
+/// A checksummed record that is no transaction (an earlier ZabLab's client-request records
+/// under the same header, or a foreign file) refuses the start-up and is left as it is: a
+/// whole record is not a torn write, and cutting it would drop what follows.
+#[test]
+fn a_whole_record_that_does_not_decode_is_refused_not_cut() {
+    let dir = TempDir::new("st-undecodable");
+    let mut s = open(&dir);
+    for c in 1..=2 {
+        s.apply(&PersistOp::Append(entry(c))).expect("append");
+    }
+    s.sync().expect("sync");
+    drop(s);
+    let file = log_files(&dir).pop().expect("a log file");
+    let mut bytes = std::fs::read(&file).expect("read");
+    let mut txn = Vec::new();
+    txn_log::TxnHeader {
+        client_id: 0,
+        cxid: 0,
+        zxid: Zxid::new(1, 3).0 as i64,
+        time: 1,
+        txn_type: 5,
+    }
+    .write(&mut txn);
+    txn.extend_from_slice(&[1, 2, 3]); // not an i64
+    txn_log::append_record(&mut bytes, &txn);
+    std::fs::write(&file, &bytes).expect("write");
+    let Err(err) = open(&dir).recover() else {
+        panic!("an undecodable record must be refused");
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(err.to_string().contains("no transaction"), "{err}");
+    assert_eq!(std::fs::read(&file).expect("read"), bytes, "not cut");
+}
+
+/// As Apache ZooKeeper leaves them: a log padded with zeros (FileTxnLog pre-allocates 64 MB),
+/// records carrying a TxnDigest, and `snapshot.0` of the empty tree. They read back; the next
+/// append starts a new file, so the zeros hide nothing written after them.
+#[test]
+fn zookeepers_padding_digests_and_start_snapshot_read_back() {
+    let dir = TempDir::new("st-zkshape");
+    let mut s = open(&dir);
+    s.apply(&PersistOp::Append(entry(1))).expect("append");
+    s.sync().expect("sync");
+    drop(s);
+    let snap0 = dir.0.join("data/version-2/snapshot.0");
+    assert_eq!(
+        std::fs::read(&snap0).expect("the first log comes with snapshot.0"),
+        <M as NodeMachine>::write_snapshot_file(&ChainMachine::default(), Zxid::ZERO)
+    );
+    let file = log_files(&dir).pop().expect("a log file");
+    let mut bytes = std::fs::read(&file).expect("read");
+    for c in 2..=3 {
+        let mut txn = Vec::new();
+        txn_log::write_entry::<M>(&entry(c), &mut txn);
+        txn_log::TxnDigest {
+            version: 2,
+            tree_digest: 12345,
+        }
+        .write(&mut txn);
+        txn_log::append_record(&mut bytes, &txn);
+    }
+    bytes.resize(bytes.len() + (1 << 16), 0);
+    std::fs::write(&file, &bytes).expect("write");
+    let (d, report) = open(&dir).recover().expect("recover");
+    assert!(!report.cut_tail, "{:?}", report.lines);
+    assert_eq!(
+        d.snapshot, None,
+        "snapshot.0 of the empty machine is no snapshot"
+    );
+    assert_eq!(d.log, (1..=3).map(logged).collect::<Vec<_>>());
+    let mut s = open(&dir);
+    s.apply(&PersistOp::Append(entry(4))).expect("append");
+    s.sync().expect("sync");
+    drop(s);
+    assert_eq!(log_files(&dir).len(), 2, "a new file after the padded one");
     assert_eq!(
         std::fs::read(&file).expect("read"),
         bytes,
-        "the old log is not cut"
+        "the padded file is unchanged"
     );
+    let (d, _) = open(&dir).recover().expect("recover");
+    assert_eq!(d.log, (1..=4).map(logged).collect::<Vec<_>>());
 }

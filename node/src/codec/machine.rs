@@ -11,7 +11,11 @@
 use zablab_core::machine::{ChainMachine, StateMachine};
 pub use zablab_core::session::ClientMachine;
 
+use zablab_core::zxid::Zxid;
+
 use crate::codec::jute::{self, JuteError, Reader};
+use crate::codec::zk_files::snapshot::{decode_sealed_body, encode_sealed_body};
+use crate::codec::zk_files::ZkFileError;
 
 /// A state machine the native node can replicate.
 pub trait NodeMachine:
@@ -44,6 +48,12 @@ pub trait NodeMachine:
     fn write_snapshot(snapshot: &Self::Snapshot, out: &mut Vec<u8>);
     /// Reads a snapshot body; `Err(JuteError::Eof)` means more bytes are needed.
     fn read_snapshot(r: &mut Reader<'_>) -> Result<Self::Snapshot, JuteError>;
+    /// The bytes of the file `snapshot.<zxid>` holding `snapshot` (the state as of `zxid`),
+    /// in ZooKeeper 3.8's layout (`codec::zk_files::snapshot`).
+    fn write_snapshot_file(snapshot: &Self::Snapshot, zxid: Zxid) -> Vec<u8>;
+    /// Reads a file [`NodeMachine::write_snapshot_file`] (or, for the data tree, Apache
+    /// ZooKeeper) wrote; every seal is checked.
+    fn read_snapshot_file(bytes: &[u8]) -> Result<Self::Snapshot, ZkFileError>;
 
     /// `Node count` / `zk_znode_count`.
     fn node_count(&self) -> u64;
@@ -78,6 +88,13 @@ const CHAIN_TXN_TYPE: i32 = 5;
 /// The core's test machine: each transaction (and request: prep is the identity) is a u64
 /// folded into a hash chain. Its record is one `i64`; its snapshot is `i64 chain` +
 /// `vector<i64> writes`.
+///
+/// On disk it keeps ZooKeeper's framing and only that, since it is no tree: a log record is a
+/// `TxnHeader{clientId 0, cxid 0, zxid, time, type 5 (setData)}` and the `i64`; a snapshot
+/// file is FileSnap's header and seal around the snapshot body above
+/// ([`encode_sealed_body`]). So the store, its checksums, torn tails and purge are the same
+/// code for both machines; Apache ZooKeeper reads the chain's log records (their framing) but
+/// not their bodies.
 impl NodeMachine for ChainMachine {
     fn txn_header(_txn: &u64) -> TxnHeaderIds {
         TxnHeaderIds {
@@ -123,6 +140,24 @@ impl NodeMachine for ChainMachine {
             writes.push(r.i64()? as u64);
         }
         Ok(ChainMachine { chain, writes })
+    }
+
+    fn write_snapshot_file(s: &ChainMachine, _zxid: Zxid) -> Vec<u8> {
+        let mut body = Vec::new();
+        Self::write_snapshot(s, &mut body);
+        encode_sealed_body(&body)
+    }
+
+    fn read_snapshot_file(bytes: &[u8]) -> Result<ChainMachine, ZkFileError> {
+        let mut r = Reader::new(decode_sealed_body(bytes)?);
+        let s = Self::read_snapshot(&mut r)?;
+        if !r.is_empty() {
+            return Err(ZkFileError::Malformed(format!(
+                "{} bytes after the chain snapshot",
+                r.remaining()
+            )));
+        }
+        Ok(s)
     }
 
     fn node_count(&self) -> u64 {

@@ -20,13 +20,19 @@
 //! `CreateSessionTxn{timeOut}`, closeSession nothing, deleteContainer `{path}`.
 //!
 //! # Snapshot
-//! `i64 length` + [`TreeSnapshot::encode`]'s bytes (which end with a digest trailer), so the
-//! body is self-delimiting on the quorum stream before `"BenWasHere"`.
+//! On the quorum stream (SNAP sync): `i64 length` + [`TreeSnapshot::encode`]'s bytes (which
+//! end with a digest trailer), so the body is self-delimiting before `"BenWasHere"`.
+//! In `snapshot.<zxid>` files: ZooKeeper 3.8's FileSnap layout ([`ZkSnapshot`]), with the
+//! tree digest ZooKeeper records. ZooKeeper's files carry no [`TreeConfig`]: a tree read
+//! from one gets the default, which is what the node runs with.
 
-use zablab_core::tree::{DataTree, Id, Request, TreeSnapshot, Txn};
+use zablab_core::tree::{DataTree, Id, Request, TreeConfig, TreeSnapshot, Txn};
+use zablab_core::zxid::Zxid;
 
 use crate::codec::jute::{self, JuteError, Reader};
 use crate::codec::machine::{NodeMachine, TxnHeaderIds};
+use crate::codec::zk_files::snapshot::ZkSnapshot;
+use crate::codec::zk_files::ZkFileError;
 use crate::codec::{proto, txn};
 
 impl NodeMachine for DataTree {
@@ -97,6 +103,18 @@ impl NodeMachine for DataTree {
         let bytes = r.bytes(len)?;
         TreeSnapshot::decode(bytes)
             .map_err(|e| JuteError::Malformed(format!("tree snapshot: {e:?}")))
+    }
+
+    fn write_snapshot_file(snapshot: &TreeSnapshot, zxid: Zxid) -> Vec<u8> {
+        ZkSnapshot::from_tree(snapshot, zxid.0 as i64).encode()
+    }
+
+    /// The recorded tree digest is not compared here: ZooKeeper records the digest of the
+    /// zxid it had processed when it finished writing (its snapshots are fuzzy, taken while
+    /// it applies writes) and checks it only when its replay reaches that zxid. The seals
+    /// catch damaged bytes.
+    fn read_snapshot_file(bytes: &[u8]) -> Result<TreeSnapshot, ZkFileError> {
+        Ok(ZkSnapshot::decode(bytes)?.into_tree(TreeConfig::default()))
     }
 
     fn node_count(&self) -> u64 {

@@ -4,12 +4,13 @@
 //!
 //! Where ZooKeeper's packet carries something ZabLab's core does not model, or the core needs
 //! something ZooKeeper's packet lacks, the choice is written here:
-//! * PROPOSAL / INFORM data and transaction-log records: [`write_txn_entry`] —
+//! * PROPOSAL / INFORM data: [`write_txn_entry`] —
 //!   `i64 originSid (-1 none); i64 originTag;` then ZooKeeper's
 //!   `TxnHeader{i64 clientId; i32 cxid; i64 zxid; i64 time; i32 type}` and its txn record
 //!   (`codec::txn`). (ZooKeeper's learners find the request to answer by clientId and cxid;
 //!   the core names the server and request that should get the reply, so ZabLab puts that
-//!   in front.)
+//!   in front. The transaction log does not keep it: its records are ZooKeeper's,
+//!   `codec::zk_files::txn_log::write_entry`.)
 //! * REQUEST data: `i64 tag; i32 cxid = 0; i32 opType` then the request record (opType 9 =
 //!   sync); the leader preps it into a transaction.
 //! * SYNC data: `i64 tag` (ZooKeeper answers forwarded syncs in FIFO order with null data).
@@ -108,10 +109,6 @@ pub fn decode_notification(payload: &[u8], sender: Sid) -> Result<Option<Notific
 }
 
 // ----- transactions ----------------------------------------------------------------------------
-
-/// Where the zxid sits in a [`write_txn_entry`] record: after the origin (16 bytes) and
-/// TxnHeader's clientId and cxid (12).
-pub const ENTRY_ZXID_OFFSET: usize = 28;
 
 /// The txn bytes of a log entry: the origin, ZooKeeper's TxnHeader, the machine's record.
 pub fn write_txn_entry<M: NodeMachine>(e: &LogEntry<M::Txn>, out: &mut Vec<u8>) {

@@ -1,25 +1,46 @@
-//! Durable state on disk, in ZooKeeper's layout: `dataLogDir/version-2/log.<hex zxid>` and
-//! `dataDir/version-2/{snapshot.<hex zxid>, acceptedEpoch, currentEpoch}`.
+//! Durable state on disk, as Apache ZooKeeper 3.8 keeps it, so a `zablab server` starts on a
+//! dataDir ZooKeeper wrote and the reverse (docs/protocol.md §4):
+//! `dataLogDir/version-2/log.<hex zxid>` (FileTxnLog), `dataDir/version-2/snapshot.<hex zxid>`
+//! (FileSnap) and `dataDir/version-2/{acceptedEpoch, currentEpoch}` (QuorumPeer). The byte
+//! layouts are `codec::zk_files`; this module is the policy: what is fsync'd when, what a crash
+//! leaves and what recovery does with it.
 //!
-//! * **Transaction log**: `FileHeader{i32 "ZKLG"; i32 3; i64 dbid 0}`, then per record
-//!   `i64 Adler32(txn bytes); i32 len; txn bytes; byte 0x42` (docs/protocol.md §4.1; the txn bytes are
-//!   [`wire::write_txn_entry`]). No pre-allocation: a reader stops at EOF or a zero length. A
-//!   record that is short, fails its checksum, lacks the 0x42 or goes back in zxid is a torn or
-//!   corrupt tail: reported, cut (the file is truncated there and later files are removed) and
-//!   never applied. Version 3 is [`LOG_FORMAT_VERSION`]: records hold prepped transactions
-//!   (ZooKeeper's TxnHeader and txn records). A log file of version 2 holds ZabLab's earlier
-//!   records (client requests, validated at apply) and is refused with
-//!   [`OLD_LOG_FORMAT_ERROR`] before anything is read or cut.
-//! * **Snapshots**: `FileHeader{"ZKSN"; 2; -1}; i64 zxid;` the machine's snapshot body, then
-//!   `i64 Adler32(everything before)` and the jute string "/". Written to `.tmp`, fsynced,
-//!   renamed, directory fsynced. A new log file starts after each snapshot.
-//! * **Epoch files**: decimal ASCII, no newline, written `.tmp` + fsync + rename + dir fsync.
+//! * **Transaction log**: `FileHeader{"ZKLG", 2, dbid 0}`, then per record `long Adler32(txn);
+//!   int len; txn; byte 'B'`, `txn` = `TxnHeader` + the machine's record
+//!   ([`txn_log::write_entry`]). ZabLab writes no `TxnDigest` after a record (the digest after
+//!   a transaction is known where it is applied, not in the log writer) and reads records with
+//!   or without one. It does not pre-allocate either: ZooKeeper pads a log with zeros in 64 MB
+//!   steps so an fsync rarely changes the file's size; ZabLab appends, so a log is as long as
+//!   its records, a torn tail is where the file ends, and a cut is one `set_len`. A reader
+//!   stops at the zeros of a ZooKeeper log all the same.
+//! * **Recovery** reads every log file before it changes anything. A record cut short, one
+//!   whose checksum fails or whose length is out of bounds is a torn or corrupt tail:
+//!   reported, cut (the file truncated there, later files removed) and never applied. A file
+//!   that is no ZooKeeper log, a checksummed record that does not decode, or zxids that go
+//!   back refuse the start-up with the file named and nothing touched: that is not a crash
+//!   mid-write. So are ZabLab's former files (`storage/former.rs`).
+//! * **Origins are not stored.** A `LogEntry`'s `origin` names the server whose client waits
+//!   for the reply; ZooKeeper's record has no such field. Recovered entries come back with
+//!   `None`, which is what they mean after a restart: the core replies only to a tag in its
+//!   `pending_requests` (`core/src/peer/store.rs` `apply_entry`), which a recovered peer has
+//!   none of, and no state machine reads `TxnContext::origin` when it applies. A stale origin
+//!   could only have matched a new tag by accident.
+//! * **Snapshots**: the machine's `snapshot.<zxid>` bytes ([`NodeMachine::write_snapshot_file`]),
+//!   written to `.tmp`, fsynced, renamed, directory fsynced. A new log file starts after each
+//!   snapshot. Before the first log file of an empty store, `snapshot.0` of the empty machine
+//!   is written, as ZooKeeper does at its first start: ZooKeeper refuses a log without a
+//!   snapshot. Recovery reads that file as no snapshot, which is what it means.
+//! * **Epoch files**: decimal ASCII, no newline (`QuorumPeer.writeLongToFile`), written
+//!   `.tmp` + fsync + rename + dir fsync. A standalone ZooKeeper writes none; recovery then
+//!   takes currentEpoch from the last logged zxid, as QuorumPeer does.
 //! * **Group commit**: [`spawn_writer`] runs one thread that executes persist requests in order;
 //!   all appends that arrive while an fsync runs go into the next single fsync, and the callback
 //!   then acknowledges the highest id (`Input::Persisted{id}` covers every id up to it).
 
+mod former;
+
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -29,33 +50,26 @@ use zablab_core::durable::{DurableState, LogEntry, PersistOp};
 use zablab_core::peer::{PeerDurable, PeerPersistOp};
 use zablab_core::zxid::Zxid;
 
-use crate::codec::jute::{self, Reader};
 use crate::codec::machine::NodeMachine;
-use crate::codec::wire;
+use crate::codec::zk_files::txn_log::{self, LogEnd};
+use crate::codec::zk_files::{
+    log_file_name, snapshot_file_name, zxid_from_file_name, ZkFileError, FILE_HEADER_BYTES,
+    VERSION_DIR,
+};
 
-pub const LOG_MAGIC: i32 = 0x5A4B_4C47; // "ZKLG"
-pub const SNAP_MAGIC: i32 = 0x5A4B_534E; // "ZKSN"
-/// The snapshot file's version (its body did not change with the prep stage).
-const FILE_VERSION: i32 = 2;
-/// The transaction log's version: 3 since log records carry prepped transactions.
-pub const LOG_FORMAT_VERSION: i32 = 3;
-/// What recovery says of a version-2 ZabLab log.
-pub const OLD_LOG_FORMAT_ERROR: &str = "holds version-2 log records (client requests, from a     ZabLab server before the leader's prep stage); this server reads and writes version 3     (prepped transactions). Start this server on an empty dataLogDir, or let it sync from the     ensemble after moving the old version-2 directory away";
-const HEADER_BYTES: u64 = 16;
-const END_OF_RECORD: u8 = 0x42;
+pub use former::{OLD_LOG_FORMAT_ERROR, OLD_SNAPSHOT_FORMAT_ERROR};
 
-fn file_name_zxid(name: &str, prefix: &str) -> Option<u64> {
-    let hex = name.strip_prefix(prefix)?;
-    u64::from_str_radix(hex, 16).ok()
-}
+/// The longest record recovery reads: far above any `jute.maxbuffer` a server runs with, so a
+/// longer length is damage, not a transaction.
+pub const MAX_RECORD_BYTES: usize = 256 << 20;
 
-/// Files of one kind (`log.` or `snapshot.`) in `dir`, sorted by the zxid in their name.
-fn list(dir: &Path, prefix: &str) -> io::Result<Vec<(u64, PathBuf)>> {
+/// Files of one kind (`log` or `snapshot`) in `dir`, sorted by the zxid in their name.
+fn list(dir: &Path, prefix: &str) -> io::Result<Vec<(i64, PathBuf)>> {
     let mut v = Vec::new();
     for e in fs::read_dir(dir)? {
         let e = e?;
         if let Some(name) = e.file_name().to_str() {
-            if let Some(z) = file_name_zxid(name, prefix) {
+            if let Some(z) = zxid_from_file_name(name, prefix) {
                 v.push((z, e.path()));
             }
         }
@@ -85,114 +99,83 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn header(magic: i32, version: i32, dbid: i64) -> Vec<u8> {
-    let mut h = Vec::with_capacity(16);
-    jute::put_i32(&mut h, magic);
-    jute::put_i32(&mut h, version);
-    jute::put_i64(&mut h, dbid);
-    h
+fn refused(path: &Path, why: impl std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}: {why}", path.display()),
+    )
 }
 
-/// The zxid of a txn record without decoding the machine's part (TxnHeader's zxid).
-fn record_zxid(txn: &[u8]) -> Option<u64> {
-    let at = wire::ENTRY_ZXID_OFFSET;
-    let b = txn.get(at..at + 8)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    Some(u64::from_be_bytes(a))
-}
-
-/// The version in a log file's header, if it has a ZooKeeper log header at all.
-fn log_file_version(path: &Path) -> io::Result<Option<i32>> {
-    let mut head = [0u8; 8];
-    let mut f = File::open(path)?;
-    let mut got = 0;
-    while got < head.len() {
-        match f.read(&mut head[got..])? {
-            0 => return Ok(None),
-            n => got += n,
-        }
-    }
-    let mut r = Reader::new(&head);
-    match (r.i32(), r.i32()) {
-        (Ok(LOG_MAGIC), Ok(v)) => Ok(Some(v)),
-        _ => Ok(None),
-    }
-}
-
-/// One record as read from a log file: its zxid, txn bytes and where it ends in the file.
+/// One entry as read from a log file, and where its record ends in the file.
 #[doc(hidden)]
-pub struct Record {
-    pub zxid: u64,
-    pub txn: Vec<u8>,
+pub struct LoggedEntry<T> {
+    pub entry: LogEntry<T>,
     pub end: u64,
 }
 
-/// Reads the valid records of one log file. Returns them and, if the file has a bad tail, a
-/// description of it (the valid part ends at the last record's `end`, or the header).
-fn read_log_file(path: &Path, after_zxid: u64) -> io::Result<(Vec<Record>, Option<String>)> {
-    let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(read_log_bytes(&bytes, after_zxid))
+/// A log file as recovery reads it.
+#[doc(hidden)]
+pub struct LogFile<T> {
+    pub entries: Vec<LoggedEntry<T>>,
+    /// A torn or corrupt tail: where the valid part ends, and what was wrong.
+    pub bad_tail: Option<(u64, String)>,
 }
 
-/// [`read_log_file`] on the file's bytes: what recovery does with a log file it has read
-/// (public for the fuzz targets and their corpus replay).
+/// Reads a log file's bytes: its entries, in zxid order above `after_zxid`, and its bad tail.
+/// `Err` is a file recovery must refuse rather than cut (see the module doc); the message
+/// says why and what to do. A file shorter than its header, or whose header is all zeros, was
+/// being created when the server stopped: all of it is a bad tail. (Public for the fuzz
+/// targets and the storage tests.)
 #[doc(hidden)]
-pub fn read_log_bytes(bytes: &[u8], after_zxid: u64) -> (Vec<Record>, Option<String>) {
-    let mut r = Reader::new(bytes);
-    let head = (r.i32(), r.i32());
-    if head.0 != Ok(LOG_MAGIC) || head.1 != Ok(LOG_FORMAT_VERSION) || r.i64().is_err() {
-        return (Vec::new(), Some("bad or missing file header".to_string()));
+pub fn read_log_bytes<M: NodeMachine>(
+    bytes: &[u8],
+    after_zxid: u64,
+) -> Result<LogFile<M::Txn>, String> {
+    if bytes.len() < FILE_HEADER_BYTES || bytes[..FILE_HEADER_BYTES].iter().all(|b| *b == 0) {
+        return Ok(LogFile {
+            entries: Vec::new(),
+            bad_tail: Some((0, "torn file header".to_string())),
+        });
     }
-    let mut out = Vec::new();
+    let log = match txn_log::read_log(bytes, MAX_RECORD_BYTES) {
+        Ok(log) => log,
+        Err(ZkFileError::UnsupportedVersion(former::FORMER_LOG_VERSION)) => {
+            return Err(format!(
+                "{OLD_LOG_FORMAT_ERROR}; {}",
+                former::FORMER_LAYOUT_HINT
+            ))
+        }
+        Err(e) => return Err(format!("not a ZooKeeper 3.8 transaction log: {e}")),
+    };
+    let mut entries = Vec::with_capacity(log.records.len());
     let mut last = after_zxid;
-    loop {
-        if r.is_empty() {
-            return (out, None);
+    for rec in &log.records {
+        let at = rec.txn.start - 12;
+        let (entry, _digest) = txn_log::read_entry::<M>(&bytes[rec.txn.clone()]).map_err(|e| {
+            format!(
+                "the record at byte {at} is checksummed but is no transaction this server \
+                 reads ({e}). If an earlier ZabLab wrote this directory: {}",
+                former::FORMER_LAYOUT_HINT
+            )
+        })?;
+        if entry.zxid.0 <= last {
+            return Err(format!(
+                "the record at byte {at} goes back to zxid {:#x} after {last:#x}",
+                entry.zxid.0
+            ));
         }
-        let at = r.position();
-        let problem = (|| -> Result<Option<Record>, String> {
-            let sum = r.i64().map_err(|_| "torn record header")?;
-            let len = r.i32().map_err(|_| "torn record header")?;
-            if len == 0 {
-                return Ok(None); // pre-allocated padding: end of log
-            }
-            if len < 0 {
-                return Err(format!("negative record length {len}"));
-            }
-            let txn = r.bytes(len as usize).map_err(|_| "torn record body")?;
-            if jute::adler32(txn) as i64 != sum {
-                return Err("checksum mismatch".into());
-            }
-            if r.u8().map_err(|_| "torn record end")? != END_OF_RECORD {
-                return Err("missing end-of-record byte".into());
-            }
-            let zxid = record_zxid(txn).ok_or("record too short for a txn header")?;
-            Ok(Some(Record {
-                zxid,
-                txn: txn.to_vec(),
-                end: r.position() as u64,
-            }))
-        })();
-        match problem {
-            Ok(None) => return (out, None),
-            Ok(Some(rec)) => {
-                if rec.zxid <= last && last != 0 {
-                    return (
-                        out,
-                        Some(format!(
-                            "record at offset {at} goes back to zxid 0x{:x}",
-                            rec.zxid
-                        )),
-                    );
-                }
-                last = rec.zxid;
-                out.push(rec);
-            }
-            Err(why) => return (out, Some(format!("{why} at offset {at}"))),
-        }
+        last = entry.zxid.0;
+        entries.push(LoggedEntry {
+            entry,
+            end: rec.txn.end as u64 + 1,
+        });
     }
+    let bad_tail = match log.end {
+        LogEnd::Clean => None,
+        LogEnd::TornTail { at } => Some((at as u64, format!("torn record at byte {at}"))),
+        LogEnd::Corrupt { at, why } => Some((at as u64, format!("{why} at byte {at}"))),
+    };
+    Ok(LogFile { entries, bad_tail })
 }
 
 /// What recovery found, besides the state.
@@ -227,8 +210,8 @@ pub struct Store<M: NodeMachine> {
 impl<M: NodeMachine> Store<M> {
     /// Opens (creating) `dataDir/version-2` and `dataLogDir/version-2`.
     pub fn open(data_dir: &Path, data_log_dir: &Path) -> io::Result<Store<M>> {
-        let snap_dir = data_dir.join("version-2");
-        let log_dir = data_log_dir.join("version-2");
+        let snap_dir = data_dir.join(VERSION_DIR);
+        let log_dir = data_log_dir.join(VERSION_DIR);
         fs::create_dir_all(&snap_dir)?;
         fs::create_dir_all(&log_dir)?;
         Ok(Store {
@@ -258,49 +241,48 @@ impl<M: NodeMachine> Store<M> {
         }
     }
 
-    fn load_snapshot(path: &Path) -> Result<(Zxid, M::Snapshot), String> {
-        let bytes = fs::read(path).map_err(|e| e.to_string())?;
-        Self::decode_snapshot(&bytes)
+    /// [`NodeMachine::read_snapshot_file`], and whether the bytes are ZabLab's former layout
+    /// (public for the fuzz targets and their corpus replay).
+    #[doc(hidden)]
+    pub fn decode_snapshot(bytes: &[u8], name_zxid: i64) -> Result<M::Snapshot, String> {
+        M::read_snapshot_file(bytes).map_err(|e| {
+            if former::is_former_snapshot::<M>(bytes, name_zxid) {
+                format!(
+                    "{OLD_SNAPSHOT_FORMAT_ERROR}; {}",
+                    former::FORMER_LAYOUT_HINT
+                )
+            } else {
+                e.to_string()
+            }
+        })
     }
 
-    /// [`Store::load_snapshot`] on the file's bytes (public for the fuzz targets and their
-    /// corpus replay).
-    #[doc(hidden)]
-    pub fn decode_snapshot(bytes: &[u8]) -> Result<(Zxid, M::Snapshot), String> {
-        if bytes.len() < 16 + 8 + 8 + 5 {
-            return Err("too short".into());
-        }
-        let mut r = Reader::new(bytes);
-        if r.i32() != Ok(SNAP_MAGIC) || r.i32() != Ok(FILE_VERSION) || r.i64().is_err() {
-            return Err("bad file header".into());
-        }
-        let zxid = Zxid(r.i64().map_err(|e| e.to_string())? as u64);
-        let snap = M::read_snapshot(&mut r).map_err(|e| e.to_string())?;
-        let sealed = r.position();
-        let sum = r.i64().map_err(|e| e.to_string())?;
-        if jute::adler32(&bytes[..sealed]) as i64 != sum {
-            return Err("checksum mismatch".into());
-        }
-        if r.ustring().map_err(|e| e.to_string())?.as_deref() != Some("/") || !r.is_empty() {
-            return Err("bad seal".into());
-        }
-        Ok((zxid, snap))
+    /// The bytes of `snapshot.0` for an empty store (see the module doc).
+    fn empty_snapshot_file() -> Vec<u8> {
+        M::write_snapshot_file(&M::empty().snapshot(), Zxid::ZERO)
     }
 
     /// Loads the newest valid snapshot and replays the log after it; cuts a corrupt tail.
+    /// Refuses (`InvalidData`, nothing changed on disk) files that are not ZooKeeper's, or are
+    /// ZabLab's former layout.
     pub fn recover(&mut self) -> io::Result<(PeerDurable<M>, RecoveryReport)> {
         let mut report = RecoveryReport::default();
         let mut durable: PeerDurable<M> = DurableState::default();
-        for (_, path) in list(&self.snap_dir, "snapshot.")?.into_iter().rev() {
-            match Self::load_snapshot(&path) {
+        for (zxid, path) in list(&self.snap_dir, "snapshot")?.into_iter().rev() {
+            let bytes = fs::read(&path)?;
+            match Self::decode_snapshot(&bytes, zxid) {
                 Ok(s) => {
                     report.lines.push(format!(
-                        "loaded snapshot {} (zxid 0x{:x})",
-                        path.display(),
-                        s.0 .0
+                        "loaded snapshot {} (zxid 0x{zxid:x})",
+                        path.display()
                     ));
-                    durable.snapshot = Some(s);
+                    if zxid != 0 || bytes != Self::empty_snapshot_file() {
+                        durable.snapshot = Some((Zxid(zxid as u64), s));
+                    }
                     break;
+                }
+                Err(why) if why.starts_with(OLD_SNAPSHOT_FORMAT_ERROR) => {
+                    return Err(refused(&path, why))
                 }
                 Err(why) => report.lines.push(format!(
                     "skipping invalid snapshot {}: {why}",
@@ -309,70 +291,40 @@ impl<M: NodeMachine> Store<M> {
             }
         }
         let snap_zxid = durable.snapshot.as_ref().map(|(z, _)| z.0).unwrap_or(0);
-        let files = list(&self.log_dir, "log.")?;
-        // An old-format log must not be taken for a torn one and cut: refuse the whole dir.
-        for (_, path) in &files {
-            if log_file_version(path)? == Some(2) {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} {OLD_LOG_FORMAT_ERROR}", path.display()),
-                ));
-            }
-        }
+        // Every file is read (and may refuse the start-up) before anything is cut.
+        let files = list(&self.log_dir, "log")?;
+        let mut read = Vec::with_capacity(files.len());
         let mut last = 0u64;
-        let mut cut_at: Option<usize> = None;
-        for (i, (_, path)) in files.iter().enumerate() {
-            let (records, bad) = read_log_file(path, last)?;
-            let good_end = records.last().map(|r| r.end).unwrap_or(HEADER_BYTES);
-            for rec in records {
-                last = rec.zxid;
-                if rec.zxid <= snap_zxid {
-                    continue;
-                }
-                match wire::read_txn_entry::<M>(&rec.txn) {
-                    Ok(e) => durable.log.push(e),
-                    Err(e) => {
-                        // Checksummed but undecodable: a bug or a foreign file; stop here too.
-                        report.lines.push(format!(
-                            "{}: undecodable txn 0x{:x}: {e}",
-                            path.display(),
-                            rec.zxid
-                        ));
-                        cut_at = Some(i + 1);
-                        break;
-                    }
-                }
+        for (_, path) in &files {
+            let bytes = fs::read(path)?;
+            let file = read_log_bytes::<M>(&bytes, last).map_err(|why| refused(path, why))?;
+            if let Some(e) = file.entries.last() {
+                last = e.entry.zxid.0;
             }
-            if let Some(why) = bad {
+            read.push(file);
+        }
+        for (i, file) in read.into_iter().enumerate() {
+            let path = &files[i].1;
+            durable.log.extend(
+                file.entries
+                    .into_iter()
+                    .map(|e| e.entry)
+                    .filter(|e| e.zxid.0 > snap_zxid),
+            );
+            if let Some((at, why)) = file.bad_tail {
                 report.cut_tail = true;
                 report.lines.push(format!(
-                    "corrupt or torn log tail in {}: {why}; cutting it at byte {good_end}",
+                    "corrupt or torn log tail in {}: {why}; cutting it at byte {at}",
                     path.display()
                 ));
-                let f = OpenOptions::new().write(true).open(path)?;
-                if good_end <= HEADER_BYTES {
-                    drop(f);
-                    fs::remove_file(path)?;
-                } else {
-                    f.set_len(good_end)?;
-                    f.sync_all()?;
+                for removed in self.cut_log(&files, i, at)? {
+                    report.lines.push(format!(
+                        "removing log {} that follows the cut",
+                        removed.display()
+                    ));
                 }
-                cut_at = Some(i + 1);
-            }
-            if cut_at.is_some() {
                 break;
             }
-        }
-        if let Some(from) = cut_at {
-            for (_, path) in &files[from..] {
-                report.cut_tail = true;
-                report.lines.push(format!(
-                    "removing log {} that follows the cut",
-                    path.display()
-                ));
-                fs::remove_file(path)?;
-            }
-            fsync_dir(&self.log_dir)?;
         }
         let last_epoch = durable.last_logged_zxid().epoch();
         durable.current_epoch = self
@@ -385,28 +337,39 @@ impl<M: NodeMachine> Store<M> {
         Ok((durable, report))
     }
 
+    /// Starts the log file whose first record is `first`: `snapshot.0` first if the store is
+    /// empty, then the header, fsync'd with its directory entry before any record goes in.
+    fn open_log(&mut self, first: Zxid) -> io::Result<BufWriter<File>> {
+        if list(&self.snap_dir, "snapshot")?.is_empty() && list(&self.log_dir, "log")?.is_empty() {
+            let path = self.snap_dir.join(snapshot_file_name(0));
+            write_atomic(&path, &Self::empty_snapshot_file())?;
+        }
+        // A file of that name can only hold records above the durable log (none that
+        // recovery kept): it is started over, never appended to after its old bytes (a
+        // ZooKeeper log's zeros would hide everything written after them).
+        let path = self.log_dir.join(log_file_name(first.0 as i64));
+        let f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)?;
+        let mut w = BufWriter::with_capacity(256 * 1024, f);
+        w.write_all(&txn_log::log_file_header())?;
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        fsync_dir(&self.log_dir)?;
+        Ok(w)
+    }
+
     /// Writes one record into the current log file (buffered; [`Store::sync`] makes it durable).
     pub fn append(&mut self, e: &LogEntry<M::Txn>) -> io::Result<()> {
         if self.current.is_none() {
-            let path = self.log_dir.join(format!("log.{:x}", e.zxid.0));
-            let existed = path.exists();
-            let f = OpenOptions::new().create(true).append(true).open(&path)?;
-            let mut w = BufWriter::with_capacity(256 * 1024, f);
-            if !existed {
-                w.write_all(&header(LOG_MAGIC, LOG_FORMAT_VERSION, 0))?;
-                w.flush()?;
-                w.get_ref().sync_all()?;
-                fsync_dir(&self.log_dir)?;
-            }
-            self.current = Some(w);
+            self.current = Some(self.open_log(e.zxid)?);
         }
         self.scratch.clear();
-        wire::write_txn_entry::<M>(e, &mut self.scratch);
+        txn_log::write_entry::<M>(e, &mut self.scratch);
         let mut rec = Vec::with_capacity(self.scratch.len() + 13);
-        jute::put_i64(&mut rec, jute::adler32(&self.scratch) as i64);
-        jute::put_i32(&mut rec, self.scratch.len() as i32);
-        rec.extend_from_slice(&self.scratch);
-        rec.push(END_OF_RECORD);
+        txn_log::append_record(&mut rec, &self.scratch);
         self.dirty = true;
         match &mut self.current {
             Some(w) => w.write_all(&rec),
@@ -443,37 +406,49 @@ impl<M: NodeMachine> Store<M> {
     }
 
     fn write_snapshot(&mut self, zxid: Zxid, snapshot: &M::Snapshot) -> io::Result<()> {
-        let mut b = header(SNAP_MAGIC, FILE_VERSION, -1);
-        jute::put_i64(&mut b, zxid.0 as i64);
-        M::write_snapshot(snapshot, &mut b);
-        let sum = jute::adler32(&b);
-        jute::put_i64(&mut b, sum as i64);
-        jute::put_ustring(&mut b, Some("/"));
-        write_atomic(&self.snap_dir.join(format!("snapshot.{:x}", zxid.0)), &b)
+        let path = self.snap_dir.join(snapshot_file_name(zxid.0 as i64));
+        write_atomic(&path, &M::write_snapshot_file(snapshot, zxid))
+    }
+
+    /// Cuts the log at byte `at` of `files[i]` (all of it when `at` is within the header) and
+    /// removes every later file, newest first and before the cut, so a crash in between
+    /// leaves a prefix of the old log, never a log with a gap. Returns the later files removed.
+    fn cut_log(&self, files: &[(i64, PathBuf)], i: usize, at: u64) -> io::Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        for (_, later) in files[i + 1..].iter().rev() {
+            fs::remove_file(later)?;
+            removed.push(later.clone());
+        }
+        if !removed.is_empty() {
+            fsync_dir(&self.log_dir)?;
+        }
+        let path = &files[i].1;
+        if at <= FILE_HEADER_BYTES as u64 {
+            fs::remove_file(path)?;
+            fsync_dir(&self.log_dir)?;
+        } else {
+            let f = OpenOptions::new().write(true).open(path)?;
+            f.set_len(at)?;
+            f.sync_all()?;
+        }
+        removed.reverse();
+        Ok(removed)
     }
 
     fn truncate(&mut self, zxid: Zxid) -> io::Result<()> {
         self.close_log()?;
-        let files = list(&self.log_dir, "log.")?;
-        let mut cut_from = files.len();
+        let files = list(&self.log_dir, "log")?;
         for (i, (_, path)) in files.iter().enumerate() {
-            let (records, _) = read_log_file(path, 0)?;
-            if let Some(pos) = records.iter().position(|r| r.zxid > zxid.0) {
-                if pos == 0 {
-                    cut_from = i;
-                } else {
-                    let f = OpenOptions::new().write(true).open(path)?;
-                    f.set_len(records[pos - 1].end)?;
-                    f.sync_all()?;
-                    cut_from = i + 1;
-                }
+            let bytes = fs::read(path)?;
+            let file = read_log_bytes::<M>(&bytes, 0).map_err(|why| refused(path, why))?;
+            let entries = &file.entries;
+            if let Some(pos) = entries.iter().position(|r| r.entry.zxid > zxid) {
+                let at = pos.checked_sub(1).map_or(0, |before| entries[before].end);
+                self.cut_log(&files, i, at)?;
                 break;
             }
         }
-        for (_, path) in files.iter().skip(cut_from) {
-            fs::remove_file(path)?;
-        }
-        fsync_dir(&self.log_dir)
+        Ok(())
     }
 
     fn remove_all(&mut self, prefix: &str, dir: &Path) -> io::Result<()> {
@@ -512,15 +487,15 @@ impl<M: NodeMachine> Store<M> {
                         self.close_log()?;
                         self.write_snapshot(*zxid, snapshot)?;
                         let log_dir = self.log_dir.clone();
-                        self.remove_all("log.", &log_dir)
+                        self.remove_all("log", &log_dir)
                     }
                     PersistOp::DiscardDatabase => {
                         // acceptedEpoch stays (a promise); currentEpoch becomes 0 with the data
                         // it described (see PersistOp::DiscardDatabase).
                         self.close_log()?;
                         let (log_dir, snap_dir) = (self.log_dir.clone(), self.snap_dir.clone());
-                        self.remove_all("log.", &log_dir)?;
-                        self.remove_all("snapshot.", &snap_dir)?;
+                        self.remove_all("log", &log_dir)?;
+                        self.remove_all("snapshot", &snap_dir)?;
                         write_atomic(&snap_dir.join("currentEpoch"), b"0")?;
                         fsync_dir(&snap_dir)
                     }
@@ -532,7 +507,7 @@ impl<M: NodeMachine> Store<M> {
 
     /// ZooKeeper's autopurge: keeps the newest `retain` snapshots and the logs they need.
     pub fn purge(&mut self, retain: usize) -> io::Result<Vec<PathBuf>> {
-        let snaps = list(&self.snap_dir, "snapshot.")?;
+        let snaps = list(&self.snap_dir, "snapshot")?;
         let mut removed = Vec::new();
         if snaps.len() <= retain {
             return Ok(removed);
@@ -545,7 +520,7 @@ impl<M: NodeMachine> Store<M> {
         }
         // A log may go when the next log starts at or below oldest_kept + 1: all its records
         // are then covered by every kept snapshot.
-        let logs = list(&self.log_dir, "log.")?;
+        let logs = list(&self.log_dir, "log")?;
         for w in logs.windows(2) {
             if w[1].0 <= oldest_kept + 1 {
                 fs::remove_file(&w[0].1)?;

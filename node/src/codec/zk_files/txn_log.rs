@@ -14,12 +14,23 @@
 //! How the end of a log is found follows ZooKeeper's `FileTxnIterator`: a record length of 0
 //! (the preallocated zeros) or the end of the bytes is the clean end; a record cut short or
 //! missing its 'B' is a torn tail (the crash happened mid-write), reported with the offset to
-//! truncate at; a checksum that does not match is an error, as it stops ZooKeeper's start-up.
+//! truncate at. A checksum that does not match, a length out of bounds or a record shorter
+//! than its TxnHeader is a corrupt record, also reported with its offset ([`LogEnd::Corrupt`]):
+//! ZooKeeper stops its start-up there; what to do about it is the caller's policy (the
+//! server's store cuts it like a torn tail, `server/storage.rs`).
+//!
+//! [`write_entry`] and [`read_entry`] are the one place a [`LogEntry`] becomes a record's txn
+//! bytes and back: `TxnHeader` from the entry and the machine ([`NodeMachine::txn_header`]),
+//! the machine's record, and on reading an optional trailing [`TxnDigest`].
 
 use std::ops::Range;
 
+use zablab_core::durable::LogEntry;
+use zablab_core::zxid::Zxid;
+
 use super::{FileHeader, ZkFileError, FILE_HEADER_BYTES};
 use crate::codec::jute::{adler32, put_i32, put_i64, JuteError, Reader};
+use crate::codec::machine::{NodeMachine, TxnHeaderIds};
 
 const LOG_MAGIC: &[u8; 4] = b"ZKLG";
 /// `FileTxnLog`'s dbId.
@@ -63,6 +74,116 @@ impl TxnHeader {
     }
 }
 
+/// `TxnDigest{int version; long treeDigest}`: the tree digest after the transaction, which
+/// ZooKeeper 3.6+ appends to a record when `zookeeper.digest.enabled` (the default). Readers
+/// take a record with or without one (`SerializeUtils.deserializeTxn` does the same).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxnDigest {
+    pub version: i32,
+    pub tree_digest: i64,
+}
+
+/// A TxnDigest is 12 bytes.
+pub const TXN_DIGEST_BYTES: usize = 12;
+
+impl TxnDigest {
+    pub fn write(&self, out: &mut Vec<u8>) {
+        put_i32(out, self.version);
+        put_i64(out, self.tree_digest);
+    }
+}
+
+/// A record's txn bytes for a log entry: `TxnHeader`, then the machine's record. No
+/// `TxnDigest` follows: the digest after a transaction is known where it is applied, not
+/// where it is logged (ZooKeeper's leader computes it in prep); ZooKeeper reads a record
+/// without one and then skips only that record's digest check (its snapshot's digest is still
+/// checked). The entry's `origin` (which server answers the client) is not stored: a replayed
+/// record never answers anyone (see `server/storage.rs`).
+pub fn write_entry<M: NodeMachine>(e: &LogEntry<M::Txn>, out: &mut Vec<u8>) {
+    let ids = M::txn_header(&e.txn);
+    TxnHeader {
+        client_id: ids.client_id,
+        cxid: ids.cxid,
+        zxid: e.zxid.0 as i64,
+        time: e.time_ms as i64,
+        txn_type: ids.txn_type,
+    }
+    .write(out);
+    M::write_txn(&e.txn, out);
+}
+
+/// Reads a record's txn bytes ([`LogRecord::txn`]) as a log entry, with the [`TxnDigest`]
+/// that followed it, if any. `origin` is `None`. A record must be exactly a header, the
+/// machine's record and at most one TxnDigest; anything else is malformed.
+pub fn read_entry<M: NodeMachine>(
+    txn: &[u8],
+) -> Result<(LogEntry<M::Txn>, Option<TxnDigest>), ZkFileError> {
+    let mut r = Reader::new(txn);
+    let h = TxnHeader::read(&mut r)?;
+    if h.zxid < 0 || h.time < 0 {
+        return Err(ZkFileError::Malformed(format!(
+            "TxnHeader with zxid {:#x} and time {}",
+            h.zxid, h.time
+        )));
+    }
+    let ids = TxnHeaderIds {
+        client_id: h.client_id,
+        cxid: h.cxid,
+        txn_type: h.txn_type,
+    };
+    let body = r.rest();
+    // Exactly the machine's record, nothing after it (whatever the machine's reader checks).
+    let exact = |record: &[u8]| -> Result<M::Txn, JuteError> {
+        let mut r = Reader::new(record);
+        let t = M::read_txn(ids, &mut r)?;
+        if !r.is_empty() {
+            return crate::codec::jute::malformed(format!(
+                "{} bytes after the txn record",
+                r.remaining()
+            ));
+        }
+        Ok(t)
+    };
+    // Try the bytes as they are (ZabLab writes no digest), then without a trailing TxnDigest
+    // (what ZooKeeper writes).
+    let (machine_txn, digest) = match exact(body) {
+        Ok(t) => (t, None),
+        Err(whole) if body.len() >= TXN_DIGEST_BYTES => {
+            let (record, tail) = body.split_at(body.len() - TXN_DIGEST_BYTES);
+            let mut d = Reader::new(tail);
+            let digest = TxnDigest {
+                version: d.i32()?,
+                tree_digest: d.i64()?,
+            };
+            match exact(record) {
+                Ok(t) => (t, Some(digest)),
+                Err(_) => return Err(txn_error(&h, whole)),
+            }
+        }
+        Err(e) => return Err(txn_error(&h, e)),
+    };
+    Ok((
+        LogEntry {
+            zxid: Zxid(h.zxid as u64),
+            time_ms: h.time as u64,
+            origin: None,
+            txn: machine_txn,
+        },
+        digest,
+    ))
+}
+
+fn txn_error(h: &TxnHeader, e: JuteError) -> ZkFileError {
+    let why = match e {
+        JuteError::Eof => "ends early".to_string(),
+        JuteError::Malformed(m) => m,
+    };
+    ZkFileError::Malformed(format!(
+        "txn {:#x} of type {} does not decode: {why}",
+        h.zxid, h.txn_type
+    ))
+}
+
 /// The first bytes of a new log file.
 pub fn log_file_header() -> Vec<u8> {
     let mut out = Vec::with_capacity(FILE_HEADER_BYTES);
@@ -91,12 +212,15 @@ pub struct LogRecord {
 }
 
 /// How the records ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LogEnd {
     /// The bytes ended, or the preallocated zeros began, after a whole record.
     Clean,
     /// A record was cut short: the file's valid part ends at `at` (truncate there).
     TornTail { at: usize },
+    /// The record at `at` is damaged: its checksum does not match, its length is out of
+    /// bounds, or it is shorter than a TxnHeader. The records before it are whole.
+    Corrupt { at: usize, why: String },
 }
 
 /// What a log file holds.
@@ -108,7 +232,8 @@ pub struct TxnLog {
 }
 
 /// Reads every record of a log file. `max_txn_bytes` bounds one record (ZooKeeper's
-/// `jute.maxbuffer`); a longer one is refused, not read.
+/// `jute.maxbuffer`); a longer one is a corrupt record, not read. An error is a file that is
+/// no log (header: magic, version, fewer than 16 bytes).
 pub fn read_log(bytes: &[u8], max_txn_bytes: usize) -> Result<TxnLog, ZkFileError> {
     let mut r = Reader::new(bytes);
     let header = FileHeader::read(&mut r, LOG_MAGIC)?;
@@ -130,9 +255,10 @@ pub fn read_log(bytes: &[u8], max_txn_bytes: usize) -> Result<TxnLog, ZkFileErro
             break LogEnd::Clean;
         }
         if len < 0 || len as usize > max_txn_bytes {
-            return Err(ZkFileError::Malformed(format!(
-                "record at byte {start} has length {len} (limit {max_txn_bytes})"
-            )));
+            break LogEnd::Corrupt {
+                at: start,
+                why: format!("record length {len} (limit {max_txn_bytes})"),
+            };
         }
         let from = r.position();
         let (Ok(txn), Ok(eor)) = (r.bytes(len as usize), r.u8()) else {
@@ -143,17 +269,22 @@ pub fn read_log(bytes: &[u8], max_txn_bytes: usize) -> Result<TxnLog, ZkFileErro
         }
         let computed = adler32(txn) as u64;
         if crc as u64 != computed {
-            return Err(ZkFileError::ChecksumMismatch {
+            let e = ZkFileError::ChecksumMismatch {
                 what: "transaction log record",
                 stored: crc as u64,
                 computed,
-            });
+            };
+            break LogEnd::Corrupt {
+                at: start,
+                why: e.to_string(),
+            };
         }
-        let header = TxnHeader::read(&mut Reader::new(txn)).map_err(|_| {
-            ZkFileError::Malformed(format!(
-                "record at byte {start} is shorter than a TxnHeader"
-            ))
-        })?;
+        let Ok(header) = TxnHeader::read(&mut Reader::new(txn)) else {
+            break LogEnd::Corrupt {
+                at: start,
+                why: "record shorter than a TxnHeader".to_string(),
+            };
+        };
         records.push(LogRecord {
             header,
             txn: from..from + len as usize,
@@ -190,6 +321,54 @@ mod tests {
             append_record(&mut out, &txn(z, b"body"));
         }
         out
+    }
+
+    /// A log entry's record is ZooKeeper's TxnHeader and the machine's record; it reads back
+    /// without its origin, with or without the TxnDigest ZooKeeper appends, and anything else
+    /// after the record is refused.
+    #[test]
+    fn entries_read_back_with_or_without_a_txn_digest() {
+        use zablab_core::machine::ChainMachine;
+        let e = LogEntry {
+            zxid: Zxid::new(3, 9),
+            time_ms: 1_700_000_000_123,
+            origin: Some((2, 77)),
+            txn: 0xdead_beef_u64,
+        };
+        let mut txn = Vec::new();
+        write_entry::<ChainMachine>(&e, &mut txn);
+        assert_eq!(txn.len(), TXN_HEADER_BYTES + 8);
+        let h = TxnHeader::read(&mut Reader::new(&txn)).unwrap();
+        assert_eq!(
+            (h.zxid, h.time, h.txn_type),
+            (Zxid::new(3, 9).0 as i64, e.time_ms as i64, 5)
+        );
+        let stored = LogEntry { origin: None, ..e };
+        assert_eq!(read_entry::<ChainMachine>(&txn), Ok((stored.clone(), None)));
+        let digest = TxnDigest {
+            version: 2,
+            tree_digest: -5,
+        };
+        let mut with = txn.clone();
+        digest.write(&mut with);
+        assert_eq!(
+            read_entry::<ChainMachine>(&with),
+            Ok((stored, Some(digest)))
+        );
+        for bad in [
+            &txn[..txn.len() - 1],
+            &with[..with.len() - 1],
+            &[0u8; 31][..],
+        ] {
+            assert!(
+                read_entry::<ChainMachine>(bad).is_err(),
+                "{} bytes",
+                bad.len()
+            );
+        }
+        let mut extra = with.clone();
+        extra.push(0);
+        assert!(read_entry::<ChainMachine>(&extra).is_err());
     }
 
     #[test]
@@ -241,15 +420,30 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_record_or_an_oversized_length_is_an_error() {
+    fn a_damaged_record_or_an_oversized_length_is_corrupt_at_its_offset() {
         let mut bytes = log(2);
+        let first_end = read_log(&bytes, 1 << 20).unwrap().records[0].txn.end + 1;
         let body = bytes.len() - 3;
         bytes[body] ^= 1;
-        let e = read_log(&bytes, 1 << 20).unwrap_err();
-        assert!(matches!(e, ZkFileError::ChecksumMismatch { .. }), "{e}");
+        let l = read_log(&bytes, 1 << 20).unwrap();
+        assert_eq!(l.records.len(), 1, "the record before the damage is whole");
+        match &l.end {
+            LogEnd::Corrupt { at, why } => {
+                assert_eq!(*at, first_end);
+                assert!(why.contains("checksum mismatch"), "{why}");
+            }
+            other => panic!("a damaged record is corrupt, not {other:?}"),
+        }
         let bytes = log(1);
-        let e = read_log(&bytes, 10).unwrap_err();
-        assert!(e.to_string().contains("limit 10"), "{e}");
+        let l = read_log(&bytes, 10).unwrap();
+        assert!(l.records.is_empty());
+        match &l.end {
+            LogEnd::Corrupt { at, why } => {
+                assert_eq!(*at, FILE_HEADER_BYTES);
+                assert!(why.contains("limit 10"), "{why}");
+            }
+            other => panic!("an oversized length is corrupt, not {other:?}"),
+        }
         let e = read_log(&bytes[..10], 1 << 20).unwrap_err();
         assert_eq!(e, ZkFileError::Truncated);
     }
