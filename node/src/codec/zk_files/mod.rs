@@ -1,7 +1,7 @@
 //! Apache ZooKeeper 3.8's data files, byte for byte: `version-2/log.<zxid>` as `FileTxnLog`
 //! writes it and `version-2/snapshot.<zxid>` as `FileSnap` writes it (docs/protocol.md §4).
 //! With these, a data directory Apache ZooKeeper wrote can be read by ZabLab and the reverse,
-//! which is how a ZooKeeper server is replaced by a ZabLab one in place (issue 16).
+//! which is how a ZooKeeper server is replaced by a ZabLab one in place.
 //!
 //! Like the rest of `codec/`, nothing here touches a file: callers hand in the bytes they read
 //! and get back the bytes to write. Every length and count from a file is checked against the
