@@ -98,13 +98,17 @@ impl Ensemble {
     /// The leader and the epoch of its last zxid (`srvr`): both unchanged means no election.
     pub fn leader_and_epoch(&self) -> (usize, u64) {
         let l = self.leader();
-        let text = four_letter(&self.addr(l), "srvr").expect("srvr");
-        let zxid = text
+        (l, self.zxid(l) >> 32)
+    }
+
+    /// The `Zxid:` of `srvr` on server `i`: the last transaction it applied.
+    pub fn zxid(&self, i: usize) -> u64 {
+        four_letter(&self.addr(i), "srvr")
+            .expect("srvr")
             .lines()
             .find_map(|l| l.strip_prefix("Zxid: 0x"))
             .and_then(|z| u64::from_str_radix(z.trim(), 16).ok())
-            .expect("Zxid line");
-        (l, zxid >> 32)
+            .expect("Zxid line")
     }
 
     /// `Connections:` of `srvr` on server `i` (the srvr connection itself included).
