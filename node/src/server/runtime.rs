@@ -512,6 +512,13 @@ impl<M: NodeMachine> Host<M> {
                     });
                 }
                 self.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
+                if let Message::Config { .. } = &msg {
+                    // The core's CONFIG is the member list ZooKeeper sends inside each
+                    // notification; this node's notifications carry its members already
+                    // (`encode_notification`), and it never switches reconfig on, so its
+                    // peer emits none.
+                    return;
+                }
                 if let Message::Notification(n) = &msg {
                     if self
                         .faults
@@ -575,7 +582,10 @@ impl<M: NodeMachine> Host<M> {
             Output::Disconnect { peer } => {
                 self.conns.remove(&peer);
             }
-            Output::Reply { .. } | Output::SyncDone { .. } | Output::RequestFailed { .. } => {
+            Output::Reply { .. }
+            | Output::SyncDone { .. }
+            | Output::RequestFailed { .. }
+            | Output::ReconfigFailed { .. } => {
                 self.sessions.on_output(&mut self.peer, &o);
             }
             Output::Trace(ev) => {
