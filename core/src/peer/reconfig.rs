@@ -248,9 +248,10 @@ impl<M: StateMachine> Peer<M> {
                 self.outbox.push(Output::ReconfigFailed { tag, error });
             }
             Ok((members, txn)) => {
-                self.pending_requests.insert(tag, ());
-                let me = self.config.myid;
-                let Some(zxid) = self.leader_propose_txn(Some((me, tag)), txn) else {
+                let Some(zxid) = self.leader_ref().last_proposed.next() else {
+                    // The zxid counter would roll over: as Leader.propose, step down.
+                    self.outbox.push(Output::RequestFailed { tag });
+                    self.give_up(GiveUpReason::CounterRollover);
                     return;
                 };
                 let voters = members.voters().collect();
@@ -265,7 +266,12 @@ impl<M: StateMachine> Peer<M> {
                     voters,
                     observers,
                 });
+                // Pending before the proposal exists, so nothing commits on the old voters alone.
                 self.joint = Some((zxid, members));
+                self.pending_requests.insert(tag, ());
+                let me = self.config.myid;
+                let proposed = self.leader_propose_txn(Some((me, tag)), txn);
+                debug_assert_eq!(proposed, Some(zxid));
             }
         }
     }
