@@ -2,6 +2,8 @@
 //! events (send, deliver, drop, timer, persist, client reply) around them; the UI draws them,
 //! lessons assert on them, invariants check them, and the native node streams the same types.
 
+use alloc::vec::Vec;
+
 use crate::message::{Notification, PeerState, Vote};
 use crate::zxid::{Epoch, Sid, Zxid};
 
