@@ -613,16 +613,6 @@ impl<M: StateMachine> Peer<M> {
         }
     }
 
-    /// A client `reconfig`: only a serving leader checks and proposes one.
-    fn on_client_reconfig(&mut self, tag: RequestTag, request: crate::reconfig::ReconfigRequest) {
-        if matches!(self.role, Role::Leader(_)) && self.is_serving() {
-            self.leader_reconfig(tag, request);
-        } else {
-            self.trace(TraceEvent::RequestRefused);
-            self.outbox.push(Output::RequestFailed { tag });
-        }
-    }
-
     fn on_session_touch(&mut self, session_id: i64, timeout_ms: i32) {
         match &self.role {
             Role::Leader(_) => self.machine.touch_session(session_id, timeout_ms, self.now),

@@ -240,6 +240,16 @@ impl<M: StateMachine> Peer<M> {
         self.start_looking();
     }
 
+    /// A client `reconfig`: only a serving leader checks and proposes one.
+    pub(crate) fn on_client_reconfig(&mut self, tag: RequestTag, request: ReconfigRequest) {
+        if matches!(self.role, Role::Leader(_)) && self.is_serving() {
+            self.leader_reconfig(tag, request);
+        } else {
+            self.trace(TraceEvent::RequestRefused);
+            self.outbox.push(Output::RequestFailed { tag });
+        }
+    }
+
     /// A client's `reconfig` on the leader: PrepRequestProcessor's checks, then the proposal.
     pub(crate) fn leader_reconfig(&mut self, tag: RequestTag, request: ReconfigRequest) {
         match self.check_reconfig(&request) {
