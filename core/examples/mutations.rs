@@ -47,6 +47,8 @@ fn main() -> ExitCode {
     for m in &chosen {
         let params = SweepParams {
             mutations: Mutations::only(*m),
+            // A reconfig bug needs reconfigs to show.
+            reconfig: *m == zablab_core::mutation::Mutation::ReconfigNewQuorumOnly,
             ..SweepParams::default()
         };
         let next = AtomicU64::new(0);
@@ -73,8 +75,9 @@ fn main() -> ExitCode {
             Some((seed, invariant)) => {
                 caught += 1;
                 seeds_needed.push(seed + 1);
+                let reconfig = if params.reconfig { " --reconfig" } else { "" };
                 println!(
-                    "| {} | yes | {} | {invariant} | `--example sweep -- --seed {seed} --mutation {}` |",
+                    "| {} | yes | {} | {invariant} | `--example sweep -- --seed {seed} --mutation {}{reconfig}` |",
                     m.name(),
                     seed + 1,
                     m.name()

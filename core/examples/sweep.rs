@@ -9,7 +9,8 @@
 //! `--mutation NAME` (built with `--features mutations`) switches on a seeded protocol bug
 //! (see `zablab_core::mutation`). `--tree` runs the data-tree sweep
 //! ([`zablab_core::sim::sweep_tree`]: sessions, ephemerals, sequential nodes, multi) instead
-//! of the chain machine's.
+//! of the chain machine's. `--reconfig` also asks the leader for reconfigs (role changes and
+//! new member lists, `reconfigEnabled` on; [`zablab_core::sim::sweep::schedule_reconfigs`]).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,7 @@ struct Args {
     single: Option<u64>,
     servers: Option<(u64, u64)>,
     tree: bool,
+    reconfig: bool,
     trace: bool,
     mutations: zablab_core::mutation::Mutations,
 }
@@ -36,6 +38,7 @@ fn parse() -> Result<Args, String> {
         single: None,
         servers: None,
         tree: false,
+        reconfig: false,
         trace: false,
         mutations: zablab_core::mutation::Mutations::NONE,
     };
@@ -48,6 +51,7 @@ fn parse() -> Result<Args, String> {
             "--from" => args.from = num(value()?)?,
             "--seed" => args.single = Some(num(value()?)?),
             "--tree" => args.tree = true,
+            "--reconfig" => args.reconfig = true,
             "--trace" => args.trace = true,
             "--mutation" => {
                 let v = value()?;
@@ -77,6 +81,7 @@ fn parse() -> Result<Args, String> {
 fn params_for(
     servers: Option<(u64, u64)>,
     mutations: zablab_core::mutation::Mutations,
+    reconfig: bool,
     seed: u64,
 ) -> SweepParams {
     let servers = servers.map(|(lo, hi)| {
@@ -89,16 +94,25 @@ fn params_for(
     SweepParams {
         servers,
         mutations,
+        reconfig,
         ..SweepParams::default()
     }
 }
 
-/// Prints every trace record of the seed's run up to its first violation (or the end of the
-/// fault phase), one per line, for reading a failure by hand.
+/// Prints every trace record of the seed's run up to its first violation (the liveness
+/// phase included), one per line, for reading a failure by hand.
 fn print_trace(params: SweepParams, seed: u64) {
     let (mut cluster, _) = zablab_core::sim::sweep::seed_cluster(params, seed);
     let end = zablab_core::time::Instant(params.fault_ms);
     let _ = cluster.run_until_pred(end, |c| c.violation().is_some());
+    if cluster.violation().is_none() {
+        let probe = u64::MAX - seed;
+        let _ = zablab_core::sim::invariants::liveness::converge(
+            &mut cluster,
+            probe,
+            params.liveness_ms,
+        );
+    }
     for r in cluster.trace().records() {
         println!("{:>7} s{} {:?}", r.time.0, r.node, r.event);
     }
@@ -113,7 +127,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(seed) = args.single {
-        let params = params_for(args.servers, args.mutations, seed);
+        let params = params_for(args.servers, args.mutations, args.reconfig, seed);
         let violation = if args.tree {
             let r = sweep_tree::run_seed(params, seed);
             println!(
@@ -160,7 +174,7 @@ fn main() -> ExitCode {
                 if seed >= end {
                     break;
                 }
-                let params = params_for(args.servers, args.mutations, seed);
+                let params = params_for(args.servers, args.mutations, args.reconfig, seed);
                 let (violation, profile) = if args.tree {
                     (sweep_tree::run_seed(params, seed).violation, String::new())
                 } else {

@@ -125,6 +125,9 @@ pub struct PeerConfig {
     pub snapshot_size_factor_percent: Option<u32>,
     /// Seeded protocol bugs switched on (only read when built with the `mutations` feature).
     pub mutations: crate::mutation::Mutations,
+    /// `reconfigEnabled`: whether the leader accepts `reconfig` (ZooKeeper's default: no).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub reconfig_enabled: bool,
 }
 
 impl PeerConfig {
@@ -137,6 +140,7 @@ impl PeerConfig {
             snap_count: 100_000,
             snapshot_size_factor_percent: Some(33),
             mutations: crate::mutation::Mutations::NONE,
+            reconfig_enabled: false,
         }
     }
 

@@ -118,6 +118,7 @@ impl<M: StateMachine> Peer<M> {
             self.reload(logged);
         }
         self.fast_forward();
+        self.note_applied_configs();
         if self.last_processed != before {
             let digest = self.machine.digest();
             self.trace(TraceEvent::StateReset {
@@ -146,7 +147,7 @@ impl<M: StateMachine> Peer<M> {
     }
 
     fn initial_vote(&self) -> Vote {
-        if self.config.is_participant() {
+        if self.is_voter_any(self.config.myid) {
             Vote {
                 vote_id: self.config.myid,
                 vote_zxid: self.last_logged_zxid(),
@@ -178,7 +179,7 @@ impl<M: StateMachine> Peer<M> {
     fn send_notifications(&mut self) {
         let n = self.my_notification();
         let me = self.config.myid;
-        let voters: alloc::vec::Vec<Sid> = self.config.ensemble.voters().collect();
+        let voters: alloc::vec::Vec<Sid> = self.voters_any();
         for sid in voters {
             if sid == me {
                 let own = ReceivedVote {
@@ -189,6 +190,7 @@ impl<M: StateMachine> Peer<M> {
                 self.election.recvset.insert(me, own);
             } else {
                 self.send(sid, Message::Notification(n));
+                self.gossip_config(sid);
             }
         }
     }
@@ -196,16 +198,17 @@ impl<M: StateMachine> Peer<M> {
     fn reply_with_my_vote(&mut self, to: Sid) {
         let n = self.my_notification();
         self.send(to, Message::Notification(n));
+        self.gossip_config(to);
     }
 
     /// `totalOrderPredicate` with the weight check: an observer (weight 0) can never win.
     fn newer(&self, new: &Vote, cur: &Vote) -> bool {
         if self.mutated(crate::mutation::Mutation::FleZxidBeforeEpoch) {
-            return self.config.ensemble.is_voter(new.vote_id)
+            return self.is_voter_any(new.vote_id)
                 && (new.vote_zxid, new.peer_epoch, new.vote_id)
                     > (cur.vote_zxid, cur.peer_epoch, cur.vote_id);
         }
-        self.config.ensemble.is_voter(new.vote_id) && new.is_newer_than(cur)
+        self.is_voter_any(new.vote_id) && new.is_newer_than(cur)
     }
 
     /// A notification arrives (WorkerReceiver, then lookForLeader).
@@ -218,7 +221,11 @@ impl<M: StateMachine> Peer<M> {
             return;
         }
         // Receiver thread: a non-voter gets our current vote back at once and nothing else.
-        if !self.config.ensemble.is_voter(from) {
+        // With reconfig on, an established leader or follower that is a voter only in a
+        // member list we missed is still heard: following it is how we learn that list
+        // (ZooKeeper sends the list inside the notification instead). Its vote never counts
+        // towards our quorums, which only our voters make.
+        if !self.is_voter_any(from) && !self.may_join_through(from, &n) {
             self.reply_with_my_vote(from);
             return;
         }
@@ -233,6 +240,17 @@ impl<M: StateMachine> Peer<M> {
             self.reply_with_my_vote(from);
         }
         self.look_for_leader(from, n);
+    }
+
+    /// With reconfig on: `sid` is a member that `n` reports as an established leader, or
+    /// one of its learners (see `on_notification`).
+    fn may_join_through(&self, sid: Sid, n: &Notification) -> bool {
+        self.config.reconfig_enabled
+            && matches!(
+                n.state,
+                PeerState::Following | PeerState::Leading | PeerState::Observing
+            )
+            && self.is_member_any(sid)
     }
 
     /// One iteration of `lookForLeader`'s loop for a received notification.
@@ -252,12 +270,21 @@ impl<M: StateMachine> Peer<M> {
                 return;
             }
         }
-        if !self.config.ensemble.is_voter(n.sender) || !self.config.ensemble.is_voter(n.vote_id) {
+        let counts = |sid| self.is_voter_any(sid) || self.may_join_through(sid, &n);
+        if !counts(n.sender) || !counts(n.vote_id) {
             self.trace_vote(from, n, VoteDecision::Ignored);
             return;
         }
         match n.state {
             PeerState::Looking => self.on_looking_vote(from, n),
+            // An observer in broadcast with a leader is evidence that the leader is
+            // established, as a follower is (stronger: a follower is FOLLOWING from the end
+            // of its election, an observer OBSERVING only once synced). With reconfig on,
+            // servers we still count as voters may have become observers in a member list we
+            // missed, and only they can tell us who leads.
+            PeerState::Observing if self.config.reconfig_enabled => {
+                self.on_established_vote(from, n)
+            }
             PeerState::Observing => self.trace_vote(from, n, VoteDecision::Ignored),
             PeerState::Following | PeerState::Leading => self.on_established_vote(from, n),
         }
@@ -321,7 +348,7 @@ impl<M: StateMachine> Peer<M> {
         self.trace_vote(from, n, VoteDecision::Established);
         if n.logicclock == self.election.logicclock {
             self.election.recvset.insert(from, rv);
-            if self.has_quorum(&self.election.recvset, &rv)
+            if self.has_established_quorum(&self.election.recvset, &rv)
                 && self.check_leader(&self.election.recvset, n.vote_id, n.logicclock)
             {
                 self.finish_election(n.vote());
@@ -329,7 +356,7 @@ impl<M: StateMachine> Peer<M> {
             }
         }
         self.election.outofelection.insert(from, rv);
-        if self.has_quorum(&self.election.outofelection, &rv)
+        if self.has_established_quorum(&self.election.outofelection, &rv)
             && self.check_leader(&self.election.outofelection, n.vote_id, n.logicclock)
         {
             self.election.logicclock = n.logicclock;
@@ -339,6 +366,27 @@ impl<M: StateMachine> Peer<M> {
 
     /// termPredicate: the voters whose recorded vote agrees with `target` form a quorum.
     fn has_quorum(&self, votes: &BTreeMap<Sid, ReceivedVote>, target: &ReceivedVote) -> bool {
+        let agreeing = votes
+            .iter()
+            .filter(|(_, v)| v.agrees_with(target))
+            .map(|(s, _)| s);
+        self.is_quorum(agreeing)
+    }
+
+    /// termPredicate for joining an established leader: a quorum of the active voters. A
+    /// pending member list is not asked: it may be a reconfig of ours that never committed
+    /// (the leader will TRUNC it), whose voters then never gather behind anyone. Joining an
+    /// elected leader decides nothing about its history (its own election did, and its
+    /// NEWLEADER quorum of all its lists does); the check only keeps us from chasing a
+    /// leader nobody follows. Without a pending list it is [`Self::has_quorum`].
+    fn has_established_quorum(
+        &self,
+        votes: &BTreeMap<Sid, ReceivedVote>,
+        target: &ReceivedVote,
+    ) -> bool {
+        if self.joint.is_none() {
+            return self.has_quorum(votes, target);
+        }
         let agreeing = votes
             .iter()
             .filter(|(_, v)| v.agrees_with(target))

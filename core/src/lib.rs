@@ -23,6 +23,7 @@ pub mod machine;
 pub mod message;
 pub mod mutation;
 pub mod peer;
+pub mod reconfig;
 pub mod rng;
 pub mod session;
 pub mod sim;

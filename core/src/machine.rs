@@ -22,6 +22,7 @@
 use alloc::vec::Vec;
 use core::fmt::Debug;
 
+use crate::config::Ensemble;
 use crate::time::Instant;
 use crate::zxid::{Sid, Zxid};
 
@@ -92,7 +93,29 @@ pub trait StateMachine: Sized {
     /// a stale view must never be consulted by a later leadership (ZooKeeper throws the
     /// leader's ZooKeeperServer, and its outstandingChanges, away).
     fn on_stop_leading(&mut self) {}
+
+    /// Reconfig (docs/protocol.md §2.8): the transaction that installs the member list
+    /// `members`, or `None` when this machine cannot carry one (the leader then answers
+    /// reconfig as disabled).
+    fn reconfig_txn(_members: &Ensemble) -> Option<Self::Txn> {
+        None
+    }
+    /// The member list `txn` installs, if it is a reconfig transaction.
+    fn txn_members(_txn: &Self::Txn) -> Option<Ensemble> {
+        None
+    }
+    /// The newest member lists applied, oldest first, at most [`APPLIED_CONFIGS_KEPT`], each
+    /// with its version (the zxid of its reconfig): ZooKeeper keeps the newest in
+    /// `/zookeeper/config`, so it travels in snapshots and SNAP sync like any data.
+    fn applied_configs(&self) -> &[(Zxid, Ensemble)] {
+        &[]
+    }
 }
+
+/// How many applied configurations a machine keeps: the newest and the one before it. One
+/// reconfig at a time means the one before the newest was committed, so a server that cannot
+/// tell whether the newest committed (after a restart) needs quorums of just these two.
+pub const APPLIED_CONFIGS_KEPT: usize = 2;
 
 /// One prep as the trace shows it (docs/trace-format.md, `Prepped`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -119,6 +142,13 @@ pub const TXN_RECORD_OVERHEAD: u64 = 45;
 pub struct ChainMachine {
     pub chain: u64,
     pub writes: Vec<u64>,
+    /// The member lists its reconfig transactions installed (see
+    /// [`StateMachine::applied_configs`]); reconfig words are not client writes.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub configs: Vec<(Zxid, Ensemble)>,
 }
 
 /// SplitMix-style mixing; not cryptographic, but a collision in a test run is not a concern.
@@ -145,7 +175,15 @@ impl StateMachine for ChainMachine {
 
     fn apply(&mut self, ctx: &TxnContext, txn: &u64) -> u64 {
         self.chain = mix64(self.chain ^ mix64(ctx.zxid.0 ^ mix64(*txn)));
-        self.writes.push(*txn);
+        match crate::reconfig::chain_decode(*txn) {
+            Some(members) => {
+                if self.configs.len() >= APPLIED_CONFIGS_KEPT {
+                    self.configs.remove(0);
+                }
+                self.configs.push((ctx.zxid, members));
+            }
+            None => self.writes.push(*txn),
+        }
         self.chain
     }
 
@@ -167,6 +205,18 @@ impl StateMachine for ChainMachine {
 
     fn snapshot_bytes(snapshot: &ChainMachine) -> u64 {
         16 + 8 * snapshot.writes.len() as u64
+    }
+
+    fn reconfig_txn(members: &Ensemble) -> Option<u64> {
+        crate::reconfig::chain_encode(members)
+    }
+
+    fn txn_members(txn: &u64) -> Option<Ensemble> {
+        crate::reconfig::chain_decode(*txn)
+    }
+
+    fn applied_configs(&self) -> &[(Zxid, Ensemble)] {
+        &self.configs
     }
 }
 

@@ -170,6 +170,15 @@ pub enum Message<T, S, R> {
     Sync {
         tag: RequestTag,
     },
+    /// Election port, with reconfig on: the sender's active member list and its version,
+    /// sent after each of its notifications once a reconfig was activated. ZooKeeper puts
+    /// this list in the notification itself (the version-2 notification's config bytes); a
+    /// LOOKING server that hears a newer one adopts it (FastLeaderElection's processReconfig),
+    /// so a server that missed a reconfig can still find its leader.
+    Config {
+        version: Zxid,
+        members: crate::config::Ensemble,
+    },
 }
 
 impl<T, S, R> Message<T, S, R> {
@@ -193,12 +202,14 @@ impl<T, S, R> Message<T, S, R> {
             Message::Ping { .. } => "PING",
             Message::Request { .. } => "REQUEST",
             Message::Sync { .. } => "SYNC",
+            Message::Config { .. } => "CONFIG",
         }
     }
 
     /// The zxid a message is about, as traces show it: the vote's zxid, a proposal's, the
     /// sync point of DIFF/TRUNC/SNAP/NEWLEADER, the epoch's first zxid (`epoch << 32`) for
-    /// FOLLOWERINFO/OBSERVERINFO/LEADERINFO; `None` for UPTODATE, REQUEST and SYNC.
+    /// FOLLOWERINFO/OBSERVERINFO/LEADERINFO, a CONFIG's version; `None` for UPTODATE, REQUEST
+    /// and SYNC.
     pub fn zxid(&self) -> Option<Zxid> {
         Some(match self {
             Message::Notification(n) => n.vote_zxid,
@@ -218,19 +229,20 @@ impl<T, S, R> Message<T, S, R> {
             | Message::LeaderInfo {
                 new_epoch: accepted_epoch,
             } => Zxid::epoch_start(*accepted_epoch),
+            Message::Config { version, .. } => *version,
             Message::UpToDate | Message::Request { .. } | Message::Sync { .. } => return None,
         })
     }
 
     /// True for election-port traffic (the rest travels on the quorum port).
     pub fn is_election(&self) -> bool {
-        matches!(self, Message::Notification(_))
+        matches!(self, Message::Notification(_) | Message::Config { .. })
     }
 
     /// ZooKeeper's QuorumPacket type code (docs/protocol.md §3.3); 0 for election notifications.
     pub fn packet_type(&self) -> i32 {
         match self {
-            Message::Notification(_) => 0,
+            Message::Notification(_) | Message::Config { .. } => 0,
             Message::Request { .. } => 1,
             Message::Proposal(_) => 2,
             Message::Ack { .. } => 3,

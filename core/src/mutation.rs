@@ -38,11 +38,14 @@ pub enum Mutation {
     ObserverInQuorum,
     /// A follower applies a proposal when it arrives instead of on COMMIT.
     ApplyUncommitted,
+    /// While a reconfig is pending the leader commits with a quorum of the new member list
+    /// only, not also of the old one (Leader.tryToCommit's qvAcksetPairs forgotten).
+    ReconfigNewQuorumOnly,
 }
 
 impl Mutation {
     /// Every mutation, in a fixed order.
-    pub const ALL: [Mutation; 11] = [
+    pub const ALL: [Mutation; 12] = [
         Mutation::AckBeforeDurable,
         Mutation::CurrentEpochBeforeSyncLogged,
         Mutation::StaleAckAfterTrunc,
@@ -54,6 +57,7 @@ impl Mutation {
         Mutation::ForgetAcceptedEpoch,
         Mutation::ObserverInQuorum,
         Mutation::ApplyUncommitted,
+        Mutation::ReconfigNewQuorumOnly,
     ];
 
     /// The switch's name as the example's table and the lab print it.
@@ -70,6 +74,7 @@ impl Mutation {
             Mutation::ForgetAcceptedEpoch => "forget-accepted-epoch",
             Mutation::ObserverInQuorum => "observer-in-quorum",
             Mutation::ApplyUncommitted => "apply-uncommitted",
+            Mutation::ReconfigNewQuorumOnly => "reconfig-new-quorum-only",
         }
     }
 

@@ -47,6 +47,7 @@ use crate::zxid::{Epoch, Sid, Zxid};
 
 pub use crate::durable::RequestTag;
 
+mod reconfig;
 mod store;
 mod timers;
 
@@ -86,6 +87,14 @@ pub enum Input<M: StateMachine> {
     ClientSync { tag: RequestTag },
     /// A client session connected to this server is alive (sent to the leader with the next PING).
     SessionTouch { session_id: i64, timeout_ms: i32 },
+    /// A client of this server asks for `reconfig` (docs/protocol.md §2.8): the leader checks
+    /// and proposes it; answered with `Reply` once committed (the outcome of applying the
+    /// reconfig transaction), or `ReconfigFailed`. Only the leader takes one: a learner
+    /// answers `RequestFailed` (it does not forward reconfigs yet).
+    ClientReconfig {
+        tag: RequestTag,
+        request: crate::reconfig::ReconfigRequest,
+    },
 }
 
 #[doc = include_str!("peer/host_contract.md")]
@@ -106,6 +115,11 @@ pub enum Output<M: StateMachine> {
     SyncDone { tag: RequestTag, zxid: Zxid },
     /// A client request sent here cannot complete (no leader, or the leader changed).
     RequestFailed { tag: RequestTag },
+    /// The leader refused a client's `reconfig` (the client gets `error`'s KeeperException).
+    ReconfigFailed {
+        tag: RequestTag,
+        error: crate::reconfig::ReconfigError,
+    },
     /// Close the quorum connection with `peer` (ZooKeeper closes the learner's socket); the
     /// other end is told with `Input::PeerDisconnected`, this one is not.
     Disconnect { peer: Sid },
@@ -193,6 +207,14 @@ pub struct Peer<M: StateMachine> {
     /// Sessions touched since the last PING reply (follower).
     pub(crate) touches: Vec<SessionTouch>,
     pub(crate) outbox: Vec<Output<M>>,
+    /// The version of the active member list (`config.ensemble`): the zxid of the reconfig
+    /// that made it, zero for the one the server started with (peer/reconfig.rs).
+    pub(crate) active_version: Zxid,
+    /// A member list that is pending: proposed by this leader and not yet committed, or
+    /// found applied from the log and not known committed. Quorums need it too.
+    pub(crate) joint: Option<(Zxid, crate::config::Ensemble)>,
+    /// A member list was activated during this step; roles are checked at its end.
+    pub(crate) reconfig_activated: bool,
 }
 
 impl<M: StateMachine> Peer<M> {
@@ -246,10 +268,14 @@ impl<M: StateMachine> Peer<M> {
             pending_requests: BTreeMap::new(),
             touches: Vec::new(),
             outbox: Vec::new(),
+            active_version: Zxid::ZERO,
+            joint: None,
+            reconfig_activated: false,
         };
         peer.logged_since_snapshot = durable.log.len() as u64;
         peer.log = durable.log;
         peer.fast_forward();
+        peer.note_applied_configs();
         let digest = peer.machine.digest();
         peer.trace(TraceEvent::StateReset {
             zxid: peer.last_processed,
@@ -279,7 +305,9 @@ impl<M: StateMachine> Peer<M> {
                 session_id,
                 timeout_ms,
             } => self.on_session_touch(session_id, timeout_ms),
+            Input::ClientReconfig { tag, request } => self.on_client_reconfig(tag, request),
         }
+        self.after_activation();
         core::mem::swap(&mut self.outbox, out);
     }
 
@@ -529,11 +557,12 @@ impl<M: StateMachine> Peer<M> {
     }
 
     fn on_message(&mut self, from: Sid, msg: PeerMessage<M>) {
-        if !self.started || !self.config.ensemble.is_member(from) || from == self.config.myid {
+        if !self.started || !self.is_member_any(from) || from == self.config.myid {
             return;
         }
         match msg {
             Message::Notification(n) => self.on_notification(from, n),
+            Message::Config { version, members } => self.on_config_gossip(version, members),
             Message::FollowerInfo { .. } | Message::ObserverInfo { .. }
                 if !matches!(self.role, Role::Leader(_)) =>
             {

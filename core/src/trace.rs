@@ -7,6 +7,8 @@ pub mod record;
 
 pub use record::{HostEvent, TraceHeader, TraceRecord, TRACE_FORMAT_VERSION};
 
+use alloc::vec::Vec;
+
 use crate::message::{Notification, PeerState, Vote};
 use crate::zxid::{Epoch, Sid, Zxid};
 
@@ -240,6 +242,24 @@ pub enum TraceEvent {
         accepted_epoch: Epoch,
         reason: RefuseReason,
     },
+    /// Leader: a reconfig was checked and proposed at `zxid` (its version once committed);
+    /// until it commits, every commit needs a quorum of the old and of the new voters.
+    ReconfigProposed {
+        zxid: Zxid,
+        voters: Vec<Sid>,
+        observers: Vec<Sid>,
+    },
+    /// Leader: a reconfig was refused (ZooKeeper's KeeperException code `err`).
+    ReconfigRefused {
+        err: i32,
+    },
+    /// This server now runs with the member list of version `version` (ZooKeeper's
+    /// COMMITANDACTIVATE / INFORMANDACTIVATE): quorums, elections and learner roles follow it.
+    ConfigActivated {
+        version: Zxid,
+        voters: Vec<Sid>,
+        observers: Vec<Sid>,
+    },
 }
 
 /// Why a leader refused a learner.
@@ -274,6 +294,9 @@ impl TraceEvent {
             TraceEvent::GaveUp { .. } => "GaveUp",
             TraceEvent::RequestRefused => "RequestRefused",
             TraceEvent::LearnerRefused { .. } => "LearnerRefused",
+            TraceEvent::ReconfigProposed { .. } => "ReconfigProposed",
+            TraceEvent::ReconfigRefused { .. } => "ReconfigRefused",
+            TraceEvent::ConfigActivated { .. } => "ConfigActivated",
         }
     }
 }
@@ -309,4 +332,7 @@ pub enum GiveUpReason {
     CounterRollover,
     /// The learner's log could not be truncated to the leader's TRUNC target.
     CannotTruncate,
+    /// A reconfig changed this server's role or removed its leader (QuorumPeer's
+    /// processReconfig asks for a new election): it joins again under the new members.
+    Reconfigured,
 }

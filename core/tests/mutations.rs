@@ -8,7 +8,7 @@
 use zablab_core::mutation::{Mutation, Mutations};
 use zablab_core::sim::sweep::{run_seed, SweepParams};
 
-const CATCHES: [(Mutation, u64, &str); 11] = [
+const CATCHES: [(Mutation, u64, &str); 12] = [
     (Mutation::AckBeforeDurable, 0, "DurableAcknowledgement"),
     (
         Mutation::CurrentEpochBeforeSyncLogged,
@@ -24,7 +24,22 @@ const CATCHES: [(Mutation, u64, &str); 11] = [
     (Mutation::ForgetAcceptedEpoch, 13, "EpochMonotonicity"),
     (Mutation::ObserverInQuorum, 38, "Liveness"),
     (Mutation::ApplyUncommitted, 5, "PrefixConsistency"),
+    // Swept with reconfigs (see `params`).
+    (Mutation::ReconfigNewQuorumOnly, 0, "CommittedDurably"),
 ];
+
+/// A seed's sweep parameters with `m` switched on or not: reconfig bugs need the reconfig sweep.
+fn params(m: Mutation, on: bool) -> SweepParams {
+    SweepParams {
+        mutations: if on {
+            Mutations::only(m)
+        } else {
+            Mutations::NONE
+        },
+        reconfig: m == Mutation::ReconfigNewQuorumOnly,
+        ..SweepParams::default()
+    }
+}
 
 #[test]
 fn every_seeded_bug_is_caught_by_its_recorded_seed_and_the_seed_is_clean_without_it() {
@@ -34,11 +49,7 @@ fn every_seeded_bug_is_caught_by_its_recorded_seed_and_the_seed_is_clean_without
         "every mutation has a recorded catch"
     );
     for (m, seed, invariant) in CATCHES {
-        let mutated = SweepParams {
-            mutations: Mutations::only(m),
-            ..SweepParams::default()
-        };
-        let report = run_seed(mutated, seed);
+        let report = run_seed(params(m, true), seed);
         let caught = report.violation.as_ref().map(|v| v.invariant.as_str());
         assert_eq!(
             caught,
@@ -48,7 +59,7 @@ fn every_seeded_bug_is_caught_by_its_recorded_seed_and_the_seed_is_clean_without
             report.violation,
             report.profile
         );
-        let clean = run_seed(SweepParams::default(), seed);
+        let clean = run_seed(params(m, false), seed);
         assert!(
             clean.violation.is_none(),
             "seed {seed} without {}: {:?}",

@@ -247,7 +247,11 @@ fn message(p: &Peer<M>, from: Sid, m: MsgSel) -> Msg {
             writes.truncate(32);
             Message::Snap {
                 zxid: zxid(p, z),
-                snapshot: ChainMachine { chain, writes },
+                snapshot: ChainMachine {
+                    chain,
+                    writes,
+                    configs: Vec::new(),
+                },
             }
         }
         MsgSel::NewLeader(z) => Message::NewLeader { zxid: zxid(p, z) },

@@ -344,6 +344,7 @@ fn an_old_format_snapshot_is_refused_not_skipped() {
     let snap = ChainMachine {
         chain: 77,
         writes: vec![1, 2, 3],
+        configs: Vec::new(),
     };
     let zxid = Zxid::new(1, 3);
     let mut old = Vec::new();

@@ -67,6 +67,7 @@ fn next_op(rng: &mut Rng, model: &Model, current_epoch_written: bool) -> Option<
     let chain = |rng: &mut Rng| ChainMachine {
         chain: rng.next_u64(),
         writes: (0..rng.below(4)).map(|_| rng.below(1000)).collect(),
+        configs: Vec::new(),
     };
     match rng.below(100) {
         0..=7 => Some(PersistOp::AcceptedEpoch(

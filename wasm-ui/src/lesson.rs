@@ -160,6 +160,7 @@ pub fn step_action(a: &LabAction) -> Result<StepAction, String> {
         Action::Write { .. } | Action::Sync { .. } => {
             return Err("in a lesson, clients write through the client form".into())
         }
+        Action::Reconfig { .. } => return Err("reconfig is not a lesson step yet".into()),
         Action::Pause { .. } | Action::StallDisk { .. } | Action::WipeIfRedundant { .. } => {
             return Err(
                 "pauses, disk stalls and conditional wipes are sweep faults, not lesson steps"

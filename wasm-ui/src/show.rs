@@ -192,6 +192,13 @@ pub fn message_fields(m: &LabMessage) -> Vec<(String, String)> {
             ));
         }
         Message::Sync { tag } => f.push(kv("request tag", tag)),
+        Message::Config { version, members } => {
+            f.push(kv("version", zx(*version)));
+            f.push(kv(
+                "voters",
+                format!("{:?}", members.voters().collect::<Vec<_>>()),
+            ));
+        }
     }
     f
 }

@@ -616,6 +616,10 @@ pub(crate) fn describe(msg: &Message<Txn, crate::tree::TreeSnapshot, Request>) -
             crate::message::Forwarded::Sync => "sync".to_string(),
         },
         Message::UpToDate | Message::Sync { .. } => String::new(),
+        Message::Config { version, members } => {
+            let voters: alloc::vec::Vec<_> = members.voters().collect();
+            format!("version {version} voters {voters:?}")
+        }
     }
 }
 

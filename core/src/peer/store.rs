@@ -56,6 +56,10 @@ impl<M: StateMachine> Peer<M> {
         };
         let outcome = self.machine.apply(&ctx, &entry.txn);
         self.last_processed = entry.zxid;
+        if let Some(members) = M::txn_members(&entry.txn) {
+            // A reconfig applied as committed (COMMITANDACTIVATE / INFORMANDACTIVATE).
+            self.activate(entry.zxid, members);
+        }
         if self.committed_log.len() >= self.config.commit_log_count.max(1) {
             self.committed_log.pop_front();
         }

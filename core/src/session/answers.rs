@@ -127,7 +127,11 @@ impl<M: ClientMachine> ClientSessions<M> {
         match output {
             Output::Reply { tag, zxid, outcome } => self.on_reply(peer, host, *tag, *zxid, outcome),
             Output::SyncDone { tag, zxid } => self.on_sync_done(peer, host, *tag, *zxid),
-            Output::RequestFailed { tag } => self.on_failed(peer, host, *tag),
+            // The layer sends no reconfig yet (node side of issue 13); a refused one would
+            // end its request as a failure.
+            Output::RequestFailed { tag } | Output::ReconfigFailed { tag, .. } => {
+                self.on_failed(peer, host, *tag)
+            }
             _ => return false,
         }
         true

@@ -143,6 +143,10 @@ pub struct Cluster<M: StateMachine> {
     synced_log: BTreeMap<Sid, Zxid>,
     /// Whether any server was ever paused (skips the pause check on every event otherwise).
     any_paused: bool,
+    /// `reconfigEnabled` for every server (see [`Cluster::set_reconfig_enabled`]).
+    reconfig_enabled: bool,
+    /// Member lists of servers that reconfigured, as their traces report them.
+    member_lists: BTreeMap<Sid, outputs::MemberLists>,
 }
 
 impl<M: StateMachine + Clone> Cluster<M> {
@@ -198,6 +202,8 @@ impl<M: StateMachine + Clone> Cluster<M> {
             faults: FaultModel::default(),
             synced_log: BTreeMap::new(),
             any_paused: false,
+            reconfig_enabled: false,
+            member_lists: BTreeMap::new(),
             config,
         };
         if cluster.config.start_all {
@@ -353,6 +359,17 @@ impl<M: StateMachine + Clone> Cluster<M> {
     }
 
     // ----- driving -----------------------------------------------------------------------
+
+    /// Sets `reconfigEnabled` on every server, running or started later (ZooKeeper's
+    /// default is off, and so is the simulator's, so runs without reconfig stay as they were).
+    pub fn set_reconfig_enabled(&mut self, enabled: bool) {
+        self.reconfig_enabled = enabled;
+        for node in self.nodes.values_mut() {
+            if let Some(peer) = node.peer.as_mut() {
+                peer.set_reconfig_enabled(enabled);
+            }
+        }
+    }
 
     /// Schedules an action at a virtual time (now, if `at` is in the past).
     pub fn schedule(&mut self, at: Instant, action: Action<M::Request>) {

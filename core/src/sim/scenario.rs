@@ -100,6 +100,14 @@ pub enum Action<T> {
     Write { server: Sid, txn: T },
     /// A client connected to `server` asks for `sync`.
     Sync { server: Sid },
+    /// A client connected to `server` asks for `reconfig` (`server` 0: whichever server
+    /// leads when it happens, as a sweep cannot know that in advance). Only a leader takes
+    /// one; it needs [`crate::sim::Cluster::set_reconfig_enabled`] (ZooKeeper's
+    /// `reconfigEnabled`), or it is refused as disabled.
+    Reconfig {
+        server: Sid,
+        request: crate::reconfig::ReconfigRequest,
+    },
 }
 
 /// An action at a virtual time.

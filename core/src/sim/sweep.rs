@@ -33,6 +33,9 @@ pub struct SweepParams {
     pub liveness_ms: u64,
     /// Seeded protocol bugs to run with (the mutation check).
     pub mutations: Mutations,
+    /// Also schedule reconfigs (`reconfigEnabled` on): see [`schedule_reconfigs`]. Off by
+    /// default, and drawn from a separate stream, so every seed without it runs as before.
+    pub reconfig: bool,
 }
 
 impl Default for SweepParams {
@@ -44,6 +47,7 @@ impl Default for SweepParams {
             // during the faults may take that long to send its next vote after the heal.
             liveness_ms: 120_000,
             mutations: Mutations::NONE,
+            reconfig: false,
         }
     }
 }
@@ -101,7 +105,10 @@ pub fn seed_cluster(params: SweepParams, seed: u64) -> (Cluster<ChainMachine>, S
     let all: Vec<Sid> = (1..=servers + observers).collect();
     let mut cluster: Cluster<ChainMachine> = Cluster::new(config, rng.next_u64());
     cluster.set_write_check(chain_contains);
-    let profile = SwarmProfile::draw(&mut rng, &all);
+    let mut profile = SwarmProfile::draw(&mut rng, &all);
+    if params.reconfig {
+        profile.weights[11] = 0;
+    }
     cluster.set_fault_model(profile.model.clone());
 
     let mut next_write = 1u64;
@@ -125,8 +132,59 @@ pub fn seed_cluster(params: SweepParams, seed: u64) -> (Cluster<ChainMachine>, S
         };
         cluster.schedule(at, action);
     }
+    if params.reconfig {
+        schedule_reconfigs(&mut cluster, seed, &all, params.fault_ms);
+    }
 
     (cluster, profile)
+}
+
+/// Reconfigs for a sweep seed, from their own random stream (so the fault and write
+/// schedule is the seed's usual one): every 0.5–4 s the current leader is asked to change
+/// one server's role (incremental) or to take a whole new member list of the same servers
+/// (non-incremental, now and then with a `fromConfig` that is likely stale). Servers keep
+/// their ids and stay members, so the liveness phase can still expect every one of them in
+/// broadcast; the leader's own checks (one at a time, a synced quorum of the new list)
+/// refuse what cannot go ahead. Disk wipes are off: a wiped server restarts with the member
+/// list it was started with, which a reconfig may have made wrong (outside ZAB's model).
+pub fn schedule_reconfigs(
+    cluster: &mut Cluster<ChainMachine>,
+    seed: u64,
+    all: &[Sid],
+    fault_ms: u64,
+) {
+    use crate::config::LearnerType;
+    use crate::reconfig::ReconfigRequest;
+    cluster.set_reconfig_enabled(true);
+    let mut rng = Rng::new(seed ^ 0x5EC0_4F16_0000_0013);
+    let role = |rng: &mut Rng| {
+        if rng.below(3) == 0 {
+            LearnerType::Observer
+        } else {
+            LearnerType::Participant
+        }
+    };
+    let mut t = 0u64;
+    loop {
+        t += rng.range(500, 4_000);
+        if t >= fault_ms {
+            break;
+        }
+        let request = if rng.below(3) == 0 {
+            ReconfigRequest {
+                new_members: Some(all.iter().map(|s| (*s, role(&mut rng))).collect()),
+                from_config: (rng.below(4) == 0).then(|| crate::zxid::Zxid(rng.next_u64() % 4)),
+                ..Default::default()
+            }
+        } else {
+            let sid = all[rng.below(all.len() as u64) as usize];
+            ReconfigRequest {
+                joining: alloc::vec![(sid, role(&mut rng))],
+                ..Default::default()
+            }
+        };
+        cluster.schedule(Instant(t), Action::Reconfig { server: 0, request });
+    }
 }
 
 /// The ensemble of a sweep seed: 3–7 participants (unless given), 0–2 observers, a committed
@@ -372,12 +430,13 @@ pub fn reproduce_command(seed: u64, params: &SweepParams) -> String {
         .filter(|m| params.mutations.contains(*m))
         .map(|m| alloc::format!(" --mutation {}", m.name()))
         .collect();
+    let reconfig = if params.reconfig { " --reconfig" } else { "" };
     let features = if mutations.is_empty() {
         ""
     } else {
         " --features mutations"
     };
     alloc::format!(
-        "cargo run --release -p zablab-core{features} --example sweep -- --seed {seed}{servers}{mutations}"
+        "cargo run --release -p zablab-core{features} --example sweep -- --seed {seed}{servers}{mutations}{reconfig}"
     )
 }

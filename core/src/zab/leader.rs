@@ -195,7 +195,7 @@ impl<M: StateMachine> Peer<M> {
 
     /// FOLLOWERINFO/OBSERVERINFO: a new learner connection (any older one for the sid is closed).
     fn on_learner_info(&mut self, sid: Sid, learner_type: LearnerType, accepted_epoch: Epoch) {
-        if self.config.ensemble.members.get(&sid) != Some(&learner_type) {
+        if !self.learner_type_allowed(sid, learner_type) {
             // A follower that is an observer in our config (or vice versa) is refused.
             self.outbox
                 .push(crate::peer::Output::Disconnect { peer: sid });
@@ -552,6 +552,9 @@ impl<M: StateMachine> Peer<M> {
         l.last_proposed = start;
         l.next_wake = now + half_tick;
         self.current_vote.peer_epoch = epoch;
+        // NEWLEADER had a quorum of the active and of any pending member list: the whole
+        // history is committed, its newest member list with it.
+        self.activate_applied();
         self.machine.on_leading(now);
         self.set_phase(ZabPhase::Broadcast);
         self.trace(TraceEvent::LeaderEstablished { epoch });
@@ -580,7 +583,7 @@ impl<M: StateMachine> Peer<M> {
                 .count();
             return 2 * members > self.config.ensemble.voter_count();
         }
-        self.config.ensemble.is_quorum(sids)
+        self.is_quorum(sids)
     }
 
     /// Closes a learner's connection and forgets its handler.

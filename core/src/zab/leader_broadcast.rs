@@ -42,6 +42,34 @@ impl<M: StateMachine> Peer<M> {
                 err: s.err,
             });
         }
+        self.propose_entry(zxid, time_ms, origin, txn);
+    }
+
+    /// `Leader.propose` of a transaction the leader made itself (a reconfig's): the next
+    /// zxid, or `None` when the counter would roll over (the leader gave up).
+    pub(crate) fn leader_propose_txn(
+        &mut self,
+        origin: Option<(Sid, RequestTag)>,
+        txn: M::Txn,
+    ) -> Option<Zxid> {
+        let Some(zxid) = self.leader_ref().last_proposed.next() else {
+            self.give_up(GiveUpReason::CounterRollover);
+            return None;
+        };
+        let time_ms = self.now.as_millis();
+        self.propose_entry(zxid, time_ms, origin, txn);
+        Some(zxid)
+    }
+
+    /// Records `txn` as outstanding at `zxid`, sends PROPOSAL to the forwarding followers
+    /// and logs it; the leader's own ACK waits for the log write.
+    fn propose_entry(
+        &mut self,
+        zxid: Zxid,
+        time_ms: u64,
+        origin: Option<(Sid, RequestTag)>,
+        txn: M::Txn,
+    ) {
         let entry = LogEntry {
             zxid,
             time_ms,
@@ -98,7 +126,7 @@ impl<M: StateMachine> Peer<M> {
 
     /// `Leader.processAck`: count a voter's ACK and commit what has a quorum, in order.
     fn process_ack(&mut self, sid: Sid, zxid: Zxid) {
-        if zxid.is_new_epoch() || !self.config.ensemble.is_voter(sid) {
+        if zxid.is_new_epoch() || !self.is_voter_any(sid) {
             return;
         }
         let l = self.leader_mut();
@@ -121,7 +149,7 @@ impl<M: StateMachine> Peer<M> {
             };
             let minority = self.mutated(Mutation::CommitWithMinority)
                 && 2 * (p.acks.len() + 1) > self.config.ensemble.voter_count();
-            if !self.config.ensemble.is_quorum(&p.acks) && !minority {
+            if !self.commit_quorum(&p.acks) && !minority {
                 return;
             }
             let zxid = *zxid;

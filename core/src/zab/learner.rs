@@ -396,6 +396,10 @@ impl<M: StateMachine> Peer<M> {
         let (leader, epoch) = (l.leader, l.new_epoch);
         self.learner_mut().stage = LearnerStage::Broadcast;
         self.set_phase(ZabPhase::Broadcast);
+        // What sync brought is the leader's committed history, its member lists too (by
+        // DIFF or inside a SNAP): the newest is active; the role check runs at step's end.
+        self.activate_applied();
+        self.reconfig_activated = true;
         self.current_vote.peer_epoch = epoch;
         self.send(
             leader,

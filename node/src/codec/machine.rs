@@ -130,6 +130,14 @@ impl NodeMachine for ChainMachine {
         for w in &s.writes {
             jute::put_i64(out, *w as i64);
         }
+        // The applied member lists (reconfig), as their versions and reconfig words.
+        jute::put_i32(out, s.configs.len() as i32);
+        for (version, members) in &s.configs {
+            jute::put_i64(out, version.0 as i64);
+            let word = zablab_core::reconfig::chain_encode(members)
+                .expect("the chain machine only applies member lists it can encode");
+            jute::put_i64(out, word as i64);
+        }
     }
 
     fn read_snapshot(r: &mut Reader<'_>) -> Result<ChainMachine, JuteError> {
@@ -139,7 +147,23 @@ impl NodeMachine for ChainMachine {
         for _ in 0..n {
             writes.push(r.i64()? as u64);
         }
-        Ok(ChainMachine { chain, writes })
+        let n = r.vec_count(16)?.unwrap_or(0);
+        if n > zablab_core::machine::APPLIED_CONFIGS_KEPT {
+            return crate::codec::jute::malformed("more applied configs than a machine keeps");
+        }
+        let mut configs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let version = zablab_core::Zxid(r.i64()? as u64);
+            let Some(members) = zablab_core::reconfig::chain_decode(r.i64()? as u64) else {
+                return crate::codec::jute::malformed("not a reconfig word");
+            };
+            configs.push((version, members));
+        }
+        Ok(ChainMachine {
+            chain,
+            writes,
+            configs,
+        })
     }
 
     fn write_snapshot_file(s: &ChainMachine, _zxid: Zxid) -> Vec<u8> {

@@ -187,7 +187,8 @@ pub fn encode_quorum<M: NodeMachine>(
     let ty = msg.packet_type();
     let epoch_zxid = |e: u32| Zxid::epoch_start(e).0 as i64;
     match msg {
-        Message::Notification(_) => {}
+        // CONFIG travels on the election port too (see `encode_notification`).
+        Message::Notification(_) | Message::Config { .. } => {}
         Message::FollowerInfo { accepted_epoch } | Message::ObserverInfo { accepted_epoch } => {
             put_packet(
                 w,
@@ -447,6 +448,7 @@ mod tests {
                 snapshot: ChainMachine {
                     chain: 5,
                     writes: vec![1, 2, 3],
+                    configs: vec![(Zxid::new(1, 1), zablab_core::Ensemble::new(3, 1))],
                 },
             },
             Message::NewLeader {

@@ -561,6 +561,13 @@ impl<M: NodeMachine> Host<M> {
                     zxid: msg.zxid(),
                 });
                 self.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
+                if let Message::Config { .. } = &msg {
+                    // The core's CONFIG is the member list ZooKeeper sends inside each
+                    // notification; this node's notifications carry its members already
+                    // (`encode_notification`), and it never switches reconfig on, so its
+                    // peer emits none.
+                    return;
+                }
                 if let Message::Notification(n) = &msg {
                     if self
                         .faults
@@ -633,7 +640,10 @@ impl<M: NodeMachine> Host<M> {
             Output::Disconnect { peer } => {
                 self.conns.remove(&peer);
             }
-            Output::Reply { .. } | Output::SyncDone { .. } | Output::RequestFailed { .. } => {
+            Output::Reply { .. }
+            | Output::SyncDone { .. }
+            | Output::RequestFailed { .. }
+            | Output::ReconfigFailed { .. } => {
                 self.trace(|| match &o {
                     Output::Reply { tag, zxid, .. } => HostEvent::ClientReply {
                         tag: *tag,
@@ -643,7 +653,9 @@ impl<M: NodeMachine> Host<M> {
                         tag: *tag,
                         zxid: *zxid,
                     },
-                    Output::RequestFailed { tag } => HostEvent::ClientFailed { tag: *tag },
+                    Output::RequestFailed { tag } | Output::ReconfigFailed { tag, .. } => {
+                        HostEvent::ClientFailed { tag: *tag }
+                    }
                     _ => unreachable!("matched above"),
                 });
                 self.sessions.on_output(&mut self.peer, &o);

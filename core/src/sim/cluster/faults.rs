@@ -23,6 +23,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         c.snapshot_size_factor_percent = self.config.snapshot_size_factor_percent;
         c.snap_count = self.config.snap_count;
         c.mutations = self.config.mutations;
+        c.reconfig_enabled = self.reconfig_enabled;
         c
     }
 
@@ -61,6 +62,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
         n.timer_at = None;
         n.last_persist_done = self.now;
         self.record(sid, HostEvent::Crashed);
+        self.member_lists.remove(&sid);
         self.broken.retain(|(a, b)| *a != sid && *b != sid);
         // The operating system closes a killed process's sockets: its peers see a reset.
         let others: Vec<Sid> = self.nodes.keys().copied().filter(|s| *s != sid).collect();
@@ -204,6 +206,9 @@ impl<M: StateMachine + Clone> Cluster<M> {
             }
             Action::Write { server, txn } => return Some(self.client_request(server, Some(txn))),
             Action::Sync { server } => return Some(self.client_request(server, None)),
+            Action::Reconfig { server, request } => {
+                return Some(self.client_reconfig(server, request))
+            }
         }
         None
     }
@@ -271,6 +276,43 @@ impl<M: StateMachine + Clone> Cluster<M> {
             Some(request) => self.step_peer(server, Input::ClientWrite { tag, request }),
             None => self.step_peer(server, Input::ClientSync { tag }),
         }
+        tag
+    }
+
+    /// A `reconfig` from a client of `server` (0: of the current leader, if one is in
+    /// broadcast and not paused).
+    fn client_reconfig(
+        &mut self,
+        server: Sid,
+        request: crate::reconfig::ReconfigRequest,
+    ) -> RequestTag {
+        let now = self.now;
+        let server = if server != 0 {
+            server
+        } else {
+            self.leader()
+                .filter(|l| self.nodes.get(l).is_some_and(|n| n.paused_until <= now))
+                .unwrap_or(0)
+        };
+        self.next_tag += 1;
+        let tag = self.next_tag;
+        self.requests.insert(
+            tag,
+            ClientRequest {
+                server,
+                txn: None,
+                result: ClientResult::Pending,
+            },
+        );
+        self.record(server, HostEvent::ClientRequest { tag, write: true });
+        if self.peer(server).is_none() {
+            if let Some(r) = self.requests.get_mut(&tag) {
+                r.result = ClientResult::Failed;
+            }
+            self.record(server, HostEvent::ClientFailed { tag });
+            return tag;
+        }
+        self.step_peer(server, Input::ClientReconfig { tag, request });
         tag
     }
 

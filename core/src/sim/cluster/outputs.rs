@@ -4,12 +4,13 @@
 
 use alloc::borrow::Cow;
 
+use crate::config::{Ensemble, LearnerType};
 use crate::machine::StateMachine;
 use crate::message::Message;
 use crate::peer::{Output, PeerMessage};
 use crate::trace::HostEvent;
 use crate::trace::TraceEvent;
-use crate::zxid::Sid;
+use crate::zxid::{Sid, Zxid};
 
 use super::{ClientResult, Cluster, Event};
 
@@ -50,7 +51,7 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 }
                 self.record(sid, HostEvent::ClientSyncDone { tag, zxid });
             }
-            Output::RequestFailed { tag } => {
+            Output::RequestFailed { tag } | Output::ReconfigFailed { tag, .. } => {
                 if let Some(r) = self.requests.get_mut(&tag) {
                     r.result = ClientResult::Failed;
                 }
@@ -82,18 +83,29 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 );
             }
             Output::Trace(event) => {
+                self.track_member_lists(sid, &event);
                 if let (TraceEvent::Committed { zxid }, true, None) =
                     (&event, self.checker.is_some(), &self.violation)
                 {
+                    // The leader's member lists as its trace told them up to this commit
+                    // (outputs run after the step, when the peer may have moved on): the
+                    // active one, and the pending one while a reconfig is pending.
+                    let seen = self.member_lists.get(&sid);
+                    let active = seen.map_or(&self.ensemble, |s| &s.active);
                     let disks = self.nodes.iter().map(|(s, n)| (*s, &n.durable));
                     if let Err(v) = crate::sim::invariants::committed_durably::check(
-                        self.now,
-                        sid,
-                        *zxid,
-                        &self.ensemble,
-                        disks,
+                        self.now, sid, *zxid, active, disks,
                     ) {
                         self.violation = Some(v);
+                    }
+                    let pending = seen.and_then(|s| s.pending.as_ref());
+                    if let (Some((version, members)), None) = (pending, &self.violation) {
+                        let disks = self.nodes.iter().map(|(s, n)| (*s, &n.durable));
+                        if let Err(v) = crate::sim::invariants::reconfig_quorums::check(
+                            self.now, sid, *zxid, *version, members, disks,
+                        ) {
+                            self.violation = Some(v);
+                        }
                     }
                 }
                 if let (TraceEvent::LeaderEstablished { .. }, Some(checker)) =
@@ -207,5 +219,65 @@ impl<M: StateMachine + Clone> Cluster<M> {
                 msg,
             },
         );
+    }
+}
+
+/// A server's member lists as its trace reports them (ConfigActivated, ReconfigProposed),
+/// kept only for servers that reconfigured; the others run with the cluster's.
+#[derive(Clone, Debug)]
+pub(crate) struct MemberLists {
+    pub(crate) active: Ensemble,
+    pub(crate) pending: Option<(Zxid, Ensemble)>,
+}
+
+fn member_list(voters: &[Sid], observers: &[Sid]) -> Ensemble {
+    let mut members = alloc::collections::BTreeMap::new();
+    for sid in voters {
+        members.insert(*sid, LearnerType::Participant);
+    }
+    for sid in observers {
+        members.insert(*sid, LearnerType::Observer);
+    }
+    Ensemble { members }
+}
+
+impl<M: StateMachine + Clone> Cluster<M> {
+    /// Follows a server's member lists through its trace, in output order.
+    fn track_member_lists(&mut self, sid: Sid, event: &TraceEvent) {
+        match event {
+            TraceEvent::ConfigActivated {
+                version,
+                voters,
+                observers,
+            } => {
+                let active = member_list(voters, observers);
+                let entry = self.member_lists.entry(sid).or_insert(MemberLists {
+                    active: active.clone(),
+                    pending: None,
+                });
+                entry.active = active;
+                if entry.pending.as_ref().is_some_and(|(v, _)| v <= version) {
+                    entry.pending = None;
+                }
+            }
+            TraceEvent::ReconfigProposed {
+                zxid,
+                voters,
+                observers,
+            } => {
+                let active = self.ensemble.clone();
+                let entry = self.member_lists.entry(sid).or_insert(MemberLists {
+                    active,
+                    pending: None,
+                });
+                entry.pending = Some((*zxid, member_list(voters, observers)));
+            }
+            TraceEvent::StateChanged { .. } => {
+                if let Some(entry) = self.member_lists.get_mut(&sid) {
+                    entry.pending = None;
+                }
+            }
+            _ => {}
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod integrity;
 pub mod leadership;
 pub mod liveness;
 pub mod primary_order;
+pub mod reconfig_quorums;
 
 use alloc::string::String;
 use alloc::vec::Vec;

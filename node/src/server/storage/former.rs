@@ -70,6 +70,7 @@ mod tests {
         let s = ChainMachine {
             chain: 9,
             writes: vec![1, 2],
+            configs: Vec::new(),
         };
         let old = former(0x1_0000_0002, &s);
         assert!(is_former_snapshot::<ChainMachine>(&old, 0x1_0000_0002));
