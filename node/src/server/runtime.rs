@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use zablab_core::message::{Message, Notification, PeerState};
 use zablab_core::peer::{Input, Output, Peer};
 use zablab_core::time::Instant;
-use zablab_core::trace::{HostEvent, TraceEvent, TraceRecord};
+use zablab_core::trace::{HostEvent, TraceEvent};
 use zablab_core::zxid::Sid;
 
 use crate::codec::machine::NodeMachine;
@@ -33,6 +33,7 @@ use crate::tls::{self, QuorumTls};
 mod observe;
 mod shutdown;
 mod status;
+mod trace_records;
 
 /// Everything the peer task reacts to.
 pub enum Event<M: NodeMachine> {
@@ -336,22 +337,7 @@ impl<M: NodeMachine> Host<M> {
     }
 
     fn step(&mut self, input: Input<M>) {
-        match &input {
-            Input::Tick => self.trace(|| HostEvent::Timer),
-            Input::Persisted { id } => self.trace(|| HostEvent::Persisted { id: *id }),
-            Input::ClientWrite { tag, .. } => self.trace(|| HostEvent::ClientRequest {
-                tag: *tag,
-                write: true,
-            }),
-            Input::ClientSync { tag } => self.trace(|| HostEvent::ClientRequest {
-                tag: *tag,
-                write: false,
-            }),
-            Input::PeerDisconnected { peer } => {
-                self.trace(|| HostEvent::Disconnected { peer: *peer })
-            }
-            _ => {}
-        }
+        self.trace_input(&input);
         let now = self.now();
         let mut out = std::mem::take(&mut self.out);
         self.peer.step(now, input, &mut out);
@@ -504,48 +490,6 @@ impl<M: NodeMachine> Host<M> {
         self.step(Input::Receive { from, msg });
     }
 
-    /// Builds and publishes a record only while someone reads the trace.
-    fn trace(&self, event: impl FnOnce() -> HostEvent) {
-        if let Some(t) = self.trace.as_ref().filter(|t| t.is_active()) {
-            t.publish(&TraceRecord {
-                time: self.now(),
-                node: self.peer.id(),
-                event: event(),
-            });
-        }
-    }
-
-    fn trace_receive(&self, from: Sid, msg: &NodeMessage<M>) {
-        self.trace(|| HostEvent::Deliver {
-            from,
-            msg_id: None,
-            kind: Cow::Borrowed(msg.kind()),
-        });
-    }
-
-    /// The fault hook dropped a message from `from` as it arrived (the sender's number for it
-    /// is not known here).
-    fn trace_drop_on_receipt(&self, from: Sid, kind: &'static str) {
-        self.trace(|| HostEvent::Drop {
-            from,
-            to: self.peer.id(),
-            msg_id: None,
-            kind: Cow::Borrowed(kind),
-            reason: Cow::Borrowed("cut"),
-        });
-    }
-
-    /// A send this server gave up on: `msg_id` is the number its `Send` record had.
-    fn trace_drop_on_send(&self, to: Sid, msg_id: u64, kind: &'static str, why: &'static str) {
-        self.trace(|| HostEvent::Drop {
-            from: self.peer.id(),
-            to,
-            msg_id: Some(msg_id),
-            kind: Cow::Borrowed(kind),
-            reason: Cow::Borrowed(why),
-        });
-    }
-
     fn execute(&mut self, o: Output<M>) {
         let myid = self.peer.id();
         match o {
@@ -644,20 +588,7 @@ impl<M: NodeMachine> Host<M> {
             | Output::SyncDone { .. }
             | Output::RequestFailed { .. }
             | Output::ReconfigFailed { .. } => {
-                self.trace(|| match &o {
-                    Output::Reply { tag, zxid, .. } => HostEvent::ClientReply {
-                        tag: *tag,
-                        zxid: *zxid,
-                    },
-                    Output::SyncDone { tag, zxid } => HostEvent::ClientSyncDone {
-                        tag: *tag,
-                        zxid: *zxid,
-                    },
-                    Output::RequestFailed { tag } | Output::ReconfigFailed { tag, .. } => {
-                        HostEvent::ClientFailed { tag: *tag }
-                    }
-                    _ => unreachable!("matched above"),
-                });
+                self.trace_reply(&o);
                 self.sessions.on_output(&mut self.peer, &o);
             }
             Output::Trace(ev) => {
