@@ -50,6 +50,13 @@ impl Ensemble {
             .map(|(s, _)| *s)
     }
 
+    pub fn observers(&self) -> impl Iterator<Item = Sid> + '_ {
+        self.members
+            .iter()
+            .filter(|(_, t)| **t == LearnerType::Observer)
+            .map(|(s, _)| *s)
+    }
+
     pub fn voter_count(&self) -> usize {
         self.voters().count()
     }

@@ -16,9 +16,10 @@ use zablab_core::trace::HostEvent;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-#[test]
-fn a_reader_that_falls_behind_is_told_how_many_records_it_skipped() {
-    let dir = TempDir::new("trace-stream");
+/// A standalone server on 127.0.0.1 with a trace port; it waits (up to 20 s) for a first
+/// reader before it starts its peer, so a reader sees the records from `Started` on.
+fn traced_standalone(tag: &str) -> (TempDir, Server, String) {
+    let dir = TempDir::new(tag);
     let port = free_base_port(2);
     let trace_addr = format!("127.0.0.1:{}", port + 1);
     let data = dir.0.join("data");
@@ -37,6 +38,12 @@ fn a_reader_that_falls_behind_is_told_how_many_records_it_skipped() {
         &["--trace-addr", &trace_addr, "--trace-wait", "20000"],
         &dir.0.join("server.log"),
     );
+    (dir, server, trace_addr)
+}
+
+#[test]
+fn a_reader_that_falls_behind_is_told_how_many_records_it_skipped() {
+    let (_dir, server, trace_addr) = traced_standalone("trace-stream");
     // The stalled reader connects first (the server waits for it), then a reader that keeps up.
     let mut stalled = TraceReader::connect(&trace_addr, LIMIT);
     let mut keeping_up = TraceReader::connect(&trace_addr, LIMIT);
@@ -181,25 +188,7 @@ fn handshake(addr: &str, origin: &str) -> (std::net::TcpStream, String) {
 #[test]
 fn a_browser_reads_the_same_records_over_a_websocket() {
     use zablab_core::trace::{TraceHeader, TraceRecord, TRACE_FORMAT_VERSION};
-    let dir = TempDir::new("trace-ws");
-    let port = free_base_port(2);
-    let trace_addr = format!("127.0.0.1:{}", port + 1);
-    let data = dir.0.join("data");
-    std::fs::create_dir_all(&data).expect("dataDir");
-    let cfg = dir.0.join("zoo.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
-            data.display()
-        ),
-    )
-    .expect("zoo.cfg");
-    let _server = Server::start(
-        &cfg,
-        &["--trace-addr", &trace_addr, "--trace-wait", "20000"],
-        &dir.0.join("server.log"),
-    );
+    let (_dir, _server, trace_addr) = traced_standalone("trace-ws");
     let (mut ws, head) = handshake(&trace_addr, "http://127.0.0.1:8000");
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     // RFC 6455 §1.3's example key and its accept value.

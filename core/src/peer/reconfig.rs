@@ -153,12 +153,7 @@ impl<M: StateMachine> Peer<M> {
 
     fn set_active(&mut self, version: Zxid, members: Ensemble) {
         let voters = members.voters().collect();
-        let observers = members
-            .members
-            .iter()
-            .filter(|(_, t)| **t == LearnerType::Observer)
-            .map(|(s, _)| *s)
-            .collect();
+        let observers = members.observers().collect();
         self.config.ensemble = members;
         self.active_version = version;
         self.trace(TraceEvent::ConfigActivated {
@@ -265,12 +260,7 @@ impl<M: StateMachine> Peer<M> {
                     return;
                 };
                 let voters = members.voters().collect();
-                let observers = members
-                    .members
-                    .iter()
-                    .filter(|(_, t)| **t == LearnerType::Observer)
-                    .map(|(s, _)| *s)
-                    .collect();
+                let observers = members.observers().collect();
                 self.trace(TraceEvent::ReconfigProposed {
                     zxid,
                     voters,
