@@ -15,7 +15,7 @@ use crate::trace::{TraceEvent, VoteDecision, ZabPhase};
 use crate::zxid::{Sid, Zxid};
 
 /// A vote as recorded in the vote box: who voted for what, in which round, from which state.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ReceivedVote {
     pub vote: Vote,

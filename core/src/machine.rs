@@ -19,6 +19,7 @@
 //! initial history) before it preps anything, so prep sees every transaction a previous epoch
 //! left logged but uncommitted.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Debug;
 
@@ -60,6 +61,11 @@ pub trait StateMachine: Sized {
     /// for a machine with nothing to show (the trace then has no prep event).
     fn prep_summary(_request: &Self::Request, _txn: &Self::Txn) -> Option<PrepSummary> {
         None
+    }
+    /// A few words for `txn` in a status record's log ([`crate::trace::PeerStatus`]), e.g.
+    /// `setData /a`; the default is its debug form.
+    fn txn_label(txn: &Self::Txn) -> String {
+        alloc::format!("{txn:?}")
     }
     fn snapshot(&self) -> Self::Snapshot;
     fn restore(snapshot: &Self::Snapshot) -> Self;

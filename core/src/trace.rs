@@ -4,8 +4,10 @@
 //! native node streams the same records.
 
 pub mod record;
+pub mod status;
 
 pub use record::{HostEvent, TraceHeader, TraceRecord, TRACE_FORMAT_VERSION};
+pub use status::PeerStatus;
 
 use alloc::vec::Vec;
 

@@ -16,7 +16,8 @@ use crate::zxid::{Sid, Zxid};
 use super::{Peer, Role};
 
 /// Which timer.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum TimerKind {
     /// LOOKING: a quorum agrees with this server's proposal; the election ends at the
     /// deadline unless a newer vote arrives first (`finalizeWait`).
@@ -45,7 +46,8 @@ pub enum TimerKind {
 
 /// A running timer: what it is, when it fires, and how long it runs in all (for a progress
 /// bar; the time left is `deadline - now`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PeerTimer {
     pub kind: TimerKind,
     pub deadline: Instant,

@@ -10,7 +10,9 @@
 //! of that kind on the same link (TCP keeps each quorum connection in order).
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 
+use super::status::PeerStatus;
 use super::TraceEvent;
 use crate::durable::RequestTag;
 use crate::time::Instant;
@@ -151,4 +153,9 @@ pub enum HostEvent {
     Skipped {
         records: u64,
     },
+    /// The server's state now ([`PeerStatus`]): a real server sends one to each new stream
+    /// reader right after the header, and again while its state changes, so a reader that
+    /// joins late starts from the current picture. Never in a simulated trace (the simulator's
+    /// readers have the peers themselves).
+    Status(Box<PeerStatus>),
 }

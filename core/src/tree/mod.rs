@@ -438,6 +438,10 @@ impl StateMachine for DataTree {
         self.apply_txn(ctx, txn)
     }
 
+    fn txn_label(txn: &Txn) -> String {
+        txn.body.label()
+    }
+
     fn prep_summary(request: &Request, txn: &Txn) -> Option<PrepSummary> {
         let err = match &txn.body {
             TxnBody::Error(e) => e.err.code(),

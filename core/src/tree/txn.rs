@@ -8,6 +8,7 @@
 //! that fails is still a transaction, an [`ErrorTxn`], and still takes a zxid, so every replica
 //! answers the client the same error without re-running the checks.
 
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -188,6 +189,24 @@ impl Txn {
 }
 
 impl TxnBody {
+    /// A few words for the lab's log views: ZooKeeper's operation name and the path it
+    /// changes (`setData /a`), or the error of an ErrorTxn.
+    pub fn label(&self) -> String {
+        match self {
+            TxnBody::Create(t) => format!("create {}", t.path),
+            TxnBody::CreateTtl(t) => format!("createTTL {}", t.path),
+            TxnBody::CreateContainer(t) => format!("createContainer {}", t.path),
+            TxnBody::Delete(t) => format!("delete {}", t.path),
+            TxnBody::SetData(t) => format!("setData {}", t.path),
+            TxnBody::SetAcl(t) => format!("setACL {}", t.path),
+            TxnBody::CheckVersion(t) => format!("check {}", t.path),
+            TxnBody::CreateSession(_) => String::from("createSession"),
+            TxnBody::CloseSession(_) => String::from("closeSession"),
+            TxnBody::Error(e) => format!("error {}", e.err.code()),
+            TxnBody::Multi(m) => format!("multi ({} ops)", m.txns.len()),
+        }
+    }
+
     /// The jute size of the record.
     pub fn encoded_len(&self) -> u64 {
         let text = |s: &str| 4 + s.len() as u64;

@@ -20,7 +20,7 @@ use crate::zab::sync::{sync_plan, SyncPlan, TxnLogView};
 use crate::zxid::{Epoch, Sid, Zxid};
 
 /// Where a learner's handler on the leader stands.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum HandlerStage {
     /// FOLLOWERINFO received; the epoch is not fixed yet (blocked in getEpochToPropose).
@@ -38,7 +38,7 @@ pub enum HandlerStage {
 }
 
 /// How the leader synchronized a learner, kept for the UI's "why DIFF/TRUNC/SNAP".
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SyncRecord {
     pub mode: SyncMode,
