@@ -10,36 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::trace::TraceReader;
-use common::{free_base_port, mode, wait_for, Server, TempDir, BIN};
+use common::trace::{traced_standalone, TraceReader};
+use common::{mode, wait_for, BIN};
 use zablab_core::trace::HostEvent;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// A standalone server on 127.0.0.1 with a trace port; it waits (up to 20 s) for a first
-/// reader before it starts its peer, so a reader sees the records from `Started` on.
-fn traced_standalone(tag: &str) -> (TempDir, Server, String) {
-    let dir = TempDir::new(tag);
-    let port = free_base_port(2);
-    let trace_addr = format!("127.0.0.1:{}", port + 1);
-    let data = dir.0.join("data");
-    std::fs::create_dir_all(&data).expect("dataDir");
-    let cfg = dir.0.join("zoo.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
-            data.display()
-        ),
-    )
-    .expect("zoo.cfg");
-    let server = Server::start(
-        &cfg,
-        &["--trace-addr", &trace_addr, "--trace-wait", "20000"],
-        &dir.0.join("server.log"),
-    );
-    (dir, server, trace_addr)
-}
 
 #[test]
 fn a_reader_that_falls_behind_is_told_how_many_records_it_skipped() {
@@ -206,12 +181,18 @@ fn a_browser_reads_the_same_records_over_a_websocket() {
             .unwrap_or_else(|e| panic!("a frame is not a TraceRecord ({e}): {text}"));
         kinds.push(match &r.event {
             HostEvent::Started => "Started",
+            HostEvent::Status(_) => "Status",
             HostEvent::Persist { .. } => "Persist",
             HostEvent::Peer(ev) => ev.name(),
             _ => "other",
         });
     }
-    assert_eq!(kinds.first(), Some(&"Started"), "{kinds:?}");
+    // The recovered state's picture, then the run from its start.
+    assert_eq!(
+        kinds.get(..2),
+        Some(&["Status", "Started"][..]),
+        "{kinds:?}"
+    );
     assert!(kinds.contains(&"Persist"), "{kinds:?}");
 
     // A page from elsewhere cannot read it through the user's browser.

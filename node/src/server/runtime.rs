@@ -376,10 +376,14 @@ impl<M: NodeMachine> Host<M> {
         stop: impl std::future::Future<Output = &'static str>,
     ) -> Option<&'static str> {
         self.observe_start();
+        // The recovered state first: a reader that waited for the start (`--trace-wait`)
+        // then reads the whole run after its picture.
+        self.trace_status(true);
         self.trace(|| HostEvent::Started);
         self.step(Input::Start);
         self.publish_status();
         let mut last_tick = Instant(0);
+        let status_wanted = self.trace.as_ref().map(TracePublisher::status_wanted);
         tokio::pin!(stop);
         loop {
             let deadline = self.peer.next_deadline().map(|d| {
@@ -418,7 +422,14 @@ impl<M: NodeMachine> Host<M> {
                         None => std::future::pending::<()>().await,
                     }
                 } => self.read_only_step(),
+                _ = async {
+                    match &status_wanted {
+                        Some(n) => n.notified().await,
+                        None => std::future::pending::<()>().await,
+                    }
+                } => self.trace_status(true),
             }
+            self.trace_status(false);
             self.publish_status();
         }
     }

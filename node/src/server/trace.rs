@@ -12,13 +12,18 @@
 //! the server: records go through one bounded broadcast ring ([`RING_RECORDS`] lines of at most
 //! a few hundred bytes each), and a reader that does not take a line within [`WRITE_TIMEOUT`]
 //! is disconnected.
+//!
+//! A reader starts from a picture, not from the middle of a story: when it connects it asks
+//! the runtime for a `Status` record ([`zablab_core::trace::PeerStatus`]) and gets the records
+//! from that one on; while anyone reads, the runtime adds a status every [`STATUS_EVERY_MS`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Notify};
 use zablab_core::time::Instant;
 use zablab_core::trace::{HostEvent, TraceHeader, TraceRecord};
 use zablab_core::zxid::Sid;
@@ -42,10 +47,25 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Readers at once; more are refused (closed at once), so trace readers cannot pile up tasks.
 pub const MAX_READERS: usize = 16;
 
+/// While anyone reads, a `Status` record at least this often (ms), so a reader's picture of
+/// the timers and the log never drifts far from the server's.
+pub const STATUS_EVERY_MS: u64 = 1000;
+
+/// How long a new reader waits for its first `Status` record; the records before it are
+/// already in that picture, so they are not sent.
+const FIRST_STATUS_WAIT: Duration = Duration::from_secs(2);
+
+/// One record as the ring carries it: its time, whether it is a `Status`, its JSON.
+type Line = (Instant, bool, Arc<str>);
+
 /// Publishes records to every connected trace reader.
 #[derive(Clone)]
 pub struct TracePublisher {
-    tx: broadcast::Sender<(Instant, Arc<str>)>,
+    tx: broadcast::Sender<Line>,
+    /// A new reader asks the runtime for a status record through this.
+    status_wanted: Arc<Notify>,
+    /// When the last status record was published (the record clock's ms).
+    last_status_ms: Arc<AtomicU64>,
 }
 
 impl TracePublisher {
@@ -59,14 +79,40 @@ impl TracePublisher {
             return;
         }
         if let Ok(s) = serde_json::to_string(record) {
-            let _ = self.tx.send((record.time, Arc::from(s)));
+            let status = matches!(record.event, HostEvent::Status(_));
+            let _ = self.tx.send((record.time, status, Arc::from(s)));
         }
+    }
+
+    /// Woken when a new reader wants a status record (the runtime selects on it).
+    pub fn status_wanted(&self) -> Arc<Notify> {
+        self.status_wanted.clone()
+    }
+
+    /// Whether the runtime should publish a status record now: a reader `asked`, or
+    /// [`STATUS_EVERY_MS`] passed since the last one while someone reads. Records the time
+    /// when it says yes.
+    pub fn status_due(&self, now: Instant, asked: bool) -> bool {
+        if !self.is_active() {
+            return false;
+        }
+        let last = self.last_status_ms.load(Ordering::Relaxed);
+        let due = asked || now.0.saturating_sub(last) >= STATUS_EVERY_MS;
+        if due {
+            self.last_status_ms.store(now.0, Ordering::Relaxed);
+        }
+        due
     }
 
     /// Listens on `listener` and streams `node`'s records to each reader.
     pub fn serve(listener: TcpListener, node: Sid) -> TracePublisher {
-        let (tx, _) = broadcast::channel::<(Instant, Arc<str>)>(RING_RECORDS);
-        let publisher = TracePublisher { tx: tx.clone() };
+        let (tx, _) = broadcast::channel::<Line>(RING_RECORDS);
+        let publisher = TracePublisher {
+            tx: tx.clone(),
+            status_wanted: Arc::new(Notify::new()),
+            last_status_ms: Arc::new(AtomicU64::new(0)),
+        };
+        let wanted = publisher.status_wanted();
         let header = serde_json::to_string(&TraceHeader::new(Some(node)))
             .expect("a header always serializes");
         tokio::spawn(async move {
@@ -75,6 +121,9 @@ impl TracePublisher {
                     continue; // dropped: closed
                 }
                 let rx = tx.subscribe();
+                // Asked at once, not after the handshake, so the picture is in the ring
+                // before the records the reader is waiting for.
+                wanted.notify_one();
                 tokio::spawn(stream_to(s, rx, header.clone(), node));
             }
         });
@@ -148,22 +197,20 @@ async fn negotiate(s: &mut TcpStream) -> Option<Framing> {
     matches!(sent, Ok(Ok(()))).then_some(framing).flatten()
 }
 
-/// One reader: the header, then every record, a `Skipped` record where it fell behind.
-async fn stream_to(
-    mut s: TcpStream,
-    mut rx: broadcast::Receiver<(Instant, Arc<str>)>,
-    header: String,
-    node: Sid,
-) {
+/// One reader: the header, a status record, then every record, a `Skipped` record where it
+/// fell behind.
+async fn stream_to(mut s: TcpStream, mut rx: broadcast::Receiver<Line>, header: String, node: Sid) {
     let Some(framing) = negotiate(&mut s).await else {
         return;
     };
     if !write_line(&mut s, framing, &header).await {
         return;
     }
+    let first_status_by = tokio::time::Instant::now() + FIRST_STATUS_WAIT;
+    let mut pictured = false;
     let mut skipped = 0u64;
     loop {
-        let (time, line) = match rx.recv().await {
+        let (time, status, line) = match rx.recv().await {
             Ok(l) => l,
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 skipped = skipped.saturating_add(n);
@@ -171,6 +218,15 @@ async fn stream_to(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
+        if !pictured {
+            // Records before the first status are in its picture; a server whose runtime
+            // never answers still streams after the wait.
+            pictured = status || tokio::time::Instant::now() >= first_status_by;
+            if !pictured {
+                continue;
+            }
+            skipped = 0;
+        }
         if skipped > 0 {
             // Stamped with the first record after the gap: the gap ended then.
             let gap = TraceRecord {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use zablab_core::trace::{HostEvent, TraceHeader, TraceRecord, TRACE_FORMAT_VERSION};
 
-use super::wait_for;
+use super::{free_base_port, wait_for, Server, TempDir};
 
 pub struct TraceReader {
     reader: BufReader<TcpStream>,
@@ -99,4 +99,29 @@ impl TraceReader {
             },
         )
     }
+}
+
+/// A standalone server on 127.0.0.1 with a trace port; it waits (up to 20 s) for a first
+/// reader before it starts its peer, so a reader sees the records from `Started` on.
+pub fn traced_standalone(tag: &str) -> (TempDir, Server, String) {
+    let dir = TempDir::new(tag);
+    let port = free_base_port(2);
+    let trace_addr = format!("127.0.0.1:{}", port + 1);
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(&data).expect("dataDir");
+    let cfg = dir.0.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
+            data.display()
+        ),
+    )
+    .expect("zoo.cfg");
+    let server = Server::start(
+        &cfg,
+        &["--trace-addr", &trace_addr, "--trace-wait", "20000"],
+        &dir.0.join("server.log"),
+    );
+    (dir, server, trace_addr)
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use zablab_core::peer::{Input, Output};
-use zablab_core::trace::{HostEvent, TraceRecord};
+use zablab_core::trace::{HostEvent, PeerStatus, TraceRecord};
 use zablab_core::zxid::Sid;
 
 use super::Host;
@@ -20,6 +20,21 @@ impl<M: NodeMachine> Host<M> {
                 node: self.peer.id(),
                 event: event(),
             });
+        }
+    }
+
+    /// A `Status` record when a new reader asked for one or the last is [`STATUS_EVERY_MS`]
+    /// old (only while someone reads).
+    ///
+    /// [`STATUS_EVERY_MS`]: crate::server::trace::STATUS_EVERY_MS
+    pub(super) fn trace_status(&self, asked: bool) {
+        let now = self.now();
+        if self
+            .trace
+            .as_ref()
+            .is_some_and(|t| t.status_due(now, asked))
+        {
+            self.trace(|| HostEvent::Status(Box::new(PeerStatus::of(&self.peer))));
         }
     }
 
