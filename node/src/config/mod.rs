@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use zablab_core::config::{Ensemble, LearnerType, PeerConfig, Timing};
 use zablab_core::zxid::Sid;
 
+pub mod dynamic;
+
 use crate::tls::{Applied, X509Settings, CLIENT_PREFIX, QUORUM_PREFIX};
 
 /// One `server.N=host:quorumPort:electionPort[:participant|:observer][;clientHost:clientPort]`.
@@ -87,6 +89,13 @@ pub struct NodeConfig {
     pub myid: Sid,
     /// Empty in standalone mode (no `server.N` lines).
     pub servers: BTreeMap<Sid, ServerEntry>,
+    /// `reconfigEnabled` (false, as ZooKeeper 3.5.3+): whether the leader accepts `reconfig`.
+    pub reconfig_enabled: bool,
+    /// `dynamicConfigFile`: where the membership was read from ([`dynamic`]); `servers` holds
+    /// its lines, and a committed reconfig writes the next one.
+    pub dynamic_config_file: Option<PathBuf>,
+    /// The membership's version (`version=<hex>` of the dynamic file; 0 without one).
+    pub config_version: u64,
     /// Warnings found while parsing (unknown keys), printed by the caller.
     pub warnings: Vec<String>,
 }
@@ -167,7 +176,6 @@ const KNOWN_WORDS: &[&str] = &[
 const ACCEPTED_UNUSED: &[&str] = &[
     "admin.idleTimeout",
     "standaloneEnabled",
-    "reconfigEnabled",
     "electionAlg",
     "quorumListenOnAllIPs",
     "syncEnabled",
@@ -273,6 +281,17 @@ impl NodeConfig {
         let text = std::fs::read_to_string(path)
             .or_else(|e| err("zoo.cfg", format!("cannot read {}: {e}", path.display())))?;
         let mut cfg = NodeConfig::parse(&text)?;
+        if let Some(path) = cfg.dynamic_config_file.clone() {
+            if !cfg.servers.is_empty() {
+                return err(
+                    "dynamicConfigFile",
+                    "given beside server.N lines in zoo.cfg (the membership must be in one place)",
+                );
+            }
+            let d = dynamic::load(&path)?;
+            cfg.servers = d.servers;
+            cfg.config_version = d.version;
+        }
         let myid_path = cfg.data_dir.join("myid");
         match std::fs::read_to_string(&myid_path) {
             Ok(s) => cfg.myid = positive::<u64>("myid", s.trim())?,
@@ -332,6 +351,9 @@ impl NodeConfig {
             initial_text: text.to_string(),
             myid: 1,
             servers: BTreeMap::new(),
+            reconfig_enabled: false,
+            dynamic_config_file: None,
+            config_version: 0,
             warnings: Vec::new(),
         };
         let (mut data_log_dir, mut client_port, mut init_set, mut sync_set) =
@@ -465,6 +487,13 @@ impl NodeConfig {
                         return err(k, format!("`{v}` is not a path like /commands"));
                     }
                     cfg.admin.command_url = v.clone()
+                }
+                "reconfigEnabled" => cfg.reconfig_enabled = boolean(k, v)?,
+                "dynamicConfigFile" => {
+                    if v.is_empty() {
+                        return err(k, "empty path");
+                    }
+                    cfg.dynamic_config_file = Some(PathBuf::from(v))
                 }
                 _ if k.starts_with("server.") => {
                     let sid = positive::<u64>(k, &k["server.".len()..])?;
@@ -610,29 +639,14 @@ impl NodeConfig {
         pc.snap_count = self.snap_count;
         pc.snapshot_size_factor_percent = self.snapshot_size_factor_percent;
         pc.commit_log_count = self.commit_log_count;
+        pc.reconfig_enabled = self.reconfig_enabled;
         pc
     }
 
     /// ZooKeeper's `QuorumVerifier.toString()` (docs/protocol.md §2.8): sent in notifications and
     /// NEWLEADER, printed by `conf`.
     pub fn membership_text(&self) -> String {
-        let mut s = String::new();
-        for e in self.servers.values() {
-            let t = match e.learner_type {
-                LearnerType::Participant => "participant",
-                LearnerType::Observer => "observer",
-            };
-            s.push_str(&format!(
-                "server.{}={}:{}:{}:{}",
-                e.sid, e.host, e.quorum_port, e.election_port, t
-            ));
-            if let Some((h, p)) = &e.client {
-                s.push_str(&format!(";{h}:{p}"));
-            }
-            s.push('\n');
-        }
-        s.push_str("version=0");
-        s
+        dynamic::format(&self.servers, self.config_version)
     }
 }
 
