@@ -12,8 +12,10 @@
 //! | [`tree_machine`] | [`machine::NodeMachine`] for the data tree: txn and request records, snapshots |
 //! | [`txn`] | ZooKeeper's transaction records (CreateTxn, SetDataTxn, ErrorTxn, MultiTxn, ...) |
 //! | [`zk_files`] | Apache ZooKeeper 3.8's `log.*` and `snapshot.*` files |
+//! | [`http`] | HTTP/1.1 request heads and responses (operator ports, the lab's control API) |
 //! | [`websocket`] | RFC 6455's opening handshake and text frames (the trace stream to a browser) |
 
+pub mod http;
 pub mod java_text;
 pub mod jute;
 pub mod machine;
