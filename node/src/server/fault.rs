@@ -16,6 +16,7 @@
 //! | `cut <sid> out` | drop every message to server `sid` | `ok` |
 //! | `cut <sid> both` | both of the above | `ok` |
 //! | `heal <sid>` | remove the cuts on `sid` | `ok` |
+//! | `heal <sid> in\|out\|both` | remove only that direction's cut on `sid` (one-way faults in the live lab) | `ok` |
 //! | `heal all` | remove every cut | `ok` |
 //! | `status` | the cuts in force | `cuts: 2=both 3=in` or `cuts: none` |
 //!
@@ -76,8 +77,15 @@ impl Cut {
 /// One parsed control command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    Cut { sid: Sid, cut: Cut },
-    Heal { sid: Option<Sid> },
+    Cut {
+        sid: Sid,
+        cut: Cut,
+    },
+    /// `sid: None` heals every cut; `only` heals just those directions of `sid`'s cut.
+    Heal {
+        sid: Option<Sid>,
+        only: Option<Cut>,
+    },
     Status,
 }
 
@@ -107,28 +115,24 @@ impl Command {
         let words: Vec<&str> = line.split_whitespace().collect();
         let sid = |s: &str| s.parse::<Sid>().map_err(|_| CommandError::BadSid(s.into()));
         match words.as_slice() {
-            ["cut", s, dir] => {
-                let cut = match *dir {
-                    "in" => Cut {
-                        inbound: true,
-                        outbound: false,
-                    },
-                    "out" => Cut {
-                        inbound: false,
-                        outbound: true,
-                    },
-                    "both" => Cut {
-                        inbound: true,
-                        outbound: true,
-                    },
-                    d => return Err(CommandError::BadDirection(d.into())),
-                };
-                Ok(Command::Cut { sid: sid(s)?, cut })
-            }
+            ["cut", s, dir] => Ok(Command::Cut {
+                sid: sid(s)?,
+                cut: direction(dir)?,
+            }),
             ["cut", ..] => Err(CommandError::Usage("cut <sid> in|out|both")),
-            ["heal", "all"] => Ok(Command::Heal { sid: None }),
-            ["heal", s] => Ok(Command::Heal { sid: Some(sid(s)?) }),
-            ["heal", ..] => Err(CommandError::Usage("heal <sid>|all")),
+            ["heal", "all"] => Ok(Command::Heal {
+                sid: None,
+                only: None,
+            }),
+            ["heal", s] => Ok(Command::Heal {
+                sid: Some(sid(s)?),
+                only: None,
+            }),
+            ["heal", s, dir] => Ok(Command::Heal {
+                sid: Some(sid(s)?),
+                only: Some(direction(dir)?),
+            }),
+            ["heal", ..] => Err(CommandError::Usage("heal <sid> [in|out|both] | heal all")),
             ["status"] => Ok(Command::Status),
             [c, ..] => Err(CommandError::Unknown((*c).into())),
             [] => Err(CommandError::Usage(
@@ -136,6 +140,17 @@ impl Command {
             )),
         }
     }
+}
+
+/// `in`, `out` or `both` as the directions it names.
+fn direction(word: &str) -> Result<Cut, CommandError> {
+    let (inbound, outbound) = match word {
+        "in" => (true, false),
+        "out" => (false, true),
+        "both" => (true, true),
+        d => return Err(CommandError::BadDirection(d.into())),
+    };
+    Ok(Cut { inbound, outbound })
 }
 
 /// The cuts in force, shared by the control port and the peer task.
@@ -157,11 +172,25 @@ impl FaultHook {
                 c.outbound |= cut.outbound;
                 "ok".into()
             }
-            Command::Heal { sid: Some(sid) } => {
-                cuts.remove(sid);
+            Command::Heal {
+                sid: Some(sid),
+                only,
+            } => {
+                let left = match (cuts.get(sid), only) {
+                    (Some(c), Some(o)) => Cut {
+                        inbound: c.inbound && !o.inbound,
+                        outbound: c.outbound && !o.outbound,
+                    },
+                    _ => Cut::default(),
+                };
+                if left == Cut::default() {
+                    cuts.remove(sid);
+                } else {
+                    cuts.insert(*sid, left);
+                }
                 "ok".into()
             }
-            Command::Heal { sid: None } => {
+            Command::Heal { sid: None, .. } => {
                 cuts.clear();
                 "ok".into()
             }
@@ -368,9 +397,26 @@ mod tests {
         );
         assert_eq!(
             Command::parse(" heal   all "),
-            Ok(Command::Heal { sid: None })
+            Ok(Command::Heal {
+                sid: None,
+                only: None
+            })
         );
-        assert_eq!(Command::parse("heal 3"), Ok(Command::Heal { sid: Some(3) }));
+        assert_eq!(
+            Command::parse("heal 3"),
+            Ok(Command::Heal {
+                sid: Some(3),
+                only: None
+            })
+        );
+        assert!(matches!(
+            Command::parse("heal 3 sideways"),
+            Err(CommandError::BadDirection(_))
+        ));
+        assert!(matches!(
+            Command::parse("heal 3 in out"),
+            Err(CommandError::Usage(_))
+        ));
         assert_eq!(Command::parse("status"), Ok(Command::Status));
         assert!(matches!(
             Command::parse("cut x in"),
@@ -405,6 +451,24 @@ mod tests {
         h.apply(&Command::parse("heal 2").unwrap());
         assert_eq!(h.apply(&Command::Status), "cuts: 3=in");
         h.apply(&Command::parse("heal all").unwrap());
+        assert_eq!(h.apply(&Command::Status), "cuts: none");
+    }
+
+    #[test]
+    fn healing_one_direction_leaves_the_other_cut() {
+        let h = FaultHook::default();
+        h.apply(&Command::parse("cut 2 both").unwrap());
+        assert_eq!(h.apply(&Command::parse("heal 2 in").unwrap()), "ok");
+        assert_eq!(h.apply(&Command::Status), "cuts: 2=out");
+        assert!(!h.cut(2).inbound && h.cut(2).outbound);
+        // Healing a direction that is not cut changes nothing; healing the last one removes
+        // the entry.
+        h.apply(&Command::parse("heal 2 in").unwrap());
+        assert_eq!(h.apply(&Command::Status), "cuts: 2=out");
+        h.apply(&Command::parse("heal 2 out").unwrap());
+        assert_eq!(h.apply(&Command::Status), "cuts: none");
+        h.apply(&Command::parse("cut 3 in").unwrap());
+        h.apply(&Command::parse("heal 3 both").unwrap());
         assert_eq!(h.apply(&Command::Status), "cuts: none");
     }
 
