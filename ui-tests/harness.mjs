@@ -19,12 +19,25 @@ const MIME = {
 };
 
 /// Serves `dir` (default `dist/`; the measurements also serve a saved build of main beside it).
-export async function serveDist(dir = DIST) {
+/// With `api` ("127.0.0.1:PORT"), requests under `/api/` go to that control API, as
+/// `cargo xtask serve` sends them to `zablab cluster --control` (the live lab's tests).
+export async function serveDist(dir = DIST, { api } = {}) {
   const root = path.resolve(dir);
   if (!fs.existsSync(path.join(root, "index.html"))) {
     throw new Error(`${root} has no index.html: run \`cargo xtask build\` first`);
   }
   const server = http.createServer((req, res) => {
+    if (api && req.url.startsWith("/api/")) {
+      const [host, port] = api.split(":");
+      const headers = { ...req.headers, host: api };
+      const fwd = http.request({ host, port: Number(port), path: req.url, method: req.method, headers, timeout: 20_000 }, (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+      });
+      fwd.on("error", (e) => res.writeHead(502, { "Content-Type": "application/json" }).end(JSON.stringify({ error: String(e) })));
+      req.pipe(fwd);
+      return;
+    }
     const rel = decodeURIComponent(new URL(req.url, "http://x").pathname).replace(/^\/+/, "") || "index.html";
     const file = path.resolve(root, rel);
     if (!file.startsWith(root) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {

@@ -1,6 +1,10 @@
 //! ZabLab's browser lab: a Yew/WebAssembly view over `zablab_core::sim`. See `app.rs` for the
 //! component, `lab.rs` for the replay model (rewind, branches), `share.rs` for shareable runs.
 
+// The live module (`--features live`) renders only the live lab: the simulator's component is
+// compiled but not reachable there.
+#![cfg_attr(feature = "live", allow(dead_code))]
+
 mod app;
 mod bench;
 mod browser;
@@ -14,6 +18,8 @@ mod lesson;
 #[cfg(not(feature = "lessons"))]
 #[path = "lesson_stub.rs"]
 mod lesson;
+#[cfg(feature = "live")]
+mod live;
 mod museum;
 mod page_client;
 mod present;
@@ -30,5 +36,8 @@ mod view_timers;
 fn main() {
     // Only meaningful in a browser; the native build exists for `cargo test`.
     crash::install();
+    #[cfg(feature = "live")]
+    yew::Renderer::<live::LiveApp>::new().render();
+    #[cfg(not(feature = "live"))]
     yew::Renderer::<app::App>::new().render();
 }

@@ -4,10 +4,11 @@
 //!   `wasm32-unknown-unknown` with the small `wasm-release` profile, generates the JS glue with
 //!   the `wasm-bindgen` library (same pinned version as the `wasm-bindgen` crate, so no global
 //!   `cargo install`), strips the glue's comments and indentation, and writes the page into
-//!   `dist/`. The UI is built four times: `zablab-ui`
+//!   `dist/`. The UI is built five times: `zablab-ui`
 //!   (the lab page), `zablab-lessons` (`--features lessons`, loaded by `index.html` for
 //!   `?lesson=`), `zablab-bench` (`--features sim-bench`, for `?bench=sim`) and `zablab-museum`
-//!   (`--features museum`, for `?museum=`). The lesson files are copied into `dist/lessons/`:
+//!   (`--features museum`, for `?museum=`) and `zablab-live` (`--features live`, for `?live`: the
+//!   real cluster). The lesson files are copied into `dist/lessons/`:
 //!   the lessons module fetches each when it is opened.
 //!   `build --module NAME` rebuilds only that module into the existing `dist/` (the others stay),
 //!   for measuring one change without four release builds.
@@ -63,7 +64,7 @@ fn main() -> ExitCode {
 }
 
 fn help_text() -> &'static str {
-    "usage: cargo xtask build [--module zablab-ui|zablab-lessons|zablab-bench|zablab-museum] | serve [--port 8080] | lab [--port 8080]"
+    "usage: cargo xtask build [--module zablab-ui|zablab-lessons|zablab-bench|zablab-museum|zablab-live] | serve [--port 8080] | lab [--port 8080]"
 }
 
 fn print_help() {
@@ -170,14 +171,16 @@ fn ensure_wasm_target() -> Result<(), String> {
 /// `?bench=sim` and the fourth for `?museum=` (the lesson engine and the lesson files would take
 /// the lab page over its size budget, the benchmark's second simulator instantiation would take
 /// the lessons over theirs, and the museum is the lab with the core's seeded bugs compiled in,
-/// `zablab-core/mutations`). The lab page and the lessons use the profile `wasm-lessons` (the
+/// `zablab-core/mutations`); the fifth, for `?live`, draws the real cluster of `lab` from its
+/// trace streams. The lab page and the lessons use the profile `wasm-lessons` (the
 /// core optimised for size: the lab page's budget); the benchmark and the museum keep the fast
 /// core of `wasm-release`.
-const MODULES: [(&str, &[&str], &str); 4] = [
+const MODULES: [(&str, &[&str], &str); 5] = [
     ("zablab-ui", &[], "wasm-lessons"),
     ("zablab-lessons", &["lessons"], "wasm-lessons"),
     ("zablab-bench", &["sim-bench"], UI_PROFILE),
     ("zablab-museum", &["museum"], UI_PROFILE),
+    ("zablab-live", &["live"], "wasm-lessons"),
 ];
 
 /// Builds the page into `dist/` and returns that directory: every module into a fresh `dist/`,

@@ -1,0 +1,117 @@
+// The live lab (issue 12 item 7) in Chromium with a real cluster: `zablab cluster --live
+// --control` (3 servers on 127.0.0.1, their trace streams and fault hooks, the lab process's
+// control API), the page served with `/api/` proxied to it as `cargo xtask lab` does. The page
+// draws the real servers, kills the leader's process and writes through a server.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { DIST, serveDist, launch, openPage, screenshot } from "./harness.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const TARGET = process.env.CARGO_TARGET_DIR ?? path.resolve(here, "..", "target");
+const ZABLAB = path.join(TARGET, "release", "zablab");
+// Every port a 3-server `zablab cluster --live` uses, as offsets from its base port.
+const OFFSETS = [0, 707, 1707, 3000, 3100, 4819, 5900].flatMap((o) => [o, o + 1, o + 2]).concat([50]);
+
+let cluster, server, browser, dir;
+
+function free(port) {
+  return new Promise((ok) => {
+    const s = net.createServer().once("error", () => ok(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => ok(true)));
+  });
+}
+
+async function freeBase() {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = 20000 + 100 * Math.floor(Math.random() * 300);
+    const all = await Promise.all(OFFSETS.map((o) => free(base + o)));
+    if (all.every(Boolean)) return base;
+  }
+  throw new Error("no free base port for the cluster");
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(ZABLAB), `${ZABLAB} is missing: cargo build --release -p zablab-node`);
+  const base = await freeBase();
+  const control = `127.0.0.1:${base + 50}`;
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "zablab-live-ui-"));
+  cluster = spawn(ZABLAB, ["cluster", "--size", "3", "--live", "--control", control, "--base-port", String(base),
+    "--dir", dir, "--stop-with-stdin"], { stdio: ["pipe", "pipe", "inherit"] });
+  cluster.stdout.on("data", () => {});
+  server = await serveDist(DIST, { api: control });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  if (cluster && cluster.exitCode === null) {
+    cluster.stdin.end();
+    process.kill(cluster.pid, "SIGTERM");
+    await new Promise((ok) => { cluster.once("exit", ok); setTimeout(ok, 10_000); });
+  }
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const leaders = (page) => page.$$eval('#cluster [data-node-id][data-live="true"][data-state="LEADING"]', (els) => els.map((e) => e.dataset.nodeId));
+
+test("the live page draws the real cluster, survives a killed leader and shows a write in every log", async () => {
+  const { page, errors } = await openPage(browser, `${server.url}?live`, { width: 1280, height: 720 });
+  await page.waitForFunction(() => {
+    const live = document.querySelectorAll('#cluster [data-node-id][data-live="true"]');
+    const leading = document.querySelectorAll('#cluster [data-node-id][data-live="true"][data-state="LEADING"]');
+    return live.length === 3 && leading.length === 1;
+  }, null, { timeout: 60_000 });
+  assert.equal(await page.$eval("#lab", (el) => el.dataset.api), "true", "the control API answered");
+  await screenshot(page, "live-1280");
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.waitForTimeout(300);
+  await screenshot(page, "live-1920");
+  await page.setViewportSize({ width: 1280, height: 720 });
+  const fontPx = Number(await page.$eval("#cluster", (el) => el.dataset.fontPx));
+  assert.ok(fontPx >= 14, `diagram type ${fontPx} px`);
+
+  // A write through a follower, from the page's client form, reaches every server's log view.
+  const [leader] = await leaders(page);
+  const follower = leader === "1" ? "2" : "1";
+  const znode = `/from-page-${process.pid}`;
+  await page.selectOption("#live-via", follower);
+  await page.fill("#live-path", znode);
+  await page.fill("#live-data", "written from the browser");
+  await page.click("#live-write");
+  await page.waitForSelector("#live-result.ok", { timeout: 15_000 });
+  await page.waitForFunction((z) => {
+    for (const sid of ["1", "2", "3"]) {
+      const cells = [...document.querySelectorAll(`#live-logs td[data-node-id="${sid}"]`)];
+      if (!cells.some((c) => c.textContent.includes(z))) return false;
+    }
+    return true;
+  }, znode, { timeout: 15_000 });
+
+  // Kill -9 of the leader's process from the page: a new leader on screen within 5 s.
+  await page.click(`#cluster [data-node-id="${leader}"]`);
+  await page.waitForSelector(`#kill-${leader}`);
+  const killed = Date.now();
+  await page.click(`#kill-${leader}`);
+  await page.waitForFunction((old) => {
+    const l = [...document.querySelectorAll('#cluster [data-node-id][data-state="LEADING"]')].map((e) => e.dataset.nodeId);
+    return l.length === 1 && l[0] !== old;
+  }, leader, { timeout: 5_000 });
+  const elapsed = Date.now() - killed;
+  assert.equal(await page.$eval(`#cluster [data-node-id="${leader}"]`, (el) => el.dataset.state), "DOWN");
+  await screenshot(page, "live-after-kill");
+  const rate = await page.$eval("#live-rate", (el) => ({ rate: el.dataset.rate, skipped: el.dataset.skipped }));
+  console.log(`live: kill of leader S${leader} → new leader on screen in ${elapsed} ms; ${rate.rate} events/s; skipped ${rate.skipped}`);
+
+  // Restart it from the page: it comes back as a follower.
+  await page.click(`#restart-${leader}`);
+  await page.waitForFunction((sid) => document.querySelector(`#cluster [data-node-id="${sid}"]`)?.dataset.state === "FOLLOWING",
+    leader, { timeout: 30_000 });
+  assert.deepEqual(errors, [], "no console errors");
+});

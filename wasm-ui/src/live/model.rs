@@ -1,0 +1,613 @@
+//! The live lab's picture of a real cluster, built only from the servers' trace streams (the
+//! one trace format, docs/trace-format.md) and the lab process's `/api/cluster` answer: no
+//! browser type here, so the same code folds a live stream and a saved session, and the tests
+//! run natively.
+//!
+//! Each stream starts with a `Status` (the server's whole state as the reader joins), and later
+//! records move that picture on between statuses: a state or phase change, an election's
+//! result, a delivered transaction. Messages are paired as the format says for a real server
+//! (a `Deliver` has no `msg_id`): with the oldest unpaired `Send` of that kind on that link,
+//! since each quorum connection is one ordered TCP stream.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use zablab_core::trace::{HostEvent, PeerStatus, TraceEvent, TraceRecord};
+use zablab_core::{Sid, Zxid};
+
+/// How long (record ms) a message is drawn crossing its lane. Real loopback messages arrive
+/// in well under a millisecond; stretched, a student sees each one leave and arrive.
+pub const MESSAGE_SHOW_MS: u64 = 900;
+/// Messages kept for drawing (the newest); older ones are long past their lane.
+pub const MAX_MESSAGES: usize = 4_096;
+/// Unpaired sends kept per link and kind (a reader that joined late or skipped never sees some
+/// deliveries; the oldest are forgotten first).
+pub const MAX_UNPAIRED: usize = 1_024;
+/// Timeline entries kept.
+pub const MAX_EVENTS: usize = 500;
+/// Records a live session keeps for saving and replay; past it the recording stops (and says
+/// so) while the live picture goes on.
+pub const MAX_RECORDED: usize = 200_000;
+
+/// One real server as the page knows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveServer {
+    pub sid: Sid,
+    /// Its `--trace-addr` (host:port).
+    pub trace: String,
+    /// Its client address, from `/api/cluster`.
+    pub client: String,
+    /// The trace stream is open.
+    pub connected: bool,
+    /// The lab process says the process runs (None: no control API).
+    pub running: Option<bool>,
+    pub pid: Option<u32>,
+    /// The newest `Status`, moved on by the records after it.
+    pub status: Option<PeerStatus>,
+    /// Records read from its stream, and how many it said it skipped.
+    pub records: u64,
+    pub skipped: u64,
+}
+
+impl LiveServer {
+    /// The state the diagram shows: `DOWN` when its stream is closed or it has not said yet.
+    pub fn state_name(&self) -> &'static str {
+        match (&self.status, self.connected) {
+            (Some(s), true) => s.state.name(),
+            _ => "DOWN",
+        }
+    }
+}
+
+/// One message between two servers, from its `Send` (or a `Drop` on sending) to its `Deliver`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveMessage {
+    pub from: Sid,
+    pub to: Sid,
+    pub kind: String,
+    pub zxid: Option<Zxid>,
+    pub sent: u64,
+    pub delivered: Option<u64>,
+    /// Lost, and why (`cut`, `connection closed`, …).
+    pub dropped: Option<String>,
+}
+
+/// What the timeline marks an entry with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marker {
+    Election,
+    Sync,
+    Write,
+    Fault,
+    Life,
+}
+
+impl Marker {
+    pub fn class(self) -> &'static str {
+        match self {
+            Marker::Election => "m-election",
+            Marker::Sync => "m-sync",
+            Marker::Write => "m-write",
+            Marker::Fault => "m-fault",
+            Marker::Life => "m-life",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveEvent {
+    pub time: u64,
+    pub node: Sid,
+    pub marker: Marker,
+    pub text: String,
+}
+
+/// The whole live picture.
+#[derive(Clone, Debug, Default)]
+pub struct LiveModel {
+    pub servers: BTreeMap<Sid, LiveServer>,
+    /// Cut directions (from, to), from `/api/cluster`.
+    pub cuts: Vec<(Sid, Sid)>,
+    messages: VecDeque<LiveMessage>,
+    /// Sequence number of `messages[0]`.
+    first_seq: u64,
+    unpaired: BTreeMap<(Sid, Sid, String), VecDeque<u64>>,
+    pub events: VecDeque<LiveEvent>,
+    /// The newest record time seen (the servers share this machine's clock).
+    pub latest: u64,
+    /// The first record time (the timeline counts from it).
+    pub first: Option<u64>,
+    /// The session's records in arrival order (for saving and replay), bounded.
+    pub recorded: Vec<TraceRecord>,
+    /// Records not recorded because the recording was full.
+    pub unrecorded: u64,
+    /// Keep a recording (a replayed model does not record itself again).
+    pub recording: bool,
+}
+
+impl LiveModel {
+    pub fn new(recording: bool) -> LiveModel {
+        LiveModel {
+            recording,
+            ..LiveModel::default()
+        }
+    }
+
+    /// Adds or updates a server the control API (or `?live=`) named.
+    pub fn know(&mut self, sid: Sid, trace: &str, client: &str) -> &mut LiveServer {
+        let s = self.servers.entry(sid).or_insert_with(|| LiveServer {
+            sid,
+            ..LiveServer::default()
+        });
+        if !trace.is_empty() {
+            s.trace = trace.to_string();
+        }
+        if !client.is_empty() {
+            s.client = client.to_string();
+        }
+        s
+    }
+
+    /// The stream of `sid` opened (its header was readable).
+    pub fn connected(&mut self, sid: Sid) {
+        self.know(sid, "", "").connected = true;
+    }
+
+    /// The stream of `sid` closed: its process died or was killed. Messages it would still
+    /// have delivered or answered never will; it is drawn DOWN.
+    pub fn disconnected(&mut self, sid: Sid, time: u64) {
+        let s = self.know(sid, "", "");
+        let was = std::mem::replace(&mut s.connected, false);
+        self.unpaired
+            .retain(|(from, to, _), _| *from != sid && *to != sid);
+        if was {
+            self.event(
+                time,
+                sid,
+                Marker::Life,
+                "trace stream closed (process down)".into(),
+            );
+        }
+    }
+
+    /// Folds one record of `record.node`'s stream into the picture.
+    pub fn apply(&mut self, r: TraceRecord) {
+        let (time, node) = (r.time.0, r.node);
+        self.latest = self.latest.max(time);
+        self.first.get_or_insert(time);
+        if self.recording {
+            if self.recorded.len() < MAX_RECORDED {
+                self.recorded.push(r.clone());
+            } else {
+                self.unrecorded += 1;
+            }
+        }
+        let server = self.know(node, "", "");
+        server.records += 1;
+        match r.event {
+            HostEvent::Status(s) => server.status = Some(*s),
+            HostEvent::Skipped { records } => {
+                server.skipped += records;
+                self.unpaired
+                    .retain(|(from, to, _), _| *from != node && *to != node);
+                self.event(
+                    time,
+                    node,
+                    Marker::Fault,
+                    format!("the page fell behind: {records} records skipped"),
+                );
+            }
+            HostEvent::Send { to, kind, zxid, .. } => {
+                let seq = self.push_message(LiveMessage {
+                    from: node,
+                    to,
+                    kind: kind.to_string(),
+                    zxid,
+                    sent: time,
+                    delivered: None,
+                    dropped: None,
+                });
+                let q = self
+                    .unpaired
+                    .entry((node, to, kind.to_string()))
+                    .or_default();
+                if q.len() >= MAX_UNPAIRED {
+                    q.pop_front();
+                }
+                q.push_back(seq);
+            }
+            HostEvent::Deliver { from, kind, .. } => {
+                if let Some(m) = self.pair(from, node, &kind) {
+                    m.delivered = Some(time);
+                }
+            }
+            HostEvent::Drop {
+                from,
+                to,
+                kind,
+                reason,
+                ..
+            } => {
+                // Lost on receipt (the fault hook at the receiver): its send is on record.
+                let paired = if to == node && from != node {
+                    self.pair(from, to, &kind)
+                } else {
+                    None
+                };
+                match paired {
+                    Some(m) => m.dropped = Some(reason.to_string()),
+                    None => {
+                        self.push_message(LiveMessage {
+                            from,
+                            to,
+                            kind: kind.to_string(),
+                            zxid: None,
+                            sent: time,
+                            delivered: None,
+                            dropped: Some(reason.to_string()),
+                        });
+                    }
+                }
+            }
+            HostEvent::Peer(e) => self.peer_event(time, node, e),
+            HostEvent::Started => self.event(time, node, Marker::Life, "started".into()),
+            HostEvent::Disconnected { peer } => self.event(
+                time,
+                node,
+                Marker::Fault,
+                format!("quorum connection with S{peer} closed"),
+            ),
+            HostEvent::ClientReply { zxid, .. } if zxid.0 != 0 => self.event(
+                time,
+                node,
+                Marker::Write,
+                format!("client write done at {zxid}"),
+            ),
+            _ => {}
+        }
+    }
+
+    fn peer_event(&mut self, time: u64, node: Sid, e: TraceEvent) {
+        let status = self.servers.get_mut(&node).and_then(|s| s.status.as_mut());
+        if let Some(s) = status {
+            match &e {
+                TraceEvent::StateChanged { to, .. } => s.state = *to,
+                TraceEvent::PhaseChanged { phase } => s.phase = *phase,
+                TraceEvent::ElectionDone { leader, .. } => s.leader = Some(*leader),
+                TraceEvent::ElectionRound { logicclock, vote } => {
+                    s.logicclock = *logicclock;
+                    s.vote = *vote;
+                    s.leader = None;
+                    s.votes.clear();
+                }
+                TraceEvent::Proposed { zxid } => s.last_logged_zxid = s.last_logged_zxid.max(*zxid),
+                TraceEvent::Delivered { zxid, .. } => {
+                    s.last_processed_zxid = s.last_processed_zxid.max(*zxid);
+                    for entry in s.log.iter_mut().filter(|l| l.zxid <= *zxid) {
+                        entry.applied = true;
+                    }
+                }
+                TraceEvent::NewEpochAccepted { epoch }
+                | TraceEvent::LeaderEstablished { epoch } => s.current_epoch = *epoch,
+                TraceEvent::EpochProposed { epoch } => s.accepted_epoch = *epoch,
+                _ => {}
+            }
+        }
+        let (marker, text) = match e {
+            TraceEvent::StateChanged { from, to } => {
+                (Marker::Election, format!("{} → {}", from.name(), to.name()))
+            }
+            TraceEvent::ElectionDone {
+                leader, logicclock, ..
+            } => (
+                Marker::Election,
+                format!("election round {logicclock} done: leader S{leader}"),
+            ),
+            TraceEvent::LeaderEstablished { epoch } => (
+                Marker::Election,
+                format!("a quorum ACKed NEWLEADER: leading epoch {epoch}"),
+            ),
+            TraceEvent::SyncChosen {
+                learner,
+                mode,
+                reason,
+                peer_last_zxid,
+                target,
+                ..
+            } => (
+                Marker::Sync,
+                format!(
+                    "{} S{learner} (its last zxid {peer_last_zxid}, to {target}): {}",
+                    mode.name(),
+                    reason.describe()
+                ),
+            ),
+            TraceEvent::GaveUp { reason } => (Marker::Fault, format!("gave up: {reason:?}")),
+            TraceEvent::StateReset { zxid, reason, .. } => {
+                (Marker::Sync, format!("state reset to {zxid}: {reason:?}"))
+            }
+            _ => return,
+        };
+        self.event(time, node, marker, text);
+    }
+
+    fn event(&mut self, time: u64, node: Sid, marker: Marker, text: String) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(LiveEvent {
+            time,
+            node,
+            marker,
+            text,
+        });
+    }
+
+    fn push_message(&mut self, m: LiveMessage) -> u64 {
+        if self.messages.len() >= MAX_MESSAGES {
+            self.messages.pop_front();
+            self.first_seq += 1;
+        }
+        self.messages.push_back(m);
+        self.first_seq + self.messages.len() as u64 - 1
+    }
+
+    /// The oldest unpaired send of `kind` from `from` to `to`, if still kept.
+    fn pair(&mut self, from: Sid, to: Sid, kind: &str) -> Option<&mut LiveMessage> {
+        let seq = self
+            .unpaired
+            .get_mut(&(from, to, kind.to_string()))?
+            .pop_front()?;
+        let i = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        self.messages.get_mut(i)
+    }
+
+    /// The messages to draw at record time `t`: each while it crosses its lane (sent within
+    /// [`MESSAGE_SHOW_MS`] before `t`), with how far along it is.
+    pub fn in_flight(&self, t: u64) -> Vec<(&LiveMessage, f64)> {
+        let since = t.saturating_sub(MESSAGE_SHOW_MS);
+        self.messages
+            .iter()
+            .rev()
+            .take_while(|m| m.sent >= since)
+            .filter(|m| m.sent <= t)
+            .map(|m| (m, (t - m.sent) as f64 / MESSAGE_SHOW_MS as f64))
+            .collect()
+    }
+
+    /// Every message kept, oldest first (the same-decisions test and the message list).
+    pub fn messages(&self) -> impl Iterator<Item = &LiveMessage> {
+        self.messages.iter()
+    }
+
+    /// The servers with state LEADING now.
+    pub fn leaders(&self) -> Vec<Sid> {
+        self.servers
+            .values()
+            .filter(|s| s.state_name() == "LEADING")
+            .map(|s| s.sid)
+            .collect()
+    }
+
+    /// A model of the same servers that has folded `records` (a saved session up to a moment).
+    pub fn replayed(&self, records: &[TraceRecord]) -> LiveModel {
+        let mut m = LiveModel::new(false);
+        for s in self.servers.values() {
+            m.know(s.sid, &s.trace, &s.client);
+        }
+        for r in records {
+            m.connected(r.node);
+            m.apply(r.clone());
+        }
+        m
+    }
+}
+
+/// A saved session as a file in the one trace format: the cluster header (`node` null: every
+/// record names its server) and one record per line.
+pub fn session_file(records: &[TraceRecord]) -> String {
+    let header = zablab_core::trace::TraceHeader::new(None);
+    let mut out = serde_json::to_string(&header).unwrap_or_default();
+    out.push('\n');
+    for r in records {
+        if let Ok(line) = serde_json::to_string(r) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Reads a session file back, or says why not (an unknown header, a line that is not a
+/// record). At most [`MAX_RECORDED`] records.
+pub fn read_session(text: &str) -> Result<Vec<TraceRecord>, String> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().ok_or("the file is empty")?;
+    let header: zablab_core::trace::TraceHeader =
+        serde_json::from_str(first).map_err(|e| format!("not a ZabLab trace header: {e}"))?;
+    if !header.is_readable() {
+        return Err(format!(
+            "trace format {} version {}: this page reads version {}",
+            header.format,
+            header.version,
+            zablab_core::trace::TRACE_FORMAT_VERSION
+        ));
+    }
+    let mut records = Vec::new();
+    for (i, line) in lines.enumerate() {
+        if records.len() >= MAX_RECORDED {
+            return Err(format!("more than {MAX_RECORDED} records"));
+        }
+        let r: TraceRecord =
+            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 2))?;
+        records.push(r);
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+    use zablab_core::sim::{Cluster, SimConfig};
+    use zablab_core::trace::TraceHeader;
+    use zablab_core::tree::DataTree;
+    use zablab_core::Instant;
+
+    fn rec(time: u64, node: Sid, event: HostEvent) -> TraceRecord {
+        TraceRecord {
+            time: Instant(time),
+            node,
+            event,
+        }
+    }
+
+    fn send(time: u64, from: Sid, to: Sid, kind: &'static str, zxid: u64) -> TraceRecord {
+        rec(
+            time,
+            from,
+            HostEvent::Send {
+                to,
+                msg_id: time,
+                kind: Cow::Borrowed(kind),
+                arrives: None,
+                zxid: Some(Zxid(zxid)),
+            },
+        )
+    }
+
+    fn deliver(time: u64, at: Sid, from: Sid, kind: &'static str) -> TraceRecord {
+        rec(
+            time,
+            at,
+            HostEvent::Deliver {
+                from,
+                msg_id: None,
+                kind: Cow::Borrowed(kind),
+            },
+        )
+    }
+
+    /// A simulated cluster's servers as a node's streams describe them: one Status each.
+    fn statuses_of_a_stable_cluster() -> (LiveModel, Sid) {
+        let mut c: Cluster<DataTree> = Cluster::new(SimConfig::default(), 5);
+        let limit = c.now() + 20_000;
+        assert!(
+            c.run_until_pred(limit, |c| c.is_stable()),
+            "no stable leader"
+        );
+        let leader = c.leader().expect("stable");
+        let mut m = LiveModel::new(true);
+        for sid in c.ensemble().all() {
+            let status = PeerStatus::of(c.peer(sid).expect("up"));
+            m.connected(sid);
+            m.apply(rec(c.now().0, sid, HostEvent::Status(Box::new(status))));
+        }
+        (m, leader)
+    }
+
+    #[test]
+    fn a_delivery_pairs_with_the_oldest_unpaired_send_of_its_kind_on_its_link() {
+        let mut m = LiveModel::new(false);
+        m.apply(send(10, 1, 2, "PROPOSAL", 1));
+        m.apply(send(11, 1, 2, "PROPOSAL", 2));
+        m.apply(send(12, 1, 3, "PROPOSAL", 1));
+        m.apply(deliver(13, 2, 1, "PROPOSAL"));
+        m.apply(deliver(14, 2, 1, "COMMIT"));
+        let got: Vec<_> = m
+            .messages()
+            .map(|x| (x.to, x.zxid.map(|z| z.0), x.delivered))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, Some(1), Some(13)),
+                (2, Some(2), None),
+                (3, Some(1), None)
+            ],
+            "the first PROPOSAL to S2 was delivered; a COMMIT never sent pairs with nothing"
+        );
+        // Drawn while they cross their lane, newest first, then gone.
+        let drawn: Vec<u64> = m
+            .in_flight(12 + MESSAGE_SHOW_MS / 2)
+            .iter()
+            .map(|(x, _)| x.sent)
+            .collect();
+        assert_eq!(drawn, vec![12, 11, 10]);
+        assert!(m
+            .in_flight(11 + MESSAGE_SHOW_MS + 1)
+            .iter()
+            .all(|(x, _)| x.sent == 12));
+    }
+
+    #[test]
+    fn a_message_the_receivers_fault_hook_drops_is_marked_lost_and_never_delivered() {
+        let mut m = LiveModel::new(false);
+        m.apply(send(10, 1, 2, "PING", 0));
+        m.apply(rec(
+            11,
+            2,
+            HostEvent::Drop {
+                from: 1,
+                to: 2,
+                msg_id: None,
+                kind: Cow::Borrowed("PING"),
+                reason: Cow::Borrowed("cut"),
+            },
+        ));
+        m.apply(deliver(12, 2, 1, "PING"));
+        let only: Vec<_> = m.messages().collect();
+        assert_eq!(only.len(), 1);
+        assert_eq!(only[0].dropped.as_deref(), Some("cut"));
+        assert_eq!(
+            only[0].delivered, None,
+            "the later delivery is another PING's"
+        );
+    }
+
+    #[test]
+    fn the_statuses_of_a_simulated_cluster_show_its_one_leader_until_its_stream_closes() {
+        let (mut m, leader) = statuses_of_a_stable_cluster();
+        assert_eq!(m.leaders(), vec![leader]);
+        let t = m.latest;
+        m.disconnected(leader, t);
+        assert_eq!(m.servers[&leader].state_name(), "DOWN");
+        assert!(m.leaders().is_empty());
+        // A follower that becomes LOOKING says so before its next status.
+        let follower = *m
+            .servers
+            .keys()
+            .find(|s| **s != leader)
+            .expect("a follower");
+        m.apply(rec(
+            t + 1,
+            follower,
+            HostEvent::Peer(TraceEvent::StateChanged {
+                from: zablab_core::PeerState::Following,
+                to: zablab_core::PeerState::Looking,
+            }),
+        ));
+        assert_eq!(m.servers[&follower].state_name(), "LOOKING");
+        assert_eq!(m.events.back().map(|e| e.marker), Some(Marker::Election));
+    }
+
+    #[test]
+    fn a_saved_session_reads_back_as_the_same_records_and_replays_to_the_same_picture() {
+        let (mut m, leader) = statuses_of_a_stable_cluster();
+        m.apply(send(m.latest + 1, leader, 2, "PROPOSAL", 7));
+        let text = session_file(&m.recorded);
+        let header: TraceHeader = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert!(header.is_readable() && header.node.is_none());
+        let back = read_session(&text).expect("reads");
+        assert_eq!(back, m.recorded);
+        let replayed = m.replayed(&back);
+        assert_eq!(replayed.leaders(), vec![leader]);
+        assert_eq!(replayed.messages().count(), 1);
+        assert!(
+            replayed.recorded.is_empty(),
+            "a replay does not record itself"
+        );
+        let old = text.replacen("\"version\":1", "\"version\":99", 1);
+        assert!(read_session(&old).unwrap_err().contains("version 99"));
+        assert!(read_session("{}\n").is_err());
+    }
+}
