@@ -5,11 +5,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{free_base_port, free_port, http_request, wait_for, TempDir, BIN};
+use common::{free_base_port, free_port, http_get, http_request, wait_for, TempDir, BIN};
 use serde_json::Value;
 
 /// The cluster process; on drop its stdin closes and it gets SIGTERM (each stops its servers),
@@ -192,6 +193,28 @@ fn the_control_api_kills_restarts_wipes_cuts_and_writes_through_real_servers() {
     assert!(
         server(&cluster(&c), 1)["running"] == true,
         "a refused kill kills nothing"
+    );
+    // Bounds: a head over 8 KiB, a body over 4 KiB, a path over 1024 bytes.
+    let huge = format!(
+        "GET /api/cluster HTTP/1.1\r\nX: {}\r\n\r\n",
+        "a".repeat(9000)
+    );
+    assert_eq!(http_request(&c.control, &huge).map(|r| r.0), Some(431));
+    let big = "POST /api/links/heal-all HTTP/1.1\r\nContent-Length: 5000\r\n\r\n";
+    assert_eq!(http_request(&c.control, big).map(|r| r.0), Some(413));
+    let long = format!("/api/servers/1/read?path=/{}", "a".repeat(1100));
+    assert_eq!(api(&c, "GET", &long).0, 400);
+    // At most 8 connections at once: a 9th is closed unanswered until one of them ends.
+    let idle: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(&c.control).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(http_get(&c.control, "/api/cluster"), None);
+    drop(idle);
+    wait_for(
+        Duration::from_secs(5),
+        "the API after the idle ones closed",
+        || http_get(&c.control, "/api/cluster").filter(|r| r.0 == 200),
     );
 
     // Write through a follower, read it back through the other follower.
