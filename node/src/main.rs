@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]] [--fault-addr 127.0.0.1:PORT]
-//! zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000] [--tls] [--stop-with-stdin]
+//! zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000] [--tls] [--stop-with-stdin] [--live] [--control 127.0.0.1:PORT]
 //! zablab status [host:port,...]
 //! zablab cli [-server host:port,...] [command args...]
 //! zablab bench --hosts H[,H...] [--op create|set|get|mixed] [--sessions 1] [--rate N] [--json] ...
@@ -17,7 +17,7 @@ use zablab_node::tools::cluster::{self, ClusterOptions};
 
 const USAGE: &str = "usage:
   zablab server <zoo.cfg> [--trace-addr 127.0.0.1:PORT [--trace-wait MS]] [--fault-addr 127.0.0.1:PORT]
-  zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000] [--tls] [--stop-with-stdin]
+  zablab cluster [--size 3] [--observers 0] [--dir DIR] [--base-port 2181] [--tick-time 2000] [--tls] [--stop-with-stdin] [--live] [--control 127.0.0.1:PORT]
   zablab status [host:port,...]
   zablab lesson list | <name> [--lang zh] [--auto] | <name> --exercise <id>
   zablab cli [-server host:port,...] [-timeout ms] [-r] [command args...]
@@ -106,6 +106,17 @@ fn main() {
                     "--tick-time" => o.tick_time_ms = value(&mut args, "--tick-time"),
                     "--tls" => o.tls = true,
                     "--stop-with-stdin" => o.stop_with_stdin = true,
+                    "--live" => o.live = true,
+                    "--control" => {
+                        let a = value::<String>(&mut args, "--control");
+                        match cluster::control_addr(&a) {
+                            Ok(a) => {
+                                o.control = Some(a);
+                                o.live = true;
+                            }
+                            Err(e) => usage_error(&e),
+                        }
+                    }
                     _ => usage_error(&format!("unexpected argument `{a}`")),
                 }
             }

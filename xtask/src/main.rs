@@ -14,7 +14,10 @@
 //!   for measuring one change without four release builds.
 //! * `serve [--port 8080]` — serves `dist/` on 127.0.0.1 with a tiny std-only HTTP server.
 //! * `lab [--port 8080]` — `build`, then starts a 3-server native cluster (`zablab cluster`) if the
-//!   node binary builds, serves the page and prints its URL; Ctrl-C stops everything.
+//!   node binary builds, serves the page and prints its URL; Ctrl-C stops everything. The cluster
+//!   runs with `--live --control 127.0.0.1:(port+10)` (8090: 8081.. are the servers'
+//!   AdminServers), and the page's `/api/` requests are proxied there, so the page can kill,
+//!   restart and wipe real servers, cut links and write and read through any server.
 
 mod serve;
 
@@ -46,7 +49,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        "serve" => serve::serve(&dist_dir(), port, |url| println!("Serving ZabLab on {url}")),
+        "serve" => serve::serve(&dist_dir(), port, None, |url| {
+            println!("Serving ZabLab on {url}")
+        }),
         "lab" => lab(port),
         "help" | "--help" | "-h" => {
             print_help();
@@ -315,7 +320,15 @@ impl Drop for Children {
     }
 }
 
+/// The control API of the lab's cluster: the page's port + this (8090 for 8080; 8081.. are
+/// the servers' AdminServers).
+const CONTROL_PORT_OFFSET: u16 = 10;
+
 fn lab(port: u16) -> Result<(), String> {
+    let control_port = port
+        .checked_add(CONTROL_PORT_OFFSET)
+        .ok_or_else(|| format!("--port {port} leaves no room for the control port"))?;
+    let control = format!("127.0.0.1:{control_port}");
     let dist = build(None)?;
     let mut children = Children(Vec::new());
     let root = root();
@@ -334,14 +347,15 @@ fn lab(port: u16) -> Result<(), String> {
         });
         let dir = std::env::temp_dir().join(format!("zablab-lab-{}", std::process::id()));
         match Command::new(&exe)
-            .args(["cluster", "--size", "3", "--stop-with-stdin", "--dir"])
+            .args(["cluster", "--size", "3", "--stop-with-stdin", "--live"])
+            .args(["--control", &control, "--dir"])
             .arg(&dir)
             .stdin(Stdio::piped())
             .spawn()
         {
             Ok(child) => {
                 println!(
-                    "xtask: started `zablab cluster --size 3` (data in {})",
+                    "xtask: started `zablab cluster --size 3 --live` (data in {}; control API on {control}, proxied at /api/)",
                     dir.display()
                 );
                 children.0.push(child);
@@ -356,7 +370,7 @@ fn lab(port: u16) -> Result<(), String> {
     }
     // Children are stopped when `children` drops: after the server returns, and on Ctrl-C
     // because the terminal sends SIGINT to the whole foreground process group.
-    let result = serve::serve(&dist, port, |url| {
+    let result = serve::serve(&dist, port, Some(&control), |url| {
         println!();
         println!("  ZabLab is running: open {url}");
         println!("  (Ctrl-C to stop)");

@@ -39,7 +39,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A base port such that base..base+n and the +100 (secure client ports of `cluster --tls`),
-/// +707, +1707 and +3000 ranges, and the metrics and admin ranges `zablab cluster` configures,
+/// +707, +1707, +3000 and +3100 ranges (the trace and fault ports of `cluster --live`), and the metrics and admin ranges `zablab cluster` configures,
 /// are free right now.
 pub fn free_base_port(n: u16) -> u16 {
     let mut seed = (std::process::id() as u64).wrapping_mul(2654435761)
@@ -53,7 +53,7 @@ pub fn free_base_port(n: u16) -> u16 {
             .wrapping_add(1442695040888963407);
         let base = 20000 + (seed >> 33) as u16 % 25000;
         let ok = (0..n).all(|i| {
-            [0u16, 100, 707, 1707, 3000, 4819, 5900]
+            [0u16, 100, 707, 1707, 3000, 3100, 4819, 5900]
                 .iter()
                 .all(|off| TcpListener::bind(("127.0.0.1", base + off + i)).is_ok())
         });

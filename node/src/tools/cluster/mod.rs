@@ -10,9 +10,25 @@
 //! client port per server (base+100+i, so 2281.. for 2181) with `ssl.clientAuth=need`, and
 //! `sslQuorum` on the quorum and election ports; the plain client ports stay (for `status`
 //! and the four-letter words), and the cluster prints how kazoo and zkCli.sh connect.
+//!
+//! `--live` starts server i with `--trace-addr 127.0.0.1:(base+`[`TRACE_PORT_OFFSET`]`+i)` and
+//! `--fault-addr 127.0.0.1:(base+`[`FAULT_PORT_OFFSET`]`+i)` (5181.. and 5281.. for 2181), and
+//! `--control 127.0.0.1:PORT` (implies `--live`) serves the live lab's HTTP API there
+//! ([`control`]) over the servers this process owns ([`fleet`]).
+//!
+//! | file | concern |
+//! |---|---|
+//! | `mod.rs` | options, configs, start and stop, `zablab status` |
+//! | [`fleet`] | the child processes: kill -9, restart, wipe |
+//! | [`control`] | the loopback HTTP control API of `--control` |
 
+pub mod control;
+pub mod fleet;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
@@ -24,6 +40,10 @@ use crate::{four_letter_word, srvr_mode};
 pub const METRICS_PORT_OFFSET: u16 = 4819;
 /// `admin.serverPort` of server i is base + this + i.
 pub const ADMIN_PORT_OFFSET: u16 = 5900;
+/// Under `--live`, `--trace-addr` of server i is 127.0.0.1:(base + this + i).
+pub const TRACE_PORT_OFFSET: u16 = 3000;
+/// Under `--live`, `--fault-addr` of server i is 127.0.0.1:(base + this + i).
+pub const FAULT_PORT_OFFSET: u16 = 3100;
 
 #[derive(Clone, Debug)]
 pub struct ClusterOptions {
@@ -37,6 +57,10 @@ pub struct ClusterOptions {
     /// `--stop-with-stdin`: also stop when stdin reaches its end. A parent that holds the pipe
     /// (`cargo xtask lab`) then takes the cluster with it however it ends, even by SIGKILL.
     pub stop_with_stdin: bool,
+    /// `--live`: every server gets a trace stream and a fault hook.
+    pub live: bool,
+    /// `--control ADDR` (loopback only; implies `live`): serve the control API there.
+    pub control: Option<SocketAddr>,
 }
 
 /// The secure client port's offset from the plain one under `--tls`.
@@ -52,6 +76,8 @@ impl Default for ClusterOptions {
             tick_time_ms: 2000,
             tls: false,
             stop_with_stdin: false,
+            live: false,
+            control: None,
         }
     }
 }
@@ -68,6 +94,24 @@ pub struct Planned {
     pub admin_addr: String,
     /// Under `--tls`: the secure client port's address.
     pub secure_addr: Option<String>,
+    /// Under `--live`: the `--trace-addr` of this server.
+    pub trace_addr: Option<String>,
+    /// Under `--live`: the `--fault-addr` of this server.
+    pub fault_addr: Option<String>,
+}
+
+/// The address of `--control`: an ip:port on loopback, since the API has no authentication.
+pub fn control_addr(text: &str) -> Result<SocketAddr, String> {
+    let a: SocketAddr = text
+        .parse()
+        .map_err(|_| format!("--control `{text}` is not an ip:port"))?;
+    if !a.ip().is_loopback() {
+        return Err(format!(
+            "--control {a} is not a loopback address (127.0.0.1 or ::1): the control API \
+             kills servers and has no authentication"
+        ));
+    }
+    Ok(a)
 }
 
 /// The zoo.cfg lines of `--tls` for server `sid`.
@@ -150,6 +194,12 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
         }
         let path = sdir.join("zoo.cfg");
         std::fs::write(&path, cfg)?;
+        let live = |off: u16| -> std::io::Result<Option<String>> {
+            if !(o.live || o.control.is_some()) {
+                return Ok(None);
+            }
+            Ok(Some(format!("127.0.0.1:{}", port(u64::from(off), i)?)))
+        };
         planned.push(Planned {
             sid,
             config: path,
@@ -157,6 +207,8 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
             metrics_addr: format!("127.0.0.1:{}", port(u64::from(METRICS_PORT_OFFSET), i)?),
             admin_addr: format!("127.0.0.1:{}", port(u64::from(ADMIN_PORT_OFFSET), i)?),
             secure_addr,
+            trace_addr: live(TRACE_PORT_OFFSET)?,
+            fault_addr: live(FAULT_PORT_OFFSET)?,
         });
     }
     Ok(planned)
@@ -164,6 +216,16 @@ pub fn write_configs(dir: &Path, o: &ClusterOptions) -> std::io::Result<Vec<Plan
 
 /// Starts `zablab server cfg` with its output in `log`.
 pub fn spawn_server(exe: &Path, cfg: &Path, log: &Path) -> std::io::Result<Child> {
+    spawn_server_with(exe, cfg, &[], log)
+}
+
+/// Starts `zablab server cfg FLAGS...` with its output appended to `log`.
+pub fn spawn_server_with(
+    exe: &Path,
+    cfg: &Path,
+    flags: &[String],
+    log: &Path,
+) -> std::io::Result<Child> {
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -172,6 +234,7 @@ pub fn spawn_server(exe: &Path, cfg: &Path, log: &Path) -> std::io::Result<Child
     Command::new(exe)
         .arg("server")
         .arg(cfg)
+        .args(flags)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -202,12 +265,19 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
     let planned = write_configs(&dir, &o)
         .map_err(|e| format!("cannot write configs in {}: {e}", dir.display()))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
-    let mut children = Vec::new();
-    for p in &planned {
-        let log = dir.join(p.sid.to_string()).join("server.log");
-        let child = spawn_server(&exe, &p.config, &log)
-            .map_err(|e| format!("cannot start server {}: {e}", p.sid))?;
-        children.push((p.clone(), child));
+    // Bind the control port before starting anything, so a taken port fails fast.
+    let control = match o.control {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| format!("cannot listen on --control {a}: {e}"))?,
+        ),
+        None => None,
+    };
+    let fleet = Arc::new(fleet::Fleet::new(exe, dir.clone(), &planned));
+    if let Err(e) = fleet.start_all().await {
+        fleet.stop_all().await;
+        return Err(e.to_string());
     }
     println!(
         "cluster of {} in {} (logs: N/server.log)",
@@ -228,7 +298,8 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    for ((p, child), mode) in children.iter().zip(last.iter()) {
+    let views = fleet.view().await;
+    for ((p, v), mode) in planned.iter().zip(views.iter()).zip(last.iter()) {
         let secure = p
             .secure_addr
             .as_ref()
@@ -237,8 +308,7 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
         println!(
             "server {}: pid {}, client {}{secure}, {}; metrics http://{}/metrics, admin http://{}/commands",
             p.sid,
-            child
-                .id()
+            v.pid
                 .map(|i| i.to_string())
                 .unwrap_or_else(|| "?".into()),
             p.client_addr,
@@ -246,9 +316,17 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
             p.metrics_addr,
             p.admin_addr
         );
+        if let (Some(t), Some(f)) = (&p.trace_addr, &p.fault_addr) {
+            println!("server {}: trace {t}, fault hook {f}", p.sid);
+        }
     }
     if o.tls {
         print_tls_help(&dir.join("tls"), &planned);
+    }
+    if let Some(l) = control {
+        let a = l.local_addr().map_err(|e| e.to_string())?;
+        println!("control API on http://{a}/api/cluster (loopback only)");
+        tokio::spawn(control::serve(l, fleet.clone()));
     }
     println!("ready; Ctrl-C or SIGTERM stops all servers");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -276,12 +354,7 @@ pub async fn run_cluster(o: ClusterOptions) -> Result<(), String> {
         _ = stdin_watch => println!("stdin closed"),
     }
     println!("stopping");
-    for (_, child) in children.iter_mut() {
-        let _ = child.start_kill();
-    }
-    for (_, child) in children.iter_mut() {
-        let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-    }
+    fleet.stop_all().await;
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -348,4 +421,37 @@ pub async fn run_status(hosts: &[String]) -> i32 {
         println!("{line}");
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_address_must_be_loopback() {
+        assert_eq!(control_addr("127.0.0.1:8090").map(|a| a.port()), Ok(8090));
+        assert!(control_addr("[::1]:8090").is_ok());
+        let e = control_addr("0.0.0.0:8090").expect_err("not loopback");
+        assert!(e.contains("not a loopback address"), "{e}");
+        assert!(control_addr("10.1.2.3:1").is_err());
+        assert!(control_addr("localhost").is_err());
+    }
+
+    #[test]
+    fn live_configs_plan_trace_and_fault_ports() {
+        let dir = std::env::temp_dir().join(format!("zablab-live-cfg-{}", std::process::id()));
+        let o = ClusterOptions {
+            base_port: 2181,
+            live: true,
+            ..ClusterOptions::default()
+        };
+        let p = write_configs(&dir, &o).expect("configs");
+        assert_eq!(p[0].trace_addr.as_deref(), Some("127.0.0.1:5181"));
+        assert_eq!(p[2].fault_addr.as_deref(), Some("127.0.0.1:5283"));
+        let plain = write_configs(&dir, &ClusterOptions::default()).expect("configs");
+        assert!(plain
+            .iter()
+            .all(|p| p.trace_addr.is_none() && p.fault_addr.is_none()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
