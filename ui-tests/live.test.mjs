@@ -62,7 +62,10 @@ after(async () => {
 const leaders = (page) => page.$$eval('#cluster [data-node-id][data-live="true"][data-state="LEADING"]', (els) => els.map((e) => e.dataset.nodeId));
 
 test("the live page draws the real cluster, survives a killed leader and shows a write in every log", async () => {
-  const { page, errors } = await openPage(browser, `${server.url}?live`, { width: 1280, height: 720 });
+  // One click from the simulator's page.
+  const { page, errors } = await openPage(browser, server.url, { width: 1280, height: 720 });
+  await page.click("#to-live");
+  await page.waitForSelector('#lab[data-live="true"]');
   await page.waitForFunction(() => {
     const live = document.querySelectorAll('#cluster [data-node-id][data-live="true"]');
     const leading = document.querySelectorAll('#cluster [data-node-id][data-live="true"][data-state="LEADING"]');
@@ -113,5 +116,22 @@ test("the live page draws the real cluster, survives a killed leader and shows a
   await page.click(`#restart-${leader}`);
   await page.waitForFunction((sid) => document.querySelector(`#cluster [data-node-id="${sid}"]`)?.dataset.state === "FOLLOWING",
     leader, { timeout: 30_000 });
+
+  // Under load (open-loop writes from `zablab bench`): the page keeps drawing one leader and
+  // says how many events it is streamed and how many it was told it skipped.
+  const client = await page.$eval(`#cluster [data-node-id="${follower}"] title`, (el) => el.textContent.split(" ")[1]);
+  const bench = spawn(ZABLAB, ["bench", "--hosts", client, "--op", "set", "--secs", "4", "--rate", "2000", "--inflight", "16"], { stdio: "ignore" });
+  let peak = 0;
+  const benchDone = new Promise((ok) => bench.once("exit", ok));
+  for (let i = 0; i < 10; i++) {
+    await page.waitForTimeout(500);
+    peak = Math.max(peak, Number(await page.$eval("#live-rate", (el) => el.dataset.rate)));
+    if (i === 5) await screenshot(page, "live-load");
+  }
+  await benchDone;
+  const skipped = await page.$eval("#live-rate", (el) => el.dataset.skipped);
+  console.log(`live: under 2,000 writes/s the page folded up to ${peak} events/s; skipped ${skipped}`);
+  assert.ok(peak > 100, `the writes reached the page (${peak} events/s)`);
+  assert.equal((await leaders(page)).length, 1, "one leader drawn under load");
   assert.deepEqual(errors, [], "no console errors");
 });

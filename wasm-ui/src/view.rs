@@ -83,10 +83,18 @@ fn toolbar(app: &App, ctx: &Context<App>) -> Html {
             <label class="file">{"Import "}<input id="import" type="file" accept=".json,application/json" onchange={import} /></label>
             <button id="large" onclick={link.callback(|_| Msg::ToggleLarge)} aria-pressed={app.large.to_string()}>{"Large type"}</button>
             <button id="present" onclick={link.callback(|_| Msg::TogglePresent)} aria-pressed={app.present.to_string()} title="p">{"Present"}</button>
-            // The real cluster of `cargo xtask lab`: the live module.
-            <button id="to-live" onclick={Callback::from(|_| crate::browser::navigate("?live"))}>{"Live cluster"}</button>
+            {live_button()}
         </header>
     }
+}
+
+/// The real cluster of `cargo xtask lab`: the live module. Not in the museum (its exhibits are
+/// simulated bugs) nor the lessons.
+fn live_button() -> Html {
+    if cfg!(any(feature = "museum", feature = "lessons")) {
+        return html! {};
+    }
+    html! { <button id="to-live" onclick={Callback::from(|_| crate::browser::navigate("?live"))}>{"Live cluster"}</button> }
 }
 
 fn band_class(b: Band) -> &'static str {

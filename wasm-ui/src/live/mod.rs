@@ -266,7 +266,7 @@ impl LiveApp {
             }
         }
         if folded > 0 {
-            self.seen = (self.model.latest, now);
+            self.seen = (self.model.settled(), now);
         }
         let (start, count) = self.rate_window;
         self.rate_window.1 = count + folded;

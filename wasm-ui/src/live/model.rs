@@ -46,6 +46,10 @@ pub struct LiveServer {
     /// Records read from its stream, and how many it said it skipped.
     pub records: u64,
     pub skipped: u64,
+    /// The newest record time of its stream.
+    pub last_time: u64,
+    /// A `Status` came since the stream opened (the first one of each stream is on the timeline).
+    pub joined: bool,
 }
 
 impl LiveServer {
@@ -99,6 +103,8 @@ pub struct LiveEvent {
     pub node: Sid,
     pub marker: Marker,
     pub text: String,
+    /// Consecutive writes done at one server are one entry (a benchmark is thousands).
+    pub count: u64,
 }
 
 /// The whole live picture.
@@ -157,6 +163,7 @@ impl LiveModel {
     pub fn disconnected(&mut self, sid: Sid, time: u64) {
         let s = self.know(sid, "", "");
         let was = std::mem::replace(&mut s.connected, false);
+        s.joined = false;
         self.unpaired
             .retain(|(from, to, _), _| *from != sid && *to != sid);
         if was {
@@ -183,8 +190,21 @@ impl LiveModel {
         }
         let server = self.know(node, "", "");
         server.records += 1;
+        server.last_time = server.last_time.max(time);
         match r.event {
-            HostEvent::Status(s) => server.status = Some(*s),
+            HostEvent::Status(s) => {
+                let first = !std::mem::replace(&mut server.joined, true);
+                let what = format!(
+                    "status: {} · {} · logged {}",
+                    s.state.name(),
+                    s.phase.name(),
+                    s.last_logged_zxid
+                );
+                server.status = Some(*s);
+                if first {
+                    self.event(time, node, Marker::Life, what);
+                }
+            }
             HostEvent::Skipped { records } => {
                 server.skipped += records;
                 self.unpaired
@@ -331,6 +351,14 @@ impl LiveModel {
     }
 
     fn event(&mut self, time: u64, node: Sid, marker: Marker, text: String) {
+        if let Some(last) = self.events.back_mut() {
+            if marker == Marker::Write && last.marker == Marker::Write && last.node == node {
+                last.count += 1;
+                last.time = time;
+                last.text = text;
+                return;
+            }
+        }
         if self.events.len() >= MAX_EVENTS {
             self.events.pop_front();
         }
@@ -339,6 +367,7 @@ impl LiveModel {
             node,
             marker,
             text,
+            count: 1,
         });
     }
 
@@ -364,12 +393,12 @@ impl LiveModel {
     /// The messages to draw at record time `t`: each while it crosses its lane (sent within
     /// [`MESSAGE_SHOW_MS`] before `t`), with how far along it is.
     pub fn in_flight(&self, t: u64) -> Vec<(&LiveMessage, f64)> {
+        // Not sorted by time: each stream's records arrive in order, the streams out of step.
         let since = t.saturating_sub(MESSAGE_SHOW_MS);
         self.messages
             .iter()
             .rev()
-            .take_while(|m| m.sent >= since)
-            .filter(|m| m.sent <= t)
+            .filter(|m| m.sent >= since && m.sent <= t)
             .map(|m| (m, (t - m.sent) as f64 / MESSAGE_SHOW_MS as f64))
             .collect()
     }
@@ -377,6 +406,17 @@ impl LiveModel {
     /// Every message kept, oldest first (the same-decisions test and the message list).
     pub fn messages(&self) -> impl Iterator<Item = &LiveMessage> {
         self.messages.iter()
+    }
+
+    /// The time every open stream has reached (the slowest one's newest record): drawn at it,
+    /// the picture has every server's records up to then, even when one stream lags.
+    pub fn settled(&self) -> u64 {
+        self.servers
+            .values()
+            .filter(|s| s.connected && s.records > 0)
+            .map(|s| s.last_time)
+            .min()
+            .unwrap_or(self.latest)
     }
 
     /// The servers with state LEADING now.
@@ -588,6 +628,49 @@ mod tests {
         ));
         assert_eq!(m.servers[&follower].state_name(), "LOOKING");
         assert_eq!(m.events.back().map(|e| e.marker), Some(Marker::Election));
+    }
+
+    #[test]
+    fn a_benchmarks_writes_are_one_timeline_entry_per_server_and_the_clock_waits_for_the_slowest_stream(
+    ) {
+        let mut m = LiveModel::new(false);
+        for sid in [1, 2] {
+            m.connected(sid);
+        }
+        for i in 1..=300u64 {
+            m.apply(rec(
+                i,
+                1,
+                HostEvent::ClientReply {
+                    tag: i,
+                    zxid: Zxid((1 << 32) | i),
+                },
+            ));
+        }
+        m.apply(rec(5, 2, HostEvent::Started));
+        m.apply(rec(
+            301,
+            1,
+            HostEvent::ClientReply {
+                tag: 301,
+                zxid: Zxid((1 << 32) | 301),
+            },
+        ));
+        let got: Vec<_> = m
+            .events
+            .iter()
+            .map(|e| (e.node, e.marker, e.count))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, Marker::Write, 300),
+                (2, Marker::Life, 1),
+                (1, Marker::Write, 1)
+            ]
+        );
+        assert_eq!(m.latest, 301);
+        assert_eq!(m.settled(), 5, "S2's stream has only reached 5");
     }
 
     #[test]

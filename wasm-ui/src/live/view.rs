@@ -272,12 +272,12 @@ fn toolbar(app: &LiveApp, ctx: &Context<LiveApp>) -> Html {
                 { format!("{:.0} events/s · skipped {skipped}", app.rate) }
             </span>
             <span class="spacer" />
-            <button id="live-save" onclick={link.callback(|_| Msg::Save)} disabled={recorded == 0}
-                    title="the session in the one trace format">
-                { format!("Save session ({recorded} records{})", if m.unrecorded > 0 { ", full" } else { "" }) }
+            <button id="live-save" onclick={link.callback(|_| Msg::Save)} disabled={recorded == 0} data-records={recorded.to_string()}
+                    title={format!("the session in the one trace format: {recorded} records{}", if m.unrecorded > 0 { " (the recording is full)" } else { "" })}>
+                {"Save"}
             </button>
-            <button id="live-replay" onclick={link.callback(|_| Msg::ReplayRecorded)} disabled={recorded == 0}>{"Replay"}</button>
-            <label class="file">{"Open session "}<input id="live-open" type="file" accept=".jsonl,.json,text/plain" onchange={open} /></label>
+            <button id="live-replay" onclick={link.callback(|_| Msg::ReplayRecorded)} disabled={recorded == 0} title="scrub this session, read-only">{"Replay"}</button>
+            <label class="file" title="replay a saved session">{"Open "}<input id="live-open" type="file" accept=".jsonl,.json,text/plain" onchange={open} /></label>
             if app.replay.is_some() {
                 <button id="live-back" onclick={link.callback(|_| Msg::BackToLive)}>{"Back to live"}</button>
             }
@@ -343,20 +343,29 @@ fn inspector(app: &LiveApp, ctx: &Context<LiveApp>) -> Html {
                 {act("Heal all links", "heal-all".into(), "links/heal-all".into(), None)}
             </div>
             <ul class="links-list">{ for link_rows }</ul>
-            { s.status.as_ref().map(status_details).unwrap_or_default() }
+            if !s.connected && s.status.is_some() {
+                <p class="detail stale">{"Its last status before its trace stream closed:"}</p>
+            }
+            { s.status.as_ref().map(|p| status_details(p, s.last_time, s.connected)).unwrap_or_default() }
         </section>
     }
 }
 
-fn status_details(p: &PeerStatus) -> Html {
+fn status_details(p: &PeerStatus, now: u64, live: bool) -> Html {
     let votes = p.votes.iter().map(|v| {
         html! { <tr><td>{format!("S{}", v.from)}</td><td>{crate::show::received(&v.vote)}</td>
         <td>{if v.in_round { "this round" } else { "out of election" }}</td></tr> }
     });
     let learners = p.learners.iter().map(|l| {
-        html! { <tr data-learner={l.sid.to_string()}><td>{format!("S{}", l.sid)}</td><td>{format!("{:?}", l.stage)}</td>
-            <td>{l.last_logged_zxid.to_string()}</td>
-            <td>{l.sync.as_ref().map(crate::show::sync_reason).unwrap_or_default()}</td></tr> }
+        html! { <li data-learner={l.sid.to_string()}>
+            <b>{format!("S{} ", l.sid)}</b>{format!("{:?} · logged {} · {} unacked", l.stage, l.last_logged_zxid, l.unacked)}
+            <br />{l.sync.as_ref().map(crate::show::sync_reason).unwrap_or_default()}</li> }
+    });
+    // The deadlines count down in this server's own clock (its stream's newest record: under
+    // load another stream may lag behind it).
+    let timers = p.timers.iter().filter(|_| live).map(|t| {
+        let left = t.deadline.0.saturating_sub(now) as f64 / 1000.0;
+        html! { <li data-timer={format!("{:?}", t.kind)}>{format!("{:?}: {left:.1} s of {:.1} s", t.kind, t.length_ms as f64 / 1000.0)}</li> }
     });
     let window = p
         .committed_window
@@ -377,7 +386,11 @@ fn status_details(p: &PeerStatus) -> Html {
             }
             if !p.learners.is_empty() {
                 <h3>{"Learners and their sync"}</h3>
-                <table class="learners" id="live-learners">{ for learners }</table>
+                <ul class="learners" id="live-learners">{ for learners }</ul>
+            }
+            if live && !p.timers.is_empty() {
+                <h3>{"Timers"}</h3>
+                <ul class="timers" id="live-timers">{ for timers }</ul>
             }
         </>
     }
@@ -463,9 +476,13 @@ fn client_form(app: &LiveApp, ctx: &Context<LiveApp>) -> Html {
 fn timeline(app: &LiveApp, ctx: &Context<LiveApp>) -> Html {
     let m = app.shown();
     let first = m.first.unwrap_or(0);
+    let empty = m.events.is_empty().then(|| html! {
+        <li class="m-life">{"Nothing has happened since the page joined: kill a server, cut a link or write."}</li>
+    });
     let entries = m.events.iter().rev().take(40).map(|e| {
         html! { <li class={e.marker.class()} data-node-id={e.node.to_string()}>
-            {format!("+{:.1} s  S{}  {}", e.time.saturating_sub(first) as f64 / 1000.0, e.node, e.text)}</li> }
+            {format!("+{:.1} s  S{}  {}{}", e.time.saturating_sub(first) as f64 / 1000.0, e.node, e.text,
+                if e.count > 1 { format!(" (×{})", e.count) } else { String::new() })}</li> }
     });
     let scrub = app.replay.as_ref().map(|r| {
         let n = r.records.len();
@@ -482,7 +499,7 @@ fn timeline(app: &LiveApp, ctx: &Context<LiveApp>) -> Html {
     html! {
         <section class="timeline live-timeline" id="live-timeline">
             {scrub.unwrap_or_default()}
-            <ol class="events" reversed=true>{ for entries }</ol>
+            <ul class="events">{ for entries }{empty.unwrap_or_default()}</ul>
         </section>
     }
 }
