@@ -117,6 +117,15 @@ test("the live page draws the real cluster, survives a killed leader and shows a
   await page.waitForFunction((sid) => document.querySelector(`#cluster [data-node-id="${sid}"]`)?.dataset.state === "FOLLOWING",
     leader, { timeout: 30_000 });
 
+  // A one-way cut from the page is drawn as its direction's arrow; healing it removes it.
+  await page.click(`#cluster [data-node-id="${follower}"]`);
+  await page.click(`#cut-${follower}-${leader}`);
+  await page.waitForSelector(`#cluster [data-dir="${follower}-${leader}"]`, { timeout: 10_000 });
+  assert.equal(await page.$(`#cluster [data-dir="${leader}-${follower}"]`), null, "only that direction is cut");
+  await screenshot(page, "live-cut");
+  await page.click(`#heal-${follower}-${leader}`);
+  await page.waitForFunction((d) => !document.querySelector(`#cluster [data-dir="${d}"]`), `${follower}-${leader}`, { timeout: 10_000 });
+
   // Under load (open-loop writes from `zablab bench`): the page keeps drawing one leader and
   // says how many events it is streamed and how many it was told it skipped.
   const client = await page.$eval(`#cluster [data-node-id="${follower}"] title`, (el) => el.textContent.split(" ")[1]);
@@ -133,5 +142,29 @@ test("the live page draws the real cluster, survives a killed leader and shows a
   console.log(`live: under 2,000 writes/s the page folded up to ${peak} events/s; skipped ${skipped}`);
   assert.ok(peak > 100, `the writes reached the page (${peak} events/s)`);
   assert.equal((await leaders(page)).length, 1, "one leader drawn under load");
+
+  // Record and replay: the session saves as a file in the one trace format, opens again
+  // read-only, and scrubbing back to the first moments shows the servers before the kill.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#live-save")]);
+  const saved = path.join(dir, "session.jsonl");
+  await download.saveAs(saved);
+  const lines = fs.readFileSync(saved, "utf8").trim().split("\n");
+  assert.deepEqual(JSON.parse(lines[0]), { format: "zablab-trace", version: 1, node: null });
+  assert.ok(lines.length > 100, `${lines.length} lines saved`);
+  await page.setInputFiles("#live-open", saved);
+  await page.waitForSelector('#lab[data-replay="true"]');
+  assert.ok(await page.$eval("#live-write", (b) => b.disabled), "a replay is read-only");
+  const scrub = await page.$("#live-scrub");
+  const max = Number(await scrub.getAttribute("max"));
+  assert.equal(max, lines.length - 1, "every saved record is on the scrubber");
+  // The first statuses: the leader before the kill leads again on screen.
+  await scrub.evaluate((el) => { el.value = "3"; el.dispatchEvent(new Event("input", { bubbles: true })); });
+  await page.waitForFunction((l) => {
+    const lead = [...document.querySelectorAll('#cluster [data-node-id][data-state="LEADING"]')].map((e) => e.dataset.nodeId);
+    return lead.length === 1 && lead[0] === l;
+  }, leader, { timeout: 5_000 });
+  await screenshot(page, "live-replay");
+  await page.click("#live-back");
+  await page.waitForSelector('#lab[data-replay="false"]');
   assert.deepEqual(errors, [], "no console errors");
 });
