@@ -6,9 +6,8 @@
 mod common;
 mod realclients;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use realclients::*;
@@ -16,43 +15,6 @@ use realclients::*;
 const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
 const CLI_MT: &str = "/usr/lib/zookeeper/bin/cli_mt";
 const INSTALL: &str = "apt-get install -y zookeeper zookeeper-bin";
-
-/// Runs `prog args` feeding `lines` on stdin, `first` before the first line and `gap` between
-/// lines; returns stdout + stderr. Bounded by `timeout 60`.
-fn feed(prog: &str, args: &[&str], lines: &[&str], first: Duration, gap: Duration) -> String {
-    // One pipe for stdout and stderr, so messages keep their order.
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("exec timeout 60 \"$0\" \"$@\" 2>&1")
-        .arg(prog)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start client");
-    let mut stdin = child.stdin.take().expect("stdin");
-    std::thread::sleep(first);
-    for l in lines {
-        let _ = writeln!(stdin, "{l}");
-        let _ = stdin.flush();
-        std::thread::sleep(gap);
-    }
-    drop(stdin);
-    let out = child.wait_with_output().expect("client output");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Asserts that `want` occur in `out` in this order.
-fn in_order(out: &str, want: &[&str], what: &str) {
-    let mut at = 0;
-    for w in want {
-        match out[at..].find(w) {
-            Some(i) => at += i + w.len(),
-            None => panic!("{what}: expected {w:?} (after byte {at}) in:\n{out}"),
-        }
-    }
-}
 
 fn zkcli(server: &str, label: &str) {
     let r = format!("/zkcli-{label}");

@@ -8,12 +8,12 @@ use alloc::vec::Vec;
 
 use crate::durable::RequestTag;
 use crate::peer::{Output, Peer};
-use crate::tree::{session_password, ConnId, WatchedEvent, WriteResponse};
+use crate::tree::{session_password, ConnId, ErrorCode, WatchedEvent, WriteResponse};
 use crate::zxid::Zxid;
 
 use super::{
-    local, zxid_i64, ClientMachine, ClientReply, ClientSessions, Queued, ReplyBody, SessionHost,
-    REPLY_HEADROOM_BYTES,
+    local, zxid_i64, ClientMachine, ClientOp, ClientReply, ClientSessions, Queued, ReplyBody,
+    SessionHost, REPLY_HEADROOM_BYTES,
 };
 
 /// Watch events fired by one peer step, released in zxid order with the step's replies: an
@@ -55,6 +55,7 @@ impl<M: ClientMachine> ClientSessions<M> {
                 None => break,
                 Some(Queued::Write { done, .. }) => done.is_some(),
                 Some(Queued::Sync { done, .. }) => done.is_some(),
+                Some(Queued::Reconfig { done, .. }) => done.is_some(),
                 Some(Queued::Local { .. }) => !host.held(conn),
             };
             if !ready {
@@ -94,6 +95,35 @@ impl<M: ClientMachine> ClientSessions<M> {
                         body: ReplyBody::Sync(Ok(path)),
                     }
                 }
+                // The answer is the new config's getData, read here once applied.
+                Queued::Reconfig {
+                    xid,
+                    cost,
+                    done: Some(done),
+                    ..
+                } => {
+                    host.request_done(conn, cost);
+                    let max_reply = self.limits.max_buffer_bytes + REPLY_HEADROOM_BYTES;
+                    let (zxid, body) = match done {
+                        Ok(zxid) => {
+                            let read = ClientOp::Read(crate::tree::ReadRequest::GetData {
+                                path: crate::tree::path::CONFIG_PATH.into(),
+                                watch: false,
+                            });
+                            let tree = peer.machine_mut().tree_mut();
+                            (
+                                zxid,
+                                local::local_op(tree, conn, c.session_id, &c.auth, read, max_reply),
+                            )
+                        }
+                        Err(e) => (peer.last_processed_zxid(), ReplyBody::Read(Err(e))),
+                    };
+                    ClientReply::Reply {
+                        xid,
+                        zxid: zxid_i64(zxid),
+                        body,
+                    }
+                }
                 Queued::Local { xid, cost, op } => {
                     host.request_done(conn, cost);
                     let max_reply = self.limits.max_buffer_bytes + REPLY_HEADROOM_BYTES;
@@ -105,7 +135,9 @@ impl<M: ClientMachine> ClientSessions<M> {
                         body,
                     }
                 }
-                Queued::Write { done: None, .. } | Queued::Sync { done: None, .. } => {
+                Queued::Write { done: None, .. }
+                | Queued::Sync { done: None, .. }
+                | Queued::Reconfig { done: None, .. } => {
                     unreachable!("only answered entries are ready")
                 }
             };
@@ -127,11 +159,11 @@ impl<M: ClientMachine> ClientSessions<M> {
         match output {
             Output::Reply { tag, zxid, outcome } => self.on_reply(peer, host, *tag, *zxid, outcome),
             Output::SyncDone { tag, zxid } => self.on_sync_done(peer, host, *tag, *zxid),
-            // The layer sends no reconfig yet (node side of issue 13); a refused one would
-            // end its request as a failure.
-            Output::RequestFailed { tag } | Output::ReconfigFailed { tag, .. } => {
-                self.on_failed(peer, host, *tag)
+            Output::ReconfigFailed { tag, error } => {
+                let code = ErrorCode::from_code(error.code()).unwrap_or(ErrorCode::SystemError);
+                self.on_reconfig_done(peer, host, *tag, Err(code))
             }
+            Output::RequestFailed { tag } => self.on_failed(peer, host, *tag),
             _ => return false,
         }
         true
@@ -179,9 +211,40 @@ impl<M: ClientMachine> ClientSessions<M> {
             return;
         }
         for q in c.queue.iter_mut() {
-            if let Queued::Write { tag: t, done, .. } = q {
-                if *t == tag {
+            match q {
+                Queued::Write { tag: t, done, .. } if *t == tag => {
                     *done = Some((zxid, outcome));
+                    break;
+                }
+                // A forwarded reconfig the leader refused commits as an ErrorTxn.
+                Queued::Reconfig { tag: t, done, .. } if *t == tag => {
+                    *done = Some(outcome.map(|_| zxid));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        self.flush(peer, host, conn);
+    }
+
+    /// The leader refused a reconfig of one of our connections (`Output::ReconfigFailed`).
+    fn on_reconfig_done(
+        &mut self,
+        peer: &mut Peer<M>,
+        host: &mut impl SessionHost,
+        tag: RequestTag,
+        result: Result<Zxid, ErrorCode>,
+    ) {
+        let Some(conn) = self.tags.remove(&tag) else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        for q in c.queue.iter_mut() {
+            if let Queued::Reconfig { tag: t, done, .. } = q {
+                if *t == tag {
+                    *done = Some(result);
                     break;
                 }
             }

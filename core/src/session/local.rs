@@ -62,8 +62,10 @@ pub(super) fn local_op(
         ),
         ClientOp::Unimplemented(_) => ReplyBody::Status(ErrorCode::Unimplemented),
         ClientOp::Invalid(code) => ReplyBody::Status(code),
-        // Writes and syncs never reach here (they are queued as such).
-        ClientOp::Write(_) | ClientOp::Sync { .. } => ReplyBody::Status(ErrorCode::SystemError),
+        // Writes, syncs and reconfigs never reach here (they are queued as such).
+        ClientOp::Write(_) | ClientOp::Sync { .. } | ClientOp::Reconfig(_) => {
+            ReplyBody::Status(ErrorCode::SystemError)
+        }
     }
 }
 

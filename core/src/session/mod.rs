@@ -87,6 +87,13 @@ enum Queued {
         cost: usize,
         op: ClientOp,
     },
+    /// A reconfig: the zxid its transaction was applied at here, or the leader's refusal.
+    Reconfig {
+        xid: i32,
+        cost: usize,
+        tag: RequestTag,
+        done: Option<Result<Zxid, ErrorCode>>,
+    },
 }
 
 /// One client connection on this server (ZooKeeper's `ServerCnxn`).
@@ -371,6 +378,23 @@ impl<M: ClientMachine> ClientSessions<M> {
                     }
                 }
             }
+            ClientOp::Reconfig(request) => match reconfig_allowed(peer, &auth).and(request) {
+                Err(code) => Queued::Local {
+                    xid,
+                    cost,
+                    op: ClientOp::Invalid(code),
+                },
+                Ok(request) => {
+                    let tag = self.tag(conn);
+                    inputs.push(Input::ClientReconfig { tag, request });
+                    Queued::Reconfig {
+                        xid,
+                        cost,
+                        tag,
+                        done: None,
+                    }
+                }
+            },
             ClientOp::Sync { path } => {
                 let tag = self.tag(conn);
                 inputs.push(Input::ClientSync { tag });
@@ -485,4 +509,21 @@ impl<M: ClientMachine> ClientSessions<M> {
             }
         }
     }
+}
+
+/// Who may reconfig, as ZooKeeper's PrepRequestProcessor decides: reconfigEnabled first
+/// (ReconfigDisabled), then WRITE on `/zookeeper/config` (whose ACL is world:anyone read), which
+/// only the super user or `skipACL` passes (NoAuth).
+fn reconfig_allowed<M: ClientMachine>(peer: &Peer<M>, auth: &[Id]) -> Result<(), ErrorCode> {
+    if !peer.config().reconfig_enabled {
+        return Err(ErrorCode::ReconfigDisabled);
+    }
+    let tree = peer.machine().tree().ok_or(ErrorCode::Unimplemented)?;
+    let (acl, _) = tree.get_acl(&[], crate::tree::path::CONFIG_PATH)?;
+    crate::tree::acl::check_acl(
+        &tree.config().auth,
+        &acl,
+        crate::tree::acl::perms::WRITE,
+        auth,
+    )
 }

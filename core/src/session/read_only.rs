@@ -287,7 +287,7 @@ impl<M: ClientMachine> ClientSessions<M> {
                     done: Some((peer.last_processed_zxid(), Ok(WriteResponse::CloseSession))),
                 }
             }
-            ClientOp::Write(_) | ClientOp::Sync { .. } => Queued::Local {
+            ClientOp::Write(_) | ClientOp::Sync { .. } | ClientOp::Reconfig(_) => Queued::Local {
                 xid,
                 cost,
                 op: ClientOp::Invalid(ErrorCode::NotReadOnly),

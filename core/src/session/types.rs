@@ -32,7 +32,13 @@ pub enum ClientOp {
         kind: WatcherType,
     },
     WhoAmI,
-    /// An opcode this server does not serve (reconfig, sasl): answered Unimplemented.
+    /// `reconfig` (opcode 16): checked here (reconfigEnabled, then WRITE on
+    /// `/zookeeper/config`, which only the super user or skipACL has), then handed to the
+    /// peer, which forwards it to the leader like a write; answered with the new config's
+    /// getData once applied here. `Err` is a request the host could not parse (BadArguments),
+    /// answered after the checks that come first, as ZooKeeper orders them.
+    Reconfig(Result<crate::reconfig::ReconfigRequest, ErrorCode>),
+    /// An opcode this server does not serve (sasl): answered Unimplemented.
     Unimplemented(i32),
     /// A request that could not be decoded into an operation (bad flags, …).
     Invalid(ErrorCode),

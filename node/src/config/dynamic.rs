@@ -11,7 +11,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use zablab_core::config::LearnerType;
-use zablab_core::zxid::Sid;
+use zablab_core::reconfig::ReconfigRequest;
+use zablab_core::zxid::{Sid, Zxid};
 
 use super::{err, parse_server, positive, ConfigError, ServerEntry};
 
@@ -128,6 +129,75 @@ pub fn format(servers: &BTreeMap<Sid, ServerEntry>, version: u64) -> String {
     s
 }
 
+/// The longest list a client's `reconfig` may carry (bytes of each string): a bound on what a
+/// request makes the server parse, far above MAX_SERVERS lines.
+pub const MAX_RECONFIG_ARG_BYTES: usize = 64 * 1024;
+
+/// A client's `reconfig` arguments (ReconfigRequest's strings, as zkCli.sh and kazoo send
+/// them) as the core's request: `joining` and `new_members` are comma-separated
+/// `server.N=host:quorumPort:electionPort[:role][;[clientHost:]clientPort]` entries (each
+/// checked as a dynamic file's line, its text after `=` kept as the member's spec for
+/// `/zookeeper/config`), `leaving` comma-separated ids, `cur_config_id` the version the current
+/// config must have (-1: any). Anything malformed is the client's BadArguments.
+pub fn reconfig_request(
+    joining: Option<&str>,
+    leaving: Option<&str>,
+    new_members: Option<&str>,
+    cur_config_id: i64,
+) -> Result<ReconfigRequest, ConfigError> {
+    let servers = |list: &str| -> Result<Vec<(Sid, LearnerType, String)>, ConfigError> {
+        if list.len() > MAX_RECONFIG_ARG_BYTES {
+            return err("reconfig", "argument too long");
+        }
+        let mut out = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((k, v)) = item.split_once('=') else {
+                return err("reconfig", format!("`{item}` is not server.N=..."));
+            };
+            let Some(n) = k.trim().strip_prefix("server.") else {
+                return err("reconfig", format!("`{item}` is not server.N=..."));
+            };
+            let sid = positive::<u64>(k, n)?;
+            let entry = parse_server(k, sid, v)?;
+            out.push((sid, entry.learner_type, v.trim().to_string()));
+            if out.len() > MAX_SERVERS {
+                return err("reconfig", format!("more than {MAX_SERVERS} servers"));
+            }
+        }
+        Ok(out)
+    };
+    let mut request = ReconfigRequest {
+        from_config: (cur_config_id >= 0).then_some(Zxid(cur_config_id as u64)),
+        ..ReconfigRequest::default()
+    };
+    let mut specs = Vec::new();
+    if let Some(list) = new_members.filter(|l| !l.trim().is_empty()) {
+        let members = servers(list)?;
+        request.new_members = Some(members.iter().map(|(s, t, _)| (*s, *t)).collect());
+        specs.extend(members.into_iter().map(|(s, _, v)| (s, v)));
+    }
+    if let Some(list) = joining.filter(|l| !l.trim().is_empty()) {
+        let members = servers(list)?;
+        request.joining = members.iter().map(|(s, t, _)| (*s, *t)).collect();
+        specs.extend(members.into_iter().map(|(s, _, v)| (s, v)));
+    }
+    if let Some(list) = leaving.filter(|l| !l.trim().is_empty()) {
+        if list.len() > MAX_RECONFIG_ARG_BYTES {
+            return err("reconfig", "argument too long");
+        }
+        for id in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            request
+                .leaving
+                .push(positive::<u64>("reconfig leaving", id)?);
+        }
+    }
+    if request.new_members.is_none() && request.joining.is_empty() && request.leaving.is_empty() {
+        return err("reconfig", "nothing to change");
+    }
+    request.specs = specs;
+    Ok(request)
+}
+
 /// `zoo.cfg.dynamic.<hex>` beside `zoo_cfg`, as ZooKeeper names it after a reconfig.
 pub fn file_path(zoo_cfg: &Path, version: u64) -> PathBuf {
     let name = zoo_cfg
@@ -180,6 +250,52 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clients_reconfig_strings_become_the_cores_request_with_each_members_spec() {
+        let r = reconfig_request(
+            Some("server.100=0.0.0.0:1234:2345:observer;0.0.0.0:3456"),
+            None,
+            None,
+            -1,
+        )
+        .expect("kazoo's joining string parses");
+        assert_eq!(r.joining, vec![(100, LearnerType::Observer)]);
+        assert_eq!(
+            r.specs,
+            vec![(100, "0.0.0.0:1234:2345:observer;0.0.0.0:3456".to_string())]
+        );
+        assert_eq!(r.from_config, None);
+        let r = reconfig_request(None, Some("100, 7"), None, 0x1_0000_0003).expect("leaving");
+        assert_eq!(r.leaving, vec![100, 7]);
+        assert_eq!(r.from_config, Some(Zxid(0x1_0000_0003)));
+        let r = reconfig_request(
+            None,
+            None,
+            Some("server.1=h:1:2;3,server.2=h:4:5:participant;6"),
+            -1,
+        )
+        .expect("new members");
+        assert_eq!(
+            r.new_members,
+            Some(vec![
+                (1, LearnerType::Participant),
+                (2, LearnerType::Participant)
+            ])
+        );
+        for bad in [
+            (Some("some thing"), None, None),
+            (Some("server.x=h:1:2"), None, None),
+            (Some("server.4=h:1"), None, None),
+            (None, Some("one"), None),
+            (None, None, None),
+        ] {
+            assert!(
+                reconfig_request(bad.0, bad.1, bad.2, -1).is_err(),
+                "{bad:?} is BadArguments"
+            );
+        }
+    }
 
     const KAZOO_LIKE: &str = "server.1=127.0.0.1:20001:20002:participant;127.0.0.1:20000\n\
         server.2=127.0.0.1:20011:20012:participant;20010\n\

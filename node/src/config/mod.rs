@@ -98,6 +98,9 @@ pub struct NodeConfig {
     pub config_version: u64,
     /// Warnings found while parsing (unknown keys), printed by the caller.
     pub warnings: Vec<String>,
+    /// The zoo.cfg this was loaded from: a committed reconfig rewrites it to point at the new
+    /// dynamic file ([`dynamic::write_after_reconfig`]). `None` for a config parsed from text.
+    pub source: Option<PathBuf>,
 }
 
 /// The AdminServer's settings.
@@ -301,6 +304,7 @@ impl NodeConfig {
             Err(e) => return err("myid", format!("cannot read {}: {e}", myid_path.display())),
         }
         cfg.validate()?;
+        cfg.source = Some(path.to_path_buf());
         Ok(cfg)
     }
 
@@ -355,6 +359,7 @@ impl NodeConfig {
             dynamic_config_file: None,
             config_version: 0,
             warnings: Vec::new(),
+            source: None,
         };
         let (mut data_log_dir, mut client_port, mut init_set, mut sync_set) =
             (None, None, false, false);

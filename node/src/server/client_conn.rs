@@ -368,8 +368,21 @@ fn to_op(req: ClientRequest) -> ClientOp {
         },
         ClientRequest::WhoAmI => ClientOp::WhoAmI,
         ClientRequest::Invalid { err, .. } => ClientOp::Invalid(err),
-        // Dynamic reconfiguration is off, as in a default ZooKeeper 3.8.
-        ClientRequest::Reconfig { .. } => ClientOp::Invalid(ErrorCode::ReconfigDisabled),
+        // Checked (reconfigEnabled, who may) by the session layer and the leader.
+        ClientRequest::Reconfig {
+            joining_servers,
+            leaving_servers,
+            new_members,
+            cur_config_id,
+        } => match crate::config::dynamic::reconfig_request(
+            joining_servers.as_deref(),
+            leaving_servers.as_deref(),
+            new_members.as_deref(),
+            cur_config_id,
+        ) {
+            Ok(r) => ClientOp::Reconfig(Ok(r)),
+            Err(_) => ClientOp::Reconfig(Err(ErrorCode::BadArguments)),
+        },
         ClientRequest::Sasl { .. } => ClientOp::Unimplemented(102),
         ClientRequest::Unimplemented(op) => ClientOp::Unimplemented(op),
         // Answered before they reach here.

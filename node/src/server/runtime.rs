@@ -30,6 +30,7 @@ use crate::server::storage::{self, Store, WriterCmd};
 use crate::server::trace::TracePublisher;
 use crate::tls::{self, QuorumTls};
 
+mod membership;
 mod observe;
 mod shutdown;
 mod status;
@@ -296,6 +297,7 @@ pub async fn run_server<M: NodeMachine>(
         timings: Default::default(),
         quorum_tls,
     };
+    host.install_membership();
     let mut client_rx = client_rx;
     if let Some(signal) = host.run(events_rx, &mut client_rx, stop).await {
         host.shut_down(signal, &mut client_rx).await;
@@ -605,6 +607,9 @@ impl<M: NodeMachine> Host<M> {
             Output::Trace(ev) => {
                 self.log_event(&ev);
                 self.observe(&ev);
+                if let TraceEvent::ConfigActivated { version, .. } = &ev {
+                    self.on_config_activated(*version);
+                }
                 self.trace(|| HostEvent::Peer(ev));
             }
         }

@@ -3,7 +3,7 @@
 //! are not installed.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -177,4 +177,41 @@ pub fn repo_root() -> std::path::PathBuf {
         .parent()
         .expect("repo root")
         .to_path_buf()
+}
+
+/// Runs `prog args` feeding `lines` on stdin, `first` before the first line and `gap` between
+/// lines; returns stdout + stderr. Bounded by `timeout 60`.
+pub fn feed(prog: &str, args: &[&str], lines: &[&str], first: Duration, gap: Duration) -> String {
+    // One pipe for stdout and stderr, so messages keep their order.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("exec timeout 60 \"$0\" \"$@\" 2>&1")
+        .arg(prog)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start client");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::thread::sleep(first);
+    for l in lines {
+        let _ = writeln!(stdin, "{l}");
+        let _ = stdin.flush();
+        std::thread::sleep(gap);
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("client output");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts that `want` occur in `out` in this order.
+pub fn in_order(out: &str, want: &[&str], what: &str) {
+    let mut at = 0;
+    for w in want {
+        match out[at..].find(w) {
+            Some(i) => at += i + w.len(),
+            None => panic!("{what}: expected {w:?} (after byte {at}) in:\n{out}"),
+        }
+    }
 }
