@@ -70,19 +70,23 @@ pub fn server_lines(text: &str) -> impl Iterator<Item = (Sid, &str)> {
     })
 }
 
-/// The member list a config text names: each `server.N=` line is server N, an observer if
-/// the part before `;` ends with `:observer`, else a participant. `None` when it has no
-/// server line.
+/// The role a server spec names: an observer if the part before `;` (the quorum and
+/// election addresses and the optional type) ends with `:observer`, else a participant.
+pub fn spec_role(spec: &str) -> LearnerType {
+    let addresses = spec.split(';').next().unwrap_or("");
+    if addresses.trim_end().ends_with(":observer") {
+        LearnerType::Observer
+    } else {
+        LearnerType::Participant
+    }
+}
+
+/// The member list a config text names: each `server.N=` line is server N, in the role its
+/// spec gives ([`spec_role`]). `None` when it has no server line.
 pub fn parse_members(text: &str) -> Option<Ensemble> {
     let mut members = BTreeMap::new();
     for (sid, spec) in server_lines(text) {
-        let addresses = spec.split(';').next().unwrap_or("");
-        let role = if addresses.trim_end().ends_with(":observer") {
-            LearnerType::Observer
-        } else {
-            LearnerType::Participant
-        };
-        members.insert(sid, role);
+        members.insert(sid, spec_role(spec));
     }
     (!members.is_empty()).then_some(Ensemble { members })
 }
@@ -168,7 +172,7 @@ mod tests {
              version=100000002"
         );
         // kazoo's reading of the version.
-        let last = text.split('\n').last().expect("a line");
+        let last = text.split('\n').next_back().expect("a line");
         assert_eq!(last.split('=').nth(1), Some("100000002"));
         assert_eq!(parse_version(&text), Some(Zxid::new(1, 2)));
         assert_eq!(parse_members(&text), Some(e));
@@ -212,6 +216,79 @@ mod tests {
             s.data = Some(b"version=5".to_vec());
         }
         assert_eq!(txn_members(&empty), None);
+    }
+
+    #[test]
+    fn the_tree_applies_reconfigs_keeps_two_and_a_restore_reads_the_newest_from_the_text() {
+        use crate::machine::{StateMachine, TxnContext};
+        use crate::reconfig::ReconfigRequest;
+        use crate::tree::DataTree;
+        let mut tree = DataTree::default();
+        assert!(tree.applied_configs().is_empty());
+        let mut versions = Vec::new();
+        for (i, sid) in [4u64, 5, 6].into_iter().enumerate() {
+            let zxid = Zxid::new(1, i as u32 + 1);
+            let members = ensemble(&[(1, Participant), (sid, Observer)]);
+            let request = ReconfigRequest {
+                specs: alloc::vec![(sid, format!("h{sid}:1:2:observer;3"))],
+                ..Default::default()
+            };
+            let txn = tree
+                .reconfig_txn(&members, &request, zxid)
+                .expect("a reconfig txn");
+            let ctx = TxnContext {
+                zxid,
+                time_ms: 0,
+                origin: None,
+            };
+            let digest = tree.digest();
+            assert!(tree.apply(&ctx, &txn).is_ok());
+            assert_ne!(
+                tree.digest(),
+                digest,
+                "the config node's stat is in the digest"
+            );
+            versions.push(zxid);
+        }
+        let kept: Vec<Zxid> = tree.applied_configs().iter().map(|(z, _)| *z).collect();
+        assert_eq!(kept, versions[1..]);
+        assert_eq!(
+            tree.config_text(),
+            "server.1=127.0.0.1:0:0:participant\nserver.6=h6:1:2:observer;3\nversion=100000003"
+        );
+        // The next reconfig keeps 6's spec from the text.
+        let again = tree
+            .reconfig_txn(
+                &ensemble(&[(1, Participant), (6, Observer)]),
+                &ReconfigRequest::default(),
+                Zxid::new(1, 9),
+            )
+            .expect("txn");
+        let TxnBody::SetData(s) = &again.body else {
+            panic!("a SetDataTxn: {again:?}");
+        };
+        let text = core::str::from_utf8(s.data.as_deref().expect("data")).expect("utf-8");
+        assert!(text.contains("server.6=h6:1:2:observer;3\n"), "{text}");
+        let restored = DataTree::restore(&tree.snapshot());
+        assert_eq!(
+            restored.applied_configs(),
+            &[(
+                Zxid::new(1, 3),
+                ensemble(&[(1, Participant), (6, Observer)])
+            )]
+        );
+        assert_eq!(restored.digest(), tree.digest());
+        // A text whose version is zero (a server's own static config) is not a reconfig's.
+        let mut fresh = DataTree::default();
+        fresh.set_config_text("server.1=h:1:2:participant\nversion=0");
+        assert!(DataTree::restore(&fresh.snapshot())
+            .applied_configs()
+            .is_empty());
+        assert_eq!(
+            DataTree::error_txn(-103).and_then(|t| t.error()),
+            Some(crate::tree::ErrorCode::BadVersion)
+        );
+        assert_eq!(DataTree::error_txn(-9999), None);
     }
 
     #[test]
