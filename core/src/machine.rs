@@ -24,6 +24,7 @@ use alloc::vec::Vec;
 use core::fmt::Debug;
 
 use crate::config::Ensemble;
+use crate::reconfig::ReconfigRequest;
 use crate::time::Instant;
 use crate::zxid::{Sid, Zxid};
 
@@ -100,10 +101,26 @@ pub trait StateMachine: Sized {
     /// leader's ZooKeeperServer, and its outstandingChanges, away).
     fn on_stop_leading(&mut self) {}
 
-    /// Reconfig (docs/protocol.md §2.8): the transaction that installs the member list
-    /// `members`, or `None` when this machine cannot carry one (the leader then answers
+    /// Reconfig (docs/protocol.md §2.8), leader only: the transaction that installs the
+    /// member list `members`, which the client's `request` asked for, as the configuration
+    /// with version `version` (the zxid the transaction will be proposed under). `self` is
+    /// the leader's applied state (e.g. the current config text, for the members the request
+    /// gives no spec for). `None` when this machine cannot carry one (the leader then answers
     /// reconfig as disabled).
-    fn reconfig_txn(_members: &Ensemble) -> Option<Self::Txn> {
+    fn reconfig_txn(
+        &self,
+        _members: &Ensemble,
+        _request: &ReconfigRequest,
+        _version: Zxid,
+    ) -> Option<Self::Txn> {
+        None
+    }
+    /// The transaction that answers a failed request with ZooKeeper's error `code` (an
+    /// `ErrorTxn`): the leader proposes it for a reconfig forwarded by a learner that fails
+    /// its checks, so the learner answers its client when it commits (PrepRequestProcessor
+    /// does the same for every failed request). `None` when this machine has none: the
+    /// leader then drops the request, and the learner fails it when it loses its leader.
+    fn error_txn(_code: i32) -> Option<Self::Txn> {
         None
     }
     /// The member list `txn` installs, if it is a reconfig transaction.
@@ -213,7 +230,13 @@ impl StateMachine for ChainMachine {
         16 + 8 * snapshot.writes.len() as u64
     }
 
-    fn reconfig_txn(members: &Ensemble) -> Option<u64> {
+    /// The chain word carries the member list only: specs and version are not kept.
+    fn reconfig_txn(
+        &self,
+        members: &Ensemble,
+        _request: &ReconfigRequest,
+        _version: Zxid,
+    ) -> Option<u64> {
         crate::reconfig::chain_encode(members)
     }
 

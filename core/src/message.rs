@@ -99,6 +99,9 @@ pub enum Forwarded<T> {
     Write(T),
     /// A client `sync`: the leader answers SYNC once everything it proposed so far commits.
     Sync,
+    /// A client `reconfig`: the leader checks it and proposes its transaction (or, refused,
+    /// an error transaction) with the learner's tag as origin.
+    Reconfig(crate::reconfig::ReconfigRequest),
 }
 
 /// Every message one server sends another. `T` is the state machine's transaction, `S` its

@@ -599,6 +599,11 @@ impl<M: StateMachine> Peer<M> {
                         self.leader_propose(Some((self.config.myid, tag)), request)
                     }
                     Forwarded::Sync => self.leader_sync(self.config.myid, tag),
+                    Forwarded::Reconfig(request) => {
+                        self.pending_requests.remove(&tag);
+                        let me = self.config.myid;
+                        self.leader_reconfig(me, tag, request)
+                    }
                 }
             }
             Role::Learner(l) if serving => {

@@ -10,6 +10,7 @@
 //! propose one, the old-and-new quorum rule, activation) is `core/src/peer/reconfig.rs`.
 
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::config::{Ensemble, LearnerType};
@@ -18,6 +19,11 @@ use crate::zxid::{Sid, Zxid};
 /// Most servers one configuration may name: bounds what a client's member list can make the
 /// leader build (ZooKeeper has no limit; ten times the largest ensemble anyone runs).
 pub const MAX_MEMBERS: usize = 255;
+
+/// Longest server spec ([`ReconfigRequest::specs`]) a request may carry, in bytes: a
+/// `host:port:port:role;host:port` line is far shorter, and the limit bounds the config text
+/// the leader writes (at most [`MAX_MEMBERS`] lines of it).
+pub const MAX_SPEC_BYTES: usize = 512;
 
 /// A client's `reconfig` (ZooKeeper's `ReconfigRequest`): incremental (`joining` and
 /// `leaving`) or non-incremental (`new_members`), optionally only if the current
@@ -33,6 +39,38 @@ pub struct ReconfigRequest {
     pub new_members: Option<Vec<(Sid, LearnerType)>>,
     /// The version (zxid) the current configuration must have, if any.
     pub from_config: Option<Zxid>,
+    /// For each joining or new member, the text after `server.N=` exactly as the client wrote
+    /// it (e.g. `0.0.0.0:1234:2345:observer;0.0.0.0:3456`). Opaque to the protocol: a state
+    /// machine that keeps ZooKeeper's config text ([`crate::tree::DataTree`]) writes it into
+    /// `/zookeeper/config`. At most [`MAX_MEMBERS`] entries of at most [`MAX_SPEC_BYTES`]
+    /// bytes each, else the leader refuses the request with BadArguments.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub specs: Vec<(Sid, String)>,
+}
+
+impl ReconfigRequest {
+    /// The size limits on [`Self::specs`] (the leader checks them before anything else about
+    /// the member list).
+    pub fn check_specs(&self) -> Result<(), ReconfigError> {
+        if self.specs.len() > MAX_MEMBERS
+            || self.specs.iter().any(|(_, s)| s.len() > MAX_SPEC_BYTES)
+        {
+            return Err(ReconfigError::BadArguments);
+        }
+        Ok(())
+    }
+
+    /// The spec the client gave for `sid`, if any (the last one when named twice).
+    pub fn spec_of(&self, sid: Sid) -> Option<&str> {
+        self.specs
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == sid)
+            .map(|(_, spec)| spec.as_str())
+    }
 }
 
 /// Why the leader refused a reconfig (the client gets the matching KeeperException).
@@ -270,5 +308,27 @@ mod tests {
         assert_eq!(chain_encode(&big), None);
         assert_eq!(ReconfigError::InProgress.code(), -14);
         assert_eq!(ReconfigError::Disabled.code(), -123);
+    }
+
+    #[test]
+    fn specs_are_bounded_and_looked_up_by_sid() {
+        let mut req = ReconfigRequest {
+            specs: alloc::vec![(4, String::from("a:1:2:participant;3"))],
+            ..Default::default()
+        };
+        assert_eq!(req.check_specs(), Ok(()));
+        assert_eq!(req.spec_of(4), Some("a:1:2:participant;3"));
+        assert_eq!(req.spec_of(5), None);
+        req.specs.push((5, "x".repeat(MAX_SPEC_BYTES)));
+        assert_eq!(req.check_specs(), Ok(()));
+        req.specs.push((6, "x".repeat(MAX_SPEC_BYTES + 1)));
+        assert_eq!(req.check_specs(), Err(ReconfigError::BadArguments));
+        let many = ReconfigRequest {
+            specs: (1..=MAX_MEMBERS as u64 + 1)
+                .map(|s| (s, String::from("h:1:2")))
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(many.check_specs(), Err(ReconfigError::BadArguments));
     }
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_no_violation, events_of, stable, Sim};
+use common::{assert_no_violation, events_of, sent, stable, Sim};
 use zablab_core::config::{Ensemble, LearnerType};
 use zablab_core::reconfig::ReconfigRequest;
 use zablab_core::sim::{Action, ClientResult, SimConfig};
@@ -126,12 +126,6 @@ fn the_leader_refuses_as_prep_request_processor_does() {
     let mut sim = cluster(3, 2, 2);
     let leader = stable(&mut sim);
     let follower = (1..=3).find(|s| *s != leader).expect("a follower");
-    // A follower does not take one (it does not forward reconfigs).
-    assert_eq!(
-        reconfig(&mut sim, follower, joining(4, Participant)),
-        ClientResult::Failed
-    );
-    assert!(refusals(&sim, follower).is_empty());
     // fromConfig that is not the current version: BadVersion (-103).
     let stale = ReconfigRequest {
         from_config: Some(Zxid::new(9, 9)),
@@ -184,6 +178,50 @@ fn the_leader_refuses_as_prep_request_processor_does() {
         reconfig(&mut sim, leader, current),
         ClientResult::Replied { .. }
     ));
+    assert_no_violation(&sim);
+}
+
+#[test]
+fn a_follower_forwards_a_reconfig_to_its_leader() {
+    let mut sim = cluster(3, 2, 21);
+    let leader = stable(&mut sim);
+    let follower = (1..=3).find(|s| *s != leader).expect("a follower");
+    // Forwarded in a REQUEST, proposed by the leader, answered by the follower on commit.
+    let version = match reconfig(&mut sim, follower, joining(4, Participant)) {
+        ClientResult::Replied { zxid, .. } => zxid,
+        other => panic!("forwarded reconfig not committed: {other:?}"),
+    };
+    assert!(sent(&sim, follower, leader, "REQUEST") >= 1);
+    assert!(refusals(&sim, follower).is_empty());
+    for sid in 1..=5 {
+        let (v, members) = sim.peer(sid).expect("running").active_config();
+        assert_eq!(v, version, "server {sid}");
+        assert!(members.is_voter(4));
+    }
+    // Refused on the leader: the chain machine has no error transaction, so the leader
+    // drops it and the follower's request stays open until its leader goes away.
+    stable(&mut sim);
+    let leader = sim.leader().expect("a leader");
+    let follower = (1..=4).find(|s| *s != leader).expect("a follower");
+    let stale = ReconfigRequest {
+        from_config: Some(Zxid::new(9, 9)),
+        ..joining(5, Participant)
+    };
+    let tag = sim
+        .act(Action::Reconfig {
+            server: follower,
+            request: stale,
+        })
+        .expect("tag");
+    sim.run_for(3_000);
+    assert_eq!(sim.request(tag), Some(&ClientResult::Pending));
+    assert_eq!(refusals(&sim, leader), [-103]);
+    sim.act(Action::Crash(leader));
+    let limit = sim.now() + 10_000;
+    sim.run_until_pred(limit, |s| {
+        !matches!(s.request(tag), Some(ClientResult::Pending))
+    });
+    assert_eq!(sim.request(tag), Some(&ClientResult::Failed));
     assert_no_violation(&sim);
 }
 

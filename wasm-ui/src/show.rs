@@ -188,6 +188,11 @@ pub fn message_fields(m: &LabMessage) -> Vec<(String, String)> {
                 match body {
                     Forwarded::Write(r) => request(r),
                     Forwarded::Sync => "sync".into(),
+                    Forwarded::Reconfig(r) => format!(
+                        "reconfig (joining {:?}, leaving {:?})",
+                        r.joining.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+                        r.leaving
+                    ),
                 },
             ));
         }

@@ -614,6 +614,7 @@ pub(crate) fn describe(msg: &Message<Txn, crate::tree::TreeSnapshot, Request>) -
         Message::Request { body, .. } => match body {
             crate::message::Forwarded::Write(t) => describe_request(t),
             crate::message::Forwarded::Sync => "sync".to_string(),
+            crate::message::Forwarded::Reconfig(_) => "reconfig".to_string(),
         },
         Message::UpToDate | Message::Sync { .. } => String::new(),
         Message::Config { version, members } => {

@@ -235,30 +235,68 @@ impl<M: StateMachine> Peer<M> {
         self.start_looking();
     }
 
-    /// A client `reconfig`: only a serving leader checks and proposes one.
+    /// A client `reconfig`: a serving leader checks and proposes it, a serving learner
+    /// forwards it to its leader in a REQUEST (as ZooKeeper's learners forward every write)
+    /// and answers when the leader's transaction commits; anyone else refuses it.
     pub(crate) fn on_client_reconfig(&mut self, tag: RequestTag, request: ReconfigRequest) {
-        if matches!(self.role, Role::Leader(_)) && self.is_serving() {
-            self.leader_reconfig(tag, request);
-        } else {
-            self.trace(TraceEvent::RequestRefused);
-            self.outbox.push(Output::RequestFailed { tag });
+        let serving = self.is_serving();
+        match &self.role {
+            Role::Leader(_) if serving => {
+                let me = self.config.myid;
+                self.leader_reconfig(me, tag, request);
+            }
+            Role::Learner(l) if serving => {
+                let leader = l.leader;
+                self.pending_requests.insert(tag, ());
+                let body = crate::message::Forwarded::Reconfig(request);
+                self.send(leader, crate::message::Message::Request { tag, body });
+            }
+            _ => {
+                self.trace(TraceEvent::RequestRefused);
+                self.outbox.push(Output::RequestFailed { tag });
+            }
         }
     }
 
-    /// A client's `reconfig` on the leader: PrepRequestProcessor's checks, then the proposal.
-    pub(crate) fn leader_reconfig(&mut self, tag: RequestTag, request: ReconfigRequest) {
-        match self.check_reconfig(&request) {
+    /// A `reconfig` on the leader, from its own client (`from` is this server) or forwarded
+    /// by learner `from`: PrepRequestProcessor's checks, then the proposal with origin
+    /// `(from, tag)`, so whoever took the request answers on commit. A refused local request
+    /// is answered at once ([`Output::ReconfigFailed`]); a refused forwarded one becomes the
+    /// machine's error transaction ([`StateMachine::error_txn`], ZooKeeper's ErrorTxn), which
+    /// the learner answers on commit like a failed forwarded write. A machine without one
+    /// (the chain machine) leaves it unanswered: the learner fails it when its leader
+    /// changes.
+    pub(crate) fn leader_reconfig(&mut self, from: Sid, tag: RequestTag, request: ReconfigRequest) {
+        let me = self.config.myid;
+        let local = from == me;
+        let checked = self.check_reconfig(&request).and_then(|members| {
+            // The zxid the transaction will have is the new configuration's version.
+            let Some(zxid) = self.leader_ref().last_proposed.next() else {
+                return Ok(None);
+            };
+            let txn = self
+                .machine
+                .reconfig_txn(&members, &request, zxid)
+                .ok_or(ReconfigError::Disabled)?;
+            Ok(Some((zxid, members, txn)))
+        });
+        match checked {
             Err(error) => {
                 self.trace(TraceEvent::ReconfigRefused { err: error.code() });
-                self.outbox.push(Output::ReconfigFailed { tag, error });
+                if local {
+                    self.outbox.push(Output::ReconfigFailed { tag, error });
+                } else if let Some(txn) = M::error_txn(error.code()) {
+                    self.leader_propose_txn(Some((from, tag)), txn);
+                }
             }
-            Ok((members, txn)) => {
-                let Some(zxid) = self.leader_ref().last_proposed.next() else {
-                    // The zxid counter would roll over: as Leader.propose, step down.
+            Ok(None) => {
+                // The zxid counter would roll over: as Leader.propose, step down.
+                if local {
                     self.outbox.push(Output::RequestFailed { tag });
-                    self.give_up(GiveUpReason::CounterRollover);
-                    return;
-                };
+                }
+                self.give_up(GiveUpReason::CounterRollover);
+            }
+            Ok(Some((zxid, members, txn))) => {
                 let voters = members.voters().collect();
                 let observers = members.observers().collect();
                 self.trace(TraceEvent::ReconfigProposed {
@@ -268,9 +306,10 @@ impl<M: StateMachine> Peer<M> {
                 });
                 // Pending before the proposal exists, so nothing commits on the old voters alone.
                 self.joint = Some((zxid, members));
-                self.pending_requests.insert(tag, ());
-                let me = self.config.myid;
-                let proposed = self.leader_propose_txn(Some((me, tag)), txn);
+                if local {
+                    self.pending_requests.insert(tag, ());
+                }
+                let proposed = self.leader_propose_txn(Some((from, tag)), txn);
                 debug_assert_eq!(proposed, Some(zxid));
             }
         }
@@ -278,13 +317,11 @@ impl<M: StateMachine> Peer<M> {
 
     /// `case OpCode.reconfig`: enabled, one at a time, `fromConfig`, a valid member list,
     /// and a quorum of it connected and synced (Leader.isQuorumSynced).
-    fn check_reconfig(
-        &self,
-        request: &ReconfigRequest,
-    ) -> Result<(Ensemble, M::Txn), ReconfigError> {
+    fn check_reconfig(&self, request: &ReconfigRequest) -> Result<Ensemble, ReconfigError> {
         if !self.config.reconfig_enabled {
             return Err(ReconfigError::Disabled);
         }
+        request.check_specs()?;
         if self.joint.is_some() {
             return Err(ReconfigError::InProgress);
         }
@@ -312,7 +349,6 @@ impl<M: StateMachine> Peer<M> {
         if !members.is_quorum(&synced) {
             return Err(ReconfigError::NewConfigNoQuorum);
         }
-        let txn = M::reconfig_txn(&members).ok_or(ReconfigError::Disabled)?;
-        Ok((members, txn))
+        Ok(members)
     }
 }

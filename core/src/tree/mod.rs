@@ -33,6 +33,7 @@ pub mod error;
 pub mod path;
 pub mod prep;
 mod read;
+pub mod reconfig;
 pub mod request;
 pub mod session;
 pub mod snapshot;
@@ -132,6 +133,11 @@ pub struct DataTree {
     pub(crate) next_container_check_ms: u64,
     /// Leader only: what prep recorded and apply has not reached yet.
     pub(crate) outstanding: OutstandingChanges,
+    /// The newest member lists applied (see [`StateMachine::applied_configs`]). Derived: each
+    /// reconfig transaction applied adds one; a tree restored from a snapshot knows only the
+    /// one its `/zookeeper/config` text holds. Not in the snapshot (whose format is
+    /// ZooKeeper's) nor in the digest.
+    pub(crate) applied_configs: Vec<(crate::zxid::Zxid, crate::config::Ensemble)>,
 }
 
 impl DataTree {
@@ -178,6 +184,7 @@ impl DataTree {
             expiry: ExpiryTracker::new(tick),
             next_container_check_ms: 0,
             outstanding: OutstandingChanges::default(),
+            applied_configs: Vec::new(),
         }
     }
 
@@ -362,7 +369,39 @@ impl DataTree {
         for (id, sess) in &s.sessions {
             t.put_session(*id, *sess);
         }
+        t.applied_configs = t.config_in_text().into_iter().collect();
         t
+    }
+
+    /// The text of `/zookeeper/config` (empty when it has no data or is not UTF-8).
+    pub fn config_text(&self) -> &str {
+        self.nodes
+            .get(path::CONFIG_PATH)
+            .and_then(|n| n.rec.data.as_deref())
+            .and_then(|d| core::str::from_utf8(d).ok())
+            .unwrap_or("")
+    }
+
+    /// The member list `/zookeeper/config` holds and its version: the `version=` line, else
+    /// the node's mzxid. `None` when the text names no server, or its version is zero (the
+    /// configuration a server starts with, which is not a reconfig's: [`Self::set_config_text`]
+    /// writes such texts).
+    ///
+    /// This is all a restored tree knows of past reconfigs: a snapshot holds applied state, of
+    /// which the config text is the newest configuration. The one before it is lost, which
+    /// costs nothing: the peer treats a restored server's newest list as pending (it cannot
+    /// tell locally that it committed, e.g. from a SNAP of a leader not yet established) and
+    /// the list it started with as active until a leader's sync settles it, exactly as after
+    /// replaying a log with one reconfig in it (docs/protocol.md §2.8).
+    fn config_in_text(&self) -> Option<(crate::zxid::Zxid, crate::config::Ensemble)> {
+        let text = self.config_text();
+        let members = reconfig::parse_members(text)?;
+        let version = reconfig::parse_version(text).or_else(|| {
+            self.nodes
+                .get(path::CONFIG_PATH)
+                .map(|n| crate::zxid::Zxid(n.rec.stat.mzxid as u64))
+        })?;
+        (version > crate::zxid::Zxid::ZERO).then_some((version, members))
     }
 
     /// Watch events fired since the last call, in the order the transactions applied.
@@ -435,7 +474,16 @@ impl StateMachine for DataTree {
     }
 
     fn apply(&mut self, ctx: &TxnContext, txn: &Txn) -> WriteOutcome {
-        self.apply_txn(ctx, txn)
+        let outcome = self.apply_txn(ctx, txn);
+        if let Some(members) = reconfig::txn_members(txn) {
+            reconfig::push_config(
+                &mut self.applied_configs,
+                ctx.zxid,
+                members,
+                crate::machine::APPLIED_CONFIGS_KEPT,
+            );
+        }
+        outcome
     }
 
     fn txn_label(txn: &Txn) -> String {
@@ -509,5 +557,47 @@ impl StateMachine for DataTree {
 
     fn on_stop_leading(&mut self) {
         self.outstanding.clear();
+    }
+
+    /// ZooKeeper's reconfig transaction: a SetDataTxn (type 16) of `/zookeeper/config` with
+    /// the new configuration's text ([`reconfig::config_text`]). A member's spec is the one
+    /// the request gives, else its `server.N=` line in this tree's current config text, else
+    /// a placeholder ([`reconfig::placeholder_spec`]: the simulator's trees start with no
+    /// config text). Like ZooKeeper's it records no change in the outstanding-changes view
+    /// (only a superuser could write `/zookeeper/config` otherwise; its ACL is read-only).
+    fn reconfig_txn(
+        &self,
+        members: &crate::config::Ensemble,
+        request: &crate::reconfig::ReconfigRequest,
+        version: crate::zxid::Zxid,
+    ) -> Option<Txn> {
+        let current = self.config_text();
+        let text = reconfig::config_text(members, version, |sid| {
+            request.spec_of(sid).or_else(|| {
+                reconfig::server_lines(current)
+                    .find(|(s, _)| *s == sid)
+                    .map(|(_, spec)| spec)
+            })
+        });
+        Some(reconfig::reconfig_txn_of(text))
+    }
+
+    fn txn_members(txn: &Txn) -> Option<crate::config::Ensemble> {
+        reconfig::txn_members(txn)
+    }
+
+    fn applied_configs(&self) -> &[(crate::zxid::Zxid, crate::config::Ensemble)] {
+        &self.applied_configs
+    }
+
+    /// An ErrorTxn (type -1) with `code`; `None` for a code ZooKeeper does not define.
+    fn error_txn(code: i32) -> Option<Txn> {
+        let err = ErrorCode::from_code(code)?;
+        Some(Txn {
+            client_id: 0,
+            cxid: 0,
+            txn_type: op_code::ERROR,
+            body: TxnBody::Error(ErrorTxn { err }),
+        })
     }
 }

@@ -25,6 +25,8 @@ pub mod op_code {
     pub const CHECK: i32 = 13;
     pub const MULTI: i32 = 14;
     pub const CREATE2: i32 = 15;
+    /// A reconfig: a [`super::SetDataTxn`] of `/zookeeper/config` (see [`crate::tree::reconfig`]).
+    pub const RECONFIG: i32 = 16;
     pub const CREATE_CONTAINER: i32 = 19;
     pub const DELETE_CONTAINER: i32 = 20;
     pub const CREATE_TTL: i32 = 21;

@@ -248,6 +248,7 @@ impl<M: StateMachine> Peer<M> {
         match body {
             Forwarded::Write(request) => self.leader_propose(Some((from, tag)), request),
             Forwarded::Sync => self.leader_sync(from, tag),
+            Forwarded::Reconfig(request) => self.leader_reconfig(from, tag, request),
         }
     }
 

@@ -325,6 +325,30 @@ mod tests {
         }
     }
 
+    /// A reconfig (type 16) is logged and proposed as the SetDataTxn it is, and reads back.
+    #[test]
+    fn a_reconfig_txn_round_trips_as_a_type_16_set_data_txn() {
+        use zablab_core::config::Ensemble;
+        use zablab_core::reconfig::ReconfigRequest;
+        let tree = DataTree::default();
+        let t = tree
+            .reconfig_txn(
+                &Ensemble::new(2, 1),
+                &ReconfigRequest::default(),
+                Zxid::new(1, 5),
+            )
+            .expect("the tree carries reconfigs");
+        assert_eq!(t.txn_type, 16);
+        let mut out = Vec::new();
+        DataTree::write_txn(&t, &mut out);
+        let header = DataTree::txn_header(&t);
+        assert_eq!(
+            DataTree::read_txn(header, &mut Reader::new(&out)),
+            Ok(t.clone())
+        );
+        assert_eq!(DataTree::txn_members(&t), Some(Ensemble::new(2, 1)));
+    }
+
     /// A CreateTxn's bytes are ZooKeeper's: path, data, ACL vector, boolean, parentCVersion.
     #[test]
     fn create_txn_has_zookeepers_layout() {

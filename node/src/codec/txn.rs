@@ -8,6 +8,7 @@
 //! type 21     CreateTTLTxn{path; data; acl; int parentCVersion; long ttl}
 //! type 2, 20  DeleteTxn{ustring path}
 //! type 5      SetDataTxn{path; buffer data; int version}
+//! type 16     SetDataTxn of /zookeeper/config (reconfig; not inside a MultiTxn)
 //! type 7      SetACLTxn{path; vector<ACL> acl; int version}
 //! type 13     CheckVersionTxn{path; int version}
 //! type -10    CreateSessionTxn{int timeOut}
@@ -128,6 +129,12 @@ pub fn read_txn_body(
         }
         t if in_multi => return malformed(format!("txn type {t} inside a MultiTxn")),
         op_code::DELETE_CONTAINER => TxnBody::Delete(DeleteTxn { path: read_str(r)? }),
+        // A reconfig is a SetDataTxn of /zookeeper/config (SerializeUtils reads it so too).
+        op_code::RECONFIG => TxnBody::SetData(SetDataTxn {
+            path: read_str(r)?,
+            data: read_data(r)?,
+            version: r.i32()?,
+        }),
         op_code::SET_ACL => TxnBody::SetAcl(SetAclTxn {
             path: read_str(r)?,
             acl: read_acls(r)?,

@@ -16,8 +16,10 @@
 //! * SYNC data: `i64 tag` (ZooKeeper answers forwarded syncs in FIFO order with null data).
 //! * SNAP: the packet, then the machine's snapshot body, then the jute string "BenWasHere".
 
+use zablab_core::config::LearnerType;
 use zablab_core::durable::LogEntry;
 use zablab_core::message::{Forwarded, Message, Notification, PeerState, SessionTouch};
+use zablab_core::reconfig::ReconfigRequest;
 use zablab_core::zxid::{Sid, Zxid};
 
 use crate::codec::jute::{self, malformed, JuteError, Reader};
@@ -42,6 +44,8 @@ pub const ZAB_PROTOCOL_VERSION: i32 = 0x10000;
 pub const SNAP_TERMINATOR: &str = "BenWasHere";
 /// OpCode.sync, the opType of a forwarded sync REQUEST.
 pub const OP_SYNC: i32 = 9;
+/// OpCode.reconfig, the opType of a forwarded reconfig REQUEST.
+pub const OP_RECONFIG: i32 = 16;
 
 // ----- election --------------------------------------------------------------------------------
 
@@ -252,6 +256,10 @@ pub fn encode_quorum<M: NodeMachine>(
                     jute::put_i32(&mut d, M::request_type(request));
                     M::write_request(request, &mut d);
                 }
+                Forwarded::Reconfig(request) => {
+                    jute::put_i32(&mut d, OP_RECONFIG);
+                    put_reconfig_request(request, &mut d);
+                }
             }
             put_packet(w, ty, -1, Some(&d))
         }
@@ -376,6 +384,15 @@ pub fn decode_quorum<M: NodeMachine>(r: &mut Reader<'_>) -> Result<Decoded<M>, J
             let op = dr.i32()?;
             let body = if op == OP_SYNC {
                 Forwarded::Sync
+            } else if op == OP_RECONFIG {
+                let request = read_reconfig_request(&mut dr).map_err(|e| match e {
+                    JuteError::Eof => JuteError::Malformed("truncated reconfig".into()),
+                    e => e,
+                })?;
+                if !dr.is_empty() {
+                    return malformed("bytes after a forwarded reconfig");
+                }
+                Forwarded::Reconfig(request)
             } else {
                 Forwarded::Write(M::read_request(op, &mut dr).map_err(|e| match e {
                     JuteError::Eof => JuteError::Malformed("truncated request".into()),
@@ -394,6 +411,121 @@ pub fn decode_quorum<M: NodeMachine>(r: &mut Reader<'_>) -> Result<Decoded<M>, J
         other => return malformed(format!("unknown quorum packet type {other}")),
     };
     Ok(Decoded { msg, learner_sid })
+}
+
+// ----- forwarded reconfig ----------------------------------------------------------------------
+
+/// A member's `server.N=spec` for the jute strings: the client's spec, or, for a member the
+/// request gives no spec for (only ZabLab's own requests lack one; a ZooKeeper client always
+/// writes addresses), its role word alone, which [`read_reconfig_request`] reads back as
+/// "no spec".
+fn member_line(request: &ReconfigRequest, sid: Sid, role: LearnerType) -> String {
+    match request.spec_of(sid) {
+        Some(spec) => format!("server.{sid}={spec}"),
+        None => format!("server.{sid}={}", role_word(role)),
+    }
+}
+
+fn role_word(role: LearnerType) -> &'static str {
+    match role {
+        LearnerType::Participant => "participant",
+        LearnerType::Observer => "observer",
+    }
+}
+
+fn member_list(request: &ReconfigRequest, members: &[(Sid, LearnerType)]) -> String {
+    let lines: Vec<String> = members
+        .iter()
+        .map(|(s, r)| member_line(request, *s, *r))
+        .collect();
+    lines.join(",")
+}
+
+/// Appends ZooKeeper's `ReconfigRequest{ustring joiningServers; ustring leavingServers;
+/// ustring newMembers; long curConfigId}` for `request`, as a learner forwards a client's
+/// reconfig: joining `server.N=spec,...`, leaving `N,M`, newMembers `server.N=spec,...`
+/// (each null when absent), curConfigId -1 for "any".
+pub fn put_reconfig_request(request: &ReconfigRequest, out: &mut Vec<u8>) {
+    let joining = (!request.joining.is_empty()).then(|| member_list(request, &request.joining));
+    let leaving = (!request.leaving.is_empty()).then(|| {
+        let ids: Vec<String> = request.leaving.iter().map(|s| s.to_string()).collect();
+        ids.join(",")
+    });
+    let new_members = request
+        .new_members
+        .as_ref()
+        .map(|m| member_list(request, m));
+    jute::put_ustring(out, joining.as_deref());
+    jute::put_ustring(out, leaving.as_deref());
+    jute::put_ustring(out, new_members.as_deref());
+    jute::put_i64(out, request.from_config.map_or(-1, |z| z.0 as i64));
+}
+
+/// Parses `server.N=spec,...` into members and specs (the role from the spec, as ZooKeeper's
+/// QuorumServer reads it; a bare role word is a member without a spec).
+fn read_member_list(
+    text: &str,
+    specs: &mut Vec<(Sid, String)>,
+) -> Result<Vec<(Sid, LearnerType)>, JuteError> {
+    let mut members = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let Some((key, spec)) = item.split_once('=') else {
+            return malformed(format!("reconfig member {item:?} without '='"));
+        };
+        let sid = key
+            .trim()
+            .strip_prefix("server.")
+            .and_then(|n| n.parse::<Sid>().ok())
+            .filter(|n| *n != 0);
+        let Some(sid) = sid else {
+            return malformed(format!("reconfig member {item:?} without a server id"));
+        };
+        let spec = spec.trim();
+        let role = match spec {
+            "participant" => LearnerType::Participant,
+            "observer" => LearnerType::Observer,
+            _ => {
+                specs.push((sid, spec.to_string()));
+                zablab_core::tree::reconfig::spec_role(spec)
+            }
+        };
+        members.push((sid, role));
+    }
+    Ok(members)
+}
+
+/// Reads what [`put_reconfig_request`] writes.
+pub fn read_reconfig_request(r: &mut Reader<'_>) -> Result<ReconfigRequest, JuteError> {
+    let joining = r.ustring()?;
+    let leaving = r.ustring()?;
+    let new_members = r.ustring()?;
+    let cur_config_id = r.i64()?;
+    let mut specs = Vec::new();
+    let joining = match joining {
+        Some(t) => read_member_list(&t, &mut specs)?,
+        None => Vec::new(),
+    };
+    let new_members = match new_members {
+        Some(t) => Some(read_member_list(&t, &mut specs)?),
+        None => None,
+    };
+    let mut left = Vec::new();
+    for id in leaving.iter().flat_map(|t| t.split(',')).map(str::trim) {
+        if id.is_empty() {
+            continue;
+        }
+        match id.parse::<Sid>() {
+            Ok(sid) => left.push(sid),
+            Err(_) => return malformed(format!("reconfig leaving id {id:?}")),
+        }
+    }
+    Ok(ReconfigRequest {
+        joining,
+        leaving: left,
+        new_members,
+        from_config: (cur_config_id != -1).then_some(Zxid(cur_config_id as u64)),
+        specs,
+    })
 }
 
 #[cfg(test)]
@@ -490,6 +622,66 @@ mod tests {
         for m in msgs {
             round_trip(m);
         }
+    }
+
+    #[test]
+    fn a_forwarded_reconfig_is_zookeepers_reconfig_request_and_round_trips() {
+        let add = ReconfigRequest {
+            joining: vec![(100, LearnerType::Observer), (4, LearnerType::Participant)],
+            leaving: vec![2, 3],
+            new_members: None,
+            from_config: Some(Zxid::new(1, 2)),
+            specs: vec![
+                (100, "0.0.0.0:1234:2345:observer;0.0.0.0:3456".into()),
+                (4, "h:1:2;2181".into()),
+            ],
+        };
+        // The jute record: joiningServers, leavingServers, newMembers, curConfigId.
+        let mut d = Vec::new();
+        put_reconfig_request(&add, &mut d);
+        let mut r = Reader::new(&d);
+        assert_eq!(
+            r.ustring().expect("joining").as_deref(),
+            Some("server.100=0.0.0.0:1234:2345:observer;0.0.0.0:3456,server.4=h:1:2;2181")
+        );
+        assert_eq!(r.ustring().expect("leaving").as_deref(), Some("2,3"));
+        assert_eq!(r.ustring().expect("new members"), None);
+        assert_eq!(r.i64().expect("curConfigId"), 0x1_0000_0002);
+        assert!(r.is_empty());
+        let any = ReconfigRequest {
+            new_members: Some(vec![
+                (1, LearnerType::Participant),
+                (2, LearnerType::Observer),
+            ]),
+            specs: vec![(1, "a:1:2:participant;3".into())],
+            ..Default::default()
+        };
+        let mut d = Vec::new();
+        put_reconfig_request(&any, &mut d);
+        let mut r = Reader::new(&d);
+        assert_eq!(r.ustring().expect("joining"), None);
+        assert_eq!(r.ustring().expect("leaving"), None);
+        assert_eq!(
+            r.ustring().expect("new members").as_deref(),
+            Some("server.1=a:1:2:participant;3,server.2=observer")
+        );
+        assert_eq!(r.i64().expect("curConfigId"), -1);
+        for (tag, request) in [(80, add), (81, any), (82, ReconfigRequest::default())] {
+            round_trip(Message::Request {
+                tag,
+                body: Forwarded::Reconfig(request),
+            });
+        }
+        // A member without a server id is malformed, not a panic.
+        let mut d = Vec::new();
+        jute::put_ustring(&mut d, Some("server.x=h:1:2"));
+        jute::put_ustring(&mut d, None);
+        jute::put_ustring(&mut d, None);
+        jute::put_i64(&mut d, -1);
+        assert!(matches!(
+            read_reconfig_request(&mut Reader::new(&d)),
+            Err(JuteError::Malformed(_))
+        ));
     }
 
     #[test]
