@@ -123,6 +123,11 @@ pub trait StateMachine: Sized {
     fn error_txn(_code: i32) -> Option<Self::Txn> {
         None
     }
+    /// Whether `request`'s requester may reconfigure (ZooKeeper: WRITE on `/zookeeper/config`
+    /// with its auth ids, the leader's last check). Machines without ACLs permit everyone.
+    fn reconfig_permitted(&self, _request: &ReconfigRequest) -> bool {
+        true
+    }
     /// The member list `txn` installs, if it is a reconfig transaction.
     fn txn_members(_txn: &Self::Txn) -> Option<Ensemble> {
         None

@@ -24,6 +24,9 @@ pub const MAX_MEMBERS: usize = 255;
 /// `host:port:port:role;host:port` line is far shorter, and the limit bounds the config text
 /// the leader writes (at most [`MAX_MEMBERS`] lines of it).
 pub const MAX_SPEC_BYTES: usize = 512;
+/// Most auth ids a reconfig carries (a connection holds at most
+/// [`crate::session::MAX_AUTH_IDS`]).
+pub const MAX_AUTH_IDS: usize = 16;
 
 /// A client's `reconfig` (ZooKeeper's `ReconfigRequest`): incremental (`joining` and
 /// `leaving`) or non-incremental (`new_members`), optionally only if the current
@@ -49,6 +52,14 @@ pub struct ReconfigRequest {
         serde(default, skip_serializing_if = "Vec::is_empty")
     )]
     pub specs: Vec<(Sid, String)>,
+    /// The requester's ids as (scheme, id) (ZooKeeper's `Request.authInfo`, which a learner
+    /// forwards in the QuorumPacket's authinfo): the leader's state machine checks WRITE on
+    /// the configuration with them, after every other check, as PrepRequestProcessor does.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub auth: Vec<(String, String)>,
 }
 
 impl ReconfigRequest {
@@ -57,6 +68,11 @@ impl ReconfigRequest {
     pub fn check_specs(&self) -> Result<(), ReconfigError> {
         if self.specs.len() > MAX_MEMBERS
             || self.specs.iter().any(|(_, s)| s.len() > MAX_SPEC_BYTES)
+            || self.auth.len() > MAX_AUTH_IDS
+            || self
+                .auth
+                .iter()
+                .any(|(s, i)| s.len() + i.len() > MAX_SPEC_BYTES)
         {
             return Err(ReconfigError::BadArguments);
         }
@@ -87,6 +103,8 @@ pub enum ReconfigError {
     NewConfigNoQuorum,
     /// The request contradicts itself or would leave no voter.
     BadArguments,
+    /// The requester may not write the configuration (only the super user, or `skipACL`).
+    NoAuth,
 }
 
 impl ReconfigError {
@@ -98,6 +116,7 @@ impl ReconfigError {
             ReconfigError::BadVersion => -103,
             ReconfigError::NewConfigNoQuorum => -13,
             ReconfigError::BadArguments => -8,
+            ReconfigError::NoAuth => -102,
         }
     }
 }

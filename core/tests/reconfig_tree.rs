@@ -40,8 +40,15 @@ fn add_observer(sid: u64, spec: &str) -> ReconfigRequest {
     ReconfigRequest {
         joining: vec![(sid, LearnerType::Observer)],
         specs: vec![(sid, spec.to_string())],
+        auth: super_user(),
         ..Default::default()
     }
+}
+
+/// The ids of a connection authenticated as the super user: only it (or skipACL) may write
+/// `/zookeeper/config`, the leader's last check.
+fn super_user() -> Vec<(String, String)> {
+    vec![("super".into(), "super".into())]
 }
 
 /// Sends `request` to `server` and runs until it is answered (5 s at most), then 1 s more so
@@ -134,11 +141,24 @@ fn adding_and_removing_an_observer_rewrites_the_config_text_on_every_server() {
     assert_eq!(reconfig(&mut sim, leader, stale), ClientResult::Failed);
     assert_eq!(refusals(&sim, leader), [ErrorCode::BadVersion.code()]);
     assert_eq!(ErrorCode::BadVersion.code(), -103);
+    // Without the super user: NoAuth (-102), but only after every other check passed (the
+    // stale request above had no auth either and was refused for its version).
+    let anonymous = ReconfigRequest {
+        auth: Vec::new(),
+        ..add_observer(103, SPEC_100)
+    };
+    assert_eq!(reconfig(&mut sim, leader, anonymous), ClientResult::Failed);
+    assert_eq!(
+        refusals(&sim, leader),
+        [ErrorCode::BadVersion.code(), ErrorCode::NoAuth.code()]
+    );
+    assert!(!config_text(&sim, leader).contains("server.103="));
     assert!(config_text(&sim, leader).contains(&line));
     // (b) remove 100 (fromConfig the current version, so that check passes too).
     let remove = ReconfigRequest {
         from_config: Some(version),
         leaving: vec![100],
+        auth: super_user(),
         ..Default::default()
     };
     let removed = committed(reconfig(&mut sim, leader, remove));

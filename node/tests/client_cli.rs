@@ -7,7 +7,6 @@ mod common;
 mod realclients;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use realclients::*;

@@ -82,8 +82,14 @@ fn start_ensemble(dir: &TempDir) -> Vec<Node> {
 fn wait_leader(nodes: &[Node]) {
     wait_for(LIMIT, "a leader and two followers", || {
         let modes: Vec<Option<String>> = nodes.iter().map(|n| mode(&n.client)).collect();
-        let leaders = modes.iter().filter(|m| m.as_deref() == Some("leader")).count();
-        let followers = modes.iter().filter(|m| m.as_deref() == Some("follower")).count();
+        let leaders = modes
+            .iter()
+            .filter(|m| m.as_deref() == Some("leader"))
+            .count();
+        let followers = modes
+            .iter()
+            .filter(|m| m.as_deref() == Some("follower"))
+            .count();
         (leaders == 1 && followers == 2).then_some(())
     });
 }
@@ -188,8 +194,14 @@ fn kazoo_and_zkcli_reconfigure_a_running_ensemble_and_a_restart_keeps_it() {
             ],
             "zkCli.sh reconfig",
         );
-        let after_remove = out.rsplit("Committed new configuration:").next().unwrap_or("");
-        assert!(!after_remove.contains("server.101="), "101 was removed:\n{out}");
+        let after_remove = out
+            .rsplit("Committed new configuration:")
+            .next()
+            .unwrap_or("");
+        assert!(
+            !after_remove.contains("server.101="),
+            "101 was removed:\n{out}"
+        );
     } else {
         return;
     }
@@ -203,9 +215,15 @@ fn kazoo_and_zkcli_reconfigure_a_running_ensemble_and_a_restart_keeps_it() {
         });
         let newest = n.cfg.with_file_name(files.last().expect("one"));
         let text = std::fs::read_to_string(&newest).expect("dynamic file");
-        assert!(text.contains("server.102=127.0.0.1:1:2:observer;127.0.0.1:3"), "{text}");
+        assert!(
+            text.contains("server.102=127.0.0.1:1:2:observer;127.0.0.1:3"),
+            "{text}"
+        );
         let zoo = std::fs::read_to_string(&n.cfg).expect("zoo.cfg");
-        assert!(zoo.contains(&format!("dynamicConfigFile={}", newest.display())), "{zoo}");
+        assert!(
+            zoo.contains(&format!("dynamicConfigFile={}", newest.display())),
+            "{zoo}"
+        );
         assert!(!zoo.contains("server.1="), "{zoo}");
     }
     let n = &mut nodes[follower];

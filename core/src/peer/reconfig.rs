@@ -349,6 +349,9 @@ impl<M: StateMachine> Peer<M> {
         if !members.is_quorum(&synced) {
             return Err(ReconfigError::NewConfigNoQuorum);
         }
+        if !self.machine.reconfig_permitted(request) {
+            return Err(ReconfigError::NoAuth);
+        }
         Ok(members)
     }
 }

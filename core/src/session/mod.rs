@@ -378,13 +378,17 @@ impl<M: ClientMachine> ClientSessions<M> {
                     }
                 }
             }
-            ClientOp::Reconfig(request) => match reconfig_allowed(peer, &auth).and(request) {
+            ClientOp::Reconfig(request) => match reconfig_enabled(peer).and(request) {
                 Err(code) => Queued::Local {
                     xid,
                     cost,
                     op: ClientOp::Invalid(code),
                 },
-                Ok(request) => {
+                Ok(mut request) => {
+                    request.auth = auth
+                        .iter()
+                        .map(|i| (i.scheme.clone(), i.id.clone()))
+                        .collect();
                     let tag = self.tag(conn);
                     inputs.push(Input::ClientReconfig { tag, request });
                     Queued::Reconfig {
@@ -511,19 +515,13 @@ impl<M: ClientMachine> ClientSessions<M> {
     }
 }
 
-/// Who may reconfig, as ZooKeeper's PrepRequestProcessor decides: reconfigEnabled first
-/// (ReconfigDisabled), then WRITE on `/zookeeper/config` (whose ACL is world:anyone read), which
-/// only the super user or `skipACL` passes (NoAuth).
-fn reconfig_allowed<M: ClientMachine>(peer: &Peer<M>, auth: &[Id]) -> Result<(), ErrorCode> {
-    if !peer.config().reconfig_enabled {
-        return Err(ErrorCode::ReconfigDisabled);
+/// A reconfig on a server with reconfigEnabled off is answered here (ZooKeeper's first
+/// check); the others (in progress, version, arguments, quorum, then WRITE on
+/// `/zookeeper/config` with the request's ids) are the leader's.
+fn reconfig_enabled<M: ClientMachine>(peer: &Peer<M>) -> Result<(), ErrorCode> {
+    if peer.config().reconfig_enabled {
+        Ok(())
+    } else {
+        Err(ErrorCode::ReconfigDisabled)
     }
-    let tree = peer.machine().tree().ok_or(ErrorCode::Unimplemented)?;
-    let (acl, _) = tree.get_acl(&[], crate::tree::path::CONFIG_PATH)?;
-    crate::tree::acl::check_acl(
-        &tree.config().auth,
-        &acl,
-        crate::tree::acl::perms::WRITE,
-        auth,
-    )
 }

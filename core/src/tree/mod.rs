@@ -586,6 +586,23 @@ impl StateMachine for DataTree {
         reconfig::txn_members(txn)
     }
 
+    /// PrepRequestProcessor's last reconfig check: WRITE on `/zookeeper/config` (its ACL is
+    /// world:anyone read, so only the super user or skipACL passes) with the requester's ids.
+    fn reconfig_permitted(&self, request: &crate::reconfig::ReconfigRequest) -> bool {
+        let ids: Vec<Id> = request
+            .auth
+            .iter()
+            .map(|(scheme, id)| Id {
+                scheme: scheme.clone(),
+                id: id.clone(),
+            })
+            .collect();
+        let Ok((acl, _)) = self.get_acl(&[], path::CONFIG_PATH) else {
+            return false;
+        };
+        acl::check_acl(&self.config.auth, &acl, acl::perms::WRITE, &ids).is_ok()
+    }
+
     fn applied_configs(&self) -> &[(crate::zxid::Zxid, crate::config::Ensemble)] {
         &self.applied_configs
     }

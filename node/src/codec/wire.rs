@@ -166,10 +166,30 @@ pub fn read_txn_entry<M: NodeMachine>(bytes: &[u8]) -> Result<LogEntry<M::Txn>, 
 // ----- quorum packets --------------------------------------------------------------------------
 
 fn put_packet(w: &mut Vec<u8>, ty: i32, zxid: i64, data: Option<&[u8]>) {
+    put_packet_auth(w, ty, zxid, data, &[]);
+}
+
+/// A quorum packet with `vector<Id> authinfo` (null when empty): a forwarded REQUEST carries
+/// its requester's ids there, as ZooKeeper's learners do (the leader's ACL checks use them).
+fn put_packet_auth(
+    w: &mut Vec<u8>,
+    ty: i32,
+    zxid: i64,
+    data: Option<&[u8]>,
+    auth: &[(String, String)],
+) {
     jute::put_i32(w, ty);
     jute::put_i64(w, zxid);
     jute::put_buffer(w, data);
-    jute::put_i32(w, -1); // authinfo: null
+    if auth.is_empty() {
+        jute::put_i32(w, -1);
+        return;
+    }
+    jute::put_i32(w, auth.len() as i32);
+    for (scheme, id) in auth {
+        jute::put_ustring(w, Some(scheme));
+        jute::put_ustring(w, Some(id));
+    }
 }
 
 fn learner_info(myid: Sid) -> Vec<u8> {
@@ -250,6 +270,7 @@ pub fn encode_quorum<M: NodeMachine>(
             let mut d = Vec::with_capacity(32);
             jute::put_i64(&mut d, *tag as i64);
             jute::put_i32(&mut d, 0);
+            let mut auth: &[(String, String)] = &[];
             match body {
                 Forwarded::Sync => jute::put_i32(&mut d, OP_SYNC),
                 Forwarded::Write(request) => {
@@ -259,9 +280,10 @@ pub fn encode_quorum<M: NodeMachine>(
                 Forwarded::Reconfig(request) => {
                     jute::put_i32(&mut d, OP_RECONFIG);
                     put_reconfig_request(request, &mut d);
+                    auth = &request.auth;
                 }
             }
-            put_packet(w, ty, -1, Some(&d))
+            put_packet_auth(w, ty, -1, Some(&d), auth)
         }
         Message::Sync { tag } => put_packet(w, ty, 0, Some(&(*tag as i64).to_be_bytes())),
     }
@@ -294,10 +316,14 @@ pub fn decode_quorum<M: NodeMachine>(r: &mut Reader<'_>) -> Result<Decoded<M>, J
     let ty = r.i32()?;
     let zxid = r.i64()?;
     let data = r.buffer()?;
+    let mut authinfo = Vec::new();
     if let Some(n) = r.vec_count(8)? {
         for _ in 0..n {
-            r.ustring()?;
-            r.ustring()?;
+            let scheme = r.ustring()?.unwrap_or_default();
+            let id = r.ustring()?.unwrap_or_default();
+            if authinfo.len() < zablab_core::reconfig::MAX_AUTH_IDS {
+                authinfo.push((scheme, id));
+            }
         }
     }
     let z = Zxid(zxid as u64);
@@ -392,6 +418,8 @@ pub fn decode_quorum<M: NodeMachine>(r: &mut Reader<'_>) -> Result<Decoded<M>, J
                 if !dr.is_empty() {
                     return malformed("bytes after a forwarded reconfig");
                 }
+                let mut request = request;
+                request.auth = std::mem::take(&mut authinfo);
                 Forwarded::Reconfig(request)
             } else {
                 Forwarded::Write(M::read_request(op, &mut dr).map_err(|e| match e {
@@ -525,6 +553,8 @@ pub fn read_reconfig_request(r: &mut Reader<'_>) -> Result<ReconfigRequest, Jute
         new_members,
         from_config: (cur_config_id != -1).then_some(Zxid(cur_config_id as u64)),
         specs,
+        // Read from the packet's authinfo by the caller.
+        auth: Vec::new(),
     })
 }
 
@@ -635,6 +665,8 @@ mod tests {
                 (100, "0.0.0.0:1234:2345:observer;0.0.0.0:3456".into()),
                 (4, "h:1:2;2181".into()),
             ],
+            // Travels in the QuorumPacket's authinfo, not in the record.
+            auth: vec![("digest".into(), "super:D/InIHSb7yEEbrWz8b9l71RjZJU=".into())],
         };
         // The jute record: joiningServers, leavingServers, newMembers, curConfigId.
         let mut d = Vec::new();
