@@ -157,8 +157,13 @@ test("the live page draws the real cluster, survives a killed leader and shows a
   const scrub = await page.$("#live-scrub");
   const max = Number(await scrub.getAttribute("max"));
   assert.equal(max, lines.length - 1, "every saved record is on the scrubber");
-  // The first statuses: the leader before the kill leads again on screen.
-  await scrub.evaluate((el) => { el.value = "3"; el.dispatchEvent(new Event("input", { bubbles: true })); });
+  // Up to the first status of every server (each stream starts with one): the leader before
+  // the kill leads again on screen.
+  const records = lines.slice(1).map((l) => JSON.parse(l));
+  const firstStatus = (sid) => records.findIndex((r) => r.node === sid && r.event.Status);
+  const upTo = Math.max(...[1, 2, 3].map(firstStatus)) + 1;
+  assert.ok(upTo > 0 && [1, 2, 3].every((sid) => firstStatus(sid) >= 0), "a status of every server was saved");
+  await scrub.evaluate((el, v) => { el.value = String(v); el.dispatchEvent(new Event("input", { bubbles: true })); }, upTo);
   await page.waitForFunction((l) => {
     const lead = [...document.querySelectorAll('#cluster [data-node-id][data-state="LEADING"]')].map((e) => e.dataset.nodeId);
     return lead.length === 1 && lead[0] === l;
