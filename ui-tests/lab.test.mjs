@@ -19,10 +19,11 @@ after(async () => {
 });
 
 /// gzip -9 of wasm + JS per module, in KB (1,024 bytes): ceilings, so that growth is seen. The
-/// issue's goals are lower, the lab page 300 KB (330.1 measured) and the lessons 350 KB (468.3
-/// measured since the lesson files are fetched, not embedded: the serde deserialisers of the
-/// lesson format are most of the rest); see BENCHMARKS.md. A size check, not a timing one.
-const BUDGET_KB = { "zablab-ui": 332, "zablab-lessons": 470, "zablab-bench": 422, "zablab-museum": 366, "zablab-live": 176 };
+/// issue's goals are lower, the lab page 300 KB and the lessons 350 KB (measured 2026-12-02:
+/// 334.9 and 473.7; both grew 4-5 KB with ZooKeeper's reconfig transaction on the data tree and
+/// its session-layer path, which every module that runs the data tree carries); see
+/// BENCHMARKS.md. A size check, not a timing one.
+const BUDGET_KB = { "zablab-ui": 336, "zablab-lessons": 475, "zablab-bench": 428, "zablab-museum": 374, "zablab-live": 176 };
 
 test("each wasm module stays within its gzip budget", () => {
   const sizes = moduleSizes(DIST);

@@ -239,3 +239,44 @@ fn kazoo_and_zkcli_reconfigure_a_running_ensemble_and_a_restart_keeps_it() {
         "the restarted server's conf:\n{conf}"
     );
 }
+
+/// A standalone server (no `server.N` lines) cannot reconfigure: with reconfigEnabled=true it
+/// answers Unimplemented, as ZooKeeper's standalone server does (its ZooKeeperServer is not a
+/// LeaderZooKeeperServer), and without it ReconfigDisabled, which comes first.
+#[test]
+fn a_standalone_server_answers_reconfig_unimplemented_or_disabled() {
+    for (enabled, want) in [
+        (true, "KeeperErrorCode = Unimplemented"),
+        (false, "KeeperErrorCode = Reconfig is disabled"),
+    ] {
+        let dir = TempDir::new("reconfig-standalone");
+        let port = free_port();
+        std::fs::create_dir_all(dir.0.join("data")).expect("data");
+        let cfg = dir.0.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+                 4lw.commands.whitelist=*\nreconfigEnabled={enabled}\n\
+                 zookeeper.DigestAuthenticationProvider.superDigest={SUPER}\n",
+                dir.0.join("data").display()
+            ),
+        )
+        .expect("zoo.cfg");
+        let _server = Server::start(&cfg, &[], &dir.0.join("server.log"));
+        let addr = format!("127.0.0.1:{port}");
+        wait_for(LIMIT, "standalone serving", || {
+            (mode(&addr).as_deref() == Some("standalone")).then_some(())
+        });
+        let out = Command::new(BIN)
+            .args(["cli", "-server", &addr, "reconfig", "-remove", "3"])
+            .output()
+            .expect("zablab cli");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(want), "reconfigEnabled={enabled}: {text}");
+    }
+}

@@ -291,6 +291,7 @@ pub async fn run_server<M: NodeMachine>(
                 skip_acl: false,
             },
             cfg.read_only_mode,
+            cfg.is_standalone(),
         ),
         walk_stats_due_ms: 0,
         faults,

@@ -73,15 +73,18 @@ fn txn_bytes<M: NodeMachine>(request: &M::Request) -> usize {
 pub struct Sessions<M: NodeMachine> {
     layer: ClientSessions<M>,
     links: HashMap<ConnId, Link>,
+    /// No `server.N` lines: ZooKeeper's standalone server, which cannot reconfigure.
+    standalone: bool,
 }
 
 impl<M: NodeMachine> Sessions<M> {
-    /// Sessions of a server with this `jute.maxbuffer`, authentication settings and
-    /// `readonlymode.enabled`.
+    /// Sessions of a server with this `jute.maxbuffer`, authentication settings,
+    /// `readonlymode.enabled`, and whether it runs standalone.
     pub fn new(
         max_buffer_bytes: usize,
         auth_config: AuthConfig,
         read_only_mode: bool,
+        standalone: bool,
     ) -> Sessions<M> {
         let limits = SessionLimits {
             max_buffer_bytes,
@@ -92,6 +95,7 @@ impl<M: NodeMachine> Sessions<M> {
         Sessions {
             layer,
             links: HashMap::new(),
+            standalone,
         }
     }
 
@@ -134,9 +138,16 @@ impl<M: NodeMachine> Sessions<M> {
             ClientEvent::Request {
                 conn,
                 xid,
-                op,
+                mut op,
                 bytes,
-            } => layer.request(peer, &mut Links(&mut self.links), now, conn, xid, op, bytes),
+            } => {
+                // ZooKeeper's standalone server answers a reconfig Unimplemented, after the
+                // reconfigEnabled check (its ZooKeeperServer is no LeaderZooKeeperServer).
+                if self.standalone && matches!(op, ClientOp::Reconfig(_)) {
+                    op = ClientOp::Reconfig(Err(zablab_core::tree::ErrorCode::Unimplemented));
+                }
+                layer.request(peer, &mut Links(&mut self.links), now, conn, xid, op, bytes)
+            }
             ClientEvent::Auth {
                 conn,
                 xid,
