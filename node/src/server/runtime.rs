@@ -344,6 +344,15 @@ impl<M: NodeMachine> Host<M> {
         let now = self.now();
         let mut out = std::mem::take(&mut self.out);
         self.peer.step(now, input, &mut out);
+        // Published before the replies go out: a client that has its answer and asks `srvr`
+        // at once sees at least the zxid it was answered at (the connection tasks run beside
+        // this one, so the publish at the end of the event would come too late for it).
+        if out
+            .iter()
+            .any(|o| matches!(o, Output::Reply { .. } | Output::SyncDone { .. }))
+        {
+            self.publish_status();
+        }
         // Watch events fired by applied transactions go out in zxid order with the replies:
         // an event of transaction z before the reply to any write after z.
         let mut fired = self.sessions.take_fired(&mut self.peer);
