@@ -235,6 +235,24 @@ impl<M: ClientMachine> ClientSessions<M> {
         tag: RequestTag,
         result: Result<Zxid, ErrorCode>,
     ) {
+        self.answer(peer, host, tag, |q| match q {
+            Queued::Reconfig { tag: t, done, .. } if *t == tag => {
+                *done = Some(result);
+                true
+            }
+            _ => false,
+        });
+    }
+
+    /// The peer answered `tag`: `mark` records the answer in the issuing connection's queued
+    /// entry (true once it found it), then what is answered at the head goes out.
+    fn answer(
+        &mut self,
+        peer: &mut Peer<M>,
+        host: &mut impl SessionHost,
+        tag: RequestTag,
+        mut mark: impl FnMut(&mut Queued) -> bool,
+    ) {
         let Some(conn) = self.tags.remove(&tag) else {
             return;
         };
@@ -242,11 +260,8 @@ impl<M: ClientMachine> ClientSessions<M> {
             return;
         };
         for q in c.queue.iter_mut() {
-            if let Queued::Reconfig { tag: t, done, .. } = q {
-                if *t == tag {
-                    *done = Some(result);
-                    break;
-                }
+            if mark(q) {
+                break;
             }
         }
         self.flush(peer, host, conn);
@@ -260,21 +275,13 @@ impl<M: ClientMachine> ClientSessions<M> {
         tag: RequestTag,
         zxid: Zxid,
     ) {
-        let Some(conn) = self.tags.remove(&tag) else {
-            return;
-        };
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        for q in c.queue.iter_mut() {
-            if let Queued::Sync { tag: t, done, .. } = q {
-                if *t == tag {
-                    *done = Some(zxid);
-                    break;
-                }
+        self.answer(peer, host, tag, |q| match q {
+            Queued::Sync { tag: t, done, .. } if *t == tag => {
+                *done = Some(zxid);
+                true
             }
-        }
-        self.flush(peer, host, conn);
+            _ => false,
+        });
     }
 
     /// A request could not complete (this server lost its leader): the client must reconnect,

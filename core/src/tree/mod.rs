@@ -399,7 +399,8 @@ impl DataTree {
         let version = reconfig::parse_version(text).or_else(|| {
             self.nodes
                 .get(path::CONFIG_PATH)
-                .map(|n| crate::zxid::Zxid(n.rec.stat.mzxid as u64))
+                .and_then(|n| u64::try_from(n.rec.stat.mzxid).ok())
+                .map(crate::zxid::Zxid)
         })?;
         (version > crate::zxid::Zxid::ZERO).then_some((version, members))
     }

@@ -24,7 +24,7 @@ use crate::codec::jute::{self, malformed, JuteError, Reader};
 use crate::codec::machine::{NodeMachine, TxnHeaderIds};
 
 mod reconfig;
-pub use reconfig::{put_reconfig_request, read_reconfig_request};
+pub use reconfig::{config_id, put_reconfig_request, read_reconfig_request};
 
 pub type NodeMessage<M> = Message<
     <M as zablab_core::StateMachine>::Txn,
@@ -186,6 +186,8 @@ fn put_packet_auth(
         jute::put_i32(w, -1);
         return;
     }
+    // At most MAX_AUTH_IDS, as the reader keeps (a connection holds no more).
+    let auth = &auth[..auth.len().min(zablab_core::reconfig::MAX_AUTH_IDS)];
     jute::put_i32(w, auth.len() as i32);
     for (scheme, id) in auth {
         jute::put_ustring(w, Some(scheme));

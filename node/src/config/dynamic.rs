@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use zablab_core::config::LearnerType;
 use zablab_core::reconfig::ReconfigRequest;
-use zablab_core::zxid::{Sid, Zxid};
+use zablab_core::zxid::Sid;
 
 use super::{err, parse_server, positive, ConfigError, ServerEntry};
 
@@ -167,7 +167,7 @@ pub fn reconfig_request(
         Ok(out)
     };
     let mut request = ReconfigRequest {
-        from_config: (cur_config_id >= 0).then_some(Zxid(cur_config_id as u64)),
+        from_config: crate::codec::wire::config_id(cur_config_id),
         ..ReconfigRequest::default()
     };
     let mut specs = Vec::new();
@@ -250,6 +250,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zablab_core::zxid::Zxid;
 
     #[test]
     fn a_clients_reconfig_strings_become_the_cores_request_with_each_members_spec() {

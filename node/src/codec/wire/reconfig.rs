@@ -117,9 +117,16 @@ pub fn read_reconfig_request(r: &mut Reader<'_>) -> Result<ReconfigRequest, Jute
         joining,
         leaving: left,
         new_members,
-        from_config: (cur_config_id != -1).then_some(Zxid(cur_config_id as u64)),
+        from_config: config_id(cur_config_id),
         specs,
         // Read from the packet's authinfo by the caller.
         auth: Vec::new(),
     })
+}
+
+/// `curConfigId` as the leader compares it: -1 is "any"; any other value must equal the current
+/// version, so another negative one (no version is negative) keeps its bits and is refused as
+/// BadVersion, as ZooKeeper's `configId != version` refuses it.
+pub fn config_id(cur_config_id: i64) -> Option<Zxid> {
+    (cur_config_id != -1).then_some(Zxid(cur_config_id as u64))
 }
