@@ -29,7 +29,9 @@ function free(port) {
 
 async function freeBase() {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20000 + 100 * Math.floor(Math.random() * 300);
+    // Under Linux's ephemeral range (32768..): a server restarted from the page must find its
+    // ports free, and a port in that range can be taken meanwhile by an outgoing connection.
+    const base = 10000 + 100 * Math.floor(Math.random() * 160);
     const all = await Promise.all(OFFSETS.map((o) => free(base + o)));
     if (all.every(Boolean)) return base;
   }

@@ -38,10 +38,19 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Base ports are drawn from 10000..26000, so that every port a cluster uses (at most base +
+/// 5900 + 16) stays under Linux's ephemeral range (32768..60999): a server restarted after a
+/// kill must find its ports free, and a port in that range can meanwhile be taken as the source
+/// port of any outgoing connection (a peer reconnecting, a client), which made a restarted server
+/// fail to bind and never come back (live_control failed in CI that way).
+const BASE_PORTS_FROM: u16 = 10_000;
+const BASE_PORTS: u16 = 16_000;
+
 /// A base port such that base..base+n and the +100 (secure client ports of `cluster --tls`),
 /// +707, +1707, +3000 and +3100 ranges (the trace and fault ports of `cluster --live`), and the metrics and admin ranges `zablab cluster` configures,
 /// are free right now.
 pub fn free_base_port(n: u16) -> u16 {
+    assert!(n <= 16, "at most 16 servers a base port");
     let mut seed = (std::process::id() as u64).wrapping_mul(2654435761)
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -51,7 +60,7 @@ pub fn free_base_port(n: u16) -> u16 {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let base = 20000 + (seed >> 33) as u16 % 25000;
+        let base = BASE_PORTS_FROM + (seed >> 33) as u16 % BASE_PORTS;
         let ok = (0..n).all(|i| {
             [0u16, 100, 707, 1707, 3000, 3100, 4819, 5900]
                 .iter()
